@@ -1,0 +1,1 @@
+//! Browser driving over CDP (placeholder).

@@ -1,0 +1,1 @@
+//! pvaultd library (placeholder).

@@ -1,0 +1,1 @@
+//! Holds the end-to-end suites in `tests/` at the repository root; no library code.

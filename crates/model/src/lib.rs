@@ -1,0 +1,272 @@
+//! The shared vocabulary of browser state: what a snapshot *is*, independent of where it is
+//! stored (the vault) or how it is read from a browser (the browser crate).
+//!
+//! Every crate that touches browser state speaks these types, so that the browser crate can
+//! capture a [`BrowserState`] without knowing the vault exists, and the vault can store one
+//! without knowing browsers exist.
+//!
+//! Field names serialize in CDP's camelCase so a cookie captured over `Storage.getCookies`
+//! deserializes directly, and any field Chrome adds later lands in `extra` and is written back
+//! unchanged (lossless forward compatibility).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The browser state at one moment: cookies plus per-origin web storage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserState {
+    /// Every cookie of the browser context, in the order the browser reported them.
+    #[serde(default)]
+    pub cookies: Vec<Cookie>,
+    /// Web storage per origin; an origin appears at most once.
+    #[serde(default)]
+    pub origins: Vec<OriginState>,
+}
+
+/// A cookie with every field CDP's `Network.Cookie` reports.
+///
+/// Optional fields are `None` when the source did not say (a Playwright file has no `size`,
+/// `priority` or `sourceScheme`); they are omitted on output rather than invented.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cookie {
+    /// Cookie name; may be empty (Chrome accepts nameless cookies).
+    pub name: String,
+    /// Cookie value; a secret, never logged.
+    pub value: String,
+    /// `example.com` for a host-only cookie, `.example.com` for a domain cookie.
+    pub domain: String,
+    /// Path attribute, `/` by default.
+    pub path: String,
+    /// Expiry in Unix seconds (fractional); `-1` for a session cookie, as CDP and Playwright say.
+    pub expires: f64,
+    /// Size in bytes as Chrome computes it (name + value); informational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Not readable from page scripts.
+    #[serde(default)]
+    pub http_only: bool,
+    /// Sent only over secure transports.
+    #[serde(default)]
+    pub secure: bool,
+    /// True for a session cookie (no expiry); mirrors `expires == -1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<bool>,
+    /// `Strict`, `Lax` or `None`; kept as a string so an unknown future value survives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_site: Option<String>,
+    /// `Low`, `Medium` or `High`; a string for the same reason as `same_site`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    /// `Unset`, `NonSecure` or `Secure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_scheme: Option<String>,
+    /// Port the cookie was set from; `-1` when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_port: Option<i64>,
+    /// CHIPS partition; `None` for an unpartitioned cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_key: Option<PartitionKey>,
+    /// Fields this version does not know, kept verbatim so nothing Chrome adds is lost.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// CDP's `CookiePartitionKey`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartitionKey {
+    /// The top-level site, e.g. `https://example.com`.
+    pub top_level_site: String,
+    /// Whether the cookie was set in a cross-site context inside that top-level site.
+    #[serde(default)]
+    pub has_cross_site_ancestor: bool,
+}
+
+/// Web storage of one origin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OriginState {
+    /// Serialized origin, `scheme://host[:port]`, no trailing slash.
+    pub origin: String,
+    /// localStorage items in the order they were read; names are unique.
+    #[serde(default)]
+    pub local_storage: Vec<StorageItem>,
+    /// Reserved for a later issue: sessionStorage items. `None` = not captured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_storage: Option<Vec<StorageItem>>,
+    /// Reserved for a later issue: IndexedDB in Playwright's `indexedDB` shape, kept verbatim.
+    #[serde(default, rename = "indexedDB", skip_serializing_if = "Option::is_none")]
+    pub indexed_db: Option<Value>,
+    /// Fields this version does not know, kept verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One key/value pair of localStorage or sessionStorage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageItem {
+    /// Key.
+    pub name: String,
+    /// Value; a secret, never logged.
+    pub value: String,
+}
+
+/// How a snapshot came to be. Stored with every snapshot and shown in its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotKind {
+    /// Imported from a Playwright storageState file.
+    Import,
+    /// The final state of a `--save` session, captured when it stopped.
+    SessionSave,
+    /// Captured on demand from a running session.
+    Capture,
+    /// A crash-safety checkpoint of a running `--save` session.
+    Checkpoint,
+    /// A copy of an older snapshot appended by `restore`.
+    Restore,
+}
+
+impl SnapshotKind {
+    /// Every kind, in the order of their wire codes.
+    pub const ALL: [SnapshotKind; 5] = [
+        SnapshotKind::Import,
+        SnapshotKind::SessionSave,
+        SnapshotKind::Capture,
+        SnapshotKind::Checkpoint,
+        SnapshotKind::Restore,
+    ];
+
+    /// The stable name used on the wire and in `--json` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotKind::Import => "import",
+            SnapshotKind::SessionSave => "session_save",
+            SnapshotKind::Capture => "capture",
+            SnapshotKind::Checkpoint => "checkpoint",
+            SnapshotKind::Restore => "restore",
+        }
+    }
+}
+
+/// Per-session browser settings a profile can carry as defaults. Every field is optional:
+/// an unset field falls through to the next layer (command line > profile > config).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSettings {
+    /// Proxy server URL, e.g. `socks5://127.0.0.1:1080`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// Window/viewport size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewport: Option<Viewport>,
+    /// User-Agent override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// Browser locale, e.g. `en-US`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+}
+
+impl SessionSettings {
+    /// Fills every unset field of `self` from `fallback`.
+    pub fn or(mut self, fallback: &SessionSettings) -> SessionSettings {
+        self.proxy = self.proxy.or_else(|| fallback.proxy.clone());
+        self.viewport = self.viewport.or(fallback.viewport);
+        self.user_agent = self.user_agent.or_else(|| fallback.user_agent.clone());
+        self.locale = self.locale.or_else(|| fallback.locale.clone());
+        self
+    }
+}
+
+/// A viewport size in CSS pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewport {
+    /// Width in CSS pixels.
+    pub width: u32,
+    /// Height in CSS pixels.
+    pub height: u32,
+}
+
+impl BrowserState {
+    /// Number of localStorage keys across all origins.
+    pub fn local_storage_key_count(&self) -> usize {
+        self.origins.iter().map(|o| o.local_storage.len()).sum()
+    }
+
+    /// Distinct cookie domains, sorted, leading dot removed.
+    pub fn cookie_domains(&self) -> Vec<String> {
+        let mut d: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|c| c.domain.trim_start_matches('.').to_owned())
+            .collect();
+        d.sort();
+        d.dedup();
+        d
+    }
+
+    /// Origins that hold any web storage, in stored order.
+    pub fn origin_names(&self) -> Vec<String> {
+        self.origins.iter().map(|o| o.origin.clone()).collect()
+    }
+}
+
+/// What the vault reports about one snapshot. Plain metadata: no cookie or storage content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotInfo {
+    /// Random 128-bit id, 32 lowercase hex digits.
+    pub id: String,
+    /// Position in the profile's history, 1 for the first snapshot ever appended; never reused,
+    /// so `pvault profile restore github 7` keeps meaning the same snapshot after retention.
+    pub seq: u64,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+    /// How the snapshot was made.
+    pub kind: SnapshotKind,
+    /// SHA-256 of the snapshot's canonical plaintext encoding, lowercase hex.
+    pub content_hash: String,
+    /// Size of the plaintext encoding in bytes.
+    pub size_bytes: u64,
+    /// Number of cookies.
+    pub cookie_count: u64,
+    /// Number of origins with web storage.
+    pub origin_count: u64,
+    /// Number of localStorage keys across all origins.
+    pub local_storage_key_count: u64,
+}
+
+/// What the vault reports about one profile, as shown by `profile show` and `profile list`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileInfo {
+    /// Random 128-bit id, 32 lowercase hex digits.
+    pub id: String,
+    /// Unique name, `^[A-Za-z0-9._-]{1,255}$`.
+    pub name: String,
+    /// Free-form description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Defaults for sessions started with this profile.
+    #[serde(default)]
+    pub settings: SessionSettings,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+    /// Last change to the profile or its history, Unix milliseconds.
+    pub updated_at: i64,
+    /// Last time a session loaded it, Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<i64>,
+    /// Snapshots currently kept in the history.
+    pub snapshot_count: u64,
+    /// The newest snapshot, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<SnapshotInfo>,
+    /// Cookie domains of the newest snapshot (leading dot removed, sorted, distinct).
+    #[serde(default)]
+    pub cookie_domains: Vec<String>,
+    /// Origins with web storage in the newest snapshot.
+    #[serde(default)]
+    pub origins: Vec<String>,
+}

@@ -1,0 +1,1 @@
+//! pvaultd socket protocol (placeholder).
