@@ -1,0 +1,306 @@
+//! Launch options, Chrome's command line, and the child process with its exit watch.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use pvault_model::{BrowserState, SessionSettings};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::{oneshot, watch};
+
+use crate::BrowserError;
+
+/// How long Chrome may take to print its DevTools address.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How localStorage of `LaunchOptions::state` is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LocalStorageLoad {
+    /// Chrome's on-disk database when the Chrome major version is verified, else the stub page.
+    #[default]
+    Auto,
+    /// Always the stub-page method (after launch, over CDP).
+    StubPage,
+}
+
+/// Everything needed to start a browser for a session.
+#[derive(Clone)]
+pub struct LaunchOptions {
+    /// The browser executable (see [`crate::discover_chrome`]).
+    pub executable: PathBuf,
+    /// A fresh, empty directory owned by the caller; Chrome's whole profile lives there.
+    pub user_data_dir: PathBuf,
+    /// Show a window (needs `DISPLAY` or `WAYLAND_DISPLAY`); headless otherwise.
+    pub headful: bool,
+    /// Full-screen kiosk window; requires `headful`.
+    pub kiosk: bool,
+    /// Page opened at start; `None` starts with no window (headless) or a blank tab (headful).
+    pub start_url: Option<String>,
+    /// Proxy, viewport, user agent and locale.
+    pub settings: SessionSettings,
+    /// Unpacked extension directories to load.
+    pub extensions: Vec<PathBuf>,
+    /// More command-line arguments, passed verbatim (write `--flag=value`).
+    pub extra_args: Vec<String>,
+    /// State to load before the session is handed out.
+    pub state: Option<BrowserState>,
+    /// How to load localStorage; `Auto` unless a test or a diagnosis needs the stub page.
+    pub local_storage_load: LocalStorageLoad,
+}
+
+impl std::fmt::Debug for LaunchOptions {
+    // Hand-written: `state` holds cookie and storage values, which are secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LaunchOptions")
+            .field("executable", &self.executable)
+            .field("user_data_dir", &self.user_data_dir)
+            .field("headful", &self.headful)
+            .field("kiosk", &self.kiosk)
+            .field("start_url", &self.start_url)
+            .field("settings", &self.settings)
+            .field("extensions", &self.extensions)
+            .field("extra_args", &self.extra_args)
+            .field("state", &self.state.as_ref().map(|_| "<redacted>"))
+            .field("local_storage_load", &self.local_storage_load)
+            .finish()
+    }
+}
+
+impl LaunchOptions {
+    /// Options for a headless browser with nothing loaded.
+    pub fn new(executable: PathBuf, user_data_dir: PathBuf) -> Self {
+        LaunchOptions {
+            executable,
+            user_data_dir,
+            headful: false,
+            kiosk: false,
+            start_url: None,
+            settings: SessionSettings::default(),
+            extensions: Vec::new(),
+            extra_args: Vec::new(),
+            state: None,
+            local_storage_load: LocalStorageLoad::Auto,
+        }
+    }
+
+    /// Checks option combinations and the environment before anything is started.
+    pub(crate) fn validate(&self) -> Result<(), BrowserError> {
+        if self.headful
+            && std::env::var_os("DISPLAY").is_none_or(|v| v.is_empty())
+            && std::env::var_os("WAYLAND_DISPLAY").is_none_or(|v| v.is_empty())
+        {
+            return Err(BrowserError::InvalidArgument(
+                "--headful needs a display but neither DISPLAY nor WAYLAND_DISPLAY is set; \
+                 run from a desktop session or under Xvfb, or drop --headful"
+                    .into(),
+            ));
+        }
+        if self.kiosk && !self.headful {
+            return Err(BrowserError::InvalidArgument(
+                "--kiosk needs --headful (a kiosk window must be shown)".into(),
+            ));
+        }
+        if let Some(v) = self.settings.viewport
+            && (v.width == 0 || v.height == 0 || v.width > 10_000 || v.height > 10_000)
+        {
+            return Err(BrowserError::InvalidArgument(format!(
+                "viewport {}x{} is out of range (1..=10000 each)",
+                v.width, v.height
+            )));
+        }
+        let empty = std::fs::read_dir(&self.user_data_dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty {
+            return Err(BrowserError::InvalidArgument(format!(
+                "user-data-dir {} must be an existing empty directory (a fresh one per session)",
+                self.user_data_dir.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Chrome's command line. Flags come from what was measured in
+    /// `shared/notes/chromium-cdp.md`; chromiumoxide's defaults (`--enable-automation`...) are
+    /// not used since we spawn Chrome ourselves.
+    pub(crate) fn args(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            "--remote-debugging-port=0".into(),
+            format!("--user-data-dir={}", self.user_data_dir.display()),
+            "--no-first-run".into(),
+            "--no-default-browser-check".into(),
+            // Without these Chromium keeps calling Google hosts.
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-quic".into(),
+            "--disable-dev-shm-usage".into(),
+            "--password-store=basic".into(),
+        ];
+        if running_as_root() {
+            // Chromium refuses to start as root with its sandbox; never disabled otherwise.
+            a.push("--no-sandbox".into());
+        }
+        if !self.headful {
+            a.push("--headless".into());
+            a.push("--disable-gpu".into());
+            if self.start_url.is_none() {
+                // Halves the time to a usable CDP connection.
+                a.push("--no-startup-window".into());
+            }
+        }
+        if self.kiosk {
+            a.push("--kiosk".into());
+        }
+        if let Some(p) = &self.settings.proxy {
+            a.push(format!("--proxy-server={p}"));
+        }
+        if let Some(v) = self.settings.viewport {
+            a.push(format!("--window-size={},{}", v.width, v.height));
+        }
+        if let Some(ua) = &self.settings.user_agent {
+            a.push(format!("--user-agent={ua}"));
+        }
+        if let Some(l) = &self.settings.locale {
+            a.push(format!("--lang={l}"));
+            a.push(format!("--accept-lang={l}"));
+        }
+        if !self.extensions.is_empty() {
+            let list = self
+                .extensions
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            a.push(format!("--disable-extensions-except={list}"));
+            a.push(format!("--load-extension={list}"));
+        }
+        a.extend(self.extra_args.iter().cloned());
+        if let Some(u) = &self.start_url {
+            a.push(u.clone());
+        }
+        a
+    }
+}
+
+fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// How a browser session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrowserExit {
+    /// The browser process exited; `signal` is set when it was killed by one (a crash or kill).
+    Exited {
+        /// Exit code, when it exited normally.
+        code: Option<i32>,
+        /// Terminating signal, when it was killed.
+        signal: Option<i32>,
+    },
+    /// The CDP connection of an attached browser closed (the process is not ours to watch).
+    Disconnected,
+}
+
+/// Handle on a Chrome process we started.
+#[derive(Debug)]
+pub(crate) struct ChildProcess {
+    /// OS process id.
+    pub pid: u32,
+    /// Asks the watcher task to SIGKILL the process; dropping it without sending leaves the
+    /// process running.
+    pub kill: Option<oneshot::Sender<()>>,
+}
+
+/// Spawns Chrome and waits for its DevTools websocket address on stderr.
+pub(crate) async fn spawn(
+    opts: &LaunchOptions,
+    exit_tx: watch::Sender<Option<BrowserExit>>,
+) -> Result<(ChildProcess, String), BrowserError> {
+    let mut cmd = tokio::process::Command::new(&opts.executable);
+    cmd.args(opts.args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        // systemd's socket-activation and notify variables belong to the daemon, not Chrome.
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_FDNAMES")
+        .kill_on_drop(false);
+    let mut child = cmd.spawn().map_err(|source| BrowserError::Spawn {
+        executable: opts.executable.clone(),
+        source,
+    })?;
+    let pid = child.id().unwrap_or(0);
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut tail: Vec<String> = Vec::new();
+    let read_url = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(i) = line.find("ws://") {
+                if line.contains("DevTools listening on") {
+                    return Some(line[i..].trim().to_owned());
+                }
+            }
+            tail.push(line);
+            if tail.len() > 10 {
+                tail.remove(0);
+            }
+        }
+        None
+    };
+    let url = tokio::time::timeout(STARTUP_TIMEOUT, read_url).await;
+    let url = match url {
+        Ok(Some(u)) => u,
+        other => {
+            let _ = child.start_kill();
+            let status = child.wait().await.ok();
+            let detail = match other {
+                Err(_) => format!("no DevTools address within {} s", STARTUP_TIMEOUT.as_secs()),
+                _ => format!("exited ({status:?}) before opening DevTools"),
+            };
+            return Err(BrowserError::Startup {
+                executable: opts.executable.clone(),
+                detail: format!("{detail}; stderr tail: {}", tail.join(" | ")),
+            });
+        }
+    };
+    // Keep draining stderr so Chrome never blocks on a full pipe.
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            tracing::trace!(target: "pvault_browser::chrome", "{line}");
+        }
+    });
+    let (kill_tx, kill_rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let status = tokio::select! {
+            s = child.wait() => s,
+            r = kill_rx => {
+                if r.is_ok() {
+                    let _ = child.start_kill();
+                }
+                child.wait().await
+            }
+        };
+        use std::os::unix::process::ExitStatusExt;
+        let exit = match status {
+            Ok(s) => BrowserExit::Exited {
+                code: s.code(),
+                signal: s.signal(),
+            },
+            Err(_) => BrowserExit::Exited {
+                code: None,
+                signal: None,
+            },
+        };
+        let _ = exit_tx.send(Some(exit));
+    });
+    Ok((
+        ChildProcess {
+            pid,
+            kill: Some(kill_tx),
+        },
+        url,
+    ))
+}

@@ -1,0 +1,554 @@
+//! A connected browser: launch or attach, load state, capture state, close or detach.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chromiumoxide::handler::HandlerConfig;
+use chromiumoxide::{Browser, Page};
+use futures::StreamExt;
+use pvault_model::{BrowserState, Cookie, OriginState, StorageItem};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::cdp::{call_browser, call_page, http_origin};
+use crate::cookies::{cookie_problem, from_get_cookies, key_of, now_unix, to_cookie_param};
+use crate::launch::{BrowserExit, ChildProcess, LaunchOptions, LocalStorageLoad};
+use crate::stub::{StubPage, pairs_to_items};
+use crate::tracker::{self, Tracker};
+use crate::{BrowserError, discover, leveldb};
+
+/// How long `close` waits for Chrome to exit after `Browser.close` before killing it.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How localStorage was loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadMethod {
+    /// Written into Chrome's on-disk database before launch.
+    OnDisk,
+    /// Written through a stub page over CDP.
+    StubPage,
+}
+
+/// What a load did. Names and domains only: never cookie or storage values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Cookies Chrome holds after the load (sent and not dropped).
+    pub cookies_loaded: usize,
+    /// Cookies not loaded, as `(name, domain, reason)`.
+    pub cookies_rejected: Vec<(String, String, String)>,
+    /// Origins whose localStorage was loaded.
+    pub origins_loaded: usize,
+    /// Origins whose localStorage could not be loaded, as `(origin, reason)`.
+    pub origins_failed: Vec<(String, String)>,
+    /// How localStorage was loaded.
+    pub method: LoadMethod,
+}
+
+/// What a capture could not read. Empty lists mean the state is complete.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaptureReport {
+    /// Cookies Chrome reported that could not be mapped, as `(name, domain, reason)`.
+    pub cookies_failed: Vec<(String, String, String)>,
+    /// Origins whose localStorage could not be read, as `(origin, reason)`. When the origin
+    /// had known data, that data is kept in the captured state.
+    pub origins_failed: Vec<(String, String)>,
+    /// Origins read from a live frame.
+    pub origins_read_live: usize,
+    /// Origins read through the stub page.
+    pub origins_read_stub: usize,
+    /// Origins whose loaded or last captured data was reused (no frame has been there since).
+    pub origins_reused: usize,
+}
+
+/// A browser driven over CDP: one we launched, or one we attached to.
+pub struct Session {
+    /// The chromiumoxide connection (shared with the tracking task).
+    browser: Arc<Browser>,
+    /// Polls chromiumoxide's handler for as long as the connection lives.
+    handler_task: JoinHandle<()>,
+    /// Tracks navigations to know which origins may have changed.
+    tracker_task: JoinHandle<()>,
+    /// Tracking state.
+    tracker: Arc<Tracker>,
+    /// Chrome's DevTools websocket URL.
+    ws_url: String,
+    /// `Browser.getVersion`'s `product`, e.g. `Chrome/156.0.8078.79`.
+    product: String,
+    /// Our child process; `None` when attached.
+    process: Option<ChildProcess>,
+    /// Becomes `Some` when the browser exits or (attached) the connection closes.
+    exit_rx: watch::Receiver<Option<BrowserExit>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("ws_url", &self.ws_url)
+            .field("product", &self.product)
+            .field("pid", &self.pid())
+            .finish()
+    }
+}
+
+impl Session {
+    /// Launches Chrome with `opts.state` loaded and verified. The session is usable (and its
+    /// `cdp_ws_url` can be handed out) when this returns.
+    pub async fn launch(opts: LaunchOptions) -> Result<(Session, LoadReport), BrowserError> {
+        opts.validate()?;
+        let state = opts.state.clone().unwrap_or_default();
+        let origins: Vec<OriginState> = dedup_origins(&state.origins);
+        let mut method = LoadMethod::StubPage;
+        let mut written = Vec::new();
+        if !origins.is_empty()
+            && opts.local_storage_load == LocalStorageLoad::Auto
+            && discover::chrome_major_version(&opts.executable)
+                .is_some_and(|m| leveldb::VERIFIED_MAJORS.contains(&m))
+        {
+            written = leveldb::write_local_storage(&opts.user_data_dir, &origins)?;
+            method = LoadMethod::OnDisk;
+        }
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let (process, ws_url) = crate::launch::spawn(&opts, exit_tx).await?;
+        let session = match Session::connect(ws_url, Some(process), exit_rx, false).await {
+            Ok(s) => s,
+            Err(e) => return Err(e),
+        };
+        let report = if method == LoadMethod::OnDisk {
+            for o in &origins {
+                session.tracker.set_known(&o.origin, sorted(&o.local_storage));
+            }
+            let (loaded, rejected) = session.load_cookies(&state.cookies).await?;
+            LoadReport {
+                cookies_loaded: loaded,
+                cookies_rejected: rejected,
+                origins_loaded: written.len(),
+                origins_failed: Vec::new(),
+                method,
+            }
+        } else {
+            match session.load(&state).await {
+                Ok(r) => r,
+                Err(e) => {
+                    session.close().await.ok();
+                    return Err(e);
+                }
+            }
+        };
+        Ok((session, report))
+    }
+
+    /// Attaches to a Chrome someone else started with `--remote-debugging-port`. `url` is its
+    /// `ws://…/devtools/browser/…` address or its `http://host:port` endpoint. Detaching leaves
+    /// that browser running.
+    pub async fn attach(url: &str) -> Result<Session, BrowserError> {
+        if !(url.starts_with("ws://") || url.starts_with("http://")) {
+            return Err(BrowserError::InvalidArgument(format!(
+                "CDP URL must start with ws:// or http://, got {url:?}"
+            )));
+        }
+        let (_tx, exit_rx) = watch::channel(None);
+        Session::connect(url.to_owned(), None, exit_rx, true).await
+    }
+
+    async fn connect(
+        ws_url: String,
+        mut process: Option<ChildProcess>,
+        mut exit_rx: watch::Receiver<Option<BrowserExit>>,
+        attached: bool,
+    ) -> Result<Session, BrowserError> {
+        let config = HandlerConfig {
+            // Both would change behaviour for every page, other clients' pages included.
+            ignore_https_errors: false,
+            viewport: None,
+            request_timeout: Duration::from_secs(30),
+            ..HandlerConfig::default()
+        };
+        let connected = Browser::connect_with_config(ws_url.clone(), config).await;
+        let (browser, mut handler) = match connected {
+            Ok(x) => x,
+            Err(e) => {
+                if let Some(p) = process.as_mut().and_then(|p| p.kill.take()) {
+                    let _ = p.send(());
+                }
+                return Err(BrowserError::Connect {
+                    url: ws_url,
+                    detail: e.to_string(),
+                });
+            }
+        };
+        let exit_tx = if attached {
+            let (tx, rx) = watch::channel(None);
+            exit_rx = rx;
+            Some(tx)
+        } else {
+            None
+        };
+        let handler_task = tokio::spawn(async move {
+            // Errors are per message (an event Chrome 156 sends that the generated types do
+            // not parse); the loop only ends when the connection does.
+            while let Some(r) = handler.next().await {
+                if let Err(e) = r {
+                    tracing::debug!("CDP handler: {e}");
+                }
+            }
+            if let Some(tx) = exit_tx {
+                let _ = tx.send(Some(BrowserExit::Disconnected));
+            }
+        });
+        let browser = Arc::new(browser);
+        let version = call_browser(&browser, "Browser.getVersion", json!({})).await;
+        let version = match version {
+            Ok(v) => v,
+            Err(e) => {
+                handler_task.abort();
+                if let Some(p) = process.as_mut().and_then(|p| p.kill.take()) {
+                    let _ = p.send(());
+                }
+                return Err(e);
+            }
+        };
+        let tracker = Arc::new(Tracker::default());
+        let tracker_task = tracker::spawn(browser.clone(), tracker.clone());
+        Ok(Session {
+            browser,
+            handler_task,
+            tracker_task,
+            tracker,
+            ws_url,
+            product: version
+                .get("product")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            process,
+            exit_rx,
+        })
+    }
+
+    /// Chrome's DevTools websocket URL (what Playwright's `connectOverCDP` accepts).
+    pub fn cdp_ws_url(&self) -> &str {
+        &self.ws_url
+    }
+
+    /// Process id of the browser we launched; `None` when attached.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(|p| p.pid)
+    }
+
+    /// The browser's product string, e.g. `Chrome/156.0.8078.79`.
+    pub fn product(&self) -> &str {
+        &self.product
+    }
+
+    /// A watch that becomes `Some` when the browser process exits or crashes (launched), or the
+    /// CDP connection closes (attached).
+    pub fn exit_watch(&self) -> watch::Receiver<Option<BrowserExit>> {
+        self.exit_rx.clone()
+    }
+
+    /// Loads `state` into this running browser without disturbing its pages or clients:
+    /// cookies with one `Storage.setCookies`, localStorage through a new background stub page.
+    pub async fn load_state(&self, state: &BrowserState) -> Result<LoadReport, BrowserError> {
+        self.load(state).await
+    }
+
+    async fn load(&self, state: &BrowserState) -> Result<LoadReport, BrowserError> {
+        let origins = dedup_origins(&state.origins);
+        let cookies = self.load_cookies(&state.cookies);
+        let storage = async {
+            let mut loaded = 0;
+            let mut failed = Vec::new();
+            let todo: Vec<&OriginState> = origins.iter().filter(|o| !o.local_storage.is_empty()).collect();
+            if todo.is_empty() {
+                return Ok::<_, BrowserError>((loaded, failed));
+            }
+            let stub = StubPage::open(&self.browser, self.tracker.clone()).await?;
+            for o in todo {
+                match stub.write(&o.origin, &o.local_storage).await {
+                    Ok(()) => {
+                        loaded += 1;
+                        // Keys already there (a running browser) make the known data partial.
+                        self.tracker.retouch([o.origin.clone()]);
+                    }
+                    Err(e) => failed.push((o.origin.clone(), e.to_string())),
+                }
+            }
+            stub.close().await;
+            Ok((loaded, failed))
+        };
+        let (cookies, storage) = tokio::join!(cookies, storage);
+        let (cookies_loaded, cookies_rejected) = cookies?;
+        let (origins_loaded, origins_failed) = storage?;
+        Ok(LoadReport {
+            cookies_loaded,
+            cookies_rejected,
+            origins_loaded,
+            origins_failed,
+            method: LoadMethod::StubPage,
+        })
+    }
+
+    /// Validates, sets with one `Storage.setCookies`, then counts what Chrome kept.
+    async fn load_cookies(
+        &self,
+        cookies: &[Cookie],
+    ) -> Result<(usize, Vec<(String, String, String)>), BrowserError> {
+        let now = now_unix();
+        let mut rejected = Vec::new();
+        let mut valid: Vec<&Cookie> = Vec::new();
+        for c in cookies {
+            match cookie_problem(c, now) {
+                Some(reason) => rejected.push((c.name.clone(), c.domain.clone(), reason)),
+                None => valid.push(c),
+            }
+        }
+        if valid.is_empty() {
+            return Ok((0, rejected));
+        }
+        let params: Vec<Value> = valid.iter().map(|c| to_cookie_param(c)).collect();
+        let batch = call_browser(&self.browser, "Storage.setCookies", json!({"cookies": params})).await;
+        if let Err(batch_err) = batch {
+            // One bad cookie fails the whole batch: find it by setting them one at a time.
+            tracing::debug!("setCookies batch failed ({batch_err}); retrying one by one");
+            let mut kept = Vec::new();
+            for (c, p) in valid.iter().zip(params) {
+                match call_browser(&self.browser, "Storage.setCookies", json!({"cookies": [p]})).await {
+                    Ok(_) => kept.push(*c),
+                    Err(e) => rejected.push((c.name.clone(), c.domain.clone(), format!("Chrome refused it: {e}"))),
+                }
+            }
+            valid = kept;
+        }
+        let now_in = call_browser(&self.browser, "Storage.getCookies", json!({})).await?;
+        let (present, _) = from_get_cookies(&now_in);
+        let keys: BTreeSet<_> = present.iter().map(key_of).collect();
+        let mut loaded = 0;
+        for c in valid {
+            if keys.contains(&key_of(c)) {
+                loaded += 1;
+            } else {
+                rejected.push((
+                    c.name.clone(),
+                    c.domain.clone(),
+                    "silently dropped by Chrome after Storage.setCookies".into(),
+                ));
+            }
+        }
+        Ok((loaded, rejected))
+    }
+
+    /// Captures cookies and the localStorage of every origin that was loaded or that a frame has
+    /// been at, without disturbing pages or connected clients.
+    pub async fn capture(&self) -> Result<(BrowserState, CaptureReport), BrowserError> {
+        let mut report = CaptureReport::default();
+        let raw = call_browser(&self.browser, "Storage.getCookies", json!({})).await?;
+        let (cookies, bad) = from_get_cookies(&raw);
+        report.cookies_failed = bad;
+
+        let (touched, known) = self.tracker.take_for_capture();
+        let live = self.live_frames().await;
+        let mut result: BTreeMap<String, Vec<StorageItem>> = BTreeMap::new();
+        let mut need_stub: Vec<String> = Vec::new();
+        let all: BTreeSet<String> = known
+            .keys()
+            .cloned()
+            .chain(touched.iter().cloned())
+            .chain(live.keys().cloned())
+            .collect();
+        for origin in all {
+            if let Some(pages) = live.get(&origin) {
+                match read_live(pages, &origin).await {
+                    Some(items) => {
+                        report.origins_read_live += 1;
+                        result.insert(origin, items);
+                    }
+                    None => need_stub.push(origin),
+                }
+            } else if touched.contains(&origin) || !known.contains_key(&origin) {
+                need_stub.push(origin);
+            } else {
+                report.origins_reused += 1;
+                result.insert(origin.clone(), known[&origin].clone());
+            }
+        }
+        if !need_stub.is_empty() {
+            match StubPage::open(&self.browser, self.tracker.clone()).await {
+                Ok(stub) => {
+                    for origin in need_stub {
+                        match stub.read(&origin).await {
+                            Ok(items) => {
+                                report.origins_read_stub += 1;
+                                result.insert(origin, items);
+                            }
+                            Err(e) => self.capture_failed(&mut report, &mut result, &known, origin, e),
+                        }
+                    }
+                    stub.close().await;
+                }
+                Err(e) => {
+                    for origin in need_stub {
+                        self.capture_failed(&mut report, &mut result, &known, origin, e.to_string());
+                    }
+                }
+            }
+        }
+        for (origin, items) in &result {
+            self.tracker.set_known(origin, items.clone());
+        }
+        // A frame still at an origin may change it at any moment.
+        self.tracker.retouch(live.into_keys());
+        let origins = result
+            .into_iter()
+            .filter(|(_, items)| !items.is_empty())
+            .map(|(origin, local_storage)| OriginState {
+                origin,
+                local_storage,
+                session_storage: None,
+                indexed_db: None,
+                extra: Default::default(),
+            })
+            .collect();
+        Ok((BrowserState { cookies, origins }, report))
+    }
+
+    fn capture_failed(
+        &self,
+        report: &mut CaptureReport,
+        result: &mut BTreeMap<String, Vec<StorageItem>>,
+        known: &BTreeMap<String, Vec<StorageItem>>,
+        origin: String,
+        err: impl ToString,
+    ) {
+        self.tracker.retouch([origin.clone()]);
+        if let Some(k) = known.get(&origin) {
+            result.insert(origin.clone(), k.clone());
+        }
+        report.origins_failed.push((origin, err.to_string()));
+    }
+
+    /// Every http(s) origin a frame of a (non-stub) page is at now, with the pages showing it.
+    async fn live_frames(&self) -> BTreeMap<String, Vec<Page>> {
+        let mut out: BTreeMap<String, Vec<Page>> = BTreeMap::new();
+        let Ok(pages) = self.browser.pages().await else {
+            return out;
+        };
+        for page in pages {
+            if self.tracker.is_internal(page.target_id().as_ref()) {
+                continue;
+            }
+            let Ok(tree) = call_page(&page, "Page.getFrameTree", json!({})).await else {
+                continue;
+            };
+            let mut stack = vec![tree.get("frameTree").cloned().unwrap_or(Value::Null)];
+            while let Some(node) = stack.pop() {
+                let url = node.pointer("/frame/url").and_then(Value::as_str).unwrap_or("");
+                if let Some(o) = http_origin(url) {
+                    let e = out.entry(o).or_default();
+                    if !e.iter().any(|p| p.target_id() == page.target_id()) {
+                        e.push(page.clone());
+                    }
+                }
+                if let Some(children) = node.get("childFrames").and_then(Value::as_array) {
+                    stack.extend(children.iter().cloned());
+                }
+            }
+        }
+        out
+    }
+
+    /// Closes the browser: `Browser.close` (Chrome flushes its profile), waits for the process
+    /// to exit, and kills it when that takes longer than 10 s. On an attached session this
+    /// closes that browser too; use [`Session::detach`] to leave it running.
+    pub async fn close(mut self) -> Result<(), BrowserError> {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            call_browser(&self.browser, "Browser.close", json!({})),
+        )
+        .await;
+        let mut rx = self.exit_rx.clone();
+        let exited = tokio::time::timeout(CLOSE_TIMEOUT, rx.wait_for(|e| e.is_some()))
+            .await
+            .is_ok();
+        let result = if !exited {
+            if let Some(k) = self.process.as_mut().and_then(|p| p.kill.take()) {
+                let _ = k.send(());
+                let _ = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|e| e.is_some())).await;
+            }
+            Err(BrowserError::Timeout {
+                what: "waiting for the browser to exit after Browser.close (it was killed)".into(),
+                ms: CLOSE_TIMEOUT.as_millis() as u64,
+            })
+        } else {
+            Ok(())
+        };
+        self.stop_tasks();
+        result
+    }
+
+    /// Drops the connection and leaves the browser running.
+    pub fn detach(mut self) {
+        if let Some(p) = self.process.as_mut() {
+            // Dropping the sender without sending leaves the process alive.
+            p.kill.take();
+        }
+        self.stop_tasks();
+    }
+
+    fn stop_tasks(&mut self) {
+        self.tracker_task.abort();
+        self.handler_task.abort();
+    }
+}
+
+impl Drop for Session {
+    /// A session dropped without `close` or `detach` must not leave an orphan Chrome.
+    fn drop(&mut self) {
+        if let Some(k) = self.process.as_mut().and_then(|p| p.kill.take()) {
+            let _ = k.send(());
+        }
+        self.stop_tasks();
+    }
+}
+
+/// Reads an origin's localStorage through a live frame's page session.
+async fn read_live(pages: &[Page], origin: &str) -> Option<Vec<StorageItem>> {
+    for page in pages {
+        let r = call_page(
+            page,
+            "DOMStorage.getDOMStorageItems",
+            json!({"storageId": {"securityOrigin": origin, "isLocalStorage": true}}),
+        )
+        .await;
+        if let Ok(v) = r {
+            return Some(pairs_to_items(v.get("entries").unwrap_or(&Value::Null)));
+        }
+    }
+    None
+}
+
+fn sorted(items: &[StorageItem]) -> Vec<StorageItem> {
+    let mut v = items.to_vec();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}
+
+/// Merges repeated origins (the model says at most once, but an imported file may not).
+fn dedup_origins(origins: &[OriginState]) -> Vec<OriginState> {
+    let mut out: Vec<OriginState> = Vec::new();
+    for o in origins {
+        match out.iter_mut().find(|x| x.origin == o.origin) {
+            Some(x) => {
+                for i in &o.local_storage {
+                    match x.local_storage.iter_mut().find(|y| y.name == i.name) {
+                        Some(y) => y.value = i.value.clone(),
+                        None => x.local_storage.push(i.clone()),
+                    }
+                }
+            }
+            None => out.push(o.clone()),
+        }
+    }
+    out
+}

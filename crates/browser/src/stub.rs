@@ -1,0 +1,157 @@
+//! The stub-page method: a background page whose every request is answered by us with an
+//! empty HTML document, so navigating it to an origin touches no real server and lets one
+//! `Runtime.evaluate` read or write that origin's localStorage.
+
+use std::sync::Arc;
+
+use chromiumoxide::cdp::browser_protocol::fetch::EventRequestPaused;
+use chromiumoxide::cdp::browser_protocol::target::CreateTargetParams;
+use chromiumoxide::{Browser, Page};
+use futures::StreamExt;
+use pvault_model::StorageItem;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+use crate::BrowserError;
+use crate::cdp::call_page;
+use crate::tracker::Tracker;
+
+/// An open stub page. Close it with [`StubPage::close`].
+pub(crate) struct StubPage {
+    page: Page,
+    fulfil: JoinHandle<()>,
+    tracker: Arc<Tracker>,
+}
+
+impl StubPage {
+    /// Opens a background target (no window focus change; other clients' pages untouched) and
+    /// intercepts all of its requests.
+    pub(crate) async fn open(browser: &Browser, tracker: Arc<Tracker>) -> Result<Self, BrowserError> {
+        let params = CreateTargetParams::builder()
+            .url("about:blank")
+            .background(true)
+            .build()
+            .map_err(|e| BrowserError::cdp("Target.createTarget", e))?;
+        let page = browser
+            .new_page(params)
+            .await
+            .map_err(|e| BrowserError::cdp("Target.createTarget", e))?;
+        tracker.set_internal(page.target_id().as_ref(), true);
+        let mut paused = page
+            .event_listener::<EventRequestPaused>()
+            .await
+            .map_err(|e| BrowserError::cdp("Fetch.requestPaused", e))?;
+        let p2 = page.clone();
+        let fulfil = tokio::spawn(async move {
+            while let Some(ev) = paused.next().await {
+                let id = ev.request_id.as_ref().to_owned();
+                let _ = call_page(
+                    &p2,
+                    "Fetch.fulfillRequest",
+                    json!({
+                        "requestId": id,
+                        "responseCode": 200,
+                        "responseHeaders": [{"name": "Content-Type", "value": "text/html; charset=utf-8"}],
+                        "body": "",
+                    }),
+                )
+                .await;
+            }
+        });
+        call_page(
+            &page,
+            "Fetch.enable",
+            json!({"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}),
+        )
+        .await?;
+        Ok(StubPage {
+            page,
+            fulfil,
+            tracker,
+        })
+    }
+
+    async fn goto(&self, origin: &str) -> Result<(), BrowserError> {
+        let url = format!("{origin}/");
+        self.page
+            .goto(url)
+            .await
+            .map_err(|e| BrowserError::cdp("Page.navigate", e))?;
+        Ok(())
+    }
+
+    async fn eval(&self, expression: String) -> Result<Value, BrowserError> {
+        let r = call_page(
+            &self.page,
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true}),
+        )
+        .await?;
+        if let Some(ex) = r.get("exceptionDetails") {
+            let text = ex
+                .pointer("/exception/description")
+                .or_else(|| ex.get("text"))
+                .and_then(Value::as_str)
+                .unwrap_or("script exception");
+            return Err(BrowserError::cdp("Runtime.evaluate", text));
+        }
+        Ok(r.pointer("/result/value").cloned().unwrap_or(Value::Null))
+    }
+
+    /// Writes `items` into `origin`'s localStorage (existing keys are overwritten, others kept).
+    pub(crate) async fn write(&self, origin: &str, items: &[StorageItem]) -> Result<(), BrowserError> {
+        self.goto(origin).await?;
+        let pairs: Vec<[&str; 2]> = items.iter().map(|i| [i.name.as_str(), i.value.as_str()]).collect();
+        let data = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
+        let v = self
+            .eval(format!(
+                "(() => {{ const d = {data}; for (const [k, v] of d) localStorage.setItem(k, v); \
+                 let n = 0; for (const [k, v] of d) if (localStorage.getItem(k) === v) n++; return n; }})()"
+            ))
+            .await?;
+        if v.as_u64() != Some(items.len() as u64) {
+            return Err(BrowserError::cdp(
+                "Runtime.evaluate",
+                format!("only {v} of {} localStorage items read back", items.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads all of `origin`'s localStorage.
+    pub(crate) async fn read(&self, origin: &str) -> Result<Vec<StorageItem>, BrowserError> {
+        self.goto(origin).await?;
+        let v = self
+            .eval(
+                "(() => { const r = []; for (let i = 0; i < localStorage.length; i++) { \
+                 const k = localStorage.key(i); r.push([k, localStorage.getItem(k)]); } return r; })()"
+                    .into(),
+            )
+            .await?;
+        Ok(pairs_to_items(&v))
+    }
+
+    pub(crate) async fn close(self) {
+        self.fulfil.abort();
+        let id = self.page.target_id().as_ref().to_owned();
+        let _ = self.page.close().await;
+        self.tracker.set_internal(&id, false);
+    }
+}
+
+/// `[[k, v], ...]` → items sorted by name (Chrome's order is not meaningful).
+pub(crate) fn pairs_to_items(v: &Value) -> Vec<StorageItem> {
+    let mut items: Vec<StorageItem> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some(StorageItem {
+                name: p.get(0)?.as_str()?.to_owned(),
+                value: p.get(1)?.as_str()?.to_owned(),
+            })
+        })
+        .collect();
+    items.sort_by(|a, b| a.name.cmp(&b.name));
+    items
+}
