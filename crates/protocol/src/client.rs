@@ -1,0 +1,266 @@
+//! A small tokio client: connects, says `hello`, and pipelines requests (any number in
+//! flight on one connection, matched by id). Cloning a [`Client`] shares the connection.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::frame::{Frame, Incoming, encode_request, read_frame};
+use crate::{
+    ErrorBody, ErrorCode, Event, Hello, HelloResponse, MAX_MESSAGE_BYTES, PROTOCOL_MAJOR,
+    PROTOCOL_MINOR, Request,
+};
+
+/// Errors of the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No daemon answers at the socket (missing, refused, or permission denied).
+    #[error("cannot connect to pvaultd at {path}: {source}")]
+    Connect {
+        /// The socket path tried.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The daemon answered with an error.
+    #[error("{message}")]
+    Remote {
+        /// Stable code.
+        code: ErrorCode,
+        /// The daemon's message.
+        message: String,
+    },
+    /// The connection broke or closed before the answer came.
+    #[error("connection to pvaultd closed: {reason}")]
+    Closed {
+        /// What happened.
+        reason: String,
+    },
+    /// The daemon sent something this client cannot read (a version skew or a bug).
+    #[error("unexpected reply from pvaultd to {method}: {detail}")]
+    Protocol {
+        /// The method called.
+        method: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl ClientError {
+    /// The remote error code, if the daemon answered with an error.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Remote { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Whether the daemon could not be reached at all (the CLI auto-starts one then).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ClientError::Connect { .. })
+    }
+}
+
+type Reply = Result<Box<serde_json::value::RawValue>, ClientError>;
+
+struct Shared {
+    pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
+    events: Mutex<Option<mpsc::UnboundedSender<Event>>>,
+    closed: Mutex<Option<String>>,
+}
+
+/// A connection to pvaultd. Cheap to clone; all clones share one connection.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    writer: Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
+    next_id: Arc<AtomicU64>,
+    hello: HelloResponse,
+    _reader_task: Arc<ReaderGuard>,
+}
+
+struct ReaderGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for ReaderGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("daemon", &self.hello)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Connects to the socket at `path` and performs the `hello` handshake.
+    pub async fn connect(path: impl AsRef<Path>) -> Result<Client, ClientError> {
+        let path = path.as_ref();
+        let stream = UnixStream::connect(path)
+            .await
+            .map_err(|source| ClientError::Connect {
+                path: path.to_owned(),
+                source,
+            })?;
+        let (read, write) = stream.into_split();
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(HashMap::new()),
+            events: Mutex::new(None),
+            closed: Mutex::new(None),
+        });
+        let task = tokio::spawn(read_loop(
+            BufReader::with_capacity(64 * 1024, read),
+            shared.clone(),
+        ));
+        let mut client = Client {
+            shared,
+            writer: Arc::new(tokio::sync::Mutex::new(write)),
+            next_id: Arc::new(AtomicU64::new(1)),
+            hello: HelloResponse {
+                protocol: crate::ProtocolVersion { major: 0, minor: 0 },
+                daemon_version: String::new(),
+                pid: 0,
+            },
+            _reader_task: Arc::new(ReaderGuard(task)),
+        };
+        client.hello = client
+            .call(&Hello {
+                protocol: PROTOCOL_MAJOR,
+                minor: Some(PROTOCOL_MINOR),
+                client: Some(format!("pvault-protocol {}", env!("CARGO_PKG_VERSION"))),
+            })
+            .await?;
+        Ok(client)
+    }
+
+    /// Connects to the default socket ([`crate::paths::socket_path`]).
+    pub async fn connect_default() -> Result<Client, ClientError> {
+        Client::connect(crate::paths::socket_path()).await
+    }
+
+    /// The daemon's answer to `hello`.
+    pub fn daemon(&self) -> &HelloResponse {
+        &self.hello
+    }
+
+    /// Sends a request and waits for its response. Many calls may be in flight at once.
+    pub async fn call<R: Request>(&self, req: &R) -> Result<R::Response, ClientError> {
+        let raw = self.call_raw(R::METHOD, req).await?;
+        serde_json::from_str(raw.get()).map_err(|e| ClientError::Protocol {
+            method: R::METHOD,
+            detail: e.to_string(),
+        })
+    }
+
+    async fn call_raw<P: serde::Serialize>(&self, method: &'static str, params: &P) -> Reply {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let line = encode_request(id, method, params);
+        let (tx, rx) = oneshot::channel();
+        {
+            if let Some(reason) = self.shared.closed.lock().unwrap().clone() {
+                return Err(ClientError::Closed { reason });
+            }
+            self.shared.pending.lock().unwrap().insert(id, tx);
+        }
+        let written = {
+            let mut w = self.writer.lock().await;
+            w.write_all(&line).await
+        };
+        if let Err(e) = written {
+            self.shared.pending.lock().unwrap().remove(&id);
+            return Err(ClientError::Closed {
+                reason: format!("write failed: {e}"),
+            });
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(ClientError::Closed {
+                reason: "reader stopped".into(),
+            })
+        })
+    }
+
+    /// Sends `subscribe` and returns the stream of events on this connection. A second call
+    /// replaces the previous receiver.
+    pub async fn subscribe(&self) -> Result<mpsc::UnboundedReceiver<Event>, ClientError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.shared.events.lock().unwrap() = Some(tx);
+        self.call(&crate::Subscribe {}).await?;
+        Ok(rx)
+    }
+}
+
+async fn read_loop(mut reader: BufReader<tokio::net::unix::OwnedReadHalf>, shared: Arc<Shared>) {
+    let mut buf = Vec::new();
+    let reason = loop {
+        match read_frame(&mut reader, &mut buf, MAX_MESSAGE_BYTES).await {
+            Ok(Frame::Line) => {}
+            Ok(Frame::Eof) => break "the daemon closed the connection".to_owned(),
+            Ok(Frame::Truncated) => {
+                break "the daemon closed the connection mid-message".to_owned();
+            }
+            Ok(Frame::TooLong) => break "the daemon sent a message over the size limit".to_owned(),
+            Err(e) => break format!("read failed: {e}"),
+        }
+        let Ok(msg) = serde_json::from_slice::<Incoming<'_>>(&buf) else {
+            continue;
+        };
+        if msg.event.is_some() {
+            // Unknown events (newer daemon) are skipped, as protocol.md requires.
+            if let Ok(ev) = serde_json::from_slice::<Event>(&buf) {
+                if let Some(tx) = shared.events.lock().unwrap().as_ref() {
+                    let _ = tx.send(ev);
+                }
+            }
+            continue;
+        }
+        let reply = match (msg.result, msg.error) {
+            (_, Some(ErrorBody { code, message })) => Err(ClientError::Remote { code, message }),
+            (Some(r), None) => Ok(r.to_owned()),
+            (None, None) => continue,
+        };
+        match msg.id {
+            Some(id) => {
+                if let Some(tx) = shared.pending.lock().unwrap().remove(&id) {
+                    let _ = tx.send(reply);
+                }
+            }
+            // An error the daemon could not attach to an id (our request was unreadable, or
+            // the connection is being closed, e.g. too_large): fail every pending call.
+            None => {
+                if let Err(e) = reply {
+                    for (_, tx) in shared.pending.lock().unwrap().drain() {
+                        let _ = tx.send(Err(clone_err(&e)));
+                    }
+                }
+            }
+        }
+    };
+    *shared.closed.lock().unwrap() = Some(reason.clone());
+    for (_, tx) in shared.pending.lock().unwrap().drain() {
+        let _ = tx.send(Err(ClientError::Closed {
+            reason: reason.clone(),
+        }));
+    }
+    shared.events.lock().unwrap().take();
+}
+
+fn clone_err(e: &ClientError) -> ClientError {
+    match e {
+        ClientError::Remote { code, message } => ClientError::Remote {
+            code: *code,
+            message: message.clone(),
+        },
+        other => ClientError::Closed {
+            reason: other.to_string(),
+        },
+    }
+}

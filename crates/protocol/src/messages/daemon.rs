@@ -1,0 +1,97 @@
+//! Connection and daemon-level requests: `hello`, `status`, `subscribe`, `daemon.shutdown`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Ack, request};
+
+/// A protocol version: `major` changes break compatibility, `minor` adds methods or optional
+/// fields only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtocolVersion {
+    /// Incompatible revisions.
+    pub major: u32,
+    /// Compatible additions.
+    pub minor: u32,
+}
+
+/// `hello`: must be the first request on a connection, and only once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hello {
+    /// The client's protocol major version; must equal the daemon's.
+    pub protocol: u32,
+    /// The client's minor version (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minor: Option<u32>,
+    /// Free-form client name and version, e.g. `pvault 0.1.0` (informational, logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+}
+request!(Hello, "hello", HelloResponse);
+
+/// Result of `hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloResponse {
+    /// The daemon's protocol version.
+    pub protocol: ProtocolVersion,
+    /// The daemon's crate version, e.g. `0.1.0`.
+    pub daemon_version: String,
+    /// The daemon's process id.
+    pub pid: u32,
+}
+
+/// `status`: the daemon's and the vault's state. Works locked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Status {}
+request!(Status, "status", StatusResponse);
+
+/// Result of `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusResponse {
+    /// The daemon's process id.
+    pub pid: u32,
+    /// The daemon's crate version.
+    pub version: String,
+    /// The daemon's protocol version.
+    pub protocol: ProtocolVersion,
+    /// The socket the daemon listens on (as configured; `null` if socket-activated and unknown).
+    pub socket: Option<PathBuf>,
+    /// The vault directory (`$PVAULT_HOME`).
+    pub home: PathBuf,
+    /// The vault database file inside `home`.
+    pub vault_path: PathBuf,
+    /// Whether a vault exists (else `vault.init` creates one).
+    pub vault_exists: bool,
+    /// Whether the vault is locked (true when it does not exist).
+    pub locked: bool,
+    /// Idle seconds before the vault locks itself (from the config).
+    pub auto_lock_secs: u64,
+    /// Seconds until the auto-lock fires; `null` when locked.
+    pub auto_lock_remaining_secs: Option<u64>,
+    /// Seconds since the daemon started.
+    pub uptime_secs: u64,
+    /// Number of profiles; `null` when locked.
+    pub profile_count: Option<u64>,
+    /// Snapshots kept per profile (from the config).
+    pub retention: u32,
+    /// Number of connected clients, this one included.
+    pub connections: u64,
+    /// Number of running browser sessions.
+    pub sessions: u64,
+}
+
+/// `subscribe`: from now on, this connection also receives events (see [`crate::Event`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribe {}
+request!(Subscribe, "subscribe", Ack);
+
+/// `daemon.shutdown`: the daemon answers, stops accepting, finishes in-flight requests, stops
+/// sessions and exits 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonShutdown {}
+request!(DaemonShutdown, "daemon.shutdown", Ack);

@@ -1,0 +1,224 @@
+//! `profile.*` requests. Every request naming a profile accepts its name or its id (32 hex
+//! digits, used when no profile has that name). All require an unlocked vault (`locked`).
+
+use pvault_model::{ProfileInfo, SessionSettings, SnapshotInfo};
+use serde::{Deserialize, Serialize};
+
+use super::{Ack, request};
+
+/// Result of requests that return one profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileResponse {
+    /// The profile after the request.
+    pub profile: ProfileInfo,
+}
+
+/// `profile.create`: an empty profile. `conflict` on a taken name, `invalid_argument` on a name
+/// outside `^[A-Za-z0-9._-]{1,255}$`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileCreate {
+    /// Unique name.
+    pub name: String,
+    /// Free-form description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Default session settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<SessionSettings>,
+}
+request!(ProfileCreate, "profile.create", ProfileResponse);
+
+/// `profile.list`: profiles ordered by name, one page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileList {
+    /// Profiles to skip.
+    #[serde(default)]
+    pub offset: u64,
+    /// Page size; default and maximum [`ProfileList::MAX_LIMIT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+request!(ProfileList, "profile.list", ProfileListResponse);
+
+impl ProfileList {
+    /// Largest page the daemon returns; larger limits are clamped.
+    pub const MAX_LIMIT: u64 = 1000;
+}
+
+/// Result of `profile.list`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileListResponse {
+    /// This page.
+    pub profiles: Vec<ProfileInfo>,
+    /// Total number of profiles.
+    pub total: u64,
+    /// The offset this page starts at.
+    pub offset: u64,
+}
+
+/// `profile.show`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileShow {
+    /// Name or id.
+    pub name: String,
+}
+request!(ProfileShow, "profile.show", ProfileResponse);
+
+/// `profile.rename`. `conflict` if `new_name` is taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRename {
+    /// Name or id.
+    pub name: String,
+    /// The new name.
+    pub new_name: String,
+}
+request!(ProfileRename, "profile.rename", ProfileResponse);
+
+/// `profile.update`: changes the description or the default session settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    /// Name or id.
+    pub name: String,
+    /// New description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Removes the description (`invalid_argument` together with `description`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clear_description: bool,
+    /// Replaces the default session settings as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<SessionSettings>,
+}
+request!(ProfileUpdate, "profile.update", ProfileResponse);
+
+/// `profile.delete`: deletes the profile and its history (its data key is shredded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileDelete {
+    /// Name or id.
+    pub name: String,
+}
+request!(ProfileDelete, "profile.delete", Ack);
+
+/// `profile.import`: appends a Playwright storageState as the profile's newest snapshot
+/// (kind `import`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileImport {
+    /// Name or id.
+    pub name: String,
+    /// A Playwright storageState object (`{"cookies": [...], "origins": [...]}`), as JSON.
+    pub state: serde_json::Value,
+    /// Create the profile when missing (default true); `not_found` otherwise.
+    #[serde(default = "yes")]
+    pub create: bool,
+}
+request!(ProfileImport, "profile.import", ProfileImportResponse);
+
+fn yes() -> bool {
+    true
+}
+
+/// Result of `profile.import`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileImportResponse {
+    /// The profile after the import.
+    pub profile: ProfileInfo,
+    /// The snapshot appended.
+    pub snapshot: SnapshotInfo,
+    /// Whether the profile was created by this import.
+    pub created: bool,
+}
+
+/// `profile.export`: a snapshot as a Playwright storageState.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileExport {
+    /// Name or id.
+    pub name: String,
+    /// Seq number, id or unique id prefix (≥ 6 hex digits); `None` = the newest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+}
+request!(ProfileExport, "profile.export", ProfileExportResponse);
+
+/// Result of `profile.export`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileExportResponse {
+    /// The snapshot exported.
+    pub snapshot: SnapshotInfo,
+    /// Its content as a Playwright storageState object.
+    pub state: serde_json::Value,
+}
+
+/// `profile.history`: the snapshots kept, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileHistory {
+    /// Name or id.
+    pub name: String,
+}
+request!(ProfileHistory, "profile.history", ProfileHistoryResponse);
+
+/// Result of `profile.history`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileHistoryResponse {
+    /// The profile's id.
+    pub profile_id: String,
+    /// Snapshots, newest first.
+    pub snapshots: Vec<SnapshotInfo>,
+}
+
+/// `profile.diff`: what changed between two snapshots. Defaults: `to` = the newest, `from` =
+/// the one before `to`. `not_found` when the history has fewer than two snapshots and `from`
+/// is not given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileDiff {
+    /// Name or id.
+    pub name: String,
+    /// The older snapshot (selector as in `profile.export`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The newer snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+request!(ProfileDiff, "profile.diff", ProfileDiffResponse);
+
+/// Result of `profile.diff`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileDiffResponse {
+    /// The older snapshot.
+    pub from: SnapshotInfo,
+    /// The newer snapshot.
+    pub to: SnapshotInfo,
+    /// The model crate's `StateDiff` as JSON (cookies and storage keys added, removed,
+    /// changed; values are never included).
+    pub diff: serde_json::Value,
+}
+
+/// `profile.restore`: appends a copy of an older snapshot as the newest (kind `restore`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRestore {
+    /// Name or id.
+    pub name: String,
+    /// Selector of the snapshot to restore.
+    pub snapshot: String,
+}
+request!(ProfileRestore, "profile.restore", ProfileRestoreResponse);
+
+/// Result of `profile.restore`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileRestoreResponse {
+    /// The new snapshot (a copy).
+    pub snapshot: SnapshotInfo,
+    /// The snapshot it copies.
+    pub restored_from: SnapshotInfo,
+}

@@ -1,0 +1,205 @@
+//! `session.*` requests (issue 4). The types are fixed now so clients can be written; until
+//! sessions land the daemon answers every one with `unsupported`.
+
+use std::path::PathBuf;
+
+use pvault_model::{SnapshotInfo, Viewport};
+use serde::{Deserialize, Serialize};
+
+use super::request;
+
+/// A running (or attached) browser session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Session id.
+    pub session_id: String,
+    /// The browser's CDP WebSocket URL, for `connectOverCDP` / Puppeteer's `connect`.
+    pub cdp_ws_url: String,
+    /// The browser's process id; `null` for an attached browser.
+    pub pid: Option<u32>,
+    /// The profile loaded into it, if any.
+    pub profile: Option<String>,
+    /// Whether stopping it saves its state into `profile`.
+    pub save: bool,
+    /// Whether the daemon attached to a browser it did not start.
+    #[serde(default)]
+    pub attached: bool,
+    /// Start time, Unix milliseconds.
+    pub started_at: i64,
+}
+
+/// What loading a profile into a browser did; nothing is dropped silently.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// The snapshot loaded.
+    pub snapshot: Option<SnapshotInfo>,
+    /// Cookies the browser accepted.
+    pub cookies_loaded: u64,
+    /// Origins whose localStorage was written.
+    pub origins_loaded: u64,
+    /// Everything that could not be loaded, named (cookie name@domain, origin) with the reason.
+    pub failures: Vec<String>,
+}
+
+/// What capturing a browser's state did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureReport {
+    /// Cookies captured.
+    pub cookies: u64,
+    /// Origins whose localStorage was captured.
+    pub origins: u64,
+    /// Everything that could not be captured, named, with the reason.
+    pub failures: Vec<String>,
+}
+
+/// `session.start`: launches a browser, optionally with a profile loaded. Unset options fall
+/// back to the profile's settings, then the config.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionStart {
+    /// Profile to load (name or id); `None` = an empty browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Save the final state into `profile` when the session stops (single writer: `busy`).
+    #[serde(default)]
+    pub save: bool,
+    /// Show a window.
+    #[serde(default)]
+    pub headful: bool,
+    /// Kiosk mode (implies headful).
+    #[serde(default)]
+    pub kiosk: bool,
+    /// First page to open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_url: Option<String>,
+    /// Viewport size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewport: Option<Viewport>,
+    /// Proxy server URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// User-Agent override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// Browser locale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Unpacked extension directories (absolute).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<PathBuf>,
+    /// Stop the session after this many seconds; `None` = the config's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+}
+request!(SessionStart, "session.start", SessionStartResponse);
+
+/// Result of `session.start` and `session.attach`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStartResponse {
+    /// The session.
+    pub session: SessionInfo,
+    /// What loading the profile did; `null` without a profile.
+    pub load: Option<LoadReport>,
+}
+
+/// `session.list`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionList {}
+request!(SessionList, "session.list", SessionListResponse);
+
+/// Result of `session.list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionListResponse {
+    /// Running sessions, oldest first.
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// `session.show`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionShow {
+    /// Session id.
+    pub session_id: String,
+}
+request!(SessionShow, "session.show", SessionShowResponse);
+
+/// Result of `session.show`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionShowResponse {
+    /// The session.
+    pub session: SessionInfo,
+}
+
+/// `session.stop`: a `save` session captures its final state before the browser closes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionStop {
+    /// Session id.
+    pub session_id: String,
+    /// End without saving.
+    #[serde(default)]
+    pub discard: bool,
+}
+request!(SessionStop, "session.stop", SessionStopResponse);
+
+/// Result of `session.stop`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStopResponse {
+    /// Session id.
+    pub session_id: String,
+    /// The snapshot saved, if the session saved.
+    pub snapshot: Option<SnapshotInfo>,
+    /// What the final capture did, if one ran.
+    pub capture: Option<CaptureReport>,
+}
+
+/// `session.capture`: snapshots a running session into a profile (created if missing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCapture {
+    /// Session id.
+    pub session_id: String,
+    /// Target profile name.
+    pub into: String,
+}
+request!(SessionCapture, "session.capture", SessionCaptureResponse);
+
+/// Result of `session.capture`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCaptureResponse {
+    /// The profile written.
+    pub profile: String,
+    /// The snapshot appended.
+    pub snapshot: SnapshotInfo,
+    /// What the capture did.
+    pub capture: CaptureReport,
+}
+
+/// `session.load`: loads a profile into a running session that has none (`conflict` otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionLoad {
+    /// Session id.
+    pub session_id: String,
+    /// Profile name or id.
+    pub profile: String,
+}
+request!(SessionLoad, "session.load", SessionLoadResponse);
+
+/// Result of `session.load`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionLoadResponse {
+    /// What loading did.
+    pub load: LoadReport,
+}
+
+/// `session.attach`: registers a browser started by the user with `--remote-debugging-port`.
+/// Stopping it detaches and leaves the browser running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionAttach {
+    /// `http://host:port` or a `ws://…/devtools/browser/…` URL (loopback only).
+    pub cdp_url: String,
+}
+request!(SessionAttach, "session.attach", SessionStartResponse);
