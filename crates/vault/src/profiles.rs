@@ -1,0 +1,398 @@
+//! Profiles: creation, lookup by name (through the keyed name index) or id, listing, renaming,
+//! updating and deletion (which shreds the profile's data key).
+
+use std::sync::Arc;
+
+use pvault_model::{ProfileInfo, SessionSettings};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use crate::codec::{self, MAX_META_SEALED, ProfileMeta, RECORD_SCHEMA_VERSION};
+use crate::error::{Result, VaultError};
+use crate::keys::{Id, SecretKey, hmac_sha256};
+use crate::seal::{self, RecordKind};
+use crate::vault::{Keys, Vault};
+use crate::{ProfilePage, ProfileUpdate};
+
+/// Key version of data keys written by this build (bound in the data-key AAD).
+pub const DK_VERSION: u32 = 1;
+/// Longest profile name.
+pub const MAX_NAME_LEN: usize = 255;
+/// Longest description, in bytes.
+pub const MAX_DESCRIPTION_LEN: usize = 4096;
+
+/// A row of `profiles`, still sealed.
+#[derive(Debug)]
+pub(crate) struct ProfileRow {
+    /// Random id.
+    pub id: Id,
+    /// Version of the data-key wrap.
+    pub key_version: u32,
+    /// Wrapped data key.
+    pub wrapped_dk: Vec<u8>,
+    /// Sealed [`ProfileMeta`].
+    pub meta: Vec<u8>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+    /// Last load by a session.
+    pub last_used_at: Option<i64>,
+    /// Next snapshot sequence number.
+    pub next_seq: i64,
+    /// Snapshots currently kept.
+    pub snapshot_count: i64,
+}
+
+/// A profile opened: its row, data key and decrypted metadata.
+pub(crate) struct OpenProfile {
+    /// The row.
+    pub row: ProfileRow,
+    /// The data key.
+    pub dk: Arc<SecretKey>,
+    /// The decrypted metadata.
+    pub meta: ProfileMeta,
+}
+
+const ROW_COLUMNS: &str = "profile_id, key_version, wrapped_dk, meta, created_at, updated_at, last_used_at, next_seq,
+     (SELECT count(*) FROM snapshots s WHERE s.profile_id = profiles.profile_id)";
+
+fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, ProfileRow)> {
+    let id: Vec<u8> = r.get(0)?;
+    let kv: i64 = r.get(1)?;
+    Ok((id, ProfileRow {
+        id: [0; 16],
+        key_version: u32::try_from(kv).unwrap_or(u32::MAX),
+        wrapped_dk: r.get(2)?,
+        meta: r.get(3)?,
+        created_at: r.get(4)?,
+        updated_at: r.get(5)?,
+        last_used_at: r.get(6)?,
+        next_seq: r.get(7)?,
+        snapshot_count: r.get(8)?,
+    }))
+}
+
+fn fix_id((id, mut row): (Vec<u8>, ProfileRow)) -> Result<ProfileRow> {
+    row.id = id.as_slice().try_into().map_err(|_| VaultError::corrupt("profile id is not 16 bytes"))?;
+    Ok(row)
+}
+
+/// Checks a profile name against `^[A-Za-z0-9._-]{1,255}$`.
+pub fn validate_name(name: &str) -> Result<()> {
+    let bad = |reason: &str| Err(VaultError::InvalidName { name: name.to_owned(), reason: reason.to_owned() });
+    if name.is_empty() {
+        return bad("a name needs at least one character");
+    }
+    if name.len() > MAX_NAME_LEN {
+        return bad("a name has at most 255 characters");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        return bad("use only letters A-Z a-z, digits, '.', '_' and '-'");
+    }
+    Ok(())
+}
+
+fn validate_description(d: Option<&str>) -> Result<()> {
+    if d.is_some_and(|d| d.len() > MAX_DESCRIPTION_LEN) {
+        return Err(VaultError::TooLarge { what: "description".into(), limit: MAX_DESCRIPTION_LEN as u64 });
+    }
+    Ok(())
+}
+
+/// Parses a 32-hex-digit id.
+pub fn parse_id(s: &str) -> Option<Id> {
+    if s.len() != 32 {
+        return None;
+    }
+    hex::decode(s).ok()?.try_into().ok()
+}
+
+/// Keyed hash of a name for the unique index: HMAC-SHA256(name key, name).
+pub fn name_hash(keys: &Keys, name: &str) -> [u8; 32] {
+    hmac_sha256(keys.name_key.expose(), &[name.as_bytes()])
+}
+
+impl Vault {
+    /// Unwraps a profile's data key (cached while unlocked).
+    pub(crate) fn data_key(&self, keys: &Keys, row: &ProfileRow) -> Result<Arc<SecretKey>> {
+        if let Some(k) = keys.dks.lock().unwrap_or_else(|p| p.into_inner()).get(&row.id) {
+            return Ok(k.clone());
+        }
+        let dk = unwrap_dk(&self.vault_id, keys, row)?;
+        let dk = Arc::new(dk);
+        keys.dks.lock().unwrap_or_else(|p| p.into_inner()).insert(row.id, dk.clone());
+        Ok(dk)
+    }
+
+    /// Opens a profile row: data key and metadata.
+    pub(crate) fn open_row(&self, keys: &Keys, row: ProfileRow) -> Result<OpenProfile> {
+        let dk = self.data_key(keys, &row)?;
+        let meta = open_meta(&self.vault_id, &dk, &row)?;
+        Ok(OpenProfile { row, dk, meta })
+    }
+
+    /// Finds a profile by name, or by id when no profile has that name.
+    pub(crate) fn resolve(&self, tx: &Transaction<'_>, keys: &Keys, name_or_id: &str) -> Result<OpenProfile> {
+        if validate_name(name_or_id).is_ok() {
+            let h = name_hash(keys, name_or_id);
+            let row = tx
+                .query_row(&format!("SELECT {ROW_COLUMNS} FROM profiles WHERE name_hash = ?1"), [&h[..]], row_from)
+                .optional()
+                .map_err(VaultError::storage("find profile by name"))?;
+            if let Some(row) = row {
+                let open = self.open_row(keys, fix_id(row)?)?;
+                if open.meta.name != name_or_id {
+                    // The name index points at a profile whose sealed name differs: the
+                    // plaintext index column was moved or edited.
+                    return Err(VaultError::corrupt(format!(
+                        "name index of profile {} does not match its sealed name",
+                        hex::encode(open.row.id)
+                    )));
+                }
+                return Ok(open);
+            }
+        }
+        if let Some(id) = parse_id(&name_or_id.to_ascii_lowercase()) {
+            let row = tx
+                .query_row(&format!("SELECT {ROW_COLUMNS} FROM profiles WHERE profile_id = ?1"), [&id[..]], row_from)
+                .optional()
+                .map_err(VaultError::storage("find profile by id"))?;
+            if let Some(row) = row {
+                return self.open_row(keys, fix_id(row)?);
+            }
+        }
+        Err(VaultError::ProfileNotFound { name: name_or_id.to_owned() })
+    }
+
+    /// Seals profile metadata with the profile's data key.
+    pub(crate) fn seal_meta(&self, dk: &SecretKey, id: &Id, meta: &ProfileMeta) -> Result<Vec<u8>> {
+        let pt = zeroize::Zeroizing::new(codec::encode_meta(meta)?);
+        let aad = seal::aad_record(&self.vault_id, id, &[0; 16], RecordKind::ProfileMeta, RECORD_SCHEMA_VERSION);
+        seal::seal(&self.env, dk, &aad, &pt)
+    }
+
+    /// Creates an empty profile. `conflict` on a duplicate name, `invalid_argument` on a bad one.
+    pub fn create_profile(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        settings: &SessionSettings,
+    ) -> Result<ProfileInfo> {
+        validate_name(name)?;
+        validate_description(description)?;
+        self.with_keys(|keys| {
+            let id = self.env.id()?;
+            let dk = self.env.key()?;
+            let wrapped_dk =
+                seal::seal(&self.env, &keys.mk, &seal::aad_dk(&self.vault_id, &id, DK_VERSION), dk.expose())?;
+            let meta = ProfileMeta {
+                name: name.to_owned(),
+                description: description.map(str::to_owned),
+                settings: settings.clone(),
+                latest: None,
+                cookie_domains: Vec::new(),
+                origins: Vec::new(),
+            };
+            let sealed_meta = self.seal_meta(&dk, &id, &meta)?;
+            let now = self.env.now_ms();
+            let h = name_hash(keys, name);
+            self.store.write(|tx| {
+                let taken: bool = tx
+                    .query_row("SELECT EXISTS (SELECT 1 FROM profiles WHERE name_hash = ?1)", [&h[..]], |r| r.get(0))
+                    .map_err(VaultError::storage("check name"))?;
+                if taken {
+                    return Err(VaultError::NameTaken { name: name.to_owned() });
+                }
+                tx.execute(
+                    "INSERT INTO profiles (profile_id, name_hash, key_version, wrapped_dk, meta, created_at,
+                                           updated_at, last_used_at, next_seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, NULL, 1)",
+                    params![&id[..], &h[..], DK_VERSION, wrapped_dk, sealed_meta, now],
+                )
+                .map_err(VaultError::storage("insert profile"))?;
+                Ok(())
+            })?;
+            keys.dks.lock().unwrap_or_else(|p| p.into_inner()).insert(id, Arc::new(dk));
+            Ok(info_of(&id, &meta, now, now, None, 0))
+        })
+    }
+
+    /// A profile by name, or by id (32 hex digits) when no profile has that name.
+    pub fn profile(&self, name_or_id: &str) -> Result<ProfileInfo> {
+        self.with_keys(|keys| self.store.read(|tx| Ok(self.resolve(tx, keys, name_or_id)?.info())))
+    }
+
+    /// Profiles ordered by name, `limit` from `offset`.
+    pub fn list_profiles(&self, offset: u64, limit: u64) -> Result<ProfilePage> {
+        self.with_keys(|keys| {
+            // Names are sealed, so ordering by name means opening every profile's metadata.
+            let mut all = self.store.read(|tx| {
+                let mut stmt = tx
+                    .prepare(&format!("SELECT {ROW_COLUMNS} FROM profiles"))
+                    .map_err(VaultError::storage("list profiles"))?;
+                let rows = stmt.query_map([], row_from).map_err(VaultError::storage("list profiles"))?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let row = fix_id(row.map_err(VaultError::storage("list profiles"))?)?;
+                    out.push(self.open_row(keys, row)?.info());
+                }
+                Ok(out)
+            })?;
+            all.sort_by(|a, b| a.name.cmp(&b.name));
+            let total = all.len() as u64;
+            let profiles = all
+                .into_iter()
+                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .collect();
+            Ok(ProfilePage { profiles, total })
+        })
+    }
+
+    /// Renames; `conflict` if the new name is taken.
+    pub fn rename_profile(&self, name_or_id: &str, new_name: &str) -> Result<ProfileInfo> {
+        validate_name(new_name)?;
+        self.modify(name_or_id, |keys, open, tx| {
+            let h = name_hash(keys, new_name);
+            if open.meta.name != new_name {
+                let taken: bool = tx
+                    .query_row("SELECT EXISTS (SELECT 1 FROM profiles WHERE name_hash = ?1)", [&h[..]], |r| r.get(0))
+                    .map_err(VaultError::storage("check name"))?;
+                if taken {
+                    return Err(VaultError::NameTaken { name: new_name.to_owned() });
+                }
+            }
+            tx.execute("UPDATE profiles SET name_hash = ?1 WHERE profile_id = ?2", params![&h[..], &open.row.id[..]])
+                .map_err(VaultError::storage("rename profile"))?;
+            open.meta.name = new_name.to_owned();
+            Ok(())
+        })
+    }
+
+    /// Changes description or default settings.
+    pub fn update_profile(&self, name_or_id: &str, update: &ProfileUpdate) -> Result<ProfileInfo> {
+        if let Some(d) = &update.description {
+            validate_description(d.as_deref())?;
+        }
+        self.modify(name_or_id, |_, open, _| {
+            if let Some(d) = &update.description {
+                open.meta.description = d.clone();
+            }
+            if let Some(s) = &update.settings {
+                open.meta.settings = s.clone();
+            }
+            Ok(())
+        })
+    }
+
+    /// Applies `f` to a profile's metadata and re-seals it, in one write transaction.
+    fn modify(
+        &self,
+        name_or_id: &str,
+        f: impl FnOnce(&Keys, &mut OpenProfile, &Transaction<'_>) -> Result<()>,
+    ) -> Result<ProfileInfo> {
+        self.with_keys(|keys| {
+            self.store.write(|tx| {
+                let mut open = self.resolve(tx, keys, name_or_id)?;
+                f(keys, &mut open, tx)?;
+                let now = self.env.now_ms();
+                let sealed = self.seal_meta(&open.dk, &open.row.id, &open.meta)?;
+                tx.execute(
+                    "UPDATE profiles SET meta = ?1, updated_at = ?2 WHERE profile_id = ?3",
+                    params![sealed, now, &open.row.id[..]],
+                )
+                .map_err(VaultError::storage("update profile"))?;
+                open.row.updated_at = now;
+                Ok(open.info())
+            })
+        })
+    }
+
+    /// Deletes the profile and shreds its data key.
+    pub fn delete_profile(&self, name_or_id: &str) -> Result<()> {
+        self.with_keys(|keys| {
+            let id = self.store.write(|tx| {
+                let open = self.resolve(tx, keys, name_or_id)?;
+                // Snapshots go by ON DELETE CASCADE; secure_delete zeroes the freed pages.
+                tx.execute("DELETE FROM profiles WHERE profile_id = ?1", [&open.row.id[..]])
+                    .map_err(VaultError::storage("delete profile"))?;
+                Ok(open.row.id)
+            })?;
+            keys.dks.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            Ok(())
+        })?;
+        // The wrapped data key must not survive in the WAL either.
+        self.store.checkpoint_truncate()
+    }
+
+    /// Records that a session loaded the profile now.
+    pub fn touch_profile(&self, name_or_id: &str) -> Result<()> {
+        self.with_keys(|keys| {
+            self.store.write(|tx| {
+                let open = self.resolve(tx, keys, name_or_id)?;
+                tx.execute(
+                    "UPDATE profiles SET last_used_at = ?1 WHERE profile_id = ?2",
+                    params![self.env.now_ms(), &open.row.id[..]],
+                )
+                .map_err(VaultError::storage("touch profile"))?;
+                Ok(())
+            })
+        })
+    }
+}
+
+impl OpenProfile {
+    /// The public view.
+    pub fn info(&self) -> ProfileInfo {
+        info_of(
+            &self.row.id,
+            &self.meta,
+            self.row.created_at,
+            self.row.updated_at,
+            self.row.last_used_at,
+            self.row.snapshot_count,
+        )
+    }
+}
+
+fn info_of(id: &Id, meta: &ProfileMeta, created: i64, updated: i64, used: Option<i64>, count: i64) -> ProfileInfo {
+    ProfileInfo {
+        id: hex::encode(id),
+        name: meta.name.clone(),
+        description: meta.description.clone(),
+        settings: meta.settings.clone(),
+        created_at: created,
+        updated_at: updated,
+        last_used_at: used,
+        snapshot_count: count.max(0) as u64,
+        latest: meta.latest.clone(),
+        cookie_domains: meta.cookie_domains.clone(),
+        origins: meta.origins.clone(),
+    }
+}
+
+/// Unwraps a data key with the master key (no cache).
+pub(crate) fn unwrap_dk(vault_id: &Id, keys: &Keys, row: &ProfileRow) -> Result<SecretKey> {
+    let failed = || VaultError::DecryptionFailed { record: format!("profiles[{}].wrapped_dk", hex::encode(row.id)) };
+    if row.key_version != DK_VERSION {
+        return Err(VaultError::UnsupportedVersion {
+            what: "data-key",
+            found: row.key_version.into(),
+            supported: DK_VERSION.to_string(),
+        });
+    }
+    let pt = seal::open(&keys.mk, &seal::aad_dk(vault_id, &row.id, row.key_version), &row.wrapped_dk)
+        .ok_or_else(failed)?;
+    SecretKey::from_slice(&pt).ok_or_else(failed)
+}
+
+/// Opens and decodes a profile's sealed metadata.
+pub(crate) fn open_meta(vault_id: &Id, dk: &SecretKey, row: &ProfileRow) -> Result<ProfileMeta> {
+    let record = || format!("profiles[{}].meta", hex::encode(row.id));
+    if row.meta.len() > MAX_META_SEALED {
+        return Err(VaultError::TooLarge { what: record(), limit: MAX_META_SEALED as u64 });
+    }
+    let aad = seal::aad_record(vault_id, &row.id, &[0; 16], RecordKind::ProfileMeta, RECORD_SCHEMA_VERSION);
+    let pt = seal::open(dk, &aad, &row.meta).ok_or_else(|| VaultError::DecryptionFailed { record: record() })?;
+    codec::decode_meta(&pt)
+}

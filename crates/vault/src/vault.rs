@@ -1,0 +1,251 @@
+//! The [`Vault`] handle: lifecycle (create, open, unlock, lock), keyslot management and
+//! settings. Profile and snapshot operations live in `profiles.rs` and `snapshots.rs`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use crate::error::{Result, VaultError};
+use crate::kdf::{self, KdfParams};
+use crate::keys::{Env, Id, SecretKey};
+use crate::seal::LABEL_NAME_INDEX;
+use crate::slots::{self, SLOT_PASSPHRASE};
+use crate::store::{self, Store};
+use crate::{CreateOptions, Credential, UnlockTiming};
+
+/// Keys held while unlocked.
+pub(crate) struct Keys {
+    /// The master key.
+    pub mk: SecretKey,
+    /// HMAC key of the profile-name index, derived from the master key.
+    pub name_key: SecretKey,
+    /// Unwrapped data keys by profile id (profile ids are never reused).
+    pub dks: Mutex<HashMap<Id, Arc<SecretKey>>>,
+}
+
+impl Keys {
+    fn new(mk: SecretKey) -> Keys {
+        let name_key = mk.derive(LABEL_NAME_INDEX);
+        Keys { mk, name_key, dks: Mutex::new(HashMap::new()) }
+    }
+}
+
+/// An open vault file. Starts locked (from [`Vault::open`]) or unlocked (from
+/// [`Vault::create`]).
+pub struct Vault {
+    /// The database.
+    pub(crate) store: Store,
+    /// The vault's random id (bound into every AAD).
+    pub(crate) vault_id: Id,
+    /// Source of randomness and time.
+    pub(crate) env: Env,
+    /// `Some` while unlocked.
+    pub(crate) keys: RwLock<Option<Keys>>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("path", &self.store.path())
+            .field("vault_id", &hex::encode(self.vault_id))
+            .field("unlocked", &self.is_unlocked())
+            .finish()
+    }
+}
+
+impl Vault {
+    /// File name of the vault database inside its directory.
+    pub const FILE_NAME: &'static str = "vault.db";
+
+    /// Whether `dir` holds a vault.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(Self::FILE_NAME).is_file()
+    }
+
+    /// Creates a new vault in `dir` (made 0700 if missing) with one keyslot for `cred`;
+    /// returns it unlocked. `AlreadyExists` (code `conflict`) if one is there.
+    pub fn create(dir: &Path, cred: &Credential, opts: &CreateOptions) -> Result<Vault> {
+        Self::create_in(dir, cred, opts, Env::Os)
+    }
+
+    /// Test vectors only: like [`Vault::create`] but every random byte and timestamp of this
+    /// handle comes from `seed` (so the golden fixture is reproducible). Never use it for a
+    /// real vault: the keys are predictable.
+    #[doc(hidden)]
+    pub fn create_deterministic_for_test_vectors(
+        dir: &Path,
+        cred: &Credential,
+        opts: &CreateOptions,
+        seed: [u8; 32],
+    ) -> Result<Vault> {
+        Self::create_in(dir, cred, opts, Env::deterministic(seed))
+    }
+
+    fn create_in(dir: &Path, cred: &Credential, opts: &CreateOptions, env: Env) -> Result<Vault> {
+        if opts.retention < 1 {
+            return Err(VaultError::InvalidArgument { what: "retention", reason: "must keep at least 1 snapshot".into() });
+        }
+        let params = match (cred, opts.kdf_params, opts.kdf_target) {
+            (Credential::KeyFile(_), _, _) => KdfParams::OWASP_MINIMUM,
+            (_, Some(p), _) => {
+                p.check()?;
+                p
+            }
+            (_, None, Some(target)) => kdf::calibrate(target)?,
+            (_, None, None) => KdfParams::RFC9106_SECOND,
+        };
+        store::prepare_dir(dir, true)?;
+        let path = dir.join(Self::FILE_NAME);
+        store::create_file(&path)?;
+        let result = (|| {
+            let store = Store::open(&path)?;
+            let vault_id = env.id()?;
+            let mk = env.key()?;
+            let (slot, _) = slots::make_slot(&env, &vault_id, cred, params, &mk)?;
+            let now = env.now_ms();
+            store.write(|tx| {
+                store::init_schema(tx, &vault_id, now, opts.retention)?;
+                slots::put_slot(tx, &slot, now)
+            })?;
+            store::fix_modes(&path)?;
+            Ok(Vault { store, vault_id, env, keys: RwLock::new(Some(Keys::new(mk))) })
+        })();
+        if result.is_err() {
+            // Leave no half-made vault behind, so `create` can be retried.
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = path.as_os_str().to_owned();
+                p.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(p));
+            }
+        }
+        result
+    }
+
+    /// Opens an existing vault, locked. Checks format version and runs `quick_check`.
+    pub fn open(dir: &Path) -> Result<Vault> {
+        let path = dir.join(Self::FILE_NAME);
+        if !path.is_file() {
+            return Err(VaultError::NoVault { path: dir.display().to_string() });
+        }
+        store::prepare_dir(dir, false)?;
+        let store = Store::open(&path)?;
+        let vault_id = store.with_writer(|c| store::check_open(c))?;
+        Ok(Vault { store, vault_id, env: Env::Os, keys: RwLock::new(None) })
+    }
+
+    /// Path of the vault database file.
+    pub fn path(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// The vault's random id (hex).
+    pub fn vault_id(&self) -> String {
+        hex::encode(self.vault_id)
+    }
+
+    /// Unlocks with a passphrase or key file; `auth_failed` if no slot opens.
+    pub fn unlock(&self, cred: &Credential) -> Result<UnlockTiming> {
+        let start = Instant::now();
+        let (mk, kdf_time) = self.store.read(|tx| slots::open_slot(tx, &self.vault_id, cred))?;
+        let keys = Keys::new(mk);
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Some(keys);
+        let total = start.elapsed();
+        Ok(UnlockTiming { kdf: kdf_time, other: total.saturating_sub(kdf_time) })
+    }
+
+    /// Forgets every key (zeroized). Idempotent.
+    pub fn lock(&self) {
+        // Dropping `Keys` zeroizes the master key, the name key and every cached data key.
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Whether keys are loaded.
+    pub fn is_unlocked(&self) -> bool {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// Runs `f` with the keys; `Locked` if there are none.
+    pub(crate) fn with_keys<T>(&self, f: impl FnOnce(&Keys) -> Result<T>) -> Result<T> {
+        let guard = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(k) => f(k),
+            None => Err(VaultError::Locked),
+        }
+    }
+
+    /// Replaces the passphrase keyslot; `old` must open a slot. Re-wraps the master key only.
+    pub fn change_passphrase(&self, old: &Credential, new: &Credential) -> Result<()> {
+        if !matches!(new, Credential::Passphrase(_)) {
+            return Err(VaultError::InvalidArgument {
+                what: "new passphrase",
+                reason: "must be a passphrase; use set_keyfile for a key file".into(),
+            });
+        }
+        let (mk, _) = self.store.read(|tx| slots::open_slot(tx, &self.vault_id, old))?;
+        // Keep the cost of the current passphrase slot (it was calibrated for this machine);
+        // raise it to the floor if it was below.
+        let params = self
+            .store
+            .read(|tx| slots::slot_of_kind(tx, SLOT_PASSPHRASE))?
+            .map(|row| slots::passphrase_params(&row))
+            .transpose()?
+            .flatten()
+            .unwrap_or(KdfParams::RFC9106_SECOND);
+        let (slot, _) = slots::make_slot(&self.env, &self.vault_id, new, params, &mk)?;
+        let now = self.env.now_ms();
+        self.store.write(|tx| slots::put_slot(tx, &slot, now))?;
+        self.store.checkpoint_truncate()
+    }
+
+    /// Adds (or replaces) the key-file keyslot. Requires unlocked.
+    pub fn set_keyfile(&self, keyfile: &Credential) -> Result<()> {
+        if !matches!(keyfile, Credential::KeyFile(_)) {
+            return Err(VaultError::InvalidArgument { what: "key file", reason: "expected Credential::KeyFile".into() });
+        }
+        let slot = self.with_keys(|k| {
+            slots::make_slot(&self.env, &self.vault_id, keyfile, KdfParams::OWASP_MINIMUM, &k.mk)
+        })?;
+        let now = self.env.now_ms();
+        self.store.write(|tx| slots::put_slot(tx, &slot.0, now))?;
+        self.store.checkpoint_truncate()
+    }
+
+    /// Snapshots kept per profile from now on (min 1).
+    pub fn set_retention(&self, keep: u32) -> Result<()> {
+        if keep < 1 {
+            return Err(VaultError::InvalidArgument { what: "retention", reason: "must keep at least 1 snapshot".into() });
+        }
+        self.store.write(|tx| {
+            tx.execute("UPDATE vault SET retention = ?1 WHERE singleton = 1", [keep])
+                .map_err(VaultError::storage("set retention"))?;
+            Ok(())
+        })
+    }
+
+    /// Writes a consistent copy of the vault to `dest` (a new file) while it stays in use.
+    /// If `dest` is an existing directory, the copy is `dest/vault.db` (openable with
+    /// [`Vault::open`] on that directory, with the same credentials).
+    pub fn backup(&self, dest: &Path) -> Result<()> {
+        let target = if dest.is_dir() { dest.join(Self::FILE_NAME) } else { dest.to_owned() };
+        if target.exists() {
+            return Err(VaultError::AlreadyExists { path: target.display().to_string() });
+        }
+        // Create the file 0600 first so the copy is never readable by others, even briefly.
+        store::create_file(&target)?;
+        let s = target.to_str().ok_or_else(|| VaultError::InvalidArgument {
+            what: "backup path",
+            reason: "must be valid UTF-8".into(),
+        })?;
+        let res = self.store.with_writer(|c| {
+            // VACUUM INTO refuses a non-empty target; an empty file is accepted.
+            c.execute("VACUUM INTO ?1", [s]).map_err(VaultError::storage("VACUUM INTO"))?;
+            Ok(())
+        });
+        if res.is_err() {
+            let _ = std::fs::remove_file(&target);
+        }
+        res?;
+        store::fix_modes(&target)
+    }
+}
