@@ -1,1 +1,79 @@
-fn main() {}
+//! `pvault`, the command-line client of `pvaultd`: parses the command line, reaches the daemon
+//! (starting it when needed), sends requests from `pvault-protocol`, and prints tables for
+//! people or stable JSON for scripts. Exit codes and `--json` shapes are part of its interface
+//! (README "Exit codes", `crates/cli/JSON.md`).
+//!
+//! Layout: `cli` (clap types), `commands/*` (one fn per command), `connect` (socket, autostart),
+//! `credentials` (passphrase and key files, prompts), `output` (JSON, tables, spinner),
+//! `exit` (error → exit code).
+
+mod cli;
+mod commands;
+mod connect;
+mod credentials;
+mod exit;
+mod output;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::exit::CliError;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => usage_error(e),
+    };
+    let json = cli.global.json;
+    let code = match run(cli) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            report(&e, json);
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let ctx = commands::Ctx::new(&cli.global)?;
+    // One thread: the CLI makes a few sequential requests; the client's reader task runs on
+    // the same thread between them.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::other(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(commands::run(cli.command, &ctx))
+}
+
+/// `pvault: <message>` on stderr; with `--json`, also `{"error":{…}}` on stdout.
+fn report(e: &CliError, json: bool) {
+    if json && e.json_object {
+        let mut text = e.to_json().to_string();
+        text.push('\n');
+        let _ = output::write_stdout(text.as_bytes());
+    }
+    eprintln!("pvault: {}", e.message);
+}
+
+/// Help and version go to stdout with exit 0; real usage errors exit 2, in the same
+/// `pvault: …` form as every other error (and as JSON when `--json` is on the line).
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let msg = rendered
+        .trim_end()
+        .strip_prefix("error: ")
+        .unwrap_or(rendered.trim_end());
+    let json = std::env::args_os().any(|a| a == "--json");
+    report(&CliError::usage(msg), json);
+    std::process::exit(exit::USAGE);
+}

@@ -1,0 +1,177 @@
+//! The command line, as clap derive types. One enum variant per command; the next wave
+//! (`session …`, `run`) adds its variants here and its module under `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// `pvault`: keep browser profiles (cookies, localStorage) in an encrypted vault served by
+/// `pvaultd`.
+#[derive(Debug, Parser)]
+#[command(name = "pvault", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Options that apply to every command.
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted before (or after) any subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOpts {
+    /// Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}}).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The daemon's socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock].
+    #[arg(long, global = true, env = "PVAULT_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Never start pvaultd; fail with exit code 69 when it does not answer.
+    #[arg(long, global = true, env = "PVAULT_NO_AUTOSTART", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_autostart: bool,
+}
+
+/// Every top-level command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the vault and leave it unlocked.
+    Init(CredentialArgs),
+    /// Unlock the vault.
+    Unlock(CredentialArgs),
+    /// Lock the vault (the daemon forgets the keys).
+    Lock,
+    /// Show the daemon's and the vault's state.
+    Status,
+    /// Change the passphrase (or set the key file).
+    Passwd(PasswdArgs),
+    /// Authenticate every record of the vault.
+    Verify,
+    /// Write an (encrypted) copy of the vault to FILE.
+    Backup {
+        /// Destination; must not exist.
+        file: PathBuf,
+    },
+    /// Start or stop the daemon.
+    #[command(subcommand)]
+    Daemon(DaemonCmd),
+    /// Manage profiles and their snapshot history.
+    #[command(subcommand)]
+    Profile(ProfileCmd),
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Where the secret that opens the vault comes from. Neither: prompt on the terminal.
+#[derive(Debug, Clone, Args)]
+#[group(multiple = false)]
+pub struct CredentialArgs {
+    /// Read the passphrase from F (one trailing newline is stripped; `-` = stdin).
+    #[arg(long, value_name = "F")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Use the raw bytes of key file F (at least 32 bytes).
+    #[arg(long, value_name = "F")]
+    pub keyfile: Option<PathBuf>,
+}
+
+/// `passwd`: the old secret and the new one; each is prompted for when not given.
+#[derive(Debug, Clone, Args)]
+pub struct PasswdArgs {
+    /// File holding the current passphrase.
+    #[arg(long, value_name = "OLD", conflicts_with = "keyfile")]
+    pub passphrase_file: Option<PathBuf>,
+    /// The current key file (instead of the current passphrase).
+    #[arg(long, value_name = "OLD")]
+    pub keyfile: Option<PathBuf>,
+    /// File holding the new passphrase.
+    #[arg(long, value_name = "NEW", conflicts_with = "new_keyfile")]
+    pub new_passphrase_file: Option<PathBuf>,
+    /// Add or replace the key-file slot with this key file instead.
+    #[arg(long, value_name = "NEW")]
+    pub new_keyfile: Option<PathBuf>,
+}
+
+/// `daemon …`.
+#[derive(Debug, Subcommand)]
+pub enum DaemonCmd {
+    /// Start pvaultd in the background (no-op if it already answers).
+    Start,
+    /// Ask pvaultd to shut down and wait until it has.
+    Stop,
+}
+
+/// `profile …`.
+#[derive(Debug, Subcommand)]
+pub enum ProfileCmd {
+    /// Create an empty profile.
+    Create {
+        /// Profile name ([A-Za-z0-9._-], at most 255).
+        name: String,
+        /// Free-form description.
+        #[arg(long, short = 'd')]
+        description: Option<String>,
+    },
+    /// List profiles.
+    #[command(alias = "ls")]
+    List,
+    /// Show one profile.
+    Show {
+        /// Profile name.
+        name: String,
+    },
+    /// Rename a profile.
+    Rename {
+        /// Current name.
+        name: String,
+        /// New name.
+        new_name: String,
+    },
+    /// Delete a profile and its whole history.
+    #[command(alias = "rm")]
+    Delete {
+        /// Profile name.
+        name: String,
+    },
+    /// Append a snapshot from a Playwright storageState file (creates the profile if missing).
+    Import {
+        /// Profile name.
+        name: String,
+        /// storageState JSON file, or `-` for stdin.
+        file: PathBuf,
+    },
+    /// Print a snapshot as Playwright storageState JSON.
+    Export {
+        /// Profile name.
+        name: String,
+        /// Snapshot id or sequence number [default: the newest].
+        #[arg(long)]
+        snapshot: Option<String>,
+        /// Write to FILE (mode 0600) instead of stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// List a profile's snapshots, newest first.
+    History {
+        /// Profile name.
+        name: String,
+    },
+    /// Show what changed between two snapshots [default: the two newest].
+    Diff {
+        /// Profile name.
+        name: String,
+        /// Older snapshot (id or sequence number).
+        from: Option<String>,
+        /// Newer snapshot [default: the newest].
+        to: Option<String>,
+    },
+    /// Append a copy of an older snapshot, making it the newest.
+    Restore {
+        /// Profile name.
+        name: String,
+        /// Snapshot id or sequence number.
+        snapshot: String,
+    },
+}

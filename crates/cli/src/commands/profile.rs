@@ -1,0 +1,532 @@
+//! `pvault profile …`: profiles and their snapshot history. Snapshot selectors (a sequence
+//! number, an id, or an id prefix of at least 6 hex digits) are passed to the daemon as typed.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use pvault_model::{ProfileInfo, SnapshotInfo};
+use pvault_protocol::{
+    MAX_MESSAGE_BYTES, ProfileCreate, ProfileDelete, ProfileDiff, ProfileExport, ProfileHistory,
+    ProfileImport, ProfileList, ProfileRename, ProfileRestore, ProfileShow,
+};
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::cli::ProfileCmd;
+use crate::exit::{CliError, CliResult};
+use crate::output::{Table, format_size, format_time, short_id, write_stdout};
+
+/// Dispatches `profile …`.
+pub async fn run(ctx: &Ctx, cmd: ProfileCmd) -> CliResult {
+    match cmd {
+        ProfileCmd::Create { name, description } => create(ctx, name, description).await,
+        ProfileCmd::List => list(ctx).await,
+        ProfileCmd::Show { name } => show(ctx, name).await,
+        ProfileCmd::Rename { name, new_name } => rename(ctx, name, new_name).await,
+        ProfileCmd::Delete { name } => delete(ctx, name).await,
+        ProfileCmd::Import { name, file } => import(ctx, name, &file).await,
+        ProfileCmd::Export {
+            name,
+            snapshot,
+            output,
+        } => export(ctx, name, snapshot, output.as_deref()).await,
+        ProfileCmd::History { name } => history(ctx, name).await,
+        ProfileCmd::Diff { name, from, to } => diff(ctx, name, from, to).await,
+        ProfileCmd::Restore { name, snapshot } => restore(ctx, name, snapshot).await,
+    }
+}
+
+/// `profile create NAME [--description D]`.
+async fn create(ctx: &Ctx, name: String, description: Option<String>) -> CliResult {
+    let res = ctx
+        .call1(&ProfileCreate {
+            name,
+            description,
+            settings: None,
+        })
+        .await?;
+    if ctx.out.json {
+        return ctx.out.json(&res);
+    }
+    ctx.out
+        .line(format!("created profile {}", res.profile.name))
+}
+
+/// `profile list`: every page, as one list.
+async fn list(ctx: &Ctx) -> CliResult {
+    let client = ctx.client().await?;
+    let mut profiles: Vec<ProfileInfo> = Vec::new();
+    let total = loop {
+        let page = ctx
+            .call(
+                &client,
+                &ProfileList {
+                    offset: profiles.len() as u64,
+                    limit: None,
+                },
+            )
+            .await?;
+        let got = page.profiles.len();
+        profiles.extend(page.profiles);
+        if got == 0 || profiles.len() as u64 >= page.total {
+            break page.total;
+        }
+    };
+    if ctx.out.json {
+        return ctx.out.json(&json!({"profiles": profiles, "total": total}));
+    }
+    if profiles.is_empty() {
+        return ctx.out.line(
+            "no profiles yet: `pvault profile create NAME` or `pvault profile import NAME FILE`",
+        );
+    }
+    let mut t = Table::new(&[
+        "NAME",
+        "SNAPSHOTS",
+        "COOKIES",
+        "ORIGINS",
+        "UPDATED",
+        "DESCRIPTION",
+    ]);
+    for p in &profiles {
+        let (cookies, origins) = match &p.latest {
+            Some(s) => (s.cookie_count.to_string(), s.origin_count.to_string()),
+            None => ("-".into(), "-".into()),
+        };
+        t.row(vec![
+            p.name.clone(),
+            p.snapshot_count.to_string(),
+            cookies,
+            origins,
+            format_time(p.updated_at),
+            p.description.clone().unwrap_or_default(),
+        ]);
+    }
+    write_stdout(t.render().as_bytes())
+}
+
+/// `profile show NAME`.
+async fn show(ctx: &Ctx, name: String) -> CliResult {
+    let res = ctx.call1(&ProfileShow { name }).await?;
+    if ctx.out.json {
+        return ctx.out.json(&res);
+    }
+    ctx.out.line(describe(&res.profile))
+}
+
+/// A profile as `key: value` lines for people.
+fn describe(p: &ProfileInfo) -> String {
+    let mut l = vec![
+        format!("name:        {}", p.name),
+        format!("id:          {}", p.id),
+    ];
+    if let Some(d) = &p.description {
+        l.push(format!("description: {d}"));
+    }
+    l.push(format!("created:     {}", format_time(p.created_at)));
+    l.push(format!("updated:     {}", format_time(p.updated_at)));
+    if let Some(t) = p.last_used_at {
+        l.push(format!("last used:   {}", format_time(t)));
+    }
+    match &p.latest {
+        Some(s) => {
+            l.push(format!(
+                "snapshots:   {} (newest #{}, {}, {})",
+                p.snapshot_count,
+                s.seq,
+                format_time(s.created_at),
+                s.kind.as_str()
+            ));
+            l.push(format!(
+                "cookies:     {} in {} domains{}",
+                s.cookie_count,
+                p.cookie_domains.len(),
+                list_suffix(&p.cookie_domains)
+            ));
+            l.push(format!(
+                "storage:     {} keys in {} origins{}",
+                s.local_storage_key_count,
+                s.origin_count,
+                list_suffix(&p.origins)
+            ));
+        }
+        None => l.push("snapshots:   0 (import one with `pvault profile import`)".to_owned()),
+    }
+    let st = &p.settings;
+    let mut settings = Vec::new();
+    if let Some(v) = &st.proxy {
+        settings.push(format!("proxy={v}"));
+    }
+    if let Some(v) = &st.viewport {
+        settings.push(format!("viewport={}x{}", v.width, v.height));
+    }
+    if let Some(v) = &st.user_agent {
+        settings.push(format!("user-agent={v}"));
+    }
+    if let Some(v) = &st.locale {
+        settings.push(format!("locale={v}"));
+    }
+    if !settings.is_empty() {
+        l.push(format!("settings:    {}", settings.join(", ")));
+    }
+    l.join("\n")
+}
+
+/// `: a, b, c` (at most 5 shown), or nothing for an empty list.
+fn list_suffix(items: &[String]) -> String {
+    if items.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<&str> = items.iter().take(5).map(String::as_str).collect();
+    let more = if items.len() > 5 {
+        format!(", … ({} more)", items.len() - 5)
+    } else {
+        String::new()
+    };
+    format!(": {}{more}", shown.join(", "))
+}
+
+/// `profile rename NAME NEW`.
+async fn rename(ctx: &Ctx, name: String, new_name: String) -> CliResult {
+    let res = ctx
+        .call1(&ProfileRename {
+            name: name.clone(),
+            new_name,
+        })
+        .await?;
+    if ctx.out.json {
+        return ctx.out.json(&res);
+    }
+    ctx.out
+        .line(format!("renamed {name} to {}", res.profile.name))
+}
+
+/// `profile delete NAME`.
+async fn delete(ctx: &Ctx, name: String) -> CliResult {
+    ctx.call1(&ProfileDelete { name: name.clone() }).await?;
+    if ctx.out.json {
+        return ctx.out.json(&json!({"deleted": name}));
+    }
+    ctx.out
+        .line(format!("deleted profile {name} and its history"))
+}
+
+/// `profile import NAME FILE|-`: the CLI reads and parses the file (so a bad file fails here,
+/// with its path in the message) and sends the JSON.
+async fn import(ctx: &Ctx, name: String, file: &Path) -> CliResult {
+    let state = read_state(file)?;
+    let res = {
+        let client = ctx.client().await?;
+        let _spin = ctx.out.spinner("importing");
+        ctx.call(
+            &client,
+            &ProfileImport {
+                name,
+                state,
+                create: true,
+            },
+        )
+        .await?
+    };
+    if ctx.out.json {
+        return ctx.out.json(&res);
+    }
+    let s = &res.snapshot;
+    ctx.out.line(format!(
+        "imported into {}{} as snapshot #{}: {} cookies, {} keys in {} origins",
+        res.profile.name,
+        if res.created { " (new profile)" } else { "" },
+        s.seq,
+        s.cookie_count,
+        s.local_storage_key_count,
+        s.origin_count
+    ))
+}
+
+/// Reads a storageState file (`-` = stdin) into JSON, refusing what the daemon would refuse
+/// anyway (too large, not an object) before sending it.
+fn read_state(file: &Path) -> CliResult<Value> {
+    let name = if file.as_os_str() == "-" {
+        "stdin".to_owned()
+    } else {
+        file.display().to_string()
+    };
+    let mut buf = Vec::new();
+    // Read one byte past the limit to tell "at the limit" from "over it" without reading an
+    // unbounded stream into memory.
+    let limit = MAX_MESSAGE_BYTES as u64 + 1;
+    let res = if file.as_os_str() == "-" {
+        std::io::stdin().lock().take(limit).read_to_end(&mut buf)
+    } else {
+        std::fs::File::open(file).and_then(|f| f.take(limit).read_to_end(&mut buf))
+    };
+    res.map_err(|e| CliError::usage(format!("cannot read {name}: {e}")))?;
+    if buf.len() > MAX_MESSAGE_BYTES {
+        return Err(CliError::other(format!(
+            "{name} is larger than the protocol's {} limit",
+            format_size(MAX_MESSAGE_BYTES as u64)
+        )));
+    }
+    let v: Value = serde_json::from_slice(&buf).map_err(|e| {
+        CliError::usage(format!(
+            "{name} is not JSON ({e}): expected a Playwright storageState file"
+        ))
+    })?;
+    if !v.is_object() {
+        return Err(CliError::usage(format!(
+            "{name} is not a Playwright storageState: expected an object {{\"cookies\": [...], \"origins\": [...]}}"
+        )));
+    }
+    Ok(v)
+}
+
+/// `profile export NAME [--snapshot S] [-o FILE]`: storageState JSON on stdout (with or
+/// without `--json`: it is JSON either way), or written to FILE with mode 0600.
+async fn export(
+    ctx: &Ctx,
+    name: String,
+    snapshot: Option<String>,
+    output: Option<&Path>,
+) -> CliResult {
+    let res = ctx.call1(&ProfileExport { name, snapshot }).await?;
+    let mut text = serde_json::to_string_pretty(&res.state)
+        .map_err(|e| CliError::other(format!("cannot encode the storageState: {e}")))?;
+    text.push('\n');
+    let Some(path) = output else {
+        return write_stdout(text.as_bytes());
+    };
+    write_private(path, text.as_bytes())?;
+    if ctx.out.json {
+        return ctx
+            .out
+            .json(&json!({"path": crate::connect::absolute(path)?, "snapshot": res.snapshot}));
+    }
+    ctx.out.line(format!(
+        "wrote snapshot #{} to {}",
+        res.snapshot.seq,
+        path.display()
+    ))
+}
+
+/// Writes `bytes` to `path` with mode 0600, atomically: a temporary file in the same
+/// directory (created 0600, so the cookies are never readable by others, even briefly) is
+/// synced and renamed over the target.
+fn write_private(path: &Path, bytes: &[u8]) -> CliResult {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| CliError::usage(format!("{} is not a file name", path.display())))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let fail = |e: std::io::Error| CliError::other(format!("cannot write {}: {e}", path.display()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(e)
+    })
+}
+
+/// `profile history NAME`.
+async fn history(ctx: &Ctx, name: String) -> CliResult {
+    let res = ctx.call1(&ProfileHistory { name }).await?;
+    if ctx.out.json {
+        return ctx.out.json(&res);
+    }
+    if res.snapshots.is_empty() {
+        return ctx.out.line("no snapshots yet");
+    }
+    let mut t = Table::new(&[
+        "SEQ", "ID", "CREATED", "KIND", "COOKIES", "ORIGINS", "KEYS", "SIZE",
+    ]);
+    for s in &res.snapshots {
+        t.row(vec![
+            format!("#{}", s.seq),
+            short_id(&s.id).to_owned(),
+            format_time(s.created_at),
+            s.kind.as_str().to_owned(),
+            s.cookie_count.to_string(),
+            s.origin_count.to_string(),
+            s.local_storage_key_count.to_string(),
+            format_size(s.size_bytes),
+        ]);
+    }
+    write_stdout(t.render().as_bytes())
+}
+
+/// `profile diff NAME [FROM [TO]]`.
+async fn diff(ctx: &Ctx, name: String, from: Option<String>, to: Option<String>) -> CliResult {
+    let res = ctx.call1(&ProfileDiff { name, from, to }).await?;
+    if ctx.out.json {
+        return ctx.out.json(&res);
+    }
+    let mut s = format!(
+        "from {}\nto   {}\n",
+        snap_label(&res.from),
+        snap_label(&res.to)
+    );
+    let body = render_diff(&res.diff, 0);
+    if body.is_empty() {
+        s.push_str("no differences\n");
+    } else {
+        s.push_str(&body);
+    }
+    write_stdout(s.as_bytes())
+}
+
+/// `#3 1a2b3c4d (import, 2026-11-22 03:35:33)`.
+fn snap_label(s: &SnapshotInfo) -> String {
+    format!(
+        "#{} {} ({}, {})",
+        s.seq,
+        short_id(&s.id),
+        s.kind.as_str(),
+        format_time(s.created_at)
+    )
+}
+
+/// Renders the daemon's diff object for people without depending on its exact shape: lists
+/// under keys naming an addition, removal or change get `+`, `-`, `~` markers; empty lists
+/// are skipped, so an empty diff renders as nothing.
+fn render_diff(v: &Value, depth: usize) -> String {
+    let pad = "  ".repeat(depth);
+    let mut out = String::new();
+    let Value::Object(map) = v else {
+        return String::new();
+    };
+    for (key, val) in map {
+        match val {
+            Value::Array(items) if items.is_empty() => {}
+            Value::Array(items) => {
+                let mark = marker(key);
+                out.push_str(&format!("{pad}{key} ({}):\n", items.len()));
+                for it in items {
+                    out.push_str(&format!("{pad}  {mark} {}\n", summarize(it)));
+                }
+            }
+            Value::Object(_) => {
+                let inner = render_diff(val, depth + 1);
+                if !inner.is_empty() {
+                    out.push_str(&format!("{pad}{key}:\n{inner}"));
+                }
+            }
+            Value::Null | Value::Bool(false) => {}
+            Value::Number(n) if n.as_u64() == Some(0) => {}
+            other => out.push_str(&format!("{pad}{key}: {}\n", summarize(other))),
+        }
+    }
+    out
+}
+
+/// `+` for additions, `-` for removals, `~` for changes, `*` otherwise.
+fn marker(key: &str) -> char {
+    let k = key.to_ascii_lowercase();
+    if k.contains("add") {
+        '+'
+    } else if k.contains("remov") || k.contains("delet") {
+        '-'
+    } else if k.contains("chang") || k.contains("modif") {
+        '~'
+    } else {
+        '*'
+    }
+}
+
+/// One diff entry on one line: a string as is; an object as its identifying fields
+/// (`name`, `domain`, `path`, `origin`, `key`, and a `fields` list if any) or compact JSON.
+fn summarize(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(m) => {
+            let mut parts = Vec::new();
+            for k in ["origin", "name", "key", "domain", "path"] {
+                if let Some(Value::String(s)) = m.get(k) {
+                    parts.push(s.clone());
+                }
+            }
+            for k in ["fields", "changed", "changed_fields"] {
+                if let Some(Value::Array(f)) = m.get(k) {
+                    let names: Vec<String> = f.iter().map(summarize).collect();
+                    parts.push(format!("[{}]", names.join(", ")));
+                }
+            }
+            if parts.is_empty() {
+                v.to_string()
+            } else {
+                parts.join(" ")
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `profile restore NAME SNAPSHOT`.
+async fn restore(ctx: &Ctx, name: String, snapshot: String) -> CliResult {
+    let res = ctx
+        .call1(&ProfileRestore {
+            name: name.clone(),
+            snapshot,
+        })
+        .await?;
+    if ctx.out.json {
+        return ctx.out.json(&res);
+    }
+    ctx.out.line(format!(
+        "restored {name} to snapshot #{} (saved as #{})",
+        res.restored_from.seq, res.snapshot.seq
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_rendering_marks_and_skips_empty_sections() {
+        let v = json!({
+            "cookies": {"added": [{"name": "sid", "domain": "a.com", "path": "/"}], "removed": [],
+                        "changed": [{"name": "t", "domain": "b.com", "path": "/", "fields": ["value"]}]},
+            "local_storage": {"added": [], "removed": [{"origin": "https://a.com", "key": "k"}]}
+        });
+        let s = render_diff(&v, 0);
+        assert!(s.contains("+ sid a.com /"), "{s}");
+        assert!(s.contains("~ t b.com / [value]"), "{s}");
+        assert!(s.contains("- https://a.com k"), "{s}");
+        assert!(!s.contains("removed (0)"), "{s}");
+        assert_eq!(render_diff(&json!({"cookies": {"added": []}}), 0), "");
+    }
+
+    #[test]
+    fn private_files_are_0600_and_replace_the_target() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        std::fs::write(&p, "old").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&p, b"new").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+    }
+}

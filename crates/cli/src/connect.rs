@@ -1,0 +1,281 @@
+//! Reaching the daemon: resolving the socket, connecting with the `hello` handshake, and
+//! starting `pvaultd` in the background when nothing answers (as gpg-agent and rbw do).
+//!
+//! Readiness is a condition, not a delay: after spawning, the CLI polls until a connection
+//! *and* its `hello` succeed, or the deadline passes, or the child has died.
+
+use std::fs::OpenOptions;
+use std::io::ErrorKind;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pvault_protocol::client::{Client, ClientError};
+
+use crate::exit::{CliError, CliResult};
+use crate::output::Output;
+
+/// How long `pvaultd` may take from spawn to answering `hello`.
+const START_DEADLINE: Duration = Duration::from_secs(15);
+/// How long `daemon stop` waits for the socket to go quiet (the daemon stops browser
+/// sessions, saving those that asked, before it exits).
+const STOP_DEADLINE: Duration = Duration::from_secs(30);
+/// Name of the daemon's binary.
+const DAEMON_BIN: &str = "pvaultd";
+/// Name of the daemon's log file, next to the socket, when the CLI started it.
+const LOG_FILE: &str = "pvaultd.log";
+
+/// Where and how to reach the daemon, from the global flags.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Absolute socket path.
+    pub socket: PathBuf,
+    /// Whether a missing daemon may be started.
+    pub autostart: bool,
+}
+
+impl Target {
+    /// From `--socket`/`$PVAULT_SOCKET` (else the default path) and `--no-autostart`.
+    pub fn new(socket: Option<&Path>, no_autostart: bool) -> CliResult<Target> {
+        let socket = match socket.filter(|p| !p.as_os_str().is_empty()) {
+            Some(p) => p.to_owned(),
+            None => pvault_protocol::paths::socket_path(),
+        };
+        Ok(Target {
+            socket: absolute(&socket)?,
+            autostart: !no_autostart,
+        })
+    }
+}
+
+/// Makes `p` absolute against the current directory: the daemon and the CLI must name the
+/// same file even if the daemon later changes directory.
+pub fn absolute(p: &Path) -> CliResult<PathBuf> {
+    std::path::absolute(p)
+        .map_err(|e| CliError::usage(format!("cannot resolve the path {}: {e}", p.display())))
+}
+
+/// Maps a client error to a CLI error, naming the socket when it is unreachable.
+pub fn map_client_error(e: ClientError, socket: &Path) -> CliError {
+    match e {
+        ClientError::Remote { code, message } => CliError::remote(code, &message),
+        ClientError::Connect { source, .. } => CliError::unreachable(format!(
+            "pvaultd does not answer at {} ({source}): start it with `pvault daemon start`, or \
+             drop --no-autostart / PVAULT_NO_AUTOSTART",
+            socket.display()
+        )),
+        ClientError::Closed { reason } => CliError::unreachable(format!(
+            "lost the connection to pvaultd at {} ({reason}): check `pvault status` and the \
+             daemon's log",
+            socket.display()
+        )),
+        ClientError::Protocol { method, detail } => CliError::other(format!(
+            "pvaultd sent an unreadable reply to {method} ({detail}): pvault and pvaultd may be \
+             different versions; run `pvault daemon stop` and retry"
+        )),
+    }
+}
+
+/// Whether a connect error means "no daemon here" (so starting one is right), as opposed to
+/// e.g. a permission problem, where a new daemon would fail the same way.
+fn nobody_home(e: &ClientError) -> bool {
+    match e {
+        ClientError::Connect { source, .. } => {
+            matches!(
+                source.kind(),
+                ErrorKind::NotFound | ErrorKind::ConnectionRefused
+            )
+        }
+        _ => false,
+    }
+}
+
+/// Connects to the daemon, starting it first when nothing answers and autostart is on.
+pub async fn connect(target: &Target, out: Output) -> CliResult<Client> {
+    match Client::connect(&target.socket).await {
+        Ok(c) => Ok(c),
+        Err(e) if target.autostart && nobody_home(&e) => {
+            let (client, _pid) = start_and_wait(target, out).await?;
+            Ok(client)
+        }
+        Err(e) => Err(map_client_error(e, &target.socket)),
+    }
+}
+
+/// Connects without ever starting a daemon; `Ok(None)` when nothing answers.
+pub async fn try_connect(target: &Target) -> CliResult<Option<Client>> {
+    match Client::connect(&target.socket).await {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if nobody_home(&e) => Ok(None),
+        Err(e) => Err(map_client_error(e, &target.socket)),
+    }
+}
+
+/// Spawns `pvaultd` detached and waits until it answers `hello`. Returns the connection and
+/// the spawned process id.
+pub async fn start_and_wait(target: &Target, out: Output) -> CliResult<(Client, u32)> {
+    let _spin = out.spinner("starting pvaultd");
+    let (mut child, log) = spawn_daemon(&target.socket)?;
+    let pid = child.id();
+    let deadline = Instant::now() + START_DEADLINE;
+    let mut pause = Duration::from_millis(5);
+    // Once our child has exited, another daemon (started by a racing client) may still be
+    // coming up, so keep polling; but not for the whole deadline.
+    let mut exited: Option<(std::process::ExitStatus, Instant)> = None;
+    loop {
+        match Client::connect(&target.socket).await {
+            Ok(c) => return Ok((c, pid)),
+            Err(e) if nobody_home(&e) || matches!(e, ClientError::Closed { .. }) => {}
+            Err(e) => return Err(map_client_error(e, &target.socket)),
+        }
+        if exited.is_none()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            exited = Some((status, Instant::now() + Duration::from_secs(2)));
+        }
+        let now = Instant::now();
+        let give_up = now >= deadline || exited.is_some_and(|(_, until)| now >= until);
+        if give_up {
+            let why = match exited {
+                Some((status, _)) => format!("pvaultd exited ({status}) without answering"),
+                None => format!(
+                    "pvaultd did not answer within {}s",
+                    START_DEADLINE.as_secs()
+                ),
+            };
+            return Err(CliError::unreachable(format!(
+                "{why} at {}: see its log {}{}",
+                target.socket.display(),
+                log.display(),
+                log_tail(&log)
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// The last lines of the daemon's log, indented, for an error message.
+fn log_tail(log: &Path) -> String {
+    let Ok(text) = std::fs::read_to_string(log) else {
+        return String::new();
+    };
+    let lines: Vec<&str> = text.lines().rev().take(5).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\n");
+    for l in lines.into_iter().rev() {
+        s.push_str("  ");
+        s.push_str(l);
+        s.push('\n');
+    }
+    s.pop();
+    s
+}
+
+/// Finds `pvaultd`: next to this executable first (an installed or freshly built pair
+/// matches in version), then on `PATH`.
+pub fn find_daemon() -> CliResult<PathBuf> {
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        let cand = dir.join(DAEMON_BIN);
+        if is_executable(&cand) {
+            return Ok(cand);
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let cand = dir.join(DAEMON_BIN);
+            if is_executable(&cand) {
+                return Ok(cand);
+            }
+        }
+    }
+    Err(CliError::unreachable(
+        "pvaultd does not answer and its binary was found neither next to pvault nor on PATH: \
+         install it (cargo install --path crates/daemon)",
+    ))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Spawns the daemon in its own session (no controlling terminal, so closing the shell does
+/// not kill it), stdin/stdout to /dev/null, stderr appended to a log next to the socket.
+fn spawn_daemon(socket: &Path) -> CliResult<(Child, PathBuf)> {
+    let bin = find_daemon()?;
+    let dir = socket.parent().unwrap_or(Path::new("/"));
+    // The daemon creates its runtime directory 0700 too; doing it here lets the log live
+    // there. An existing directory is left as is: the daemon checks its ownership and mode.
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| {
+                CliError::other(format!(
+                    "cannot create the runtime directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+    }
+    let log = dir.join(LOG_FILE);
+    let stderr = match OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&log)
+    {
+        Ok(f) => Stdio::from(f),
+        Err(_) => Stdio::null(),
+    };
+    let mut cmd = Command::new(&bin);
+    cmd.arg("--socket")
+        .arg(socket)
+        .env("PVAULT_SOCKET", socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent; it is the only
+    // call between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| CliError::other(format!("cannot start {}: {e}", bin.display())))?;
+    Ok((child, log))
+}
+
+/// Waits until nothing answers on the socket any more (after `daemon.shutdown`).
+pub async fn wait_gone(target: &Target) -> CliResult {
+    let deadline = Instant::now() + STOP_DEADLINE;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match Client::connect(&target.socket).await {
+            Err(e) if nobody_home(&e) => return Ok(()),
+            // Still answering, or half-closed while shutting down: poll again.
+            _ => {}
+        }
+        if Instant::now() >= deadline {
+            return Err(CliError::other(format!(
+                "pvaultd still answers at {} {}s after it was asked to stop",
+                target.socket.display(),
+                STOP_DEADLINE.as_secs()
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
