@@ -1,0 +1,21 @@
+//! The vault's one integration-test binary: real SQLite files in temporary directories, the
+//! real Argon2id (at the OWASP minimum so the suite stays fast). Each module says what it
+//! covers.
+
+#[path = "vault/common.rs"]
+mod common;
+
+#[path = "vault/at_rest.rs"]
+mod at_rest;
+#[path = "vault/concurrency.rs"]
+mod concurrency;
+#[path = "vault/golden.rs"]
+mod golden;
+#[path = "vault/history.rs"]
+mod history;
+#[path = "vault/negative.rs"]
+mod negative;
+#[path = "vault/profiles.rs"]
+mod profiles;
+#[path = "vault/tamper.rs"]
+mod tamper;
