@@ -9,6 +9,18 @@
 //! deserializes directly, and any field Chrome adds later lands in `extra` and is written back
 //! unchanged (lossless forward compatibility).
 
+pub mod cookie_rules;
+pub mod diff;
+pub mod storage_state;
+mod viewport;
+
+pub use cookie_rules::cdp_cookie_problem;
+pub use diff::{CookieChange, CookieKey, OriginStorageDiff, StateDiff, diff};
+pub use storage_state::{
+    StorageStateError, export_storage_state, export_storage_state_string, import_storage_state,
+};
+pub use viewport::ViewportParseError;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
