@@ -1,1 +1,135 @@
-//! pvaultd library (placeholder).
+//! pvaultd as a library: owns the vault on behalf of one user and serves it over a Unix
+//! socket with the `pvault-protocol` JSON-lines protocol. `main.rs` is a thin wrapper; tests
+//! and benchmarks run [`serve`] in-process on temporary sockets.
+//!
+//! Modules: [`socket`] (runtime directory, lock file, bind/adopt), [`config`] (`config.toml`
+//! and its reload), [`state`] (the shared [`Daemon`]: vault handle, auto-lock, events),
+//! `connection` (framing, handshake, pipelining), `handlers` (one function per method),
+//! [`sessions`] (browser sessions, issue 4), [`hardening`] and [`systemd`].
+
+pub mod config;
+mod connection;
+mod handlers;
+pub mod hardening;
+pub mod sessions;
+pub mod socket;
+pub mod state;
+pub mod systemd;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+pub use interprocess::local_socket::tokio::Listener;
+use interprocess::local_socket::traits::tokio::Listener as _;
+use pvault_protocol::LockReason;
+pub use state::{Daemon, Options};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `$PVAULT_HOME` could not be created.
+    #[error("cannot create the vault directory {path}: {source}")]
+    Home {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// `config.toml` is invalid at start (there is no previous config to keep).
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The existing vault could not be opened.
+    #[error("cannot open the vault in {path}: {message}")]
+    Vault {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The vault's error.
+        message: String,
+    },
+}
+
+/// How long shutdown waits for in-flight requests whose clients stopped reading.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `listener` until `shutdown` completes or a client sends `daemon.shutdown`. Then it
+/// stops accepting, lets in-flight requests finish and their responses be written, stops
+/// browser sessions, locks the vault (keys zeroized) and returns.
+pub async fn serve(listener: Listener, daemon: Arc<Daemon>, shutdown: impl Future<Output = ()>) {
+    let tracker = tokio_util::task::TaskTracker::new();
+    let timer = tokio::spawn(daemon.clone().auto_lock_task());
+    let _watcher = if daemon.opts.watch_config {
+        let d = Arc::downgrade(&daemon);
+        let (kick_tx, mut kick_rx) = tokio::sync::mpsc::channel::<()>(1);
+        let w = config::watch(&daemon.opts.home, move || {
+            let _ = kick_tx.try_send(());
+        });
+        match w {
+            Ok(w) => {
+                tokio::spawn(async move {
+                    while kick_rx.recv().await.is_some() {
+                        let Some(d) = d.upgrade() else { return };
+                        d.reload_config();
+                    }
+                });
+                Some(w)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch config.toml; changes need a restart");
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => break,
+            _ = daemon.shutdown.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok(stream) => {
+                let n = daemon.connections.fetch_add(1, Ordering::Relaxed) + 1;
+                let guard = connection::ConnGuard(daemon.clone());
+                if n as usize > daemon.opts.max_connections {
+                    tracing::warn!(
+                        max = daemon.opts.max_connections,
+                        "connection cap reached; refusing a client"
+                    );
+                    let max = daemon.opts.max_connections;
+                    tracker.spawn(async move {
+                        connection::refuse_busy(stream, max).await;
+                        drop(guard);
+                    });
+                } else {
+                    tracker.spawn(connection::serve_connection(daemon.clone(), stream, guard));
+                }
+            }
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    tracing::info!("shutting down: no new connections; finishing requests in flight");
+    daemon.shutdown.cancel();
+    drop(listener);
+    tracker.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some clients did not read their responses; closing them");
+    }
+    daemon.sessions.shutdown().await;
+    let _ = timer.await;
+    {
+        let _g = daemon.lifecycle.lock().await;
+        daemon.lock_vault(LockReason::Shutdown);
+    }
+    tracing::info!("shutdown complete");
+}

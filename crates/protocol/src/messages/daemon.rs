@@ -81,6 +81,13 @@ pub struct StatusResponse {
     pub connections: u64,
     /// Number of running browser sessions.
     pub sessions: u64,
+    /// Successful reloads of `config.toml` since the daemon started.
+    #[serde(default)]
+    pub config_reloads: u64,
+    /// Why the last edit of `config.toml` was rejected (the previous config stays in force);
+    /// `null` when the last reload succeeded.
+    #[serde(default)]
+    pub config_error: Option<String>,
 }
 
 /// `subscribe`: from now on, this connection also receives events (see [`crate::Event`]).

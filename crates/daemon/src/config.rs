@@ -1,0 +1,152 @@
+//! `config.toml` in `$PVAULT_HOME`: parsed strictly (unknown keys are errors, so a typo does
+//! not silently do nothing) and reloaded when the file changes. An invalid edit is rejected,
+//! logged, and the previous configuration stays in force.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pvault_model::SessionSettings;
+use serde::{Deserialize, Serialize};
+
+/// File name of the configuration inside `$PVAULT_HOME`.
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// The daemon's configuration. Every field has a default; an absent file is the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Idle seconds before the vault locks itself; 0 disables auto-lock.
+    pub auto_lock_secs: u64,
+    /// Snapshots kept per profile (the newest is always kept); at least 1.
+    pub retention: u32,
+    /// Browser discovery and flags.
+    pub browser: BrowserConfig,
+    /// Session defaults.
+    pub session: SessionConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            auto_lock_secs: 3600,
+            retention: 20,
+            browser: BrowserConfig::default(),
+            session: SessionConfig::default(),
+        }
+    }
+}
+
+/// `[browser]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrowserConfig {
+    /// Chrome/Chromium binary; `PVAULT_CHROME` overrides it, discovery applies when unset.
+    pub path: Option<PathBuf>,
+    /// Extra command-line flags for every launch.
+    pub extra_flags: Vec<String>,
+}
+
+/// `[session]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Settings used when neither the request nor the profile sets them.
+    pub defaults: SessionSettings,
+    /// Sessions stop after this many seconds unless the request says otherwise; none = never.
+    pub timeout_secs: Option<u64>,
+}
+
+/// The configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Reading failed.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Not valid TOML or not the expected keys.
+    #[error("invalid {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's explanation (names the key and line).
+        message: String,
+    },
+    /// A value out of range.
+    #[error("invalid {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads `path`; a missing file yields the defaults.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        Config::parse(&text, path)
+    }
+
+    /// Parses TOML text (`path` only names the file in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().replace('\n', " "),
+        })?;
+        if cfg.retention == 0 {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: "retention must be at least 1 (the newest snapshot is always kept)".into(),
+            });
+        }
+        Ok(cfg)
+    }
+}
+
+/// Watches `home` for changes to `config.toml` and calls `on_change` (from notify's thread)
+/// for each. The returned watcher must be kept alive.
+pub fn watch(
+    home: &Path,
+    on_change: impl Fn() + Send + 'static,
+) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    // The directory, not the file: editors replace files by renaming over them.
+    let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if let Ok(ev) = ev {
+            if ev
+                .paths
+                .iter()
+                .any(|p| p.file_name().is_some_and(|n| n == CONFIG_FILE))
+            {
+                on_change();
+            }
+        }
+    })?;
+    w.watch(home, RecursiveMode::NonRecursive)?;
+    Ok(w)
+}
+
+/// The config in force plus what the last reload did, as `status` reports it.
+#[derive(Debug, Clone)]
+pub struct ConfigState {
+    /// The configuration in force.
+    pub config: Arc<Config>,
+    /// Successful reloads since start.
+    pub reloads: u64,
+    /// Why the last reload was rejected; `None` after a good one.
+    pub error: Option<String>,
+}

@@ -1,0 +1,272 @@
+//! `profile.*` handlers. Each runs its vault calls on the blocking pool; writes that append a
+//! snapshot publish a `snapshot.saved` event.
+
+use std::sync::Arc;
+
+use pvault_model::{BrowserState, SnapshotKind};
+use pvault_protocol::{
+    Ack, ErrorBody, ErrorCode, Event, ProfileCreate, ProfileDelete, ProfileDiff,
+    ProfileDiffResponse, ProfileExport, ProfileExportResponse, ProfileHistory,
+    ProfileHistoryResponse, ProfileImport, ProfileImportResponse, ProfileList, ProfileListResponse,
+    ProfileRename, ProfileResponse, ProfileRestore, ProfileRestoreResponse, ProfileShow,
+    ProfileUpdate,
+};
+
+use super::{blocking, vault_err};
+use crate::state::Daemon;
+
+/// Reads a Playwright storageState into the model.
+fn import_state(v: serde_json::Value) -> Result<BrowserState, ErrorBody> {
+    // Interim until pvault_model::storage_state lands: the model's serde shape *is*
+    // Playwright's storageState (camelCase, unknown fields kept).
+    serde_json::from_value::<BrowserState>(v).map_err(|e| {
+        ErrorBody::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "state is not a valid Playwright storageState: {}",
+                super::redact_quoted(&e.to_string())
+            ),
+        )
+    })
+}
+
+/// Writes the model as a Playwright storageState.
+fn export_state(s: &BrowserState) -> serde_json::Value {
+    serde_json::to_value(s).unwrap_or_default()
+}
+
+pub(super) async fn create(
+    d: &Arc<Daemon>,
+    p: ProfileCreate,
+) -> Result<ProfileResponse, ErrorBody> {
+    let v = d.unlocked_vault()?;
+    blocking(move || {
+        let settings = p.settings.unwrap_or_default();
+        let profile = v
+            .create_profile(&p.name, p.description.as_deref(), &settings)
+            .map_err(vault_err)?;
+        Ok(ProfileResponse { profile })
+    })
+    .await
+}
+
+pub(super) async fn list(
+    d: &Arc<Daemon>,
+    p: ProfileList,
+) -> Result<ProfileListResponse, ErrorBody> {
+    let v = d.unlocked_vault()?;
+    let limit = p
+        .limit
+        .unwrap_or(ProfileList::MAX_LIMIT)
+        .min(ProfileList::MAX_LIMIT);
+    blocking(move || {
+        let page = v.list_profiles(p.offset, limit).map_err(vault_err)?;
+        Ok(ProfileListResponse {
+            profiles: page.profiles,
+            total: page.total,
+            offset: p.offset,
+        })
+    })
+    .await
+}
+
+pub(super) async fn show(d: &Arc<Daemon>, p: ProfileShow) -> Result<ProfileResponse, ErrorBody> {
+    let v = d.unlocked_vault()?;
+    blocking(move || {
+        Ok(ProfileResponse {
+            profile: v.profile(&p.name).map_err(vault_err)?,
+        })
+    })
+    .await
+}
+
+pub(super) async fn rename(
+    d: &Arc<Daemon>,
+    p: ProfileRename,
+) -> Result<ProfileResponse, ErrorBody> {
+    let v = d.unlocked_vault()?;
+    blocking(move || {
+        Ok(ProfileResponse {
+            profile: v.rename_profile(&p.name, &p.new_name).map_err(vault_err)?,
+        })
+    })
+    .await
+}
+
+pub(super) async fn update(
+    d: &Arc<Daemon>,
+    p: ProfileUpdate,
+) -> Result<ProfileResponse, ErrorBody> {
+    if p.clear_description && p.description.is_some() {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidArgument,
+            "give either description or clear_description, not both",
+        ));
+    }
+    let v = d.unlocked_vault()?;
+    let upd = pvault_vault::ProfileUpdate {
+        description: if p.clear_description {
+            Some(None)
+        } else {
+            p.description.map(Some)
+        },
+        settings: p.settings,
+    };
+    blocking(move || {
+        Ok(ProfileResponse {
+            profile: v.update_profile(&p.name, &upd).map_err(vault_err)?,
+        })
+    })
+    .await
+}
+
+pub(super) async fn delete(d: &Arc<Daemon>, p: ProfileDelete) -> Result<Ack, ErrorBody> {
+    let v = d.unlocked_vault()?;
+    blocking(move || v.delete_profile(&p.name).map_err(vault_err)).await?;
+    Ok(Ack {})
+}
+
+pub(super) async fn import(
+    d: &Arc<Daemon>,
+    p: ProfileImport,
+) -> Result<ProfileImportResponse, ErrorBody> {
+    let v = d.unlocked_vault()?;
+    let state = import_state(p.state)?;
+    let name = p.name;
+    let create = p.create;
+    let resp = blocking(move || {
+        let mut created = false;
+        match v.profile(&name) {
+            Ok(_) => {}
+            Err(e) if e.code() == "not_found" && create => {
+                match v.create_profile(&name, None, &Default::default()) {
+                    Ok(_) => created = true,
+                    // Another client created it between our two calls: import into theirs.
+                    Err(e) if e.code() == "conflict" => {}
+                    Err(e) => return Err(vault_err(e)),
+                }
+            }
+            Err(e) => return Err(vault_err(e)),
+        }
+        let snapshot = v
+            .append_snapshot(&name, &state, SnapshotKind::Import)
+            .map_err(vault_err)?;
+        let profile = v.profile(&name).map_err(vault_err)?;
+        Ok(ProfileImportResponse {
+            profile,
+            snapshot,
+            created,
+        })
+    })
+    .await?;
+    let _ = d.events.send(Event::SnapshotSaved {
+        profile: resp.profile.name.clone(),
+        profile_id: resp.profile.id.clone(),
+        snapshot: resp.snapshot.clone(),
+    });
+    Ok(resp)
+}
+
+pub(super) async fn export(
+    d: &Arc<Daemon>,
+    p: ProfileExport,
+) -> Result<ProfileExportResponse, ErrorBody> {
+    let v = d.unlocked_vault()?;
+    blocking(move || {
+        let snap = v
+            .read_snapshot(&p.name, p.snapshot.as_deref())
+            .map_err(vault_err)?;
+        Ok(ProfileExportResponse {
+            state: export_state(&snap.state),
+            snapshot: snap.info,
+        })
+    })
+    .await
+}
+
+pub(super) async fn history(
+    d: &Arc<Daemon>,
+    p: ProfileHistory,
+) -> Result<ProfileHistoryResponse, ErrorBody> {
+    let v = d.unlocked_vault()?;
+    blocking(move || {
+        let profile = v.profile(&p.name).map_err(vault_err)?;
+        let snapshots = v.history(&profile.id).map_err(vault_err)?;
+        Ok(ProfileHistoryResponse {
+            profile_id: profile.id,
+            snapshots,
+        })
+    })
+    .await
+}
+
+pub(super) async fn diff(
+    d: &Arc<Daemon>,
+    p: ProfileDiff,
+) -> Result<ProfileDiffResponse, ErrorBody> {
+    let v = d.unlocked_vault()?;
+    blocking(move || {
+        let to = v
+            .read_snapshot(&p.name, p.to.as_deref())
+            .map_err(vault_err)?;
+        let from_sel = match p.from {
+            Some(f) => f,
+            None => {
+                // The snapshot just before `to` in the history (newest first).
+                let hist = v.history(&p.name).map_err(vault_err)?;
+                let pos = hist.iter().position(|s| s.id == to.info.id);
+                match pos.and_then(|i| hist.get(i + 1)) {
+                    Some(prev) => prev.id.clone(),
+                    None => {
+                        return Err(ErrorBody::new(
+                            ErrorCode::NotFound,
+                            format!(
+                                "snapshot {} of {} has no older snapshot to compare with",
+                                to.info.seq, p.name
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        let from = v
+            .read_snapshot(&p.name, Some(&from_sel))
+            .map_err(vault_err)?;
+        let _ = (from, to);
+        // Interim until pvault_model::diff lands.
+        Err::<ProfileDiffResponse, _>(ErrorBody::new(
+            ErrorCode::Unsupported,
+            "profile.diff is not available in this build yet",
+        ))
+    })
+    .await
+}
+
+pub(super) async fn restore(
+    d: &Arc<Daemon>,
+    p: ProfileRestore,
+) -> Result<ProfileRestoreResponse, ErrorBody> {
+    let v = d.unlocked_vault()?;
+    let (resp, profile) = blocking(move || {
+        let restored_from = v
+            .read_snapshot(&p.name, Some(&p.snapshot))
+            .map_err(vault_err)?
+            .info;
+        let snapshot = v.restore(&p.name, &p.snapshot).map_err(vault_err)?;
+        let profile = v.profile(&p.name).map_err(vault_err)?;
+        Ok((
+            ProfileRestoreResponse {
+                snapshot,
+                restored_from,
+            },
+            profile,
+        ))
+    })
+    .await?;
+    let _ = d.events.send(Event::SnapshotSaved {
+        profile: profile.name,
+        profile_id: profile.id,
+        snapshot: resp.snapshot.clone(),
+    });
+    Ok(resp)
+}

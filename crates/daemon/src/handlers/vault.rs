@@ -1,0 +1,174 @@
+//! `vault.*` handlers: the vault's lifecycle. Init, unlock, lock and passwd hold the
+//! daemon's lifecycle lock so they never interleave with each other or the auto-lock.
+
+use std::sync::Arc;
+
+use pvault_protocol::{
+    Ack, Credential, ErrorBody, ErrorCode, LockReason, VaultBackup, VaultBackupResponse, VaultInit,
+    VaultInitResponse, VaultLock, VaultPasswd, VaultUnlock, VaultUnlockResponse, VaultVerify,
+    VaultVerifyResponse,
+};
+use pvault_vault::{CreateOptions, KdfParams, Vault};
+
+use super::{blocking, vault_err};
+use crate::state::Daemon;
+
+/// Converts the wire credential into the vault's, keeping the buffers zeroizing.
+fn credential(c: Credential) -> pvault_vault::Credential {
+    match c {
+        Credential::Passphrase(s) => pvault_vault::Credential::Passphrase(s.into_zeroizing()),
+        Credential::KeyFile(b) => pvault_vault::Credential::KeyFile(b.into_zeroizing()),
+    }
+}
+
+pub(super) async fn init(d: &Arc<Daemon>, p: VaultInit) -> Result<VaultInitResponse, ErrorBody> {
+    let _guard = d.lifecycle.lock().await;
+    if d.vault_handle().is_some() {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!("a vault already exists in {}", d.opts.home.display()),
+        ));
+    }
+    let home = d.opts.home.clone();
+    let cfg = d.config();
+    let opts = if d.opts.fast_kdf {
+        // Test-only: floor KDF parameters so test suites do not spend seconds per vault.
+        CreateOptions {
+            kdf_target: None,
+            kdf_params: Some(KdfParams::OWASP_MINIMUM),
+            retention: cfg.retention,
+        }
+    } else {
+        CreateOptions {
+            retention: cfg.retention,
+            ..CreateOptions::default()
+        }
+    };
+    let cred = credential(p.credential);
+    let vault = blocking(move || Vault::create(&home, &cred, &opts).map_err(vault_err)).await?;
+    let vault = Arc::new(vault);
+    let vault_id = vault.vault_id();
+    let vault_path = vault.path().to_owned();
+    d.set_vault(vault);
+    tracing::info!("vault created");
+    d.unlocked(vault_id.clone());
+    Ok(VaultInitResponse {
+        vault_id,
+        vault_path,
+    })
+}
+
+pub(super) async fn unlock(
+    d: &Arc<Daemon>,
+    p: VaultUnlock,
+) -> Result<VaultUnlockResponse, ErrorBody> {
+    let _guard = d.lifecycle.lock().await;
+    let vault = d.existing_vault()?;
+    let cred = credential(p.credential);
+    let retention = d.config().retention;
+    let v = vault.clone();
+    let timing = blocking(move || {
+        let t = v.unlock(&cred).map_err(vault_err)?;
+        if let Err(e) = v.set_retention(retention) {
+            tracing::warn!(error = %e, "could not apply the configured retention");
+        }
+        Ok(t)
+    })
+    .await;
+    let timing = match timing {
+        Ok(t) => t,
+        Err(e) => {
+            if e.code == ErrorCode::AuthFailed {
+                tracing::warn!("unlock refused: wrong passphrase or key file");
+            }
+            return Err(e);
+        }
+    };
+    let vault_id = vault.vault_id();
+    tracing::info!("vault unlocked");
+    d.unlocked(vault_id.clone());
+    Ok(VaultUnlockResponse {
+        vault_id,
+        kdf_ms: timing.kdf.as_millis() as u64,
+        auto_lock_secs: d.config().auto_lock_secs,
+    })
+}
+
+pub(super) async fn lock(d: &Arc<Daemon>, _p: VaultLock) -> Result<Ack, ErrorBody> {
+    let _guard = d.lifecycle.lock().await;
+    d.existing_vault()?;
+    d.lock_vault(LockReason::Request);
+    Ok(Ack {})
+}
+
+pub(super) async fn passwd(d: &Arc<Daemon>, p: VaultPasswd) -> Result<Ack, ErrorBody> {
+    let _guard = d.lifecycle.lock().await;
+    let vault = d.existing_vault()?;
+    let old = credential(p.old);
+    let new = p.new;
+    blocking(move || match new {
+        Credential::Passphrase(_) => vault
+            .change_passphrase(&old, &credential(new))
+            .map_err(vault_err),
+        Credential::KeyFile(_) => {
+            // Adding a key-file slot needs the master key: open it with `old`, and leave the
+            // vault as locked as it was.
+            let was_unlocked = vault.is_unlocked();
+            vault.unlock(&old).map_err(vault_err)?;
+            let r = vault.set_keyfile(&credential(new)).map_err(vault_err);
+            if !was_unlocked {
+                vault.lock();
+            }
+            r
+        }
+    })
+    .await?;
+    tracing::info!("vault credentials changed");
+    Ok(Ack {})
+}
+
+pub(super) async fn verify(
+    d: &Arc<Daemon>,
+    _p: VaultVerify,
+) -> Result<VaultVerifyResponse, ErrorBody> {
+    let vault = d.unlocked_vault()?;
+    let report = blocking(move || vault.verify().map_err(vault_err)).await?;
+    Ok(VaultVerifyResponse {
+        ok: report.failures.is_empty(),
+        records: report.ok,
+        failures: report.failures,
+    })
+}
+
+pub(super) async fn backup(
+    d: &Arc<Daemon>,
+    p: VaultBackup,
+) -> Result<VaultBackupResponse, ErrorBody> {
+    if !p.path.is_absolute() {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidArgument,
+            "backup path must be absolute (the daemon's working directory is not yours)",
+        ));
+    }
+    let vault = d.existing_vault()?;
+    let path = p.path;
+    blocking(move || {
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(ErrorBody::new(
+                ErrorCode::Conflict,
+                format!("{} already exists; choose a new file name", path.display()),
+            ));
+        }
+        vault.backup(&path).map_err(vault_err)?;
+        let size_bytes = std::fs::metadata(&path)
+            .map_err(|e| {
+                ErrorBody::new(
+                    ErrorCode::Internal,
+                    format!("backup written but unreadable: {e}"),
+                )
+            })?
+            .len();
+        Ok(VaultBackupResponse { path, size_bytes })
+    })
+    .await
+}
