@@ -15,10 +15,16 @@ pub fn cookie_problem(c: &Cookie, now_unix: f64) -> Option<String> {
     if domain.is_empty() {
         return Some("empty domain".into());
     }
-    if c.domain.chars().any(|ch| ch.is_whitespace() || ch == '/' || ch == ';') {
+    if c.domain
+        .chars()
+        .any(|ch| ch.is_whitespace() || ch == '/' || ch == ';')
+    {
         return Some("domain contains whitespace, '/' or ';'".into());
     }
-    if c.name.chars().any(|ch| ch.is_control() || ch == ';' || ch == '=') {
+    if c.name
+        .chars()
+        .any(|ch| ch.is_control() || ch == ';' || ch == '=')
+    {
         return Some("name contains a control character, ';' or '='".into());
     }
     if c.value.chars().any(|ch| ch.is_control() || ch == ';') {
@@ -123,8 +129,14 @@ pub(crate) fn from_get_cookies(result: &Value) -> (Vec<Cookie>, Vec<(String, Str
         match serde_json::from_value::<Cookie>(v.clone()) {
             Ok(c) => ok.push(c),
             Err(e) => bad.push((
-                v.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
-                v.get("domain").and_then(Value::as_str).unwrap_or("").to_owned(),
+                v.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                v.get("domain")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
                 format!("unreadable cookie from Chrome: {e}"),
             )),
         }

@@ -19,25 +19,53 @@ const PATH_NAMES: &[&str] = &[
 /// start and injects flags from `/etc/chromium.d`, so it is replaced by this when found.
 const DEBIAN_CHROMIUM: &str = "/usr/lib/chromium/chromium";
 
+/// Where [`discover_chrome_in`] looks after the explicit paths.
+#[derive(Debug, Clone)]
+pub struct ChromeSearch {
+    /// A `PATH`-style list of directories searched for the usual executable names.
+    pub path_var: std::ffi::OsString,
+    /// Absolute paths tried last, in order.
+    pub fallbacks: Vec<PathBuf>,
+}
+
+impl Default for ChromeSearch {
+    /// The process's `PATH` and Debian's `/usr/lib/chromium/chromium`.
+    fn default() -> Self {
+        ChromeSearch {
+            path_var: std::env::var_os("PATH").unwrap_or_default(),
+            fallbacks: vec![PathBuf::from(DEBIAN_CHROMIUM)],
+        }
+    }
+}
+
 /// Finds the browser executable: `env_override` (the caller passes `PVAULT_CHROME`), then
-/// `config`, then the usual names on `PATH`, then [`DEBIAN_CHROMIUM`]. An explicitly given path
-/// that does not exist is not skipped silently: it is reported in `tried`, and the search goes on.
+/// `config`, then the usual names on `PATH`, then `/usr/lib/chromium/chromium`. An explicitly
+/// given path that does not exist is not skipped silently: it is reported in `tried`, and the
+/// search goes on.
 pub fn discover_chrome(
     env_override: Option<PathBuf>,
     config: Option<PathBuf>,
 ) -> Result<PathBuf, BrowserError> {
+    discover_chrome_in(env_override, config, &ChromeSearch::default())
+}
+
+/// [`discover_chrome`] with an explicit search path (tests, or a daemon with its own `PATH`).
+pub fn discover_chrome_in(
+    env_override: Option<PathBuf>,
+    config: Option<PathBuf>,
+    search: &ChromeSearch,
+) -> Result<PathBuf, BrowserError> {
     let mut tried = Vec::new();
     for (label, candidate) in [("PVAULT_CHROME", env_override), ("config", config)] {
         if let Some(p) = candidate {
-            if let Some(found) = resolve(&p) {
+            if let Some(found) = resolve(&p, &search.path_var) {
                 return Ok(prefer_real_binary(found));
             }
             tried.push(format!("{} ({label})", p.display()));
         }
     }
-    let path_var = std::env::var_os("PATH").unwrap_or_default();
     for name in PATH_NAMES {
-        for dir in std::env::split_paths(&path_var) {
+        for dir in std::env::split_paths(&search.path_var) {
             let p = dir.join(name);
             if is_executable(&p) {
                 return Ok(prefer_real_binary(p));
@@ -45,19 +73,19 @@ pub fn discover_chrome(
         }
         tried.push(format!("{name} (PATH)"));
     }
-    let debian = PathBuf::from(DEBIAN_CHROMIUM);
-    if is_executable(&debian) {
-        return Ok(debian);
+    for p in &search.fallbacks {
+        if is_executable(p) {
+            return Ok(p.clone());
+        }
+        tried.push(p.display().to_string());
     }
-    tried.push(DEBIAN_CHROMIUM.to_owned());
     Err(BrowserError::NotFound { tried })
 }
 
 /// A bare name is looked up on `PATH`; a path must be an executable file.
-fn resolve(p: &Path) -> Option<PathBuf> {
+fn resolve(p: &Path, path_var: &std::ffi::OsStr) -> Option<PathBuf> {
     if p.components().count() == 1 && !p.is_absolute() {
-        let path_var = std::env::var_os("PATH").unwrap_or_default();
-        return std::env::split_paths(&path_var)
+        return std::env::split_paths(path_var)
             .map(|d| d.join(p))
             .find(|c| is_executable(c));
     }

@@ -39,7 +39,10 @@ pub(crate) fn write_local_storage(
     user_data_dir: &Path,
     origins: &[OriginState],
 ) -> Result<Vec<String>, BrowserError> {
-    let dir = user_data_dir.join("Default").join("Local Storage").join("leveldb");
+    let dir = user_data_dir
+        .join("Default")
+        .join("Local Storage")
+        .join("leveldb");
     let err = |detail: String| BrowserError::LocalStorageDb {
         path: dir.clone(),
         detail,

@@ -18,7 +18,7 @@ mod stub;
 mod tracker;
 
 pub use cookies::cookie_problem;
-pub use discover::{chrome_major_version, discover_chrome};
+pub use discover::{ChromeSearch, chrome_major_version, discover_chrome, discover_chrome_in};
 pub use error::BrowserError;
 pub use launch::{BrowserExit, LaunchOptions, LocalStorageLoad};
 pub use leveldb::VERIFIED_MAJORS;

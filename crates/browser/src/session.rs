@@ -117,7 +117,9 @@ impl Session {
         };
         let report = if method == LoadMethod::OnDisk {
             for o in &origins {
-                session.tracker.set_known(&o.origin, sorted(&o.local_storage));
+                session
+                    .tracker
+                    .set_known(&o.origin, sorted(&o.local_storage));
             }
             let (loaded, rejected) = session.load_cookies(&state.cookies).await?;
             LoadReport {
@@ -128,7 +130,7 @@ impl Session {
                 method,
             }
         } else {
-            match session.load(&state).await {
+            match session.guard(session.load(&state)).await {
                 Ok(r) => r,
                 Err(e) => {
                     session.close().await.ok();
@@ -251,7 +253,7 @@ impl Session {
     /// Loads `state` into this running browser without disturbing its pages or clients:
     /// cookies with one `Storage.setCookies`, localStorage through a new background stub page.
     pub async fn load_state(&self, state: &BrowserState) -> Result<LoadReport, BrowserError> {
-        self.load(state).await
+        self.guard(self.load(state)).await
     }
 
     async fn load(&self, state: &BrowserState) -> Result<LoadReport, BrowserError> {
@@ -260,7 +262,10 @@ impl Session {
         let storage = async {
             let mut loaded = 0;
             let mut failed = Vec::new();
-            let todo: Vec<&OriginState> = origins.iter().filter(|o| !o.local_storage.is_empty()).collect();
+            let todo: Vec<&OriginState> = origins
+                .iter()
+                .filter(|o| !o.local_storage.is_empty())
+                .collect();
             if todo.is_empty() {
                 return Ok::<_, BrowserError>((loaded, failed));
             }
@@ -308,15 +313,26 @@ impl Session {
             return Ok((0, rejected));
         }
         let params: Vec<Value> = valid.iter().map(|c| to_cookie_param(c)).collect();
-        let batch = call_browser(&self.browser, "Storage.setCookies", json!({"cookies": params})).await;
+        let batch = call_browser(
+            &self.browser,
+            "Storage.setCookies",
+            json!({"cookies": params}),
+        )
+        .await;
         if let Err(batch_err) = batch {
             // One bad cookie fails the whole batch: find it by setting them one at a time.
             tracing::debug!("setCookies batch failed ({batch_err}); retrying one by one");
             let mut kept = Vec::new();
             for (c, p) in valid.iter().zip(params) {
-                match call_browser(&self.browser, "Storage.setCookies", json!({"cookies": [p]})).await {
+                match call_browser(&self.browser, "Storage.setCookies", json!({"cookies": [p]}))
+                    .await
+                {
                     Ok(_) => kept.push(*c),
-                    Err(e) => rejected.push((c.name.clone(), c.domain.clone(), format!("Chrome refused it: {e}"))),
+                    Err(e) => rejected.push((
+                        c.name.clone(),
+                        c.domain.clone(),
+                        format!("Chrome refused it: {e}"),
+                    )),
                 }
             }
             valid = kept;
@@ -342,6 +358,44 @@ impl Session {
     /// Captures cookies and the localStorage of every origin that was loaded or that a frame has
     /// been at, without disturbing pages or connected clients.
     pub async fn capture(&self) -> Result<(BrowserState, CaptureReport), BrowserError> {
+        self.guard(self.capture_with(false)).await
+    }
+
+    /// Like [`Session::capture`] but reads every origin from the browser, reusing nothing:
+    /// for verification (it costs a stub-page visit per origin without a live frame).
+    pub async fn capture_uncached(&self) -> Result<(BrowserState, CaptureReport), BrowserError> {
+        self.guard(self.capture_with(true)).await
+    }
+
+    /// Runs `fut` unless or until the browser goes away: a dead browser fails at once instead
+    /// of after chromiumoxide's 30 s request timeout.
+    async fn guard<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, BrowserError>>,
+    ) -> Result<T, BrowserError> {
+        let mut rx = self.exit_rx.clone();
+        let gone = |e: &Option<BrowserExit>| match e {
+            Some(BrowserExit::Disconnected) => "connection closed".to_owned(),
+            Some(BrowserExit::Exited { code, signal }) => {
+                format!("process exited, code {code:?}, signal {signal:?}")
+            }
+            None => String::new(),
+        };
+        if let Some(e) = rx.borrow().as_ref() {
+            return Err(BrowserError::Gone(gone(&Some(e.clone()))));
+        }
+        tokio::select! {
+            r = fut => r,
+            e = rx.wait_for(|e| e.is_some()) => Err(BrowserError::Gone(
+                e.map(|e| gone(&e)).unwrap_or_else(|_| "process watcher ended".into()),
+            )),
+        }
+    }
+
+    async fn capture_with(
+        &self,
+        uncached: bool,
+    ) -> Result<(BrowserState, CaptureReport), BrowserError> {
         let mut report = CaptureReport::default();
         let raw = call_browser(&self.browser, "Storage.getCookies", json!({})).await?;
         let (cookies, bad) = from_get_cookies(&raw);
@@ -366,7 +420,7 @@ impl Session {
                     }
                     None => need_stub.push(origin),
                 }
-            } else if touched.contains(&origin) || !known.contains_key(&origin) {
+            } else if uncached || touched.contains(&origin) || !known.contains_key(&origin) {
                 need_stub.push(origin);
             } else {
                 report.origins_reused += 1;
@@ -382,14 +436,22 @@ impl Session {
                                 report.origins_read_stub += 1;
                                 result.insert(origin, items);
                             }
-                            Err(e) => self.capture_failed(&mut report, &mut result, &known, origin, e),
+                            Err(e) => {
+                                self.capture_failed(&mut report, &mut result, &known, origin, e)
+                            }
                         }
                     }
                     stub.close().await;
                 }
                 Err(e) => {
                     for origin in need_stub {
-                        self.capture_failed(&mut report, &mut result, &known, origin, e.to_string());
+                        self.capture_failed(
+                            &mut report,
+                            &mut result,
+                            &known,
+                            origin,
+                            e.to_string(),
+                        );
                     }
                 }
             }
@@ -443,7 +505,10 @@ impl Session {
             };
             let mut stack = vec![tree.get("frameTree").cloned().unwrap_or(Value::Null)];
             while let Some(node) = stack.pop() {
-                let url = node.pointer("/frame/url").and_then(Value::as_str).unwrap_or("");
+                let url = node
+                    .pointer("/frame/url")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 if let Some(o) = http_origin(url) {
                     let e = out.entry(o).or_default();
                     if !e.iter().any(|p| p.target_id() == page.target_id()) {
@@ -474,7 +539,8 @@ impl Session {
         let result = if !exited {
             if let Some(k) = self.process.as_mut().and_then(|p| p.kill.take()) {
                 let _ = k.send(());
-                let _ = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|e| e.is_some())).await;
+                let _ = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|e| e.is_some()))
+                    .await;
             }
             Err(BrowserError::Timeout {
                 what: "waiting for the browser to exit after Browser.close (it was killed)".into(),

@@ -26,7 +26,10 @@ pub(crate) struct StubPage {
 impl StubPage {
     /// Opens a background target (no window focus change; other clients' pages untouched) and
     /// intercepts all of its requests.
-    pub(crate) async fn open(browser: &Browser, tracker: Arc<Tracker>) -> Result<Self, BrowserError> {
+    pub(crate) async fn open(
+        browser: &Browser,
+        tracker: Arc<Tracker>,
+    ) -> Result<Self, BrowserError> {
         let params = CreateTargetParams::builder()
             .url("about:blank")
             .background(true)
@@ -99,9 +102,16 @@ impl StubPage {
     }
 
     /// Writes `items` into `origin`'s localStorage (existing keys are overwritten, others kept).
-    pub(crate) async fn write(&self, origin: &str, items: &[StorageItem]) -> Result<(), BrowserError> {
+    pub(crate) async fn write(
+        &self,
+        origin: &str,
+        items: &[StorageItem],
+    ) -> Result<(), BrowserError> {
         self.goto(origin).await?;
-        let pairs: Vec<[&str; 2]> = items.iter().map(|i| [i.name.as_str(), i.value.as_str()]).collect();
+        let pairs: Vec<[&str; 2]> = items
+            .iter()
+            .map(|i| [i.name.as_str(), i.value.as_str()])
+            .collect();
         let data = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
         let v = self
             .eval(format!(

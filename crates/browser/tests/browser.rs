@@ -1,0 +1,18 @@
+//! Integration tests of pvault-browser against real Chromium (`/usr/lib/chromium/chromium` or
+//! whatever `discover_chrome` finds) and a local HTTP server started by the tests. Nothing
+//! here reaches the internet: fake hosts are only visited through the stub page, which answers
+//! every request itself.
+
+#[path = "browser/support.rs"]
+mod support;
+
+#[path = "browser/attach.rs"]
+mod attach;
+#[path = "browser/discovery.rs"]
+mod discovery;
+#[path = "browser/login.rs"]
+mod login;
+#[path = "browser/roundtrip.rs"]
+mod roundtrip;
+#[path = "browser/running.rs"]
+mod running;
