@@ -1,0 +1,16 @@
+//! The `pvault` CLI against the real `pvaultd` binary, each test on its own temporary
+//! `PVAULT_HOME` and socket, with cheap KDF parameters (`PVAULT_TEST_FAST_KDF=1`).
+//!
+//! Needs `pvaultd` built next to `pvault` (`cargo build --workspace --bins`).
+
+#[path = "cli/support.rs"]
+mod support;
+
+#[path = "cli/daemon.rs"]
+mod daemon;
+#[path = "cli/errors.rs"]
+mod errors;
+#[path = "cli/profile.rs"]
+mod profile;
+#[path = "cli/vault.rs"]
+mod vault;

@@ -1,0 +1,81 @@
+//! The daemon's lifecycle as the CLI drives it: autostart on first use, `--no-autostart` and
+//! `PVAULT_NO_AUTOSTART=1` (exit 69), `daemon start` / `daemon stop` (idempotent), and the
+//! daemon's log next to the socket.
+
+use crate::support::{Env, pid_alive};
+
+#[test]
+fn a_command_starts_the_daemon_when_none_answers() {
+    let env = Env::new();
+    assert!(!env.socket.exists());
+    let st = env.json(&["status"]);
+    let pid = st["pid"].as_u64().unwrap() as u32;
+    assert!(
+        pid_alive(pid),
+        "the daemon outlives the command that started it"
+    );
+    assert!(env.socket.exists());
+    // The runtime directory is private and holds the daemon's log.
+    let run_dir = env.socket.parent().unwrap();
+    assert_eq!(crate::support::mode(run_dir) & 0o077, 0);
+    assert!(run_dir.join("pvaultd.log").exists());
+    // The next command talks to the same daemon.
+    assert_eq!(env.json(&["status"])["pid"].as_u64().unwrap() as u32, pid);
+}
+
+#[test]
+fn no_autostart_exits_69() {
+    let env = Env::new();
+    let out = env.run(&["--json", "--no-autostart", "status"]);
+    out.assert_error(69, Some("unreachable"));
+    assert!(
+        out.stderr.contains(env.socket.to_str().unwrap()),
+        "names the socket: {out:?}"
+    );
+
+    let mut cmd = env.cmd(&["--json", "profile", "list"]);
+    cmd.env("PVAULT_NO_AUTOSTART", "1");
+    env.run_with(cmd, None)
+        .assert_error(69, Some("unreachable"));
+    assert!(!env.socket.exists(), "nothing was started");
+
+    // The global flags are accepted after the subcommand too.
+    env.run(&["status", "--no-autostart", "--json"])
+        .assert_error(69, Some("unreachable"));
+}
+
+#[test]
+fn daemon_start_and_stop_are_idempotent() {
+    let env = Env::new();
+    let v = env.json(&["daemon", "start"]);
+    assert_eq!(v["started"], true, "{v}");
+    let pid = v["pid"].as_u64().unwrap();
+    assert_eq!(v["socket"].as_str().unwrap(), env.socket.to_str().unwrap());
+    assert!(!v["version"].as_str().unwrap().is_empty());
+
+    let v = env.json(&["daemon", "start"]);
+    assert_eq!(v["started"], false, "{v}");
+    assert_eq!(v["pid"].as_u64().unwrap(), pid);
+
+    let v = env.json(&["daemon", "stop"]);
+    assert_eq!(v, serde_json::json!({"stopped": true, "pid": pid}));
+    // Stop returns only once the socket is quiet.
+    env.run(&["--no-autostart", "status"])
+        .assert_error(69, None);
+
+    let v = env.json(&["daemon", "stop"]);
+    assert_eq!(v, serde_json::json!({"stopped": false, "pid": null}));
+}
+
+#[test]
+fn stopping_keeps_the_vault_and_a_restart_comes_up_locked() {
+    let env = Env::with_vault();
+    env.json(&["profile", "create", "kept"]);
+    env.json(&["daemon", "stop"]);
+    // Autostart again: a new daemon, the vault still there, locked.
+    let st = env.json(&["status"]);
+    assert_eq!(st["vault_exists"], true);
+    assert_eq!(st["locked"], true);
+    env.run(&["--json", "profile", "show", "kept"])
+        .assert_error(6, Some("locked"));
+}

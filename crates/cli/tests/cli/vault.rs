@@ -1,0 +1,222 @@
+//! Vault commands: `init`, `unlock`, `lock`, `status`, `passwd`, `verify`, `backup`, their
+//! `--json` shapes, and the `locked`, `auth_failed`, `not_found` and `conflict` exit codes.
+
+use crate::support::{Env, PASS, mode};
+
+#[test]
+fn init_creates_an_unlocked_vault_and_refuses_a_second_one() {
+    let env = Env::new();
+    let pass = env.file("pass", format!("{PASS}\n").as_bytes());
+    let v = env.json(&["init", "--passphrase-file", pass.to_str().unwrap()]);
+    assert_eq!(v["vault_id"].as_str().unwrap().len(), 32, "{v}");
+    let vault_path = v["vault_path"].as_str().unwrap();
+    assert!(
+        std::path::Path::new(vault_path).starts_with(&env.home),
+        "{v}"
+    );
+    assert!(std::path::Path::new(vault_path).exists());
+
+    let st = env.json(&["status"]);
+    assert_eq!(st["locked"], false);
+    assert_eq!(st["vault_exists"], true);
+
+    let again = env.run(&[
+        "--json",
+        "init",
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+    ]);
+    again.assert_error(4, Some("conflict"));
+    assert!(
+        again.stderr.contains("pvault unlock"),
+        "says what to do: {again:?}"
+    );
+}
+
+#[test]
+fn status_json_names_daemon_socket_and_vault() {
+    let env = Env::new();
+    let st = env.json(&["status"]);
+    assert!(st["pid"].as_u64().unwrap() > 0, "{st}");
+    assert!(!st["version"].as_str().unwrap().is_empty(), "{st}");
+    assert_eq!(st["socket"].as_str().unwrap(), env.socket.to_str().unwrap());
+    assert!(
+        st["vault_path"]
+            .as_str()
+            .unwrap()
+            .starts_with(env.home.to_str().unwrap()),
+        "{st}"
+    );
+    assert_eq!(st["locked"], true, "no vault yet counts as locked: {st}");
+    assert_eq!(st["vault_exists"], false);
+    assert_eq!(st["cli_version"], env!("CARGO_PKG_VERSION"));
+
+    // The human form mentions the same facts.
+    let out = env.run(&["status"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains(&format!("pid {}", st["pid"])),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("pvault init"), "{out:?}");
+}
+
+#[test]
+fn lock_then_unlock_with_the_passphrase() {
+    let env = Env::with_vault();
+    assert_eq!(env.json(&["lock"]), serde_json::json!({"locked": true}));
+    assert_eq!(env.json(&["status"])["locked"], true);
+
+    // Locked: data commands exit 6 and say how to unlock.
+    let out = env.run(&["--json", "profile", "list"]);
+    out.assert_error(6, Some("locked"));
+    assert!(out.stderr.contains("pvault unlock"), "{out:?}");
+
+    let wrong = env.file("wrong", b"not the passphrase\n");
+    let out = env.run(&[
+        "--json",
+        "unlock",
+        "--passphrase-file",
+        wrong.to_str().unwrap(),
+    ]);
+    out.assert_error(7, Some("auth_failed"));
+    assert_eq!(env.json(&["status"])["locked"], true);
+
+    let pass = env.file("pass2", PASS.as_bytes());
+    let v = env.json(&["unlock", "--passphrase-file", pass.to_str().unwrap()]);
+    assert_eq!(v["vault_id"].as_str().unwrap().len(), 32, "{v}");
+    assert!(
+        v["kdf_ms"].is_u64() && v["auto_lock_secs"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+    let st = env.json(&["status"]);
+    assert_eq!(st["locked"], false);
+    assert!(st["profile_count"].is_u64(), "{st}");
+}
+
+#[test]
+fn unlock_without_a_vault_is_not_found() {
+    let env = Env::new();
+    let pass = env.file("pass", PASS.as_bytes());
+    let out = env.run(&[
+        "--json",
+        "unlock",
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+    ]);
+    out.assert_error(3, Some("not_found"));
+    assert!(out.stderr.contains("pvault init"), "{out:?}");
+}
+
+#[test]
+fn no_terminal_and_no_file_is_refused_not_hung() {
+    let env = Env::new();
+    let out = env.run(&["--json", "init"]);
+    out.assert_error(2, Some("usage"));
+    assert!(out.stderr.contains("--passphrase-file"), "{out:?}");
+    assert_eq!(
+        env.json(&["status"])["vault_exists"],
+        false,
+        "nothing was created"
+    );
+}
+
+#[test]
+fn passphrase_file_keeps_inner_whitespace_and_strips_one_newline() {
+    let env = Env::new();
+    let pass = env.file("pass", b" padded pass \n");
+    env.json(&["init", "--passphrase-file", pass.to_str().unwrap()]);
+    env.json(&["lock"]);
+    let trimmed = env.file("trimmed", b"padded pass");
+    env.run(&["unlock", "--passphrase-file", trimmed.to_str().unwrap()])
+        .assert_error(7, None);
+    let exact = env.file("exact", b" padded pass ");
+    env.json(&["unlock", "--passphrase-file", exact.to_str().unwrap()]);
+}
+
+#[test]
+fn passwd_replaces_the_passphrase_and_adds_a_keyfile() {
+    let env = Env::with_vault();
+    let old = env.file("old", PASS.as_bytes());
+    let new = env.file("new", b"a brand new passphrase\n");
+    let v = env.json(&[
+        "passwd",
+        "--passphrase-file",
+        old.to_str().unwrap(),
+        "--new-passphrase-file",
+        new.to_str().unwrap(),
+    ]);
+    assert_eq!(v, serde_json::json!({"changed": "passphrase"}));
+
+    // A wrong old passphrase changes nothing.
+    let out = env.run(&[
+        "--json",
+        "passwd",
+        "--passphrase-file",
+        old.to_str().unwrap(),
+        "--new-passphrase-file",
+        new.to_str().unwrap(),
+    ]);
+    out.assert_error(7, Some("auth_failed"));
+
+    let key = env.file("key", &(0u8..64).collect::<Vec<u8>>());
+    let v = env.json(&[
+        "passwd",
+        "--passphrase-file",
+        new.to_str().unwrap(),
+        "--new-keyfile",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(v, serde_json::json!({"changed": "keyfile"}));
+
+    env.json(&["lock"]);
+    env.run(&["unlock", "--passphrase-file", old.to_str().unwrap()])
+        .assert_error(7, None);
+    env.json(&["unlock", "--keyfile", key.to_str().unwrap()]);
+    env.json(&["lock"]);
+    env.json(&["unlock", "--passphrase-file", new.to_str().unwrap()]);
+}
+
+#[test]
+fn init_with_a_keyfile() {
+    let env = Env::new();
+    let key = env.file("key", &[7u8; 32]);
+    env.json(&["init", "--keyfile", key.to_str().unwrap()]);
+    env.json(&["lock"]);
+    let other = env.file("other", &[8u8; 32]);
+    env.run(&["--json", "unlock", "--keyfile", other.to_str().unwrap()])
+        .assert_error(7, Some("auth_failed"));
+    env.json(&["unlock", "--keyfile", key.to_str().unwrap()]);
+}
+
+#[test]
+fn verify_and_backup() {
+    let env = Env::with_vault();
+    env.json(&["profile", "create", "one"]);
+    let v = env.json(&["verify"]);
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["records"].as_u64().unwrap() >= 1, "{v}");
+    assert_eq!(v["failures"], serde_json::json!([]));
+
+    // A relative path is resolved against the CLI's directory, not the daemon's.
+    let mut cmd = env.cmd(&["--json", "backup", "copy.db"]);
+    cmd.current_dir(env.dir.path());
+    let out = env.run_with(cmd, None);
+    assert_eq!(out.code, 0, "{out:?}");
+    let v = out.json();
+    let copy = env.dir.path().join("copy.db");
+    assert_eq!(v["path"].as_str().unwrap(), copy.to_str().unwrap());
+    assert_eq!(
+        v["size_bytes"].as_u64().unwrap(),
+        std::fs::metadata(&copy).unwrap().len()
+    );
+    assert_eq!(mode(&copy) & 0o077, 0, "a backup is not readable by others");
+
+    let out = env.run(&["--json", "backup", copy.to_str().unwrap()]);
+    out.assert_error(4, Some("conflict"));
+
+    // Locked: verify needs the keys.
+    env.json(&["lock"]);
+    env.run(&["--json", "verify"])
+        .assert_error(6, Some("locked"));
+}
