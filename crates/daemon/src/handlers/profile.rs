@@ -15,24 +15,26 @@ use pvault_protocol::{
 use super::{blocking, vault_err};
 use crate::state::Daemon;
 
-/// Reads a Playwright storageState into the model.
-fn import_state(v: serde_json::Value) -> Result<BrowserState, ErrorBody> {
-    // Interim until pvault_model::storage_state lands: the model's serde shape *is*
-    // Playwright's storageState (camelCase, unknown fields kept).
-    serde_json::from_value::<BrowserState>(v).map_err(|e| {
+/// Reads a Playwright storageState into the model (validated by the model crate).
+fn import_state(v: &serde_json::Value) -> Result<BrowserState, ErrorBody> {
+    use pvault_model::storage_state::{MAX_INPUT_BYTES, import_storage_state};
+    let bytes = serde_json::to_vec(v).map_err(|e| {
         ErrorBody::new(
-            ErrorCode::InvalidArgument,
-            format!(
-                "state is not a valid Playwright storageState: {}",
-                super::redact_quoted(&e.to_string())
-            ),
+            ErrorCode::Internal,
+            format!("cannot re-encode the state: {e}"),
         )
-    })
-}
-
-/// Writes the model as a Playwright storageState.
-fn export_state(s: &BrowserState) -> serde_json::Value {
-    serde_json::to_value(s).unwrap_or_default()
+    })?;
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(ErrorBody::new(
+            ErrorCode::TooLarge,
+            format!(
+                "storageState is {} bytes; the limit is {MAX_INPUT_BYTES} bytes",
+                bytes.len()
+            ),
+        ));
+    }
+    import_storage_state(&bytes)
+        .map_err(|e| ErrorBody::new(ErrorCode::InvalidArgument, e.to_string()))
 }
 
 pub(super) async fn create(
@@ -131,7 +133,7 @@ pub(super) async fn import(
     p: ProfileImport,
 ) -> Result<ProfileImportResponse, ErrorBody> {
     let v = d.unlocked_vault()?;
-    let state = import_state(p.state)?;
+    let state = import_state(&p.state)?;
     let name = p.name;
     let create = p.create;
     let resp = blocking(move || {
@@ -177,7 +179,7 @@ pub(super) async fn export(
             .read_snapshot(&p.name, p.snapshot.as_deref())
             .map_err(vault_err)?;
         Ok(ProfileExportResponse {
-            state: export_state(&snap.state),
+            state: pvault_model::storage_state::export_storage_state(&snap.state),
             snapshot: snap.info,
         })
     })
@@ -232,12 +234,15 @@ pub(super) async fn diff(
         let from = v
             .read_snapshot(&p.name, Some(&from_sel))
             .map_err(vault_err)?;
-        let _ = (from, to);
-        // Interim until pvault_model::diff lands.
-        Err::<ProfileDiffResponse, _>(ErrorBody::new(
-            ErrorCode::Unsupported,
-            "profile.diff is not available in this build yet",
-        ))
+        let diff = pvault_model::diff::diff(&from.state, &to.state);
+        let diff = serde_json::to_value(&diff).map_err(|e| {
+            ErrorBody::new(ErrorCode::Internal, format!("cannot encode the diff: {e}"))
+        })?;
+        Ok(ProfileDiffResponse {
+            from: from.info,
+            to: to.info,
+            diff,
+        })
     })
     .await
 }
