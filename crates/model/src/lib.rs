@@ -11,6 +11,7 @@
 
 pub mod cookie_rules;
 pub mod diff;
+pub mod fuzz_support;
 pub mod storage_state;
 mod viewport;
 
