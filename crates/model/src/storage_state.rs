@@ -270,13 +270,13 @@ fn import_cookie(v: &Value, path: &str) -> Result<Cookie, StorageStateError> {
         }
     };
     let session = expires == -1.0;
-    if let Some(s) = o.get("session") {
-        if as_bool(s, &field("session"))? != session {
-            return Err(err(
-                field("session"),
-                "disagrees with `expires` (-1 means session)",
-            ));
-        }
+    if let Some(s) = o.get("session")
+        && as_bool(s, &field("session"))? != session
+    {
+        return Err(err(
+            field("session"),
+            "disagrees with `expires` (-1 means session)",
+        ));
     }
     let same_site = match o.get("sameSite") {
         None => None,
@@ -312,11 +312,11 @@ fn import_cookie(v: &Value, path: &str) -> Result<Cookie, StorageStateError> {
             has_cross_site_ancestor: cross.unwrap_or(true),
         }),
     };
-    if partition_key.is_none() {
-        if let Some(c) = cross {
-            // Meaningless without a partition; keep it verbatim rather than lose it.
-            extra.insert("_crHasCrossSiteAncestor".into(), Value::Bool(c));
-        }
+    if partition_key.is_none()
+        && let Some(c) = cross
+    {
+        // Meaningless without a partition; keep it verbatim rather than lose it.
+        extra.insert("_crHasCrossSiteAncestor".into(), Value::Bool(c));
     }
     let size = o
         .get("size")
