@@ -236,8 +236,9 @@ fn spawn_daemon(socket: &Path) -> CliResult<(Child, PathBuf)> {
         Err(_) => Stdio::null(),
     };
     let mut cmd = Command::new(&bin);
-    cmd.arg("--socket")
-        .arg(socket)
+    // pvaultd takes its socket from the environment only; the CLI's `--socket` reaches it
+    // this way, as an absolute path.
+    cmd.arg("--foreground")
         .env("PVAULT_SOCKET", socket)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
