@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use pvault_model::{ProfileInfo, SnapshotInfo};
+use pvault_model::{CookieKey, ProfileInfo, SnapshotInfo, StateDiff};
 use pvault_protocol::{
     MAX_MESSAGE_BYTES, ProfileCreate, ProfileDelete, ProfileDiff, ProfileExport, ProfileHistory,
     ProfileImport, ProfileList, ProfileRename, ProfileRestore, ProfileShow,
@@ -379,13 +379,78 @@ async fn diff(ctx: &Ctx, name: String, from: Option<String>, to: Option<String>)
         snap_label(&res.from),
         snap_label(&res.to)
     );
-    let body = render_diff(&res.diff, 0);
+    // The model's StateDiff when it parses; a generic rendering if a newer daemon sent more.
+    let body = match serde_json::from_value::<StateDiff>(res.diff.clone()) {
+        Ok(d) => render_state_diff(&d),
+        Err(_) => render_diff(&res.diff, 0),
+    };
     if body.is_empty() {
         s.push_str("no differences\n");
     } else {
         s.push_str(&body);
     }
     write_stdout(s.as_bytes())
+}
+
+/// A summary line, then one line per change: `+` added, `-` removed, `~` changed.
+fn render_state_diff(d: &StateDiff) -> String {
+    if d.is_empty() {
+        return String::new();
+    }
+    let cookie = |k: &CookieKey| {
+        let part = match &k.partition_key {
+            Some(p) => format!(" (partition {})", p.top_level_site),
+            None => String::new(),
+        };
+        format!(
+            "cookie {} {}{}{part}",
+            display_name(&k.name),
+            k.domain,
+            k.path
+        )
+    };
+    let mut out = format!("{}\n", d.summary());
+    for k in &d.cookies_added {
+        out.push_str(&format!("  + {}\n", cookie(k)));
+    }
+    for k in &d.cookies_removed {
+        out.push_str(&format!("  - {}\n", cookie(k)));
+    }
+    for c in &d.cookies_changed {
+        out.push_str(&format!(
+            "  ~ {} [{}]\n",
+            cookie(&c.key),
+            c.fields.join(", ")
+        ));
+    }
+    for o in &d.origins_added {
+        out.push_str(&format!("  + origin {o}\n"));
+    }
+    for o in &d.origins_removed {
+        out.push_str(&format!("  - origin {o}\n"));
+    }
+    for o in &d.local_storage {
+        for (mark, keys) in [('+', &o.added), ('-', &o.removed), ('~', &o.changed)] {
+            for k in keys {
+                out.push_str(&format!(
+                    "  {mark} localStorage {} {}\n",
+                    o.origin,
+                    display_name(k)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A cookie or key name as shown: quoted when empty or when it has spaces or controls, so
+/// every entry stays one unambiguous line.
+fn display_name(n: &str) -> String {
+    if n.is_empty() || n.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        format!("{n:?}")
+    } else {
+        n.to_owned()
+    }
 }
 
 /// `#3 1a2b3c4d (import, 2026-11-22 03:35:33)`.
@@ -494,6 +559,32 @@ async fn restore(ctx: &Ctx, name: String, snapshot: String) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_diff_rendering_lists_every_change_without_values() {
+        let from: pvault_model::BrowserState = serde_json::from_value(json!({
+            "cookies": [{"name": "sid", "value": "v1", "domain": ".a.com", "path": "/", "expires": -1},
+                        {"name": "old", "value": "x", "domain": "a.com", "path": "/", "expires": -1}],
+            "origins": [{"origin": "https://a.com", "localStorage": [{"name": "k", "value": "1"}]}]
+        }))
+        .unwrap();
+        let to: pvault_model::BrowserState = serde_json::from_value(json!({
+            "cookies": [{"name": "sid", "value": "v2", "domain": ".a.com", "path": "/", "expires": -1}],
+            "origins": [{"origin": "https://a.com", "localStorage": [{"name": "k", "value": "2"},
+                                                                      {"name": "new key", "value": "3"}]}]
+        }))
+        .unwrap();
+        let s = render_state_diff(&pvault_model::diff(&from, &to));
+        assert!(s.contains("  - cookie old a.com/"), "{s}");
+        assert!(s.contains("  ~ cookie sid .a.com/ [value]"), "{s}");
+        assert!(
+            s.contains("  + localStorage https://a.com \"new key\""),
+            "{s}"
+        );
+        assert!(s.contains("  ~ localStorage https://a.com k"), "{s}");
+        assert!(!s.contains("v2"), "no values: {s}");
+        assert_eq!(render_state_diff(&pvault_model::diff(&to, &to)), "");
+    }
 
     #[test]
     fn diff_rendering_marks_and_skips_empty_sections() {
