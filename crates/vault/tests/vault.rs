@@ -19,3 +19,5 @@ mod negative;
 mod profiles;
 #[path = "vault/tamper.rs"]
 mod tamper;
+#[path = "vault/spec.rs"]
+mod spec;
