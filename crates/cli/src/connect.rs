@@ -117,7 +117,7 @@ pub async fn try_connect(target: &Target) -> CliResult<Option<Client>> {
 /// the spawned process id.
 pub async fn start_and_wait(target: &Target, out: Output) -> CliResult<(Client, u32)> {
     let _spin = out.spinner("starting pvaultd");
-    let (mut child, log) = spawn_daemon(&target.socket)?;
+    let (mut child, log, log_start) = spawn_daemon(&target.socket)?;
     let pid = child.id();
     let deadline = Instant::now() + START_DEADLINE;
     let mut pause = Duration::from_millis(5);
@@ -149,7 +149,7 @@ pub async fn start_and_wait(target: &Target, out: Output) -> CliResult<(Client, 
                 "{why} at {}: see its log {}{}",
                 target.socket.display(),
                 log.display(),
-                log_tail(&log)
+                log_excerpt(&log, log_start)
             )));
         }
         tokio::time::sleep(pause).await;
@@ -157,22 +157,21 @@ pub async fn start_and_wait(target: &Target, out: Output) -> CliResult<(Client, 
     }
 }
 
-/// The last lines of the daemon's log, indented, for an error message.
-fn log_tail(log: &Path) -> String {
-    let Ok(text) = std::fs::read_to_string(log) else {
+/// What the daemon wrote to its log since `from` (the log's length before the spawn): its
+/// last 5 lines, without a Rust backtrace, indented, for an error message.
+fn log_excerpt(log: &Path, from: u64) -> String {
+    let Ok(bytes) = std::fs::read(log) else {
         return String::new();
     };
-    let lines: Vec<&str> = text.lines().rev().take(5).collect();
-    if lines.is_empty() {
-        return String::new();
-    }
-    let mut s = String::from("\n");
-    for l in lines.into_iter().rev() {
-        s.push_str("  ");
+    let new = bytes.get(from as usize..).unwrap_or(&[]);
+    let text = String::from_utf8_lossy(new);
+    let text = text.split("Stack backtrace:").next().unwrap_or("");
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut s = String::new();
+    for l in &lines[lines.len().saturating_sub(5)..] {
+        s.push_str("\n  ");
         s.push_str(l);
-        s.push('\n');
     }
-    s.pop();
     s
 }
 
@@ -208,7 +207,10 @@ fn is_executable(p: &Path) -> bool {
 
 /// Spawns the daemon in its own session (no controlling terminal, so closing the shell does
 /// not kill it), stdin/stdout to /dev/null, stderr appended to a log next to the socket.
-fn spawn_daemon(socket: &Path) -> CliResult<(Child, PathBuf)> {
+///
+/// Returns the child, the log's path and the log's length before the spawn (the log is
+/// appended to across runs).
+fn spawn_daemon(socket: &Path) -> CliResult<(Child, PathBuf, u64)> {
     let bin = find_daemon()?;
     let dir = socket.parent().unwrap_or(Path::new("/"));
     // The daemon creates its runtime directory 0700 too; doing it here lets the log live
@@ -226,14 +228,17 @@ fn spawn_daemon(socket: &Path) -> CliResult<(Child, PathBuf)> {
             })?;
     }
     let log = dir.join(LOG_FILE);
-    let stderr = match OpenOptions::new()
+    let opened = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
-        .open(&log)
-    {
-        Ok(f) => Stdio::from(f),
-        Err(_) => Stdio::null(),
+        .open(&log);
+    let (stderr, log_start) = match opened {
+        Ok(f) => {
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            (Stdio::from(f), len)
+        }
+        Err(_) => (Stdio::null(), 0),
     };
     let mut cmd = Command::new(&bin);
     // pvaultd takes its socket from the environment only; the CLI's `--socket` reaches it
@@ -256,7 +261,7 @@ fn spawn_daemon(socket: &Path) -> CliResult<(Child, PathBuf)> {
     let child = cmd
         .spawn()
         .map_err(|e| CliError::other(format!("cannot start {}: {e}", bin.display())))?;
-    Ok((child, log))
+    Ok((child, log, log_start))
 }
 
 /// Waits until nothing answers on the socket any more (after `daemon.shutdown`).

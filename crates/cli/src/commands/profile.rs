@@ -139,15 +139,15 @@ fn describe(p: &ProfileInfo) -> String {
                 s.kind.as_str()
             ));
             l.push(format!(
-                "cookies:     {} in {} domains{}",
-                s.cookie_count,
-                p.cookie_domains.len(),
+                "cookies:     {} in {}{}",
+                plural(s.cookie_count, "cookie"),
+                plural(p.cookie_domains.len() as u64, "domain"),
                 list_suffix(&p.cookie_domains)
             ));
             l.push(format!(
-                "storage:     {} keys in {} origins{}",
-                s.local_storage_key_count,
-                s.origin_count,
+                "storage:     {} in {}{}",
+                plural(s.local_storage_key_count, "key"),
+                plural(s.origin_count, "origin"),
                 list_suffix(&p.origins)
             ));
         }
@@ -234,14 +234,23 @@ async fn import(ctx: &Ctx, name: String, file: &Path) -> CliResult {
     }
     let s = &res.snapshot;
     ctx.out.line(format!(
-        "imported into {}{} as snapshot #{}: {} cookies, {} keys in {} origins",
+        "imported into {}{} as snapshot #{}: {}, {} in {}",
         res.profile.name,
         if res.created { " (new profile)" } else { "" },
         s.seq,
-        s.cookie_count,
-        s.local_storage_key_count,
-        s.origin_count
+        plural(s.cookie_count, "cookie"),
+        plural(s.local_storage_key_count, "localStorage key"),
+        plural(s.origin_count, "origin")
     ))
+}
+
+/// `1 cookie`, `2 cookies`.
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Reads a storageState file (`-` = stdin) into JSON, refusing what the daemon would refuse

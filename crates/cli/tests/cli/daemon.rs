@@ -79,3 +79,46 @@ fn stopping_keeps_the_vault_and_a_restart_comes_up_locked() {
     env.run(&["--json", "profile", "show", "kept"])
         .assert_error(6, Some("locked"));
 }
+
+#[test]
+fn racing_autostarts_end_with_one_daemon() {
+    let env = Env::new();
+    let kids: Vec<_> = (0..3)
+        .map(|_| crate::support::spawn(env.cmd(&["--json", "status"]), false))
+        .collect();
+    let outs: Vec<_> = kids
+        .into_iter()
+        .map(|c| crate::support::finish(c, None))
+        .collect();
+    let pids: Vec<u64> = outs
+        .iter()
+        .map(|o| {
+            assert_eq!(o.code, 0, "{o:?}");
+            o.json()["pid"].as_u64().unwrap()
+        })
+        .collect();
+    assert!(
+        pids.iter().all(|p| *p == pids[0]),
+        "one daemon answered everyone: {pids:?}"
+    );
+}
+
+#[test]
+fn a_daemon_that_cannot_start_is_reported_with_its_log() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    // A runtime directory open to others: the daemon must refuse it.
+    let run_dir = env.socket.parent().unwrap();
+    std::fs::create_dir(run_dir).unwrap();
+    std::fs::set_permissions(run_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = env.run(&["--json", "status"]);
+    out.assert_error(69, Some("unreachable"));
+    assert!(
+        out.stderr.contains("pvaultd.log"),
+        "points at the log: {out:?}"
+    );
+    assert!(
+        out.stderr.contains("exited"),
+        "says the daemon exited: {out:?}"
+    );
+}
