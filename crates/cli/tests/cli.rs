@@ -12,5 +12,7 @@ mod daemon;
 mod errors;
 #[path = "cli/profile.rs"]
 mod profile;
+#[path = "cli/prompt.rs"]
+mod prompt;
 #[path = "cli/vault.rs"]
 mod vault;
