@@ -22,6 +22,8 @@ const START_DEADLINE: Duration = Duration::from_secs(15);
 /// How long `daemon stop` waits for the socket to go quiet (the daemon stops browser
 /// sessions, saving those that asked, before it exits).
 const STOP_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a connection plus `hello` may take.
+const HELLO_DEADLINE: Duration = Duration::from_secs(10);
 /// Name of the daemon's binary.
 const DAEMON_BIN: &str = "pvaultd";
 /// Name of the daemon's log file, next to the socket, when the CLI started it.
@@ -78,6 +80,17 @@ pub fn map_client_error(e: ClientError, socket: &Path) -> CliError {
     }
 }
 
+/// Connects and says `hello`, bounded by [`HELLO_DEADLINE`]: a process that accepts but never
+/// answers (a wedged daemon, or something else on the path) must not hang the CLI.
+async fn dial(socket: &Path) -> Result<Client, ClientError> {
+    match tokio::time::timeout(HELLO_DEADLINE, Client::connect(socket)).await {
+        Ok(r) => r,
+        Err(_) => Err(ClientError::Closed {
+            reason: format!("no answer to hello within {}s", HELLO_DEADLINE.as_secs()),
+        }),
+    }
+}
+
 /// Whether a connect error means "no daemon here" (so starting one is right), as opposed to
 /// e.g. a permission problem, where a new daemon would fail the same way.
 fn nobody_home(e: &ClientError) -> bool {
@@ -94,7 +107,7 @@ fn nobody_home(e: &ClientError) -> bool {
 
 /// Connects to the daemon, starting it first when nothing answers and autostart is on.
 pub async fn connect(target: &Target, out: Output) -> CliResult<Client> {
-    match Client::connect(&target.socket).await {
+    match dial(&target.socket).await {
         Ok(c) => Ok(c),
         Err(e) if target.autostart && nobody_home(&e) => {
             let (client, _pid) = start_and_wait(target, out).await?;
@@ -106,7 +119,7 @@ pub async fn connect(target: &Target, out: Output) -> CliResult<Client> {
 
 /// Connects without ever starting a daemon; `Ok(None)` when nothing answers.
 pub async fn try_connect(target: &Target) -> CliResult<Option<Client>> {
-    match Client::connect(&target.socket).await {
+    match dial(&target.socket).await {
         Ok(c) => Ok(Some(c)),
         Err(e) if nobody_home(&e) => Ok(None),
         Err(e) => Err(map_client_error(e, &target.socket)),
@@ -125,7 +138,7 @@ pub async fn start_and_wait(target: &Target, out: Output) -> CliResult<(Client, 
     // coming up, so keep polling; but not for the whole deadline.
     let mut exited: Option<(std::process::ExitStatus, Instant)> = None;
     loop {
-        match Client::connect(&target.socket).await {
+        match dial(&target.socket).await {
             Ok(c) => return Ok((c, pid)),
             Err(e) if nobody_home(&e) || matches!(e, ClientError::Closed { .. }) => {}
             Err(e) => return Err(map_client_error(e, &target.socket)),
@@ -269,7 +282,7 @@ pub async fn wait_gone(target: &Target) -> CliResult {
     let deadline = Instant::now() + STOP_DEADLINE;
     let mut pause = Duration::from_millis(5);
     loop {
-        match Client::connect(&target.socket).await {
+        match dial(&target.socket).await {
             Err(e) if nobody_home(&e) => return Ok(()),
             // Still answering, or half-closed while shutting down: poll again.
             _ => {}

@@ -122,3 +122,22 @@ fn a_daemon_that_cannot_start_is_reported_with_its_log() {
         "says the daemon exited: {out:?}"
     );
 }
+
+#[test]
+fn a_silent_listener_does_not_hang_the_cli() {
+    let env = Env::new();
+    std::fs::create_dir(env.socket.parent().unwrap()).unwrap();
+    // Something accepts on the socket but never says hello back.
+    let listener = std::os::unix::net::UnixListener::bind(&env.socket).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let out = env.run(&["--json", "status"]);
+    out.assert_error(69, Some("unreachable"));
+    assert!(out.stderr.contains("hello"), "{out:?}");
+    // No daemon of ours to stop: spare the harness's own status probe the same wait.
+    std::fs::remove_file(&env.socket).unwrap();
+}
