@@ -5,4 +5,5 @@
 //! The binaries are found next to this test executable (`target/<profile>/`); `cargo test
 //! --workspace` builds them first.
 
+mod clients;
 mod support;
