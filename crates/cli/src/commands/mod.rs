@@ -3,6 +3,7 @@
 
 mod completions;
 mod daemon;
+mod diff_view;
 mod profile;
 mod vault;
 

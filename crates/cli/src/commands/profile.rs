@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use pvault_model::{CookieKey, ProfileInfo, SnapshotInfo, StateDiff};
+use pvault_model::{ProfileInfo, SnapshotInfo, StateDiff};
 use pvault_protocol::{
     MAX_MESSAGE_BYTES, ProfileCreate, ProfileDelete, ProfileDiff, ProfileExport, ProfileHistory,
     ProfileImport, ProfileList, ProfileRename, ProfileRestore, ProfileShow,
@@ -13,6 +13,7 @@ use pvault_protocol::{
 use serde_json::{Value, json};
 
 use super::Ctx;
+use super::diff_view::{render_diff, render_state_diff};
 use crate::cli::ProfileCmd;
 use crate::exit::{CliError, CliResult};
 use crate::output::{Table, format_size, format_time, short_id, write_stdout};
@@ -401,67 +402,6 @@ async fn diff(ctx: &Ctx, name: String, from: Option<String>, to: Option<String>)
     write_stdout(s.as_bytes())
 }
 
-/// A summary line, then one line per change: `+` added, `-` removed, `~` changed.
-fn render_state_diff(d: &StateDiff) -> String {
-    if d.is_empty() {
-        return String::new();
-    }
-    let cookie = |k: &CookieKey| {
-        let part = match &k.partition_key {
-            Some(p) => format!(" (partition {})", p.top_level_site),
-            None => String::new(),
-        };
-        format!(
-            "cookie {} {}{}{part}",
-            display_name(&k.name),
-            k.domain,
-            k.path
-        )
-    };
-    let mut out = format!("{}\n", d.summary());
-    for k in &d.cookies_added {
-        out.push_str(&format!("  + {}\n", cookie(k)));
-    }
-    for k in &d.cookies_removed {
-        out.push_str(&format!("  - {}\n", cookie(k)));
-    }
-    for c in &d.cookies_changed {
-        out.push_str(&format!(
-            "  ~ {} [{}]\n",
-            cookie(&c.key),
-            c.fields.join(", ")
-        ));
-    }
-    for o in &d.origins_added {
-        out.push_str(&format!("  + origin {o}\n"));
-    }
-    for o in &d.origins_removed {
-        out.push_str(&format!("  - origin {o}\n"));
-    }
-    for o in &d.local_storage {
-        for (mark, keys) in [('+', &o.added), ('-', &o.removed), ('~', &o.changed)] {
-            for k in keys {
-                out.push_str(&format!(
-                    "  {mark} localStorage {} {}\n",
-                    o.origin,
-                    display_name(k)
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// A cookie or key name as shown: quoted when empty or when it has spaces or controls, so
-/// every entry stays one unambiguous line.
-fn display_name(n: &str) -> String {
-    if n.is_empty() || n.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        format!("{n:?}")
-    } else {
-        n.to_owned()
-    }
-}
-
 /// `#3 1a2b3c4d (import, 2026-11-22 03:35:33)`.
 fn snap_label(s: &SnapshotInfo) -> String {
     format!(
@@ -471,81 +411,6 @@ fn snap_label(s: &SnapshotInfo) -> String {
         s.kind.as_str(),
         format_time(s.created_at)
     )
-}
-
-/// Renders the daemon's diff object for people without depending on its exact shape: lists
-/// under keys naming an addition, removal or change get `+`, `-`, `~` markers; empty lists
-/// are skipped, so an empty diff renders as nothing.
-fn render_diff(v: &Value, depth: usize) -> String {
-    let pad = "  ".repeat(depth);
-    let mut out = String::new();
-    let Value::Object(map) = v else {
-        return String::new();
-    };
-    for (key, val) in map {
-        match val {
-            Value::Array(items) if items.is_empty() => {}
-            Value::Array(items) => {
-                let mark = marker(key);
-                out.push_str(&format!("{pad}{key} ({}):\n", items.len()));
-                for it in items {
-                    out.push_str(&format!("{pad}  {mark} {}\n", summarize(it)));
-                }
-            }
-            Value::Object(_) => {
-                let inner = render_diff(val, depth + 1);
-                if !inner.is_empty() {
-                    out.push_str(&format!("{pad}{key}:\n{inner}"));
-                }
-            }
-            Value::Null | Value::Bool(false) => {}
-            Value::Number(n) if n.as_u64() == Some(0) => {}
-            other => out.push_str(&format!("{pad}{key}: {}\n", summarize(other))),
-        }
-    }
-    out
-}
-
-/// `+` for additions, `-` for removals, `~` for changes, `*` otherwise.
-fn marker(key: &str) -> char {
-    let k = key.to_ascii_lowercase();
-    if k.contains("add") {
-        '+'
-    } else if k.contains("remov") || k.contains("delet") {
-        '-'
-    } else if k.contains("chang") || k.contains("modif") {
-        '~'
-    } else {
-        '*'
-    }
-}
-
-/// One diff entry on one line: a string as is; an object as its identifying fields
-/// (`name`, `domain`, `path`, `origin`, `key`, and a `fields` list if any) or compact JSON.
-fn summarize(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Object(m) => {
-            let mut parts = Vec::new();
-            for k in ["origin", "name", "key", "domain", "path"] {
-                if let Some(Value::String(s)) = m.get(k) {
-                    parts.push(s.clone());
-                }
-            }
-            for k in ["fields", "changed", "changed_fields"] {
-                if let Some(Value::Array(f)) = m.get(k) {
-                    let names: Vec<String> = f.iter().map(summarize).collect();
-                    parts.push(format!("[{}]", names.join(", ")));
-                }
-            }
-            if parts.is_empty() {
-                v.to_string()
-            } else {
-                parts.join(" ")
-            }
-        }
-        other => other.to_string(),
-    }
 }
 
 /// `profile restore NAME SNAPSHOT`.
@@ -568,47 +433,6 @@ async fn restore(ctx: &Ctx, name: String, snapshot: String) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn state_diff_rendering_lists_every_change_without_values() {
-        let from: pvault_model::BrowserState = serde_json::from_value(json!({
-            "cookies": [{"name": "sid", "value": "v1", "domain": ".a.com", "path": "/", "expires": -1},
-                        {"name": "old", "value": "x", "domain": "a.com", "path": "/", "expires": -1}],
-            "origins": [{"origin": "https://a.com", "localStorage": [{"name": "k", "value": "1"}]}]
-        }))
-        .unwrap();
-        let to: pvault_model::BrowserState = serde_json::from_value(json!({
-            "cookies": [{"name": "sid", "value": "v2", "domain": ".a.com", "path": "/", "expires": -1}],
-            "origins": [{"origin": "https://a.com", "localStorage": [{"name": "k", "value": "2"},
-                                                                      {"name": "new key", "value": "3"}]}]
-        }))
-        .unwrap();
-        let s = render_state_diff(&pvault_model::diff(&from, &to));
-        assert!(s.contains("  - cookie old a.com/"), "{s}");
-        assert!(s.contains("  ~ cookie sid .a.com/ [value]"), "{s}");
-        assert!(
-            s.contains("  + localStorage https://a.com \"new key\""),
-            "{s}"
-        );
-        assert!(s.contains("  ~ localStorage https://a.com k"), "{s}");
-        assert!(!s.contains("v2"), "no values: {s}");
-        assert_eq!(render_state_diff(&pvault_model::diff(&to, &to)), "");
-    }
-
-    #[test]
-    fn diff_rendering_marks_and_skips_empty_sections() {
-        let v = json!({
-            "cookies": {"added": [{"name": "sid", "domain": "a.com", "path": "/"}], "removed": [],
-                        "changed": [{"name": "t", "domain": "b.com", "path": "/", "fields": ["value"]}]},
-            "local_storage": {"added": [], "removed": [{"origin": "https://a.com", "key": "k"}]}
-        });
-        let s = render_diff(&v, 0);
-        assert!(s.contains("+ sid a.com /"), "{s}");
-        assert!(s.contains("~ t b.com / [value]"), "{s}");
-        assert!(s.contains("- https://a.com k"), "{s}");
-        assert!(!s.contains("removed (0)"), "{s}");
-        assert_eq!(render_diff(&json!({"cookies": {"added": []}}), 0), "");
-    }
 
     #[test]
     fn private_files_are_0600_and_replace_the_target() {
