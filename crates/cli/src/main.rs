@@ -60,20 +60,26 @@ fn report(e: &CliError, json: bool) {
 /// `pvault: …` form as every other error (and as JSON when `--json` is on the line).
 fn usage_error(e: clap::Error) -> ! {
     use clap::error::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
-        e.exit();
-    }
-    let rendered = e.render().to_string();
-    let msg = rendered
-        .trim_end()
-        .strip_prefix("error: ")
-        .unwrap_or(rendered.trim_end());
     let json = std::env::args_os().any(|a| a == "--json");
-    report(&CliError::usage(msg), json);
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e.exit(),
+        // `pvault profile` alone: people get the subcommand list (exit 2); scripts asking
+        // for JSON get the error object like any other usage error.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand if !json => e.exit(),
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            report(
+                &CliError::usage("a subcommand is missing: see --help"),
+                json,
+            );
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let msg = rendered.trim_end();
+            report(
+                &CliError::usage(msg.strip_prefix("error: ").unwrap_or(msg)),
+                json,
+            );
+        }
+    }
     std::process::exit(exit::USAGE);
 }

@@ -14,6 +14,7 @@ fn usage_errors_exit_2_with_a_json_object() {
         &["--json", "init", "--passphrase-file", "a", "--keyfile", "b"],
         &["--json", "completions", "tcsh"],
         &["profile", "--json", "export"],
+        &["--json", "profile"],
     ] {
         let out = env.run(args);
         out.assert_error(2, Some("usage"));
