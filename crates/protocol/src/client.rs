@@ -70,9 +70,37 @@ impl ClientError {
 type Reply = Result<Box<serde_json::value::RawValue>, ClientError>;
 
 struct Shared {
-    pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
+    /// Pending calls and why the connection closed, under one lock so a call can never be
+    /// registered after the reader has failed everything pending.
+    state: Mutex<ConnState>,
     events: Mutex<Option<mpsc::UnboundedSender<Event>>>,
-    closed: Mutex<Option<String>>,
+}
+
+#[derive(Default)]
+struct ConnState {
+    pending: HashMap<u64, oneshot::Sender<Reply>>,
+    /// Set once the connection is unusable.
+    closed: Option<CloseReason>,
+}
+
+/// Why the connection ended: an error the daemon sent without an id (e.g. `busy` at the
+/// connection cap, `too_large`), or a local reason.
+#[derive(Clone)]
+enum CloseReason {
+    Remote(ErrorBody),
+    Local(String),
+}
+
+impl CloseReason {
+    fn to_error(&self) -> ClientError {
+        match self {
+            CloseReason::Remote(e) => ClientError::Remote {
+                code: e.code,
+                message: e.message.clone(),
+            },
+            CloseReason::Local(r) => ClientError::Closed { reason: r.clone() },
+        }
+    }
 }
 
 /// A connection to pvaultd. Cheap to clone; all clones share one connection.
@@ -113,9 +141,8 @@ impl Client {
             })?;
         let (read, write) = stream.into_split();
         let shared = Arc::new(Shared {
-            pending: Mutex::new(HashMap::new()),
+            state: Mutex::new(ConnState::default()),
             events: Mutex::new(None),
-            closed: Mutex::new(None),
         });
         let task = tokio::spawn(read_loop(
             BufReader::with_capacity(64 * 1024, read),
@@ -166,19 +193,28 @@ impl Client {
         let line = encode_request(id, method, params);
         let (tx, rx) = oneshot::channel();
         {
-            if let Some(reason) = self.shared.closed.lock().unwrap().clone() {
-                return Err(ClientError::Closed { reason });
+            let mut st = self.shared.state.lock().unwrap();
+            if let Some(reason) = &st.closed {
+                return Err(reason.to_error());
             }
-            self.shared.pending.lock().unwrap().insert(id, tx);
+            st.pending.insert(id, tx);
         }
         let written = {
             let mut w = self.writer.lock().await;
             w.write_all(&line).await
         };
         if let Err(e) = written {
-            self.shared.pending.lock().unwrap().remove(&id);
-            return Err(ClientError::Closed {
-                reason: format!("write failed: {e}"),
+            let closed = {
+                let mut st = self.shared.state.lock().unwrap();
+                st.pending.remove(&id);
+                st.closed.clone()
+            };
+            // The daemon may have said why before closing (e.g. `busy`).
+            return Err(match closed {
+                Some(r @ CloseReason::Remote(_)) => r.to_error(),
+                _ => ClientError::Closed {
+                    reason: format!("write failed: {e}"),
+                },
             });
         }
         rx.await.unwrap_or_else(|_| {
@@ -200,7 +236,8 @@ impl Client {
 
 async fn read_loop(mut reader: BufReader<tokio::net::unix::OwnedReadHalf>, shared: Arc<Shared>) {
     let mut buf = Vec::new();
-    let reason = loop {
+    let mut fatal: Option<ErrorBody> = None;
+    let local = loop {
         match read_frame(&mut reader, &mut buf, MAX_MESSAGE_BYTES).await {
             Ok(Frame::Line) => {}
             Ok(Frame::Eof) => break "the daemon closed the connection".to_owned(),
@@ -227,40 +264,32 @@ async fn read_loop(mut reader: BufReader<tokio::net::unix::OwnedReadHalf>, share
             (Some(r), None) => Ok(r.to_owned()),
             (None, None) => continue,
         };
-        match msg.id {
-            Some(id) => {
-                if let Some(tx) = shared.pending.lock().unwrap().remove(&id) {
+        match (msg.id, reply) {
+            (Some(id), reply) => {
+                let tx = shared.state.lock().unwrap().pending.remove(&id);
+                if let Some(tx) = tx {
                     let _ = tx.send(reply);
                 }
             }
-            // An error the daemon could not attach to an id (our request was unreadable, or
-            // the connection is being closed, e.g. too_large): fail every pending call.
-            None => {
-                if let Err(e) = reply {
-                    for (_, tx) in shared.pending.lock().unwrap().drain() {
-                        let _ = tx.send(Err(clone_err(&e)));
-                    }
-                }
+            // An error the daemon could not attach to a request (the connection cap, an
+            // oversized or unreadable message, a timeout): it closes the connection next.
+            (None, Err(ClientError::Remote { code, message })) => {
+                fatal = Some(ErrorBody { code, message })
             }
+            (None, _) => {}
         }
     };
-    *shared.closed.lock().unwrap() = Some(reason.clone());
-    for (_, tx) in shared.pending.lock().unwrap().drain() {
-        let _ = tx.send(Err(ClientError::Closed {
-            reason: reason.clone(),
-        }));
+    let reason = match fatal {
+        Some(e) => CloseReason::Remote(e),
+        None => CloseReason::Local(local),
+    };
+    let pending = {
+        let mut st = shared.state.lock().unwrap();
+        st.closed = Some(reason.clone());
+        std::mem::take(&mut st.pending)
+    };
+    for (_, tx) in pending {
+        let _ = tx.send(Err(reason.to_error()));
     }
     shared.events.lock().unwrap().take();
-}
-
-fn clone_err(e: &ClientError) -> ClientError {
-    match e {
-        ClientError::Remote { code, message } => ClientError::Remote {
-            code: *code,
-            message: message.clone(),
-        },
-        other => ClientError::Closed {
-            reason: other.to_string(),
-        },
-    }
 }

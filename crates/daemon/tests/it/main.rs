@@ -1,0 +1,11 @@
+//! pvaultd's integration tests: the real `pvaultd` binary (or the in-process `serve`) on
+//! temporary directories and sockets. One binary; each module says what it covers.
+
+mod activation;
+mod api;
+mod bad_inputs;
+mod config_reload;
+mod durability;
+mod harness;
+mod lifecycle;
+mod security;
