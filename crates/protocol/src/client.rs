@@ -204,18 +204,14 @@ impl Client {
             w.write_all(&line).await
         };
         if let Err(e) = written {
-            let closed = {
-                let mut st = self.shared.state.lock().unwrap();
-                st.pending.remove(&id);
-                st.closed.clone()
-            };
-            // The daemon may have said why before closing (e.g. `busy`).
-            return Err(match closed {
-                Some(r @ CloseReason::Remote(_)) => r.to_error(),
-                _ => ClientError::Closed {
+            // The reader sees the same broken connection and fails every pending call, with
+            // the daemon's last word if it sent one (e.g. `busy` at the connection cap).
+            return match rx.await {
+                Ok(r) => r,
+                Err(_) => Err(ClientError::Closed {
                     reason: format!("write failed: {e}"),
-                },
-            });
+                }),
+            };
         }
         rx.await.unwrap_or_else(|_| {
             Err(ClientError::Closed {

@@ -114,6 +114,13 @@ pub fn parse_request(line: &[u8]) -> Result<ParsedRequest<'_>, ParseFailure> {
             "empty message: expected one JSON object per line",
         ));
     }
+    // Serde would also read a struct from an array (`[1,"status"]`): only objects are requests.
+    if !text.trim_start().starts_with('{') {
+        return Err(fail(
+            None,
+            "a request is a JSON object: {\"id\":N,\"method\":\"…\",\"params\":{…}}",
+        ));
+    }
     let raw: RawRequest<'_> = match serde_json::from_str(text) {
         Ok(r) => r,
         Err(e) => {

@@ -1,0 +1,243 @@
+//! The protocol crate's rules, each as written in protocol.md: error code names, the wire
+//! shape of requests, responses, credentials and events, the framing limits, request
+//! parsing, socket/home discovery, and the client's id matching against a scripted server.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use pvault_protocol::frame::{
+    Frame, encode_error, encode_request, encode_result, parse_request, read_frame,
+};
+use pvault_protocol::paths::{home_dir_from, socket_path_from};
+use pvault_protocol::*;
+use serde_json::{Value, json};
+
+#[test]
+fn error_codes_have_stable_snake_case_names() {
+    let names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "invalid_argument",
+            "not_found",
+            "conflict",
+            "busy",
+            "locked",
+            "auth_failed",
+            "too_large",
+            "unsupported",
+            "browser_error",
+            "internal"
+        ]
+    );
+    for c in ErrorCode::ALL {
+        assert_eq!(serde_json::to_value(c).unwrap(), json!(c.as_str()));
+        assert_eq!(ErrorCode::from_wire(c.as_str()), Some(c));
+    }
+}
+
+#[test]
+fn secrets_never_show_in_debug_and_travel_as_documented() {
+    let c = Credential::Passphrase(Secret::new("hunter2"));
+    assert!(!format!("{c:?}").contains("hunter2"));
+    assert_eq!(
+        serde_json::to_value(&c).unwrap(),
+        json!({"passphrase": "hunter2"})
+    );
+    let k = Credential::KeyFile(SecretBytes::new(vec![0u8, 1, 2, 255]));
+    assert!(!format!("{k:?}").contains("AAEC"));
+    assert_eq!(
+        serde_json::to_value(&k).unwrap(),
+        json!({"key_file": "AAEC/w=="})
+    );
+    let back: Credential = serde_json::from_value(json!({"key_file": "AAEC/w=="})).unwrap();
+    assert_eq!(back, k);
+    assert!(serde_json::from_value::<Credential>(json!({"key_file": "not base64!"})).is_err());
+    assert!(serde_json::from_value::<Credential>(json!({"password": "x"})).is_err());
+}
+
+#[test]
+fn request_and_response_lines() {
+    let line = encode_request(7, Status::METHOD, &Status {});
+    assert_eq!(line, b"{\"id\":7,\"method\":\"status\",\"params\":{}}\n");
+    assert_eq!(encode_result(7, &Ack {}), b"{\"id\":7,\"result\":{}}\n");
+    let e = encode_error(None, &ErrorBody::new(ErrorCode::TooLarge, "m"));
+    assert_eq!(
+        e,
+        b"{\"id\":null,\"error\":{\"code\":\"too_large\",\"message\":\"m\"}}\n"
+    );
+    // Every request type names a method from the published list.
+    for m in [
+        Hello::METHOD,
+        ProfileImport::METHOD,
+        SessionAttach::METHOD,
+        DaemonShutdown::METHOD,
+    ] {
+        assert!(METHODS.contains(&m), "{m}");
+    }
+}
+
+#[test]
+fn events_are_tagged_with_event_and_data() {
+    let v = serde_json::to_value(Event::VaultLocked {
+        reason: LockReason::Idle,
+    })
+    .unwrap();
+    assert_eq!(
+        v,
+        json!({"event": "vault.locked", "data": {"reason": "idle"}})
+    );
+}
+
+#[test]
+fn parse_request_rules() {
+    let ok = parse_request(br#"{"id":3,"method":"status"}"#).unwrap();
+    assert_eq!((ok.id, ok.method, ok.params.get()), (3, "status", "{}"));
+    let ok = parse_request(br#"{"id":9007199254740991,"method":"x","params":null}"#).unwrap();
+    assert_eq!(ok.params.get(), "{}");
+    for bad in [
+        &b"{\"id\":9007199254740992,\"method\":\"x\"}"[..],
+        b"{\"id\":-1,\"method\":\"x\"}",
+        b"{\"id\":\"1\",\"method\":\"x\"}",
+        b"{\"method\":\"x\"}",
+        b"[1]",
+        b"",
+        b"\xff",
+    ] {
+        let f = parse_request(bad).unwrap_err();
+        assert_eq!(f.id, None);
+        assert_eq!(f.error.code, ErrorCode::InvalidArgument);
+    }
+    let f = parse_request(br#"{"id":4,"method":"x","params":[1]}"#).unwrap_err();
+    assert_eq!(f.id, Some(4));
+    let f = parse_request(br#"{"id":4}"#).unwrap_err();
+    assert_eq!(f.id, Some(4));
+    let f =
+        parse_request(br#"{"id":5,"method":"x","params":{"v":"SECRETVALUE"},"zz":1}"#).unwrap_err();
+    assert!(!f.error.message.contains("SECRETVALUE"));
+}
+
+#[tokio::test]
+async fn framing_bounds_lines_before_buffering() {
+    let input: &[u8] = b"{\"a\":1}\r\n{\"b\":2}\npartial";
+    let mut r = tokio::io::BufReader::with_capacity(4, input);
+    let mut buf = Vec::new();
+    assert_eq!(
+        read_frame(&mut r, &mut buf, 100).await.unwrap(),
+        Frame::Line
+    );
+    assert_eq!(buf, b"{\"a\":1}");
+    assert_eq!(
+        read_frame(&mut r, &mut buf, 100).await.unwrap(),
+        Frame::Line
+    );
+    assert_eq!(buf, b"{\"b\":2}");
+    assert_eq!(
+        read_frame(&mut r, &mut buf, 100).await.unwrap(),
+        Frame::Truncated
+    );
+    assert_eq!(read_frame(&mut r, &mut buf, 100).await.unwrap(), Frame::Eof);
+
+    // Exactly the limit passes; one byte more is too long, and the buffer stays bounded.
+    let mut at = vec![b'x'; 64];
+    at.push(b'\n');
+    let mut r = tokio::io::BufReader::with_capacity(8, &at[..]);
+    assert_eq!(read_frame(&mut r, &mut buf, 64).await.unwrap(), Frame::Line);
+    let over = vec![b'x'; 10_000];
+    let mut r = tokio::io::BufReader::with_capacity(8, &over[..]);
+    assert_eq!(
+        read_frame(&mut r, &mut buf, 64).await.unwrap(),
+        Frame::TooLong
+    );
+    assert!(buf.len() <= 65, "buffered {} bytes", buf.len());
+    assert_eq!(MAX_MESSAGE_BYTES, 64 * 1024 * 1024);
+}
+
+#[test]
+fn socket_and_home_discovery_order() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| OsString::from(v))
+        }
+    };
+    let e = env(&[
+        ("PVAULT_SOCKET", "/s/x.sock"),
+        ("XDG_RUNTIME_DIR", "/run/user/1"),
+    ]);
+    assert_eq!(socket_path_from(&e, 1), PathBuf::from("/s/x.sock"));
+    let e = env(&[("PVAULT_SOCKET", ""), ("XDG_RUNTIME_DIR", "/run/user/1")]);
+    assert_eq!(
+        socket_path_from(&e, 1),
+        PathBuf::from("/run/user/1/pvault/pvaultd.sock")
+    );
+    let e = env(&[]);
+    assert_eq!(
+        socket_path_from(&e, 42),
+        PathBuf::from("/tmp/pvault-42/pvaultd.sock")
+    );
+
+    let e = env(&[
+        ("PVAULT_HOME", "/h"),
+        ("XDG_DATA_HOME", "/d"),
+        ("HOME", "/home/u"),
+    ]);
+    assert_eq!(home_dir_from(&e).unwrap(), PathBuf::from("/h"));
+    let e = env(&[("XDG_DATA_HOME", "/d"), ("HOME", "/home/u")]);
+    assert_eq!(home_dir_from(&e).unwrap(), PathBuf::from("/d/pvault"));
+    let e = env(&[("HOME", "/home/u")]);
+    assert_eq!(
+        home_dir_from(&e).unwrap(),
+        PathBuf::from("/home/u/.local/share/pvault")
+    );
+    assert!(home_dir_from(&env(&[])).is_err());
+}
+
+/// A scripted server answering out of order: the client must match responses by id.
+#[tokio::test]
+async fn client_matches_out_of_order_responses_by_id() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let server = tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        let (r, mut w) = s.into_split();
+        let mut lines = tokio::io::BufReader::new(r).lines();
+        let hello: Value =
+            serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+        assert_eq!(hello["method"], "hello");
+        assert_eq!(hello["params"]["protocol"], 1);
+        let resp = json!({"id": hello["id"], "result": {"protocol": {"major": 1, "minor": 0}, "daemon_version": "t", "pid": 1}});
+        w.write_all(format!("{resp}\n").as_bytes()).await.unwrap();
+        let x: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+        let y: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+        let (a, b) = if x["method"] == "vault.lock" {
+            (x, y)
+        } else {
+            (y, x)
+        };
+        assert_eq!(b["method"], "profile.show");
+        // Answer the second first, with an error; then an event; then the first.
+        let eb = json!({"id": b["id"], "error": {"code": "not_found", "message": "no"}});
+        let ev = json!({"event": "vault.unlocked", "data": {"vault_id": "v"}});
+        let unknown = json!({"event": "some.future.event", "data": {}});
+        let ea = json!({"id": a["id"], "result": {}});
+        w.write_all(format!("{eb}\n{unknown}\n{ev}\n{ea}\n").as_bytes())
+            .await
+            .unwrap();
+        w
+    });
+    let c = client::Client::connect(&path).await.unwrap();
+    assert_eq!(c.daemon().daemon_version, "t");
+    let show = ProfileShow { name: "x".into() };
+    let (ra, rb) = tokio::join!(c.call(&VaultLock {}), c.call(&show));
+    assert_eq!(ra.unwrap(), Ack {});
+    assert_eq!(rb.unwrap_err().code(), Some(ErrorCode::NotFound));
+    drop(server.await.unwrap());
+    // The server closed: later calls fail as Closed, not hang.
+    let e = c.call(&Status {}).await.unwrap_err();
+    assert!(matches!(e, client::ClientError::Closed { .. }), "{e}");
+}
