@@ -24,6 +24,9 @@ const START_DEADLINE: Duration = Duration::from_secs(15);
 const STOP_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a connection plus `hello` may take.
 const HELLO_DEADLINE: Duration = Duration::from_secs(10);
+/// For how long a daemon that exited without answering is started again (see
+/// [`start_and_wait`]); a daemon that cannot start at all is reported after this.
+const RESPAWN_WINDOW: Duration = Duration::from_secs(3);
 /// Name of the daemon's binary.
 const DAEMON_BIN: &str = "pvaultd";
 /// Name of the daemon's log file, next to the socket, when the CLI started it.
@@ -128,39 +131,38 @@ pub async fn try_connect(target: &Target) -> CliResult<Option<Client>> {
 
 /// Spawns `pvaultd` detached and waits until it answers `hello`. Returns the connection and
 /// the spawned process id.
+///
+/// A spawned daemon that exits without answering usually lost the socket's lock to another
+/// one: a racing client's (about to answer) or a stopping one's (about to release it). So the
+/// CLI keeps polling and respawns for [`RESPAWN_WINDOW`] before it reports the failure.
 pub async fn start_and_wait(target: &Target, out: Output) -> CliResult<(Client, u32)> {
     let _spin = out.spinner("starting pvaultd");
-    let (mut child, log, log_start) = spawn_daemon(&target.socket)?;
-    let pid = child.id();
     let deadline = Instant::now() + START_DEADLINE;
+    let (mut child, log, log_start) = spawn_daemon(&target.socket)?;
+    let respawn_until = Instant::now() + RESPAWN_WINDOW;
     let mut pause = Duration::from_millis(5);
-    // Once our child has exited, another daemon (started by a racing client) may still be
-    // coming up, so keep polling; but not for the whole deadline.
-    let mut exited: Option<(std::process::ExitStatus, Instant)> = None;
     loop {
         match dial(&target.socket).await {
-            Ok(c) => return Ok((c, pid)),
+            Ok(c) => return Ok((c, child.id())),
             Err(e) if nobody_home(&e) || matches!(e, ClientError::Closed { .. }) => {}
             Err(e) => return Err(map_client_error(e, &target.socket)),
         }
-        if exited.is_none()
-            && let Ok(Some(status)) = child.try_wait()
-        {
-            exited = Some((status, Instant::now() + Duration::from_secs(2)));
-        }
         let now = Instant::now();
-        let give_up = now >= deadline || exited.is_some_and(|(_, until)| now >= until);
-        if give_up {
-            let why = match exited {
-                Some((status, _)) => format!("pvaultd exited ({status}) without answering"),
-                None => format!(
-                    "pvaultd did not answer within {}s",
-                    START_DEADLINE.as_secs()
-                ),
-            };
+        if let Ok(Some(status)) = child.try_wait() {
+            if now >= respawn_until || now >= deadline {
+                return Err(CliError::unreachable(format!(
+                    "pvaultd exited ({status}) without answering at {}: see its log {}{}",
+                    target.socket.display(),
+                    log.display(),
+                    log_excerpt(&log, log_start)
+                )));
+            }
+            child = spawn_daemon(&target.socket)?.0;
+        } else if now >= deadline {
             return Err(CliError::unreachable(format!(
-                "{why} at {}: see its log {}{}",
+                "pvaultd did not answer at {} within {}s: see its log {}{}",
                 target.socket.display(),
+                START_DEADLINE.as_secs(),
                 log.display(),
                 log_excerpt(&log, log_start)
             )));
@@ -177,7 +179,7 @@ fn log_excerpt(log: &Path, from: u64) -> String {
         return String::new();
     };
     let new = bytes.get(from as usize..).unwrap_or(&[]);
-    let text = String::from_utf8_lossy(new);
+    let text = strip_ansi(&String::from_utf8_lossy(new));
     let text = text.split("Stack backtrace:").next().unwrap_or("");
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let mut s = String::new();
@@ -186,6 +188,26 @@ fn log_excerpt(log: &Path, from: u64) -> String {
         s.push_str(l);
     }
     s
+}
+
+/// Removes terminal colour sequences (`ESC [ … letter`) that a log may hold.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Finds `pvaultd`: next to this executable first (an installed or freshly built pair
@@ -258,9 +280,15 @@ fn spawn_daemon(socket: &Path) -> CliResult<(Child, PathBuf, u64)> {
     // this way, as an absolute path.
     cmd.arg("--foreground")
         .env("PVAULT_SOCKET", socket)
+        // A long-lived process must not pin the directory the user happened to be in.
+        .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr);
+    // ...so a relative PVAULT_HOME is resolved here, against the user's directory.
+    if let Some(home) = std::env::var_os("PVAULT_HOME").filter(|h| !h.is_empty()) {
+        cmd.env("PVAULT_HOME", absolute(Path::new(&home))?);
+    }
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent; it is the only
     // call between fork and exec.
     unsafe {
@@ -277,24 +305,35 @@ fn spawn_daemon(socket: &Path) -> CliResult<(Child, PathBuf, u64)> {
     Ok((child, log, log_start))
 }
 
-/// Waits until nothing answers on the socket any more (after `daemon.shutdown`).
-pub async fn wait_gone(target: &Target) -> CliResult {
+/// Waits until nothing answers on the socket any more and the daemon's process `pid` has
+/// exited (after `daemon.shutdown`): a daemon may close its socket before it releases its lock
+/// file, and a `pvault` started right after `daemon stop` must not find the old one still
+/// holding it.
+pub async fn wait_gone(target: &Target, pid: u32) -> CliResult {
     let deadline = Instant::now() + STOP_DEADLINE;
     let mut pause = Duration::from_millis(5);
     loop {
-        match dial(&target.socket).await {
-            Err(e) if nobody_home(&e) => return Ok(()),
-            // Still answering, or half-closed while shutting down: poll again.
-            _ => {}
+        let quiet = matches!(dial(&target.socket).await, Err(e) if nobody_home(&e));
+        if quiet && !pid_alive(pid) {
+            return Ok(());
         }
         if Instant::now() >= deadline {
             return Err(CliError::other(format!(
-                "pvaultd still answers at {} {}s after it was asked to stop",
-                target.socket.display(),
+                "pvaultd (pid {pid}) is still running {}s after it was asked to stop",
                 STOP_DEADLINE.as_secs()
             )));
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(100));
     }
+}
+
+/// Whether process `pid` exists (signal 0 probes without sending anything).
+fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill(2) with signal 0 only checks that the process exists; no memory involved.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }

@@ -67,7 +67,7 @@ async fn stop(ctx: &Ctx) -> CliResult {
             Err(e) => return Err(connect::map_client_error(e, &ctx.target.socket)),
         }
         drop(client);
-        connect::wait_gone(&ctx.target).await?;
+        connect::wait_gone(&ctx.target, pid).await?;
     }
     if ctx.out.json {
         return ctx.out.json(&json!({"stopped": true, "pid": pid}));

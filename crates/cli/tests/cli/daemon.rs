@@ -141,3 +141,14 @@ fn a_silent_listener_does_not_hang_the_cli() {
     // No daemon of ours to stop: spare the harness's own status probe the same wait.
     std::fs::remove_file(&env.socket).unwrap();
 }
+
+#[test]
+fn a_relative_pvault_home_means_the_callers_directory() {
+    let env = Env::new();
+    let mut cmd = env.cmd(&["--json", "status"]);
+    cmd.current_dir(env.dir.path()).env("PVAULT_HOME", "rel-home");
+    let out = env.run_with(cmd, None);
+    assert_eq!(out.code, 0, "{out:?}");
+    let home = env.dir.path().join("rel-home");
+    assert_eq!(out.json()["home"].as_str().unwrap(), home.to_str().unwrap());
+}
