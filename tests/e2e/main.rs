@@ -6,4 +6,6 @@
 //! --workspace` builds them first.
 
 mod clients;
+mod playwright;
+mod sessions;
 mod support;

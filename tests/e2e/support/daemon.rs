@@ -12,21 +12,50 @@ pub struct Daemon {
     pub root: tempfile::TempDir,
     /// The daemon process; `None` once stopped.
     pub child: Option<Child>,
+    /// How this daemon is started differently from the default (failure-path tests).
+    pub opts: DaemonOpts,
+}
+
+/// Unusual ways to start the daemon; the default is the plain daemon.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonOpts {
+    /// Variables set (after [`Daemon::env`]'s) for the daemon only, not for the CLI.
+    pub env: Vec<(String, String)>,
+    /// A command the daemon is started through, e.g. `["unshare", "-m", …]`; the daemon's
+    /// path and arguments follow it.
+    pub wrapper: Vec<String>,
 }
 
 impl Daemon {
     /// Starts `pvaultd` with fast test KDF parameters and waits until it answers.
     pub fn start() -> Daemon {
+        Daemon::start_with(DaemonOpts::default())
+    }
+
+    /// Starts `pvaultd` as [`Daemon::start`] does, with `opts`.
+    pub fn start_with(opts: DaemonOpts) -> Daemon {
         let root = tempfile::tempdir().expect("tempdir");
-        let d = Daemon { root, child: None };
+        let d = Daemon { root, child: None, opts };
         std::fs::create_dir_all(d.home()).unwrap();
+        // The vault refuses a home that group or others can read.
+        std::fs::set_permissions(d.home(), std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
         d.spawn()
     }
 
     /// (Re)spawns the daemon on the same home and socket.
     pub fn spawn(mut self) -> Daemon {
-        let child = Command::new(bin("pvaultd"))
+        let mut cmd = match self.opts.wrapper.split_first() {
+            Some((w, rest)) => {
+                let mut c = Command::new(w);
+                c.args(rest).arg(bin("pvaultd"));
+                c
+            }
+            None => Command::new(bin("pvaultd")),
+        };
+        let child = cmd
             .envs(self.env())
+            .envs(self.opts.env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

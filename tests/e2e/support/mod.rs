@@ -2,8 +2,10 @@
 //! socket, and a local HTTP server with a page that "logs in".
 #![allow(dead_code)]
 
+pub mod cdp;
 pub mod daemon;
 pub mod http;
+pub mod session;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
