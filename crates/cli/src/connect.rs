@@ -138,7 +138,7 @@ pub async fn try_connect(target: &Target) -> CliResult<Option<Client>> {
 pub async fn start_and_wait(target: &Target, out: Output) -> CliResult<(Client, u32)> {
     let _spin = out.spinner("starting pvaultd");
     let deadline = Instant::now() + START_DEADLINE;
-    let (mut child, log, log_start) = spawn_daemon(&target.socket)?;
+    let (mut child, log) = spawn_daemon(&target.socket)?;
     let respawn_until = Instant::now() + RESPAWN_WINDOW;
     let mut pause = Duration::from_millis(5);
     loop {
@@ -151,25 +151,53 @@ pub async fn start_and_wait(target: &Target, out: Output) -> CliResult<(Client, 
         if let Ok(Some(status)) = child.try_wait() {
             if now >= respawn_until || now >= deadline {
                 return Err(CliError::unreachable(format!(
-                    "pvaultd exited ({status}) without answering at {}: see its log {}{}",
+                    "pvaultd exited ({status}) without answering at {}{}",
                     target.socket.display(),
-                    log.display(),
-                    log_excerpt(&log, log_start)
+                    where_to_look(&target.socket, log.as_ref())
                 )));
             }
             child = spawn_daemon(&target.socket)?.0;
         } else if now >= deadline {
             return Err(CliError::unreachable(format!(
-                "pvaultd did not answer at {} within {}s: see its log {}{}",
+                "pvaultd did not answer at {} within {}s{}",
                 target.socket.display(),
                 START_DEADLINE.as_secs(),
-                log.display(),
-                log_excerpt(&log, log_start)
+                where_to_look(&target.socket, log.as_ref())
             )));
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(100));
     }
+}
+
+/// The end of a start-failure message: the log's path and its new lines, or why there is no
+/// log.
+fn where_to_look(socket: &Path, log: Option<&(PathBuf, u64)>) -> String {
+    let dir = socket.parent().unwrap_or(Path::new("/"));
+    match log {
+        Some((path, start)) => {
+            format!(
+                ": see its log {}{}",
+                path.display(),
+                log_excerpt(path, *start)
+            )
+        }
+        None if !is_private_dir(dir) => format!(
+            ": its runtime directory {} is not a private directory of yours, which pvaultd \
+             refuses: `chmod 700` it if it is yours, or remove it",
+            dir.display()
+        ),
+        None => ": run `pvaultd` in a terminal to see why".to_owned(),
+    }
+}
+
+/// A real directory (not a symlink) owned by us with no group/other permissions: the only
+/// kind of directory the CLI writes the daemon's log into, and the only kind the daemon uses.
+fn is_private_dir(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(dir).is_ok_and(|m| {
+        m.is_dir() && m.uid() == pvault_protocol::paths::euid() && m.mode() & 0o077 == 0
+    })
 }
 
 /// What the daemon wrote to its log since `from` (the log's length before the spawn): its
@@ -243,9 +271,9 @@ fn is_executable(p: &Path) -> bool {
 /// Spawns the daemon in its own session (no controlling terminal, so closing the shell does
 /// not kill it), stdin/stdout to /dev/null, stderr appended to a log next to the socket.
 ///
-/// Returns the child, the log's path and the log's length before the spawn (the log is
-/// appended to across runs).
-fn spawn_daemon(socket: &Path) -> CliResult<(Child, PathBuf, u64)> {
+/// Returns the child, and the log's path with its length before the spawn (the log is
+/// appended to across runs), or `None` when there is no log.
+fn spawn_daemon(socket: &Path) -> CliResult<(Child, Option<(PathBuf, u64)>)> {
     let bin = find_daemon()?;
     let dir = socket.parent().unwrap_or(Path::new("/"));
     // The daemon creates its runtime directory 0700 too; doing it here lets the log live
@@ -262,18 +290,26 @@ fn spawn_daemon(socket: &Path) -> CliResult<(Child, PathBuf, u64)> {
                 ))
             })?;
     }
+    // Only in a private directory: in someone else's (e.g. a planted /tmp/pvault-<uid>), the
+    // log could be a symlink to one of our files. O_NOFOLLOW covers a planted final link.
     let log = dir.join(LOG_FILE);
-    let opened = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&log);
-    let (stderr, log_start) = match opened {
-        Ok(f) => {
+    let opened = if is_private_dir(dir) {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&log)
+            .ok()
+    } else {
+        None
+    };
+    let (stderr, log) = match opened {
+        Some(f) => {
             let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-            (Stdio::from(f), len)
+            (Stdio::from(f), Some((log, len)))
         }
-        Err(_) => (Stdio::null(), 0),
+        None => (Stdio::null(), None),
     };
     let mut cmd = Command::new(&bin);
     // pvaultd takes its socket from the environment only; the CLI's `--socket` reaches it
@@ -302,7 +338,7 @@ fn spawn_daemon(socket: &Path) -> CliResult<(Child, PathBuf, u64)> {
     let child = cmd
         .spawn()
         .map_err(|e| CliError::other(format!("cannot start {}: {e}", bin.display())))?;
-    Ok((child, log, log_start))
+    Ok((child, log))
 }
 
 /// Waits until nothing answers on the socket any more and the daemon's process `pid` has

@@ -104,7 +104,7 @@ fn racing_autostarts_end_with_one_daemon() {
 }
 
 #[test]
-fn a_daemon_that_cannot_start_is_reported_with_its_log() {
+fn a_daemon_that_cannot_start_is_reported() {
     use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
     // A runtime directory open to others: the daemon must refuse it.
@@ -114,13 +114,29 @@ fn a_daemon_that_cannot_start_is_reported_with_its_log() {
     let out = env.run(&["--json", "status"]);
     out.assert_error(69, Some("unreachable"));
     assert!(
-        out.stderr.contains("pvaultd.log"),
-        "points at the log: {out:?}"
-    );
-    assert!(
         out.stderr.contains("exited"),
         "says the daemon exited: {out:?}"
     );
+    assert!(out.stderr.contains("chmod 700"), "says what to do: {out:?}");
+    assert!(
+        !run_dir.join("pvaultd.log").exists(),
+        "no log in a directory open to others"
+    );
+}
+
+#[test]
+fn a_daemon_that_exits_is_reported_with_its_log() {
+    let env = Env::new();
+    // A vault directory that is a file: the daemon starts, fails, and says why in its log.
+    std::fs::write(&env.home, b"not a directory").unwrap();
+    let out = env.run(&["--json", "status"]);
+    out.assert_error(69, Some("unreachable"));
+    assert!(
+        out.stderr.contains("pvaultd.log"),
+        "points at the log: {out:?}"
+    );
+    assert!(!out.stderr.contains('\u{1b}'), "no colour codes: {out:?}");
+    assert!(!out.stderr.contains("Stack backtrace"), "{out:?}");
 }
 
 #[test]
@@ -146,7 +162,8 @@ fn a_silent_listener_does_not_hang_the_cli() {
 fn a_relative_pvault_home_means_the_callers_directory() {
     let env = Env::new();
     let mut cmd = env.cmd(&["--json", "status"]);
-    cmd.current_dir(env.dir.path()).env("PVAULT_HOME", "rel-home");
+    cmd.current_dir(env.dir.path())
+        .env("PVAULT_HOME", "rel-home");
     let out = env.run_with(cmd, None);
     assert_eq!(out.code, 0, "{out:?}");
     let home = env.dir.path().join("rel-home");
