@@ -27,9 +27,17 @@ fn state(cookies: usize, domains: usize, origins: usize, keys: usize) -> Browser
             Cookie {
                 name: format!("cookie_{i}"),
                 value: format!("value-{i}-{}", "v".repeat(i % 40)),
-                domain: if i % 2 == 0 { format!(".d{d}.bench.test") } else { format!("d{d}.bench.test") },
+                domain: if i % 2 == 0 {
+                    format!(".d{d}.bench.test")
+                } else {
+                    format!("d{d}.bench.test")
+                },
                 path: "/".into(),
-                expires: if i % 5 == 0 { -1.0 } else { now + 86400.0 * (1 + i % 300) as f64 },
+                expires: if i % 5 == 0 {
+                    -1.0
+                } else {
+                    now + 86400.0 * (1 + i % 300) as f64
+                },
                 size: None,
                 http_only: i % 4 == 0,
                 secure,
@@ -72,7 +80,11 @@ fn ms(d: Duration) -> String {
     format!("{:.0}", d.as_secs_f64() * 1000.0)
 }
 
-async fn launch(chrome: &Path, st: Option<&BrowserState>, m: LocalStorageLoad) -> (Session, Duration, tempfile::TempDir) {
+async fn launch(
+    chrome: &Path,
+    st: Option<&BrowserState>,
+    m: LocalStorageLoad,
+) -> (Session, Duration, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = LaunchOptions::new(chrome.to_path_buf(), dir.path().to_path_buf());
     opts.state = st.cloned();
@@ -83,7 +95,11 @@ async fn launch(chrome: &Path, st: Option<&BrowserState>, m: LocalStorageLoad) -
     if let Some(st) = st {
         assert_eq!(report.cookies_loaded, st.cookies.len(), "{report:?}");
         assert_eq!(report.origins_loaded, st.origins.len());
-        let want = if m == LocalStorageLoad::StubPage { LoadMethod::StubPage } else { LoadMethod::OnDisk };
+        let want = if m == LocalStorageLoad::StubPage {
+            LoadMethod::StubPage
+        } else {
+            LoadMethod::OnDisk
+        };
         assert_eq!(report.method, want);
     }
     (s, d, dir)
@@ -137,10 +153,17 @@ async fn measure(chrome: &Path, label: &str, st: &BrowserState, runs: usize) -> 
 }
 
 /// Runs the Playwright script on the same states, if its dependencies are installed.
-fn playwright(chrome: &Path, states: &[(&str, &BrowserState)], runs: usize) -> Option<Vec<(String, f64, f64)>> {
+fn playwright(
+    chrome: &Path,
+    states: &[(&str, &BrowserState)],
+    runs: usize,
+) -> Option<Vec<(String, f64, f64)>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/playwright");
     if !dir.join("node_modules").exists() {
-        println!("\n(Playwright comparison skipped: run `npm ci` in {})", dir.display());
+        println!(
+            "\n(Playwright comparison skipped: run `npm ci` in {})",
+            dir.display()
+        );
         return None;
     }
     let mut out = Vec::new();
@@ -155,11 +178,18 @@ fn playwright(chrome: &Path, states: &[(&str, &BrowserState)], runs: usize) -> O
             .output()
             .ok()?;
         if !o.status.success() {
-            println!("Playwright script failed: {}", String::from_utf8_lossy(&o.stderr));
+            println!(
+                "Playwright script failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             return None;
         }
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
-        out.push((label.to_string(), v["load_ms"].as_f64()?, v["capture_ms"].as_f64()?));
+        out.push((
+            label.to_string(),
+            v["load_ms"].as_f64()?,
+            v["capture_ms"].as_f64()?,
+        ));
     }
     Some(out)
 }
@@ -190,14 +220,26 @@ fn pvault_model_storage_state(st: &BrowserState) -> String {
 }
 
 fn main() {
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-    let chrome = discover_chrome(std::env::var_os("PVAULT_CHROME").map(PathBuf::from), None).unwrap();
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let chrome =
+        discover_chrome(std::env::var_os("PVAULT_CHROME").map(PathBuf::from), None).unwrap();
     let t = Instant::now();
     let major = pvault_browser::chrome_major_version(&chrome);
-    println!("chrome: {} (major {major:?}; first --version probe {} ms, cached afterwards)", chrome.display(), ms(t.elapsed()));
+    println!(
+        "chrome: {} (major {major:?}; first --version probe {} ms, cached afterwards)",
+        chrome.display(),
+        ms(t.elapsed())
+    );
     let large = state(1000, 50, 20, 50);
     let typical = state(100, 10, 5, 20);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         // Warm-up: page cache, font cache.
         let (s, _, _d) = launch(&chrome, None, LocalStorageLoad::Auto).await;

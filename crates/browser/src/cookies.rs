@@ -2,18 +2,17 @@
 //!
 //! Chrome silently drops some invalid cookies (`SameSite=None` without `Secure`, expired ones)
 //! and one bad partitioned cookie fails the whole batch, so every cookie is checked here first
-//! and the count is verified after. These checks live in this crate because
-//! `pvault_model::cookie_rules` did not exist yet when it was written.
+//! and the count is verified after.
 
 use pvault_model::Cookie;
 use serde_json::{Map, Value, json};
 
-/// Why Chrome would refuse or silently drop `c`, or `None` when it should be accepted.
-/// The reason never contains the cookie's value.
-pub fn cookie_problem(c: &Cookie, now_unix: f64) -> Option<String> {
-    let domain = c.domain.trim_start_matches('.');
-    if domain.is_empty() {
-        return Some("empty domain".into());
+/// Why Chrome would refuse or silently drop `c`, or `None` when it should be accepted:
+/// the shared rules of [`pvault_model::cdp_cookie_problem_at`] plus a few checks on values
+/// CDP would otherwise reject for the whole batch. The reason never contains the value.
+pub(crate) fn cookie_problem(c: &Cookie, now_unix: f64) -> Option<String> {
+    if let Some(p) = pvault_model::cookie_rules::cdp_cookie_problem_at(c, now_unix) {
+        return Some(p);
     }
     if c.domain
         .chars()
@@ -21,46 +20,15 @@ pub fn cookie_problem(c: &Cookie, now_unix: f64) -> Option<String> {
     {
         return Some("domain contains whitespace, '/' or ';'".into());
     }
-    if c.name
-        .chars()
-        .any(|ch| ch.is_control() || ch == ';' || ch == '=')
+    if let Some(v) = c.same_site.as_deref()
+        && !matches!(v, "Strict" | "Lax" | "None")
     {
-        return Some("name contains a control character, ';' or '='".into());
+        return Some(format!("unknown sameSite value {v:?}"));
     }
-    if c.value.chars().any(|ch| ch.is_control() || ch == ';') {
-        return Some("value contains a control character or ';'".into());
-    }
-    if c.name.is_empty() && c.value.is_empty() {
-        return Some("both name and value are empty".into());
-    }
-    if !c.path.starts_with('/') {
-        return Some("path does not start with '/'".into());
-    }
-    if c.expires.is_nan() || (c.expires != -1.0 && c.expires <= now_unix) {
-        return Some("expired (expires is in the past or 0; use -1 for a session cookie)".into());
-    }
-    match c.same_site.as_deref() {
-        None | Some("Strict") | Some("Lax") => {}
-        Some("None") if !c.secure => {
-            return Some("SameSite=None requires Secure".into());
-        }
-        Some("None") => {}
-        Some(other) => return Some(format!("unknown sameSite value {other:?}")),
-    }
-    if let Some(pk) = &c.partition_key {
-        if !c.secure {
-            return Some("a partitioned cookie requires Secure".into());
-        }
-        if !(pk.top_level_site.starts_with("https://") || pk.top_level_site.starts_with("http://"))
-        {
-            return Some("partition key topLevelSite must be an http(s) site".into());
-        }
-    }
-    if c.name.starts_with("__Secure-") && !c.secure {
-        return Some("__Secure- prefix requires Secure".into());
-    }
-    if c.name.starts_with("__Host-") && (!c.secure || c.path != "/" || c.domain.starts_with('.')) {
-        return Some("__Host- prefix requires Secure, path '/' and a host-only domain".into());
+    if let Some(pk) = &c.partition_key
+        && !(pk.top_level_site.starts_with("https://") || pk.top_level_site.starts_with("http://"))
+    {
+        return Some("partition key topLevelSite must be an http(s) site".into());
     }
     None
 }
@@ -76,7 +44,7 @@ pub(crate) fn to_cookie_param(c: &Cookie) -> Value {
     m.insert("path".into(), json!(c.path));
     m.insert("secure".into(), json!(c.secure));
     m.insert("httpOnly".into(), json!(c.http_only));
-    if c.expires != -1.0 {
+    if c.expires != -1.0 && c.session != Some(true) {
         m.insert("expires".into(), json!(c.expires));
     }
     if let Some(v) = &c.same_site {

@@ -17,7 +17,6 @@ mod session;
 mod stub;
 mod tracker;
 
-pub use cookies::cookie_problem;
 pub use discover::{ChromeSearch, chrome_major_version, discover_chrome, discover_chrome_in};
 pub use error::BrowserError;
 pub use launch::{BrowserExit, LaunchOptions, LocalStorageLoad};

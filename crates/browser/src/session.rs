@@ -98,7 +98,7 @@ impl Session {
     pub async fn launch(opts: LaunchOptions) -> Result<(Session, LoadReport), BrowserError> {
         opts.validate()?;
         let state = opts.state.clone().unwrap_or_default();
-        let origins: Vec<OriginState> = dedup_origins(&state.origins);
+        let (origins, bad_origins) = valid_origins(&state.origins);
         let mut method = LoadMethod::StubPage;
         let mut written = Vec::new();
         if !origins.is_empty()
@@ -126,11 +126,11 @@ impl Session {
                 cookies_loaded: loaded,
                 cookies_rejected: rejected,
                 origins_loaded: written.len(),
-                origins_failed: Vec::new(),
+                origins_failed: bad_origins,
                 method,
             }
         } else {
-            match session.guard(session.load(&state)).await {
+            match session.guard(session.load(&state, true)).await {
                 Ok(r) => r,
                 Err(e) => {
                     session.close().await.ok();
@@ -253,15 +253,16 @@ impl Session {
     /// Loads `state` into this running browser without disturbing its pages or clients:
     /// cookies with one `Storage.setCookies`, localStorage through a new background stub page.
     pub async fn load_state(&self, state: &BrowserState) -> Result<LoadReport, BrowserError> {
-        self.guard(self.load(state)).await
+        self.guard(self.load(state, false)).await
     }
 
-    async fn load(&self, state: &BrowserState) -> Result<LoadReport, BrowserError> {
-        let origins = dedup_origins(&state.origins);
+    /// `fresh`: the browser had no state before, so what was written is all there is.
+    async fn load(&self, state: &BrowserState, fresh: bool) -> Result<LoadReport, BrowserError> {
+        let (origins, bad_origins) = valid_origins(&state.origins);
         let cookies = self.load_cookies(&state.cookies);
         let storage = async {
             let mut loaded = 0;
-            let mut failed = Vec::new();
+            let mut failed = bad_origins;
             let todo: Vec<&OriginState> = origins
                 .iter()
                 .filter(|o| !o.local_storage.is_empty())
@@ -274,8 +275,12 @@ impl Session {
                 match stub.write(&o.origin, &o.local_storage).await {
                     Ok(()) => {
                         loaded += 1;
-                        // Keys already there (a running browser) make the known data partial.
-                        self.tracker.retouch([o.origin.clone()]);
+                        if fresh {
+                            self.tracker.set_known(&o.origin, sorted(&o.local_storage));
+                        } else {
+                            // Keys already there make the known data partial: read it next time.
+                            self.tracker.retouch([o.origin.clone()]);
+                        }
                     }
                     Err(e) => failed.push((o.origin.clone(), e.to_string())),
                 }
@@ -598,6 +603,28 @@ fn sorted(items: &[StorageItem]) -> Vec<StorageItem> {
     let mut v = items.to_vec();
     v.sort_by(|a, b| a.name.cmp(&b.name));
     v
+}
+
+/// Splits origins into serialized http(s) origins (merged, see [`dedup_origins`]) and the
+/// rest, reported as `(origin, reason)`.
+fn valid_origins(origins: &[OriginState]) -> (Vec<OriginState>, Vec<(String, String)>) {
+    let mut bad = Vec::new();
+    let ok: Vec<OriginState> = origins
+        .iter()
+        .filter(|o| {
+            let valid = http_origin(&o.origin).as_deref() == Some(o.origin.as_str());
+            if !valid {
+                bad.push((
+                    o.origin.clone(),
+                    "not a serialized http(s) origin (scheme://host[:port], lowercase, no path)"
+                        .to_owned(),
+                ));
+            }
+            valid
+        })
+        .cloned()
+        .collect();
+    (dedup_origins(&ok), bad)
 }
 
 /// Merges repeated origins (the model says at most once, but an imported file may not).

@@ -1,7 +1,7 @@
 //! Capture → load → capture keeps every field: session, persistent, domain and host-only,
 //! SameSite, Secure, httpOnly and partitioned cookies, and unicode localStorage on several
-//! origins (fake hosts included: the stub page never reaches them). Invalid cookies are
-//! reported with a reason, never silently dropped.
+//! origins (fake hosts included: the stub page never reaches them). Invalid cookies and
+//! origins are reported with a reason, never silently dropped.
 
 use pvault_browser::{LoadMethod, LocalStorageLoad};
 use pvault_model::{BrowserState, Cookie, OriginState, PartitionKey, StorageItem};
@@ -199,10 +199,17 @@ async fn invalid_cookies_are_reported_not_dropped() {
     huge.value = "x".repeat(5000);
     let state = BrowserState {
         cookies: vec![good, none_insecure, chips_insecure, expired, host, huge],
-        origins: vec![],
+        // A path is not part of an origin: reported, not guessed at.
+        origins: vec![
+            origin("https://app.test/path", vec![item("k", "v")]),
+            origin("https://ok.test", vec![item("k", "v")]),
+        ],
     };
     let l = launch(Some(state), LocalStorageLoad::Auto).await;
     assert_eq!(l.report.cookies_loaded, 1, "{:?}", l.report);
+    assert_eq!(l.report.origins_loaded, 1);
+    assert_eq!(l.report.origins_failed.len(), 1);
+    assert_eq!(l.report.origins_failed[0].0, "https://app.test/path");
     let names: Vec<&str> = l
         .report
         .cookies_rejected
