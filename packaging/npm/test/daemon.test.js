@@ -34,6 +34,26 @@ const code = (c) => (e) => {
 let c;
 const events = [];
 
+/** Resolves with the first event (seen so far or arriving within 10 s) matching `pred`:
+ * events travel apart from responses, so one may trail the response that caused it. */
+function waitEvent(pred) {
+  const seen = events.find(pred);
+  if (seen) return Promise.resolve(seen);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      c.off('event', on);
+      reject(new Error(`no matching event within 10 s; got ${JSON.stringify(events)}`));
+    }, 10000);
+    function on(ev) {
+      if (!pred(ev)) return;
+      clearTimeout(timer);
+      c.off('event', on);
+      resolve(ev);
+    }
+    c.on('event', on);
+  });
+}
+
 test('connect and hello', opts, async () => {
   c = await pvault.connect();
   assert.equal(c.server.protocol.major, 1);
@@ -58,8 +78,8 @@ test('vault.init, conflict, lock, locked, auth_failed, unlock', opts, async () =
   await assert.rejects(c.vaultUnlock({ credential: pvault.passphrase('wrong') }), code('auth_failed'));
   const u = await c.vaultUnlock({ credential: pvault.passphrase(PASS) });
   assert.equal(u.vault_id, init.vault_id);
-  assert.ok(events.some((e) => e.event === 'vault.locked' && e.data.reason === 'request'), JSON.stringify(events));
-  assert.ok(events.some((e) => e.event === 'vault.unlocked' && e.data.vault_id === init.vault_id), JSON.stringify(events));
+  await waitEvent((e) => e.event === 'vault.locked' && e.data.reason === 'request');
+  await waitEvent((e) => e.event === 'vault.unlocked' && e.data.vault_id === init.vault_id);
 });
 
 test('profile methods', opts, async () => {
@@ -73,7 +93,8 @@ test('profile methods', opts, async () => {
   assert.equal(first.created, false);
   assert.equal(first.snapshot.cookie_count, 1);
   const second = await c.profileImport('github', { state: state('two', { extra: 'x' }) });
-  assert.ok(events.some((e) => e.event === 'snapshot.saved' && e.data.snapshot.id === second.snapshot.id));
+  const saved = await waitEvent((e) => e.event === 'snapshot.saved' && e.data.snapshot.id === second.snapshot.id);
+  assert.equal(saved.data.profile, 'github');
 
   const exported = await c.profileExport('github');
   assert.equal(exported.snapshot.id, second.snapshot.id);

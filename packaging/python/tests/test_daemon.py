@@ -47,6 +47,21 @@ def start_chrome() -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{port_file.read_text().splitlines()[0]}"
 
 
+def wait_event(c: pvault.Client, name: str) -> dict:
+    """The next event called `name` (others, e.g. `vault.unlocked` from `vault.init`, are skipped)."""
+    while True:
+        ev = c.next_event(timeout=10)
+        if ev["event"] == name:
+            return ev
+
+
+async def wait_event_async(c: pvault.AsyncClient, name: str) -> dict:
+    while True:
+        ev = await c.next_event(timeout=10)
+        if ev["event"] == name:
+            return ev
+
+
 @unittest.skipUnless(ENABLED, "needs a fresh pvaultd: run through the e2e suite (PVAULT_TEST_DAEMON=1)")
 class Daemon(unittest.TestCase):
     def code(self, code: str):
@@ -80,13 +95,13 @@ class Daemon(unittest.TestCase):
             with self.code("conflict"):
                 c.vault_init(credential=pvault.passphrase(PASS))
             c.vault_lock()
-            self.assertEqual(c.next_event(timeout=10), {"event": "vault.locked", "data": {"reason": "request"}})
+            self.assertEqual(wait_event(c, "vault.locked"), {"event": "vault.locked", "data": {"reason": "request"}})
             with self.code("locked"):
                 c.profile_list()
             with self.code("auth_failed"):
                 c.vault_unlock(pvault.passphrase("wrong"))
             self.assertEqual(c.vault_unlock(pvault.passphrase(PASS))["vault_id"], init["vault_id"])
-            self.assertEqual(c.next_event(timeout=10)["event"], "vault.unlocked")
+            self.assertEqual(wait_event(c, "vault.unlocked")["data"]["vault_id"], init["vault_id"])
 
             self.assertEqual(c.profile_create("github", description="work")["profile"]["description"], "work")
             with self.code("conflict"):
@@ -94,7 +109,7 @@ class Daemon(unittest.TestCase):
             with self.code("not_found"):
                 c.profile_show("nope")
             first = c.profile_import("github", state=state("one"))
-            self.assertEqual(c.next_event(timeout=10)["event"], "snapshot.saved")
+            self.assertEqual(wait_event(c, "snapshot.saved")["data"]["snapshot"]["id"], first["snapshot"]["id"])
             second = c.profile_import("github", state=state("two", extra="x"))
             self.assertEqual(c.profile_export("github")["state"]["cookies"][0]["value"], "two")
             self.assertEqual(c.profile_export("github", snapshot=str(first["snapshot"]["seq"]))["state"]["cookies"][0]["value"], "one")
@@ -156,7 +171,9 @@ class Daemon(unittest.TestCase):
         asyncio.run(self._async_every_method())
 
     async def _async_every_method(self):
-        key = pvault.key_file(Path(TMP.name, "key"))
+        key_path = Path(TMP.name, "key-async")
+        key_path.write_bytes(secrets.token_bytes(32))
+        key = pvault.key_file(key_path)
         async with pvault.AsyncClient.connect() as c:
             self.assertEqual(c.server["protocol"]["major"], 1)
             with self.code("invalid_argument"):
@@ -166,11 +183,14 @@ class Daemon(unittest.TestCase):
             with self.code("conflict"):
                 await c.vault_init(pvault.passphrase(PASS))
             await c.vault_lock()
-            self.assertEqual((await c.next_event(timeout=10))["data"], {"reason": "request"})
+            self.assertEqual((await wait_event_async(c, "vault.locked"))["data"], {"reason": "request"})
             with self.code("locked"):
                 await c.profile_show("gh")
             with self.code("auth_failed"):
                 await c.vault_unlock(pvault.passphrase("wrong"))
+            await c.vault_unlock(pvault.passphrase(PASS))
+            await c.vault_passwd(old=pvault.passphrase(PASS), new=key)
+            await c.vault_lock()
             await c.vault_unlock(key)
             await c.vault_passwd(old=key, new=pvault.passphrase(PASS + "2"))
             self.assertTrue((await c.vault_verify())["ok"])
