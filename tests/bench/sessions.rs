@@ -1,0 +1,256 @@
+//! Session benchmark (issue 4). In one run, on the same two states imported into a fresh vault
+//! (typical: 100 cookies over 10 domains, 5 origins × 20 localStorage keys; large: 1,000
+//! cookies over 50 domains, 20 origins × 50 keys) and the same Chromium binary, it measures:
+//!
+//! - (a) bare Chromium: spawn until it prints its DevTools endpoint and a CDP round trip
+//!   (`Browser.getVersion`) answers;
+//! - (b) `session.start` with the profile until its `cdp_ws_url` answers a CDP call;
+//! - (c) `session.capture` of that state into a profile;
+//!
+//! beside Playwright's `launch()` + `newContext({storageState})` and `context.storageState()`
+//! (tests/node/bench-playwright.js), and prints medians and the ratios the issue sets targets
+//! for: (b) ≤ 2.5 × (a); (b) and (c) each ≤ 0.25 × Playwright's.
+//!
+//! Run (release binaries first; the bench drives the real `pvaultd` next to it):
+//!
+//! ```text
+//! cargo build --release --workspace --bins
+//! cargo bench -p pvault-e2e --bench sessions            # BENCH_RUNS=N (default 7)
+//! ```
+//!
+//! (b) and (c) go through the protocol client (what the Node/Python wrappers use), so they
+//! include the socket round trip but not a CLI process start.
+
+#[path = "../e2e/support/mod.rs"]
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pvault_protocol::client::Client;
+use pvault_protocol::{SessionCapture, SessionStart, SessionStop};
+use serde_json::{Value, json};
+
+use support::cdp::{self, Cdp};
+use support::daemon::Daemon;
+use support::{chrome, node_dir};
+
+/// One benchmark state: its name and shape.
+struct Shape {
+    /// Profile name and table label.
+    name: &'static str,
+    /// Number of cookies.
+    cookies: usize,
+    /// Number of cookie domains.
+    domains: usize,
+    /// Number of origins with localStorage.
+    origins: usize,
+    /// localStorage keys per origin.
+    keys: usize,
+}
+
+const SHAPES: [Shape; 2] = [
+    Shape { name: "typical", cookies: 100, domains: 10, origins: 5, keys: 20 },
+    Shape { name: "large", cookies: 1000, domains: 50, origins: 20, keys: 50 },
+];
+
+/// A Playwright storageState of the given shape. Values are distinct and of realistic length;
+/// half the cookies are domain cookies, a third httpOnly, all expire in 30 days.
+fn state(shape: &Shape) -> Value {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let cookies: Vec<Value> = (0..shape.cookies)
+        .map(|i| {
+            let d = i % shape.domains;
+            let host = format!("site{d}.bench.test");
+            json!({
+                "name": format!("c{i}"),
+                "value": format!("{:032x}", (i as u128 + 1) * 0x9E37_79B9_7F4A_7C15),
+                "domain": if i % 2 == 0 { format!(".{host}") } else { host },
+                "path": "/",
+                "expires": (now + 30.0 * 86_400.0).floor(),
+                "httpOnly": i % 3 == 0,
+                "secure": true,
+                "sameSite": "Lax",
+            })
+        })
+        .collect();
+    let origins: Vec<Value> = (0..shape.origins)
+        .map(|o| {
+            let items: Vec<Value> = (0..shape.keys)
+                .map(|k| json!({"name": format!("key{k}"), "value": format!("value-{o}-{k}-{}", "x".repeat(48))}))
+                .collect();
+            json!({"origin": format!("https://site{o}.bench.test"), "localStorage": items})
+        })
+        .collect();
+    json!({"cookies": cookies, "origins": origins})
+}
+
+/// (a): spawn Chromium with the project's flags until a CDP round trip answers. The
+/// endpoint is read from Chromium's "DevTools listening on ws://…" line on stderr as soon as
+/// it is printed (no polling, so no polling granularity in the figure).
+fn bare_launch() -> Duration {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = Instant::now();
+    let mut child = Command::new(chrome())
+        .args(cdp::chromium_args(dir.path()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("launch chromium");
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let ws = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("DevTools listening on ").map(|(_, u)| u.trim().to_owned()))
+        .expect("Chromium printed no DevTools endpoint");
+    // Keep draining stderr so Chromium never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let mut c = Cdp::connect(&ws).expect("connect");
+    c.call("Browser.getVersion", json!({})).expect("Browser.getVersion");
+    let took = t0.elapsed();
+    let _ = c.call("Browser.close", json!({}));
+    let _ = child.wait();
+    took
+}
+
+/// Median in milliseconds.
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Timings of one state, in milliseconds, one entry per run.
+#[derive(Default)]
+struct Times {
+    /// (b) session start until CDP answers.
+    start: Vec<f64>,
+    /// (c) capture.
+    capture: Vec<f64>,
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a libtest-style filter is not supported (harness = false).
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
+    let d = Daemon::start();
+    d.init();
+    let mut files = Vec::new();
+    for shape in &SHAPES {
+        let s = state(shape);
+        let file = d.path(&format!("{}.json", shape.name));
+        std::fs::write(&file, s.to_string()).unwrap();
+        d.json(&["profile", "import", shape.name, file.to_str().unwrap()]);
+        files.push(file);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = rt.block_on(Client::connect(d.socket())).expect("connect to pvaultd");
+
+    let mut bare = Vec::new();
+    let mut times: Vec<Times> = SHAPES.iter().map(|_| Times::default()).collect();
+    let mut problems = Vec::new();
+    // Run 0 warms the daemon's path up (first launch, page cache) and is not counted.
+    for run in 0..=runs {
+        let warm = run == 0;
+        let b = bare_launch();
+        for (i, shape) in SHAPES.iter().enumerate() {
+            let t0 = Instant::now();
+            let started = rt
+                .block_on(client.call(&SessionStart { profile: Some(shape.name.into()), ..Default::default() }))
+                .expect("session.start");
+            let mut c = Cdp::connect(&started.session.cdp_ws_url).expect("cdp_ws_url");
+            c.call("Browser.getVersion", json!({})).expect("CDP call on the session");
+            let start = t0.elapsed();
+            let t1 = Instant::now();
+            let cap = rt
+                .block_on(client.call(&SessionCapture {
+                    session_id: started.session.session_id.clone(),
+                    into: format!("{}-captured", shape.name),
+                }))
+                .expect("session.capture");
+            let capture = t1.elapsed();
+            drop(c);
+            rt.block_on(client.call(&SessionStop { session_id: started.session.session_id, discard: true }))
+                .expect("session.stop");
+            if let Some(load) = &started.load {
+                if load.cookies_loaded as usize != shape.cookies || !load.failures.is_empty() {
+                    problems.push(format!("{}: loaded {} cookies, failures {:?}", shape.name, load.cookies_loaded, load.failures));
+                }
+            }
+            if cap.capture.cookies as usize != shape.cookies || cap.capture.origins as usize != shape.origins {
+                problems.push(format!(
+                    "{}: captured {} cookies / {} origins, expected {} / {}",
+                    shape.name, cap.capture.cookies, cap.capture.origins, shape.cookies, shape.origins
+                ));
+            }
+            if !warm {
+                times[i].start.push(ms(start));
+                times[i].capture.push(ms(capture));
+            }
+        }
+        if !warm {
+            bare.push(ms(b));
+        }
+    }
+    drop(client);
+    drop(d);
+
+    // Playwright on the same files and the same binary, after pvault (no CPU contention).
+    let mut cmd = Command::new("node");
+    cmd.current_dir(node_dir())
+        .arg("bench-playwright.js")
+        .arg(runs.to_string())
+        .env("CHROME", chrome());
+    for (shape, file) in SHAPES.iter().zip(&files) {
+        cmd.arg(format!("{}={}", shape.name, file.display()));
+    }
+    let out = cmd.output().expect("run node bench-playwright.js");
+    assert!(out.status.success(), "bench-playwright.js failed: {}", String::from_utf8_lossy(&out.stderr));
+    let pw: Value = serde_json::from_slice(&out.stdout).expect("bench-playwright.js prints JSON");
+
+    let bare_med = median(&mut bare);
+    println!("\npvault session benchmark: medians of {runs} runs, ms; {} ({})", chrome().display(), pw["version"].as_str().unwrap_or("?"));
+    println!(
+        "{:<8} {:>9} {:>9} {:>11} {:>10} {:>14} {:>11} {:>9} {:>11} {:>11}",
+        "state", "(a) bare", "(b) start", "b/a ≤2.5", "PW launch", "PW launch+ctx", "b/PW ≤0.25", "(c) capt", "PW storSt", "c/PW ≤0.25"
+    );
+    for (shape, t) in SHAPES.iter().zip(times.iter_mut()) {
+        let p = &pw[shape.name];
+        let med = |k: &str| {
+            let mut v: Vec<f64> = p[k].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
+            median(&mut v)
+        };
+        let (pw_launch, pw_load, pw_cap) = (med("launch_ms"), med("launch_context_ms"), med("storage_state_ms"));
+        let start = median(&mut t.start);
+        let capture = median(&mut t.capture);
+        let mark = |ok: bool| if ok { "ok" } else { "MISS" };
+        println!(
+            "{:<8} {:>9.0} {:>9.0} {:>6.2} {:<4} {:>10.0} {:>14.0} {:>6.2} {:<4} {:>9.0} {:>9.0} {:>6.2} {:<4}",
+            shape.name,
+            bare_med,
+            start,
+            start / bare_med,
+            mark(start <= 2.5 * bare_med),
+            pw_launch,
+            pw_load,
+            start / pw_load,
+            mark(start <= 0.25 * pw_load),
+            capture,
+            pw_cap,
+            capture / pw_cap,
+            mark(capture <= 0.25 * pw_cap),
+        );
+        if p["cookies"].as_u64() != Some(shape.cookies as u64) || p["origins"].as_u64() != Some(shape.origins as u64) {
+            problems.push(format!("Playwright {}: storageState() gave {} cookies / {} origins", shape.name, p["cookies"], p["origins"]));
+        }
+    }
+    println!("(b) = session.start with the profile until its cdp_ws_url answers Browser.getVersion; (c) = session.capture into a profile");
+    for p in &problems {
+        println!("WARNING: {p}");
+    }
+}
