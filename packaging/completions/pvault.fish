@@ -1,0 +1,214 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_pvault_global_optspecs
+    string join \n json socket= no-autostart h/help V/version
+end
+
+function __fish_pvault_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_pvault_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_pvault_using_subcommand
+    set -l cmd (__fish_pvault_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c pvault -n "__fish_pvault_needs_command" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_needs_command" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_needs_command" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_needs_command" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_needs_command" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_needs_command" -f -a "init" -d 'Create the vault and leave it unlocked'
+complete -c pvault -n "__fish_pvault_needs_command" -f -a "unlock" -d 'Unlock the vault'
+complete -c pvault -n "__fish_pvault_needs_command" -f -a "lock" -d 'Lock the vault (the daemon forgets the keys)'
+complete -c pvault -n "__fish_pvault_needs_command" -f -a "status" -d 'Show the daemon\'s and the vault\'s state'
+complete -c pvault -n "__fish_pvault_needs_command" -f -a "passwd" -d 'Change the passphrase (or set the key file)'
+complete -c pvault -n "__fish_pvault_needs_command" -f -a "verify" -d 'Authenticate every record of the vault'
+complete -c pvault -n "__fish_pvault_needs_command" -f -a "backup" -d 'Write an (encrypted) copy of the vault to FILE'
+complete -c pvault -n "__fish_pvault_needs_command" -f -a "daemon" -d 'Start or stop the daemon'
+complete -c pvault -n "__fish_pvault_needs_command" -f -a "profile" -d 'Manage profiles and their snapshot history'
+complete -c pvault -n "__fish_pvault_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c pvault -n "__fish_pvault_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pvault -n "__fish_pvault_using_subcommand init" -l passphrase-file -d 'Read the passphrase from F (one trailing newline is stripped; `-` = stdin)' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand init" -l keyfile -d 'Use the raw bytes of key file F (at least 32 bytes)' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand init" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand init" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand init" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand init" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand init" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand unlock" -l passphrase-file -d 'Read the passphrase from F (one trailing newline is stripped; `-` = stdin)' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand unlock" -l keyfile -d 'Use the raw bytes of key file F (at least 32 bytes)' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand unlock" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand unlock" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand unlock" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand unlock" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand unlock" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand lock" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand lock" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand lock" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand lock" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand lock" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand status" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand status" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand status" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand status" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand status" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l passphrase-file -d 'File holding the current passphrase' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l keyfile -d 'The current key file (instead of the current passphrase)' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l new-passphrase-file -d 'File holding the new passphrase' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l new-keyfile -d 'Add or replace the key-file slot with this key file instead' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand passwd" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand passwd" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand verify" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand verify" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand verify" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand backup" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand backup" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand backup" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand backup" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand backup" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and not __fish_seen_subcommand_from start stop help" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and not __fish_seen_subcommand_from start stop help" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and not __fish_seen_subcommand_from start stop help" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and not __fish_seen_subcommand_from start stop help" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and not __fish_seen_subcommand_from start stop help" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and not __fish_seen_subcommand_from start stop help" -f -a "start" -d 'Start pvaultd in the background (no-op if it already answers)'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and not __fish_seen_subcommand_from start stop help" -f -a "stop" -d 'Ask pvaultd to shut down and wait until it has'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and not __fish_seen_subcommand_from start stop help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and __fish_seen_subcommand_from start" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and __fish_seen_subcommand_from start" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and __fish_seen_subcommand_from start" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and __fish_seen_subcommand_from stop" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and __fish_seen_subcommand_from stop" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and __fish_seen_subcommand_from stop" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and __fish_seen_subcommand_from stop" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and __fish_seen_subcommand_from help" -f -a "start" -d 'Start pvaultd in the background (no-op if it already answers)'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Ask pvaultd to shut down and wait until it has'
+complete -c pvault -n "__fish_pvault_using_subcommand daemon; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "create" -d 'Create an empty profile'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "list" -d 'List profiles'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "show" -d 'Show one profile'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "rename" -d 'Rename a profile'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "delete" -d 'Delete a profile and its whole history'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "import" -d 'Append a snapshot from a Playwright storageState file (creates the profile if missing)'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "export" -d 'Print a snapshot as Playwright storageState JSON'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "history" -d 'List a profile\'s snapshots, newest first'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "diff" -d 'Show what changed between two snapshots [default: the two newest]'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "restore" -d 'Append a copy of an older snapshot, making it the newest'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from create" -s d -l description -d 'Free-form description' -r
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from create" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from create" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from create" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from list" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from list" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from show" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from rename" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from rename" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from rename" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from rename" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from rename" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from delete" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from delete" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from delete" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -l snapshot -d 'Snapshot id or sequence number [default: the newest]' -r
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -s o -l output -d 'Write to FILE (mode 0600) instead of stdout' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from history" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from history" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from history" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from history" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from history" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from diff" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from diff" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from diff" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from diff" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from diff" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from restore" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from restore" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from restore" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an empty profile'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "list" -d 'List profiles'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one profile'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "rename" -d 'Rename a profile'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a profile and its whole history'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "import" -d 'Append a snapshot from a Playwright storageState file (creates the profile if missing)'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "export" -d 'Print a snapshot as Playwright storageState JSON'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "history" -d 'List a profile\'s snapshots, newest first'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "diff" -d 'Show what changed between two snapshots [default: the two newest]'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Append a copy of an older snapshot, making it the newest'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pvault -n "__fish_pvault_using_subcommand completions" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand completions" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand completions" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "init" -d 'Create the vault and leave it unlocked'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "unlock" -d 'Unlock the vault'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "lock" -d 'Lock the vault (the daemon forgets the keys)'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "status" -d 'Show the daemon\'s and the vault\'s state'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "passwd" -d 'Change the passphrase (or set the key file)'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "verify" -d 'Authenticate every record of the vault'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "backup" -d 'Write an (encrypted) copy of the vault to FILE'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "daemon" -d 'Start or stop the daemon'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "profile" -d 'Manage profiles and their snapshot history'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from daemon" -f -a "start" -d 'Start pvaultd in the background (no-op if it already answers)'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from daemon" -f -a "stop" -d 'Ask pvaultd to shut down and wait until it has'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "create" -d 'Create an empty profile'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "list" -d 'List profiles'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "show" -d 'Show one profile'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "rename" -d 'Rename a profile'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "delete" -d 'Delete a profile and its whole history'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "import" -d 'Append a snapshot from a Playwright storageState file (creates the profile if missing)'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "export" -d 'Print a snapshot as Playwright storageState JSON'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "history" -d 'List a profile\'s snapshots, newest first'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "diff" -d 'Show what changed between two snapshots [default: the two newest]'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "restore" -d 'Append a copy of an older snapshot, making it the newest'
