@@ -163,6 +163,11 @@ pub async fn status(ctx: &Ctx) -> CliResult {
         lines.push(format!("profiles: {n}"));
     }
     lines.push(format!("sessions: {}", st.sessions));
+    if let Some(err) = &st.config_error {
+        lines.push(format!(
+            "config:   the last edit of config.toml was rejected, the previous one is in force: {err}"
+        ));
+    }
     ctx.out.line(lines.join("\n"))
 }
 
