@@ -43,6 +43,8 @@ impl Output {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         bar.set_message(message.to_owned());
+        // Draw now: short operations would otherwise end before the first tick.
+        bar.tick();
         bar.enable_steady_tick(Duration::from_millis(100));
         Spinner(Some(bar))
     }

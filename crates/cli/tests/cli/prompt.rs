@@ -133,13 +133,22 @@ fn init_asks_twice_and_unlock_once_on_a_terminal() {
     assert_eq!(code, 0, "{seen}");
     assert!(seen.contains("created the vault"), "{seen}");
     assert!(!seen.contains(PASS), "the passphrase is not echoed: {seen}");
+    assert!(
+        seen.contains("creating the vault"),
+        "a spinner on a terminal: {seen}"
+    );
 
     env.json(&["lock"]);
-    let mut tty = Tty::spawn(&env, &["unlock"]);
+    let mut tty = Tty::spawn(&env, &["--json", "unlock"]);
     tty.expect("Passphrase: ", 1);
     tty.type_line(PASS);
     let (code, seen) = tty.finish();
     assert_eq!(code, 0, "{seen}");
+    assert!(
+        !seen.contains("unlocking"),
+        "no spinner with --json: {seen}"
+    );
+    assert!(seen.contains("\"vault_id\""), "{seen}");
     assert_eq!(env.json(&["status"])["locked"], false);
 }
 
