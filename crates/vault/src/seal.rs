@@ -5,7 +5,7 @@
 //! data is a fixed binary encoding, never JSON: an ASCII domain label, a zero byte, then
 //! fixed-width big-endian fields, so that a blob only opens in the one place it was written for.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
@@ -125,13 +125,16 @@ pub fn seal_with_nonce(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
+    // Encrypt in place in the output buffer: one copy of the plaintext, no temporary
+    // ciphertext (snapshots are hundreds of KiB).
     let cipher = XChaCha20Poly1305::new(key.expose().into());
-    let ct = cipher
-        .encrypt(XNonce::from_slice(nonce), Payload { msg: plaintext, aad })
-        .map_err(|_| VaultError::corrupt("encryption failed"))?;
-    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
     out.extend_from_slice(nonce);
-    out.extend_from_slice(&ct);
+    out.extend_from_slice(plaintext);
+    let tag = cipher
+        .encrypt_in_place_detached(XNonce::from_slice(nonce), aad, &mut out[NONCE_LEN..])
+        .map_err(|_| VaultError::corrupt("encryption failed"))?;
+    out.extend_from_slice(&tag);
     Ok(out)
 }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
+use crate::codec::ProfileMeta;
 use crate::error::{Result, VaultError};
 use crate::kdf::{self, KdfParams};
 use crate::keys::{Env, Id, SecretKey};
@@ -22,12 +23,27 @@ pub(crate) struct Keys {
     pub name_key: SecretKey,
     /// Unwrapped data keys by profile id (profile ids are never reused).
     pub dks: Mutex<HashMap<Id, Arc<SecretKey>>>,
+    /// Decrypted profile metadata by profile id, with the exact sealed bytes it came from.
+    /// A row whose `wrapped_dk` and `meta` bytes are identical to bytes that already
+    /// authenticated needs no second AEAD open; any other bytes are opened afresh. This is
+    /// what makes listing 10,000 profiles cheap (one Poly1305 setup costs microseconds).
+    pub metas: Mutex<HashMap<Id, CachedMeta>>,
+}
+
+/// One entry of [`Keys::metas`].
+pub(crate) struct CachedMeta {
+    /// The `wrapped_dk` bytes that authenticated.
+    pub wrapped_dk: Vec<u8>,
+    /// The `meta` bytes that authenticated.
+    pub sealed: Vec<u8>,
+    /// Their decrypted content.
+    pub meta: ProfileMeta,
 }
 
 impl Keys {
     fn new(mk: SecretKey) -> Keys {
         let name_key = mk.derive(LABEL_NAME_INDEX);
-        Keys { mk, name_key, dks: Mutex::new(HashMap::new()) }
+        Keys { mk, name_key, dks: Mutex::new(HashMap::new()), metas: Mutex::new(HashMap::new()) }
     }
 }
 

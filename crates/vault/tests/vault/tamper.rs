@@ -291,3 +291,15 @@ fn nonces_are_distinct() {
     nonces.dedup();
     assert_eq!(nonces.len(), n, "a nonce was reused");
 }
+
+proptest::proptest! {
+    /// The record decoder (the fuzz target's entry point) never panics on arbitrary input,
+    /// including inputs that start like a real plaintext.
+    #[test]
+    fn record_decoder_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..512), json in ".{0,64}") {
+        pvault_vault::fuzz_support::decode_record(&data);
+        let mut framed = vec![1u8];
+        framed.extend_from_slice(json.as_bytes());
+        pvault_vault::fuzz_support::decode_record(&framed);
+    }
+}
