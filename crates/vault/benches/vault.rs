@@ -44,7 +44,10 @@ fn big_state(round: usize) -> BrowserState {
         .map(|o| OriginState {
             origin: format!("https://site{o}.example.com"),
             local_storage: (0..50)
-                .map(|k| StorageItem { name: format!("key_{k}"), value: format!("{round}-{}", "x".repeat(60)) })
+                .map(|k| StorageItem {
+                    name: format!("key_{k}"),
+                    value: format!("{round}-{}", "x".repeat(60)),
+                })
                 .collect(),
             session_storage: None,
             indexed_db: None,
@@ -60,7 +63,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn fast_opts() -> CreateOptions {
-    CreateOptions { kdf_target: None, retention: 20, kdf_params: Some(KdfParams::OWASP_MINIMUM) }
+    CreateOptions {
+        kdf_target: None,
+        retention: 20,
+        kdf_params: Some(KdfParams::OWASP_MINIMUM),
+    }
 }
 
 /// Plain SQLite with the vault's pragmas: one table of blobs.
@@ -84,12 +91,18 @@ impl Plain {
         self.1[i % n] ^= 0x5a;
         let start = Instant::now();
         self.0.execute_batch("BEGIN IMMEDIATE").unwrap();
-        self.0.execute("INSERT INTO t (data) VALUES (?1)", [&self.1]).unwrap();
+        self.0
+            .execute("INSERT INTO t (data) VALUES (?1)", [&self.1])
+            .unwrap();
         self.0.execute_batch("COMMIT").unwrap();
         let w = start.elapsed();
         let start = Instant::now();
-        let back: Vec<u8> =
-            self.0.query_row("SELECT data FROM t ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).unwrap();
+        let back: Vec<u8> = self
+            .0
+            .query_row("SELECT data FROM t ORDER BY id DESC LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
         let r = start.elapsed();
         assert_eq!(back.len(), len);
         (w, r)
@@ -99,7 +112,10 @@ impl Plain {
 /// CPU time of the whole process (all threads), for figures that do not depend on how busy
 /// the machine is.
 fn cpu_time() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes one timespec into the valid pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
@@ -110,13 +126,16 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let tmp = tempfile::tempdir_in(std::env::var_os("PVAULT_BENCH_DIR").unwrap_or_else(|| "/tmp".into())).unwrap();
+    let tmp =
+        tempfile::tempdir_in(std::env::var_os("PVAULT_BENCH_DIR").unwrap_or_else(|| "/tmp".into()))
+            .unwrap();
     let rounds = 40;
     let mut rows: Vec<[String; 5]> = Vec::new();
 
     // 1. Snapshot commit and read-back.
     let v = Vault::create(&tmp.path().join("snap"), &pass(), &fast_opts()).unwrap();
-    v.create_profile("bench", None, &Default::default()).unwrap();
+    v.create_profile("bench", None, &Default::default())
+        .unwrap();
     let states: Vec<BrowserState> = (0..rounds).map(big_state).collect();
     // Vault commit and plain insert alternate, so both see the same machine load.
     let mut plain = Plain::new(tmp.path());
@@ -124,7 +143,9 @@ fn main() {
     let mut sealed_len = 0;
     for (i, s) in states.iter().enumerate() {
         let start = Instant::now();
-        let info = v.append_snapshot("bench", s, SnapshotKind::Capture).unwrap();
+        let info = v
+            .append_snapshot("bench", s, SnapshotKind::Capture)
+            .unwrap();
         w.push(start.elapsed());
         sealed_len = info.size_bytes as usize + 40;
         let start = Instant::now();
@@ -144,7 +165,13 @@ fn main() {
         ratio(vw, bw),
         "≤ 1.5× plain insert".into(),
     ]);
-    rows.push(["read snapshot back".into(), ms(vr), ms(br), ratio(vr, br), "(informational)".into()]);
+    rows.push([
+        "read snapshot back".into(),
+        ms(vr),
+        ms(br),
+        ratio(vr, br),
+        "(informational)".into(),
+    ]);
     drop(v);
 
     // 2. Listing 10,000 profiles.
@@ -158,9 +185,15 @@ fn main() {
     };
     for i in 0..10_000 {
         let name = format!("profile-{i:05}");
-        v.create_profile(&name, Some("a profile used by the benchmark"), &Default::default()).unwrap();
+        v.create_profile(
+            &name,
+            Some("a profile used by the benchmark"),
+            &Default::default(),
+        )
+        .unwrap();
         if i % 10 == 0 {
-            v.append_snapshot(&name, &small, SnapshotKind::Import).unwrap();
+            v.append_snapshot(&name, &small, SnapshotKind::Import)
+                .unwrap();
         }
     }
     drop(v);
@@ -178,14 +211,32 @@ fn main() {
         warm_cpu.push(cpu_time() - cpu);
     }
     let cpu_note = |c: Duration| format!("≤ 50 ms (CPU {})", ms(c));
-    rows.push(["list 10,000 profiles, cold (20,000 AEAD opens)".into(), ms(cold), "-".into(), "-".into(), cpu_note(cold_cpu)]);
-    rows.push(["list 10,000 profiles, warm (metadata cache)".into(), ms(median(warm)), "-".into(), "-".into(), cpu_note(median(warm_cpu))]);
+    rows.push([
+        "list 10,000 profiles, cold (20,000 AEAD opens)".into(),
+        ms(cold),
+        "-".into(),
+        "-".into(),
+        cpu_note(cold_cpu),
+    ]);
+    rows.push([
+        "list 10,000 profiles, warm (metadata cache)".into(),
+        ms(median(warm)),
+        "-".into(),
+        "-".into(),
+        cpu_note(median(warm_cpu)),
+    ]);
     drop(v);
 
     // 3. Unlock, split.
-    for (label, params) in [("OWASP minimum 19 MiB t=2 p=1", KdfParams::OWASP_MINIMUM), ("RFC 9106 64 MiB t=3 p=4", KdfParams::RFC9106_SECOND)] {
+    for (label, params) in [
+        ("OWASP minimum 19 MiB t=2 p=1", KdfParams::OWASP_MINIMUM),
+        ("RFC 9106 64 MiB t=3 p=4", KdfParams::RFC9106_SECOND),
+    ] {
         let d = tmp.path().join(format!("unlock-{}", params.m_kib));
-        let opts = CreateOptions { kdf_params: Some(params), ..fast_opts() };
+        let opts = CreateOptions {
+            kdf_params: Some(params),
+            ..fast_opts()
+        };
         drop(Vault::create(&d, &pass(), &opts).unwrap());
         let v = Vault::open(&d).unwrap();
         let (mut k, mut o) = (Vec::new(), Vec::new());
@@ -195,20 +246,49 @@ fn main() {
             o.push(t.other);
             v.lock();
         }
-        rows.push([format!("unlock, Argon2id ({label})"), ms(median(k)), "-".into(), "-".into(), "calibrated ~0.7 s at create".into()]);
-        rows.push([format!("unlock, everything else ({label})"), ms(median(o)), "-".into(), "-".into(), "≤ 5 ms".into()]);
+        rows.push([
+            format!("unlock, Argon2id ({label})"),
+            ms(median(k)),
+            "-".into(),
+            "-".into(),
+            "calibrated ~0.7 s at create".into(),
+        ]);
+        rows.push([
+            format!("unlock, everything else ({label})"),
+            ms(median(o)),
+            "-".into(),
+            "-".into(),
+            "≤ 5 ms".into(),
+        ]);
     }
 
     let headers = ["operation", "vault", "plain SQLite", "ratio", "target"];
-    let widths: Vec<usize> =
-        (0..5).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([headers[i].len()]).max().unwrap()).collect();
+    let widths: Vec<usize> = (0..5)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([headers[i].len()])
+                .max()
+                .unwrap()
+        })
+        .collect();
     let line = |cells: &[String]| {
-        let padded: Vec<String> =
-            cells.iter().zip(&widths).map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count()))).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .collect();
         println!("| {} |", padded.join(" | "));
     };
     line(&headers.map(String::from));
-    println!("|{}|", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("|"));
+    println!(
+        "|{}|",
+        widths
+            .iter()
+            .map(|w| "-".repeat(w + 2))
+            .collect::<Vec<_>>()
+            .join("|")
+    );
     for r in &rows {
         line(r);
     }

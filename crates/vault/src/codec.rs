@@ -112,8 +112,10 @@ pub fn kind_code(kind: SnapshotKind) -> i64 {
 
 fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>> {
     let mut out = vec![PLAINTEXT_VERSION];
-    serde_json::to_writer(&mut out, value)
-        .map_err(|e| VaultError::InvalidArgument { what: "state", reason: format!("{what} cannot be encoded: {e}") })?;
+    serde_json::to_writer(&mut out, value).map_err(|e| VaultError::InvalidArgument {
+        what: "state",
+        reason: format!("{what} cannot be encoded: {e}"),
+    })?;
     Ok(out)
 }
 
@@ -128,5 +130,6 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T> {
             supported: PLAINTEXT_VERSION.to_string(),
         });
     }
-    serde_json::from_slice(json).map_err(|e| VaultError::corrupt(format!("{what} does not decode: {e}")))
+    serde_json::from_slice(json)
+        .map_err(|e| VaultError::corrupt(format!("{what} does not decode: {e}")))
 }

@@ -11,7 +11,9 @@ pub enum VaultError {
     #[error("wrong passphrase or key file: no keyslot of this vault opens with it")]
     AuthFailed,
     /// A sealed record did not authenticate (tampered, damaged or moved).
-    #[error("record {record} failed authentication: the vault is damaged or was tampered with; run `pvault verify` and restore from a backup")]
+    #[error(
+        "record {record} failed authentication: the vault is damaged or was tampered with; run `pvault verify` and restore from a backup"
+    )]
     DecryptionFailed {
         /// Which record (table, ids, kind).
         record: String,
@@ -23,7 +25,9 @@ pub enum VaultError {
         name: String,
     },
     /// The profile has no such snapshot.
-    #[error("profile {profile:?} has no snapshot {snapshot:?}: see `pvault profile history {profile}`")]
+    #[error(
+        "profile {profile:?} has no snapshot {snapshot:?}: see `pvault profile history {profile}`"
+    )]
     SnapshotNotFound {
         /// Profile name or id as asked.
         profile: String,
@@ -147,12 +151,17 @@ impl VaultError {
 
     /// Wraps an I/O error with its path.
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> VaultError + '_ {
-        move |source| VaultError::Io { path: path.display().to_string(), source }
+        move |source| VaultError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 
     /// Shorthand for [`VaultError::Corrupt`].
     pub(crate) fn corrupt(reason: impl Into<String>) -> VaultError {
-        VaultError::Corrupt { reason: reason.into() }
+        VaultError::Corrupt {
+            reason: reason.into(),
+        }
     }
 }
 

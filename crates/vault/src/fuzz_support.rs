@@ -13,7 +13,11 @@ pub fn decode_record(data: &[u8]) {
     }
     let key = SecretKey::from_slice(&[0x42; 32]).expect("32 bytes");
     let ids = [0x11u8; 16];
-    for kind in [RecordKind::ProfileMeta, RecordKind::SnapshotBody, RecordKind::SnapshotInfo] {
+    for kind in [
+        RecordKind::ProfileMeta,
+        RecordKind::SnapshotBody,
+        RecordKind::SnapshotInfo,
+    ] {
         let aad = seal::aad_record(&ids, &ids, &ids, kind, RECORD_SCHEMA_VERSION);
         if let Some(pt) = seal::open(&key, &aad, data) {
             let _ = codec::decode_state(&pt);

@@ -47,16 +47,27 @@ pub struct KdfParams {
 impl KdfParams {
     /// OWASP's minimum (19 MiB, t=2, p=1): the lowest parameters accepted at create and
     /// unlock. Tests and the daemon's test mode use it to stay fast.
-    pub const OWASP_MINIMUM: KdfParams = KdfParams { m_kib: 19 * 1024, t: 2, p: 1 };
+    pub const OWASP_MINIMUM: KdfParams = KdfParams {
+        m_kib: 19 * 1024,
+        t: 2,
+        p: 1,
+    };
     /// RFC 9106's second recommended setting (64 MiB, t=3, p=4): the start of calibration.
-    pub const RFC9106_SECOND: KdfParams = KdfParams { m_kib: 64 * 1024, t: 3, p: 4 };
+    pub const RFC9106_SECOND: KdfParams = KdfParams {
+        m_kib: 64 * 1024,
+        t: 3,
+        p: 4,
+    };
 
     /// Checks the bounds without allocating anything.
     pub fn check(&self) -> Result<()> {
         let min = KdfParams::OWASP_MINIMUM;
         let reject = |reason: String| Err(VaultError::KdfParamsRejected { reason });
         if self.m_kib > MAX_M_KIB {
-            return reject(format!("memory {} KiB exceeds the cap of {MAX_M_KIB} KiB", self.m_kib));
+            return reject(format!(
+                "memory {} KiB exceeds the cap of {MAX_M_KIB} KiB",
+                self.m_kib
+            ));
         }
         if self.t > MAX_T {
             return reject(format!("{} passes exceed the cap of {MAX_T}", self.t));
@@ -80,12 +91,17 @@ impl KdfParams {
 /// Argon2id(passphrase, salt, params) → 32-byte KEK. Checks `params` first.
 pub fn argon2id(passphrase: &[u8], salt: &[u8], params: KdfParams) -> Result<SecretKey> {
     params.check()?;
-    let p = argon2::Params::new(params.m_kib, params.t, params.p, Some(KEY_LEN))
-        .map_err(|e| VaultError::KdfParamsRejected { reason: e.to_string() })?;
+    let p = argon2::Params::new(params.m_kib, params.t, params.p, Some(KEY_LEN)).map_err(|e| {
+        VaultError::KdfParamsRejected {
+            reason: e.to_string(),
+        }
+    })?;
     let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, p);
     let mut out = [0u8; KEY_LEN];
     a.hash_password_into(passphrase, salt, &mut out)
-        .map_err(|e| VaultError::KdfParamsRejected { reason: e.to_string() })?;
+        .map_err(|e| VaultError::KdfParamsRejected {
+            reason: e.to_string(),
+        })?;
     let key = SecretKey::from_bytes(&mut out);
     out.zeroize();
     Ok(key)
@@ -110,7 +126,10 @@ pub fn check_keyfile(file: &[u8]) -> Result<()> {
         });
     }
     if file.len() > MAX_KEYFILE_LEN {
-        return Err(VaultError::TooLarge { what: "key file".into(), limit: MAX_KEYFILE_LEN as u64 });
+        return Err(VaultError::TooLarge {
+            what: "key file".into(),
+            limit: MAX_KEYFILE_LEN as u64,
+        });
     }
     Ok(())
 }

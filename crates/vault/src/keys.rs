@@ -131,7 +131,11 @@ pub const DET_EPOCH_MS: i64 = 1_767_225_600_000;
 impl Env {
     /// A deterministic environment for test vectors.
     pub fn deterministic(seed: [u8; 32]) -> Env {
-        Env::Deterministic(Mutex::new(DetState { seed, counter: 0, now_ms: DET_EPOCH_MS }))
+        Env::Deterministic(Mutex::new(DetState {
+            seed,
+            counter: 0,
+            now_ms: DET_EPOCH_MS,
+        }))
     }
 
     /// Fills `buf` with random bytes.
@@ -186,4 +190,3 @@ impl Env {
         }
     }
 }
-

@@ -114,4 +114,3 @@ pub struct UnlockTiming {
     /// Everything else.
     pub other: std::time::Duration,
 }
-

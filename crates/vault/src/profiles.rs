@@ -55,40 +55,55 @@ pub(crate) struct OpenProfile {
     pub meta: ProfileMeta,
 }
 
-const ROW_COLUMNS: &str = "profile_id, key_version, wrapped_dk, meta, created_at, updated_at, last_used_at, next_seq,
+const ROW_COLUMNS: &str =
+    "profile_id, key_version, wrapped_dk, meta, created_at, updated_at, last_used_at, next_seq,
      (SELECT count(*) FROM snapshots s WHERE s.profile_id = profiles.profile_id)";
 
 fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, ProfileRow)> {
     let id: Vec<u8> = r.get(0)?;
     let kv: i64 = r.get(1)?;
-    Ok((id, ProfileRow {
-        id: [0; 16],
-        key_version: u32::try_from(kv).unwrap_or(u32::MAX),
-        wrapped_dk: r.get(2)?,
-        meta: r.get(3)?,
-        created_at: r.get(4)?,
-        updated_at: r.get(5)?,
-        last_used_at: r.get(6)?,
-        next_seq: r.get(7)?,
-        snapshot_count: r.get(8)?,
-    }))
+    Ok((
+        id,
+        ProfileRow {
+            id: [0; 16],
+            key_version: u32::try_from(kv).unwrap_or(u32::MAX),
+            wrapped_dk: r.get(2)?,
+            meta: r.get(3)?,
+            created_at: r.get(4)?,
+            updated_at: r.get(5)?,
+            last_used_at: r.get(6)?,
+            next_seq: r.get(7)?,
+            snapshot_count: r.get(8)?,
+        },
+    ))
 }
 
 fn fix_id((id, mut row): (Vec<u8>, ProfileRow)) -> Result<ProfileRow> {
-    row.id = id.as_slice().try_into().map_err(|_| VaultError::corrupt("profile id is not 16 bytes"))?;
+    row.id = id
+        .as_slice()
+        .try_into()
+        .map_err(|_| VaultError::corrupt("profile id is not 16 bytes"))?;
     Ok(row)
 }
 
 /// Checks a profile name against `^[A-Za-z0-9._-]{1,255}$`.
 pub fn validate_name(name: &str) -> Result<()> {
-    let bad = |reason: &str| Err(VaultError::InvalidName { name: name.to_owned(), reason: reason.to_owned() });
+    let bad = |reason: &str| {
+        Err(VaultError::InvalidName {
+            name: name.to_owned(),
+            reason: reason.to_owned(),
+        })
+    };
     if name.is_empty() {
         return bad("a name needs at least one character");
     }
     if name.len() > MAX_NAME_LEN {
         return bad("a name has at most 255 characters");
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
         return bad("use only letters A-Z a-z, digits, '.', '_' and '-'");
     }
     Ok(())
@@ -96,7 +111,10 @@ pub fn validate_name(name: &str) -> Result<()> {
 
 fn validate_description(d: Option<&str>) -> Result<()> {
     if d.is_some_and(|d| d.len() > MAX_DESCRIPTION_LEN) {
-        return Err(VaultError::TooLarge { what: "description".into(), limit: MAX_DESCRIPTION_LEN as u64 });
+        return Err(VaultError::TooLarge {
+            what: "description".into(),
+            limit: MAX_DESCRIPTION_LEN as u64,
+        });
     }
     Ok(())
 }
@@ -117,12 +135,20 @@ pub fn name_hash(keys: &Keys, name: &str) -> [u8; 32] {
 impl Vault {
     /// Unwraps a profile's data key (cached while unlocked).
     pub(crate) fn data_key(&self, keys: &Keys, row: &ProfileRow) -> Result<Arc<SecretKey>> {
-        if let Some(k) = keys.dks.lock().unwrap_or_else(|p| p.into_inner()).get(&row.id) {
+        if let Some(k) = keys
+            .dks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&row.id)
+        {
             return Ok(k.clone());
         }
         let dk = unwrap_dk(&self.vault_id, keys, row)?;
         let dk = Arc::new(dk);
-        keys.dks.lock().unwrap_or_else(|p| p.into_inner()).insert(row.id, dk.clone());
+        keys.dks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(row.id, dk.clone());
         Ok(dk)
     }
 
@@ -137,7 +163,12 @@ impl Vault {
                 .map(|c| c.meta.clone())
         };
         if let Some(meta) = cached {
-            let dk = keys.dks.lock().unwrap_or_else(|p| p.into_inner()).get(&row.id).cloned();
+            let dk = keys
+                .dks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&row.id)
+                .cloned();
             if let Some(dk) = dk {
                 return Ok(OpenProfile { row, dk, meta });
             }
@@ -146,17 +177,30 @@ impl Vault {
         let meta = open_meta(&self.vault_id, &dk, &row)?;
         keys.metas.lock().unwrap_or_else(|p| p.into_inner()).insert(
             row.id,
-            CachedMeta { wrapped_dk: row.wrapped_dk.clone(), sealed: row.meta.clone(), meta: meta.clone() },
+            CachedMeta {
+                wrapped_dk: row.wrapped_dk.clone(),
+                sealed: row.meta.clone(),
+                meta: meta.clone(),
+            },
         );
         Ok(OpenProfile { row, dk, meta })
     }
 
     /// Finds a profile by name, or by id when no profile has that name.
-    pub(crate) fn resolve(&self, tx: &Transaction<'_>, keys: &Keys, name_or_id: &str) -> Result<OpenProfile> {
+    pub(crate) fn resolve(
+        &self,
+        tx: &Transaction<'_>,
+        keys: &Keys,
+        name_or_id: &str,
+    ) -> Result<OpenProfile> {
         if validate_name(name_or_id).is_ok() {
             let h = name_hash(keys, name_or_id);
             let row = tx
-                .query_row(&format!("SELECT {ROW_COLUMNS} FROM profiles WHERE name_hash = ?1"), [&h[..]], row_from)
+                .query_row(
+                    &format!("SELECT {ROW_COLUMNS} FROM profiles WHERE name_hash = ?1"),
+                    [&h[..]],
+                    row_from,
+                )
                 .optional()
                 .map_err(VaultError::storage("find profile by name"))?;
             if let Some(row) = row {
@@ -174,20 +218,32 @@ impl Vault {
         }
         if let Some(id) = parse_id(&name_or_id.to_ascii_lowercase()) {
             let row = tx
-                .query_row(&format!("SELECT {ROW_COLUMNS} FROM profiles WHERE profile_id = ?1"), [&id[..]], row_from)
+                .query_row(
+                    &format!("SELECT {ROW_COLUMNS} FROM profiles WHERE profile_id = ?1"),
+                    [&id[..]],
+                    row_from,
+                )
                 .optional()
                 .map_err(VaultError::storage("find profile by id"))?;
             if let Some(row) = row {
                 return self.open_row(keys, fix_id(row)?);
             }
         }
-        Err(VaultError::ProfileNotFound { name: name_or_id.to_owned() })
+        Err(VaultError::ProfileNotFound {
+            name: name_or_id.to_owned(),
+        })
     }
 
     /// Seals profile metadata with the profile's data key.
     pub(crate) fn seal_meta(&self, dk: &SecretKey, id: &Id, meta: &ProfileMeta) -> Result<Vec<u8>> {
         let pt = zeroize::Zeroizing::new(codec::encode_meta(meta)?);
-        let aad = seal::aad_record(&self.vault_id, id, &[0; 16], RecordKind::ProfileMeta, RECORD_SCHEMA_VERSION);
+        let aad = seal::aad_record(
+            &self.vault_id,
+            id,
+            &[0; 16],
+            RecordKind::ProfileMeta,
+            RECORD_SCHEMA_VERSION,
+        );
         seal::seal(&self.env, dk, &aad, &pt)
     }
 
@@ -239,7 +295,10 @@ impl Vault {
 
     /// A profile by name, or by id (32 hex digits) when no profile has that name.
     pub fn profile(&self, name_or_id: &str) -> Result<ProfileInfo> {
-        self.with_keys(|keys| self.store.read(|tx| Ok(self.resolve(tx, keys, name_or_id)?.info())))
+        self.with_keys(|keys| {
+            self.store
+                .read(|tx| Ok(self.resolve(tx, keys, name_or_id)?.info()))
+        })
     }
 
     /// Profiles ordered by name, `limit` from `offset`.
@@ -250,8 +309,11 @@ impl Vault {
                 let mut stmt = tx
                     .prepare(&format!("SELECT {ROW_COLUMNS} FROM profiles"))
                     .map_err(VaultError::storage("list profiles"))?;
-                let rows = stmt.query_map([], row_from).map_err(VaultError::storage("list profiles"))?;
-                rows.map(|r| fix_id(r.map_err(VaultError::storage("list profiles"))?)).collect::<Result<Vec<_>>>()
+                let rows = stmt
+                    .query_map([], row_from)
+                    .map_err(VaultError::storage("list profiles"))?;
+                rows.map(|r| fix_id(r.map_err(VaultError::storage("list profiles"))?))
+                    .collect::<Result<Vec<_>>>()
             })?;
             let mut all = self.open_rows_parallel(keys, rows)?;
             all.sort_by(|a, b| a.name.cmp(&b.name));
@@ -268,9 +330,14 @@ impl Vault {
     /// Opens many rows, spread over the available cores when there are many (a cold listing
     /// of 10,000 profiles is 20,000 AEAD opens).
     fn open_rows_parallel(&self, keys: &Keys, rows: Vec<ProfileRow>) -> Result<Vec<ProfileInfo>> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
         if rows.len() < PARALLEL_LIST_MIN || threads < 2 {
-            return rows.into_iter().map(|r| Ok(self.open_row(keys, r)?.info())).collect();
+            return rows
+                .into_iter()
+                .map(|r| Ok(self.open_row(keys, r)?.info()))
+                .collect();
         }
         let per = rows.len().div_ceil(threads);
         let mut chunks: Vec<Vec<ProfileRow>> = Vec::new();
@@ -283,13 +350,19 @@ impl Vault {
                 .into_iter()
                 .map(|chunk| {
                     s.spawn(move || {
-                        chunk.into_iter().map(|r| Ok(self.open_row(keys, r)?.info())).collect::<Result<Vec<_>>>()
+                        chunk
+                            .into_iter()
+                            .map(|r| Ok(self.open_row(keys, r)?.info()))
+                            .collect::<Result<Vec<_>>>()
                     })
                 })
                 .collect();
             let mut out = Vec::new();
             for h in handles {
-                out.extend(h.join().map_err(|_| VaultError::corrupt("a listing thread panicked"))??);
+                out.extend(
+                    h.join()
+                        .map_err(|_| VaultError::corrupt("a listing thread panicked"))??,
+                );
             }
             Ok(out)
         })
@@ -302,14 +375,23 @@ impl Vault {
             let h = name_hash(keys, new_name);
             if open.meta.name != new_name {
                 let taken: bool = tx
-                    .query_row("SELECT EXISTS (SELECT 1 FROM profiles WHERE name_hash = ?1)", [&h[..]], |r| r.get(0))
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM profiles WHERE name_hash = ?1)",
+                        [&h[..]],
+                        |r| r.get(0),
+                    )
                     .map_err(VaultError::storage("check name"))?;
                 if taken {
-                    return Err(VaultError::NameTaken { name: new_name.to_owned() });
+                    return Err(VaultError::NameTaken {
+                        name: new_name.to_owned(),
+                    });
                 }
             }
-            tx.execute("UPDATE profiles SET name_hash = ?1 WHERE profile_id = ?2", params![&h[..], &open.row.id[..]])
-                .map_err(VaultError::storage("rename profile"))?;
+            tx.execute(
+                "UPDATE profiles SET name_hash = ?1 WHERE profile_id = ?2",
+                params![&h[..], &open.row.id[..]],
+            )
+            .map_err(VaultError::storage("rename profile"))?;
             open.meta.name = new_name.to_owned();
             Ok(())
         })
@@ -360,12 +442,21 @@ impl Vault {
             let id = self.store.write(|tx| {
                 let open = self.resolve(tx, keys, name_or_id)?;
                 // Snapshots go by ON DELETE CASCADE; secure_delete zeroes the freed pages.
-                tx.execute("DELETE FROM profiles WHERE profile_id = ?1", [&open.row.id[..]])
-                    .map_err(VaultError::storage("delete profile"))?;
+                tx.execute(
+                    "DELETE FROM profiles WHERE profile_id = ?1",
+                    [&open.row.id[..]],
+                )
+                .map_err(VaultError::storage("delete profile"))?;
                 Ok(open.row.id)
             })?;
-            keys.dks.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-            keys.metas.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            keys.dks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+            keys.metas
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
             Ok(())
         })?;
         // The wrapped data key must not survive in the WAL either.
@@ -402,7 +493,14 @@ impl OpenProfile {
     }
 }
 
-fn info_of(id: &Id, meta: &ProfileMeta, created: i64, updated: i64, used: Option<i64>, count: i64) -> ProfileInfo {
+fn info_of(
+    id: &Id,
+    meta: &ProfileMeta,
+    created: i64,
+    updated: i64,
+    used: Option<i64>,
+    count: i64,
+) -> ProfileInfo {
     ProfileInfo {
         id: hex::encode(id),
         name: meta.name.clone(),
@@ -420,7 +518,9 @@ fn info_of(id: &Id, meta: &ProfileMeta, created: i64, updated: i64, used: Option
 
 /// Unwraps a data key with the master key (no cache).
 pub(crate) fn unwrap_dk(vault_id: &Id, keys: &Keys, row: &ProfileRow) -> Result<SecretKey> {
-    let failed = || VaultError::DecryptionFailed { record: format!("profiles[{}].wrapped_dk", hex::encode(row.id)) };
+    let failed = || VaultError::DecryptionFailed {
+        record: format!("profiles[{}].wrapped_dk", hex::encode(row.id)),
+    };
     if row.key_version != DK_VERSION {
         return Err(VaultError::UnsupportedVersion {
             what: "data-key",
@@ -428,8 +528,12 @@ pub(crate) fn unwrap_dk(vault_id: &Id, keys: &Keys, row: &ProfileRow) -> Result<
             supported: DK_VERSION.to_string(),
         });
     }
-    let pt = seal::open(&keys.mk, &seal::aad_dk(vault_id, &row.id, row.key_version), &row.wrapped_dk)
-        .ok_or_else(failed)?;
+    let pt = seal::open(
+        &keys.mk,
+        &seal::aad_dk(vault_id, &row.id, row.key_version),
+        &row.wrapped_dk,
+    )
+    .ok_or_else(failed)?;
     SecretKey::from_slice(&pt).ok_or_else(failed)
 }
 
@@ -437,9 +541,19 @@ pub(crate) fn unwrap_dk(vault_id: &Id, keys: &Keys, row: &ProfileRow) -> Result<
 pub(crate) fn open_meta(vault_id: &Id, dk: &SecretKey, row: &ProfileRow) -> Result<ProfileMeta> {
     let record = || format!("profiles[{}].meta", hex::encode(row.id));
     if row.meta.len() > MAX_META_SEALED {
-        return Err(VaultError::TooLarge { what: record(), limit: MAX_META_SEALED as u64 });
+        return Err(VaultError::TooLarge {
+            what: record(),
+            limit: MAX_META_SEALED as u64,
+        });
     }
-    let aad = seal::aad_record(vault_id, &row.id, &[0; 16], RecordKind::ProfileMeta, RECORD_SCHEMA_VERSION);
-    let pt = seal::open(dk, &aad, &row.meta).ok_or_else(|| VaultError::DecryptionFailed { record: record() })?;
+    let aad = seal::aad_record(
+        vault_id,
+        &row.id,
+        &[0; 16],
+        RecordKind::ProfileMeta,
+        RECORD_SCHEMA_VERSION,
+    );
+    let pt = seal::open(dk, &aad, &row.meta)
+        .ok_or_else(|| VaultError::DecryptionFailed { record: record() })?;
     codec::decode_meta(&pt)
 }

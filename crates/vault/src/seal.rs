@@ -70,7 +70,11 @@ pub fn aad_mk(
     a.extend_from_slice(slot_id);
     a.push(slot_kind);
     a.push(kdf_id);
-    let p = params.unwrap_or(KdfParams { m_kib: 0, t: 0, p: 0 });
+    let p = params.unwrap_or(KdfParams {
+        m_kib: 0,
+        t: 0,
+        p: 0,
+    });
     a.extend_from_slice(&p.m_kib.to_be_bytes());
     a.extend_from_slice(&p.t.to_be_bytes());
     a.extend_from_slice(&p.p.to_be_bytes());
@@ -146,5 +150,8 @@ pub fn open(key: &SecretKey, aad: &[u8], blob: &[u8]) -> Option<Zeroizing<Vec<u8
     }
     let (nonce, ct) = blob.split_at(NONCE_LEN);
     let cipher = XChaCha20Poly1305::new(key.expose().into());
-    cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad }).ok().map(Zeroizing::new)
+    cipher
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
+        .ok()
+        .map(Zeroizing::new)
 }

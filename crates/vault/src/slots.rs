@@ -10,7 +10,9 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::Credential;
 use crate::error::{Result, VaultError};
-use crate::kdf::{self, ARGON2_SALT_LEN, KDF_ARGON2ID, KDF_HKDF_SHA256, KEYFILE_SALT_LEN, KdfParams};
+use crate::kdf::{
+    self, ARGON2_SALT_LEN, KDF_ARGON2ID, KDF_HKDF_SHA256, KEYFILE_SALT_LEN, KdfParams,
+};
 use crate::keys::{Env, Id, SecretKey};
 use crate::seal;
 
@@ -58,13 +60,24 @@ impl SlotRow {
                 reason: format!("stored {what} = {v} is out of range"),
             })
         };
-        let p = KdfParams { m_kib: conv(self.m_kib, "m_kib")?, t: conv(self.t, "t")?, p: conv(self.p, "p")? };
+        let p = KdfParams {
+            m_kib: conv(self.m_kib, "m_kib")?,
+            t: conv(self.t, "t")?,
+            p: conv(self.p, "p")?,
+        };
         p.check()?;
         Ok(Some(p))
     }
 
     fn aad(&self, vault_id: &Id) -> Result<Vec<u8>> {
-        Ok(seal::aad_mk(vault_id, &self.slot_id, self.slot_kind, self.kdf_id, self.params()?, &self.salt))
+        Ok(seal::aad_mk(
+            vault_id,
+            &self.slot_id,
+            self.slot_kind,
+            self.kdf_id,
+            self.params()?,
+            &self.salt,
+        ))
     }
 }
 

@@ -6,13 +6,13 @@ use pvault_model::{BrowserState, SnapshotInfo, SnapshotKind};
 use rusqlite::{OptionalExtension, Transaction, params};
 use zeroize::Zeroizing;
 
+use crate::Snapshot;
 use crate::codec::{self, MAX_BODY_SEALED, MAX_INFO_SEALED, RECORD_SCHEMA_VERSION};
 use crate::error::{Result, VaultError};
 use crate::keys::{Id, SecretKey};
 use crate::profiles::OpenProfile;
 use crate::seal::{self, OVERHEAD, RecordKind};
 use crate::vault::Vault;
-use crate::Snapshot;
 
 /// Longest session id accepted by [`Vault::append_snapshot_for_session`].
 pub const MAX_SESSION_ID_LEN: usize = 128;
@@ -35,7 +35,12 @@ pub(crate) struct SnapshotRow {
 }
 
 fn record_name(profile: &Id, snap: &Id, kind: RecordKind) -> String {
-    format!("snapshots[{}/{}].{}", hex::encode(profile), hex::encode(snap), kind.name())
+    format!(
+        "snapshots[{}/{}].{}",
+        hex::encode(profile),
+        hex::encode(snap),
+        kind.name()
+    )
 }
 
 /// Opens a sealed snapshot record, checking its size before anything else.
@@ -47,26 +52,51 @@ pub(crate) fn open_record(
     kind: RecordKind,
     blob: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let cap = if kind == RecordKind::SnapshotBody { MAX_BODY_SEALED } else { MAX_INFO_SEALED };
+    let cap = if kind == RecordKind::SnapshotBody {
+        MAX_BODY_SEALED
+    } else {
+        MAX_INFO_SEALED
+    };
     if blob.len() > cap {
-        return Err(VaultError::TooLarge { what: record_name(profile, &row.id, kind), limit: cap as u64 });
+        return Err(VaultError::TooLarge {
+            what: record_name(profile, &row.id, kind),
+            limit: cap as u64,
+        });
     }
-    let sv = u16::try_from(row.schema_version).ok().filter(|v| *v == RECORD_SCHEMA_VERSION).ok_or(
-        VaultError::UnsupportedVersion {
+    let sv = u16::try_from(row.schema_version)
+        .ok()
+        .filter(|v| *v == RECORD_SCHEMA_VERSION)
+        .ok_or(VaultError::UnsupportedVersion {
             what: "snapshot schema",
             found: row.schema_version as u64,
             supported: RECORD_SCHEMA_VERSION.to_string(),
-        },
-    )?;
+        })?;
     let aad = seal::aad_record(vault_id, profile, &row.id, kind, sv);
-    seal::open(dk, &aad, blob).ok_or_else(|| VaultError::DecryptionFailed { record: record_name(profile, &row.id, kind) })
+    seal::open(dk, &aad, blob).ok_or_else(|| VaultError::DecryptionFailed {
+        record: record_name(profile, &row.id, kind),
+    })
 }
 
 /// Opens a snapshot's info and checks the plaintext columns agree with it.
-pub(crate) fn open_info(vault_id: &Id, dk: &SecretKey, profile: &Id, row: &SnapshotRow) -> Result<SnapshotInfo> {
-    let pt = open_record(vault_id, dk, profile, row, RecordKind::SnapshotInfo, &row.info)?;
+pub(crate) fn open_info(
+    vault_id: &Id,
+    dk: &SecretKey,
+    profile: &Id,
+    row: &SnapshotRow,
+) -> Result<SnapshotInfo> {
+    let pt = open_record(
+        vault_id,
+        dk,
+        profile,
+        row,
+        RecordKind::SnapshotInfo,
+        &row.info,
+    )?;
     let info = codec::decode_info(&pt)?;
-    if info.seq as i64 != row.seq || codec::kind_code(info.kind) != row.kind || info.id != hex::encode(row.id) {
+    if info.seq as i64 != row.seq
+        || codec::kind_code(info.kind) != row.kind
+        || info.id != hex::encode(row.id)
+    {
         return Err(VaultError::corrupt(format!(
             "plaintext columns of {} disagree with its sealed info",
             record_name(profile, &row.id, RecordKind::SnapshotInfo)
@@ -95,18 +125,24 @@ pub(crate) fn open_body(
 }
 
 fn row_from(r: &rusqlite::Row<'_>, with_body: bool) -> rusqlite::Result<(Vec<u8>, SnapshotRow)> {
-    Ok((r.get(0)?, SnapshotRow {
-        id: [0; 16],
-        seq: r.get(1)?,
-        kind: r.get(2)?,
-        schema_version: r.get(3)?,
-        info: r.get(4)?,
-        body: if with_body { Some(r.get(5)?) } else { None },
-    }))
+    Ok((
+        r.get(0)?,
+        SnapshotRow {
+            id: [0; 16],
+            seq: r.get(1)?,
+            kind: r.get(2)?,
+            schema_version: r.get(3)?,
+            info: r.get(4)?,
+            body: if with_body { Some(r.get(5)?) } else { None },
+        },
+    ))
 }
 
 fn fix_id((id, mut row): (Vec<u8>, SnapshotRow)) -> Result<SnapshotRow> {
-    row.id = id.as_slice().try_into().map_err(|_| VaultError::corrupt("snapshot id is not 16 bytes"))?;
+    row.id = id
+        .as_slice()
+        .try_into()
+        .map_err(|_| VaultError::corrupt("snapshot id is not 16 bytes"))?;
     Ok(row)
 }
 
@@ -117,7 +153,9 @@ const COLS: &str = "snapshot_id, seq, kind, schema_version, info, body";
 fn validate_session_id(s: &str) -> Result<()> {
     if s.is_empty()
         || s.len() > MAX_SESSION_ID_LEN
-        || !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
     {
         return Err(VaultError::InvalidArgument {
             what: "session id",
@@ -129,7 +167,12 @@ fn validate_session_id(s: &str) -> Result<()> {
 
 impl Vault {
     /// Appends a snapshot as the newest, applying retention, in one transaction.
-    pub fn append_snapshot(&self, name_or_id: &str, state: &BrowserState, kind: SnapshotKind) -> Result<SnapshotInfo> {
+    pub fn append_snapshot(
+        &self,
+        name_or_id: &str,
+        state: &BrowserState,
+        kind: SnapshotKind,
+    ) -> Result<SnapshotInfo> {
         self.append_inner(name_or_id, state, kind, None)
     }
 
@@ -156,7 +199,10 @@ impl Vault {
     ) -> Result<SnapshotInfo> {
         let encoded = Zeroizing::new(codec::encode_state(state)?);
         if encoded.len() + OVERHEAD > MAX_BODY_SEALED {
-            return Err(VaultError::TooLarge { what: "snapshot".into(), limit: (MAX_BODY_SEALED - OVERHEAD) as u64 });
+            return Err(VaultError::TooLarge {
+                what: "snapshot".into(),
+                limit: (MAX_BODY_SEALED - OVERHEAD) as u64,
+            });
         }
         self.with_keys(|keys| {
             self.store.write(|tx| {
@@ -181,8 +227,20 @@ impl Vault {
         let seq = open.row.next_seq;
         let now = self.env.now_ms();
         let info = codec::info_for(&hex::encode(sid), seq as u64, now, kind, state, encoded);
-        let aad_body = seal::aad_record(&self.vault_id, &pid, &sid, RecordKind::SnapshotBody, RECORD_SCHEMA_VERSION);
-        let aad_info = seal::aad_record(&self.vault_id, &pid, &sid, RecordKind::SnapshotInfo, RECORD_SCHEMA_VERSION);
+        let aad_body = seal::aad_record(
+            &self.vault_id,
+            &pid,
+            &sid,
+            RecordKind::SnapshotBody,
+            RECORD_SCHEMA_VERSION,
+        );
+        let aad_info = seal::aad_record(
+            &self.vault_id,
+            &pid,
+            &sid,
+            RecordKind::SnapshotInfo,
+            RECORD_SCHEMA_VERSION,
+        );
         let body = seal::seal(&self.env, &open.dk, &aad_body, encoded)?;
         let sealed_info = seal::seal(&self.env, &open.dk, &aad_info, &codec::encode_info(&info)?)?;
         tx.execute(
@@ -206,7 +264,11 @@ impl Vault {
         if let (Some(session), false) = (session, kind == SnapshotKind::Checkpoint) {
             tx.execute(
                 "DELETE FROM snapshots WHERE profile_id = ?1 AND session_id = ?2 AND kind = ?3",
-                params![&pid[..], session, codec::kind_code(SnapshotKind::Checkpoint)],
+                params![
+                    &pid[..],
+                    session,
+                    codec::kind_code(SnapshotKind::Checkpoint)
+                ],
             )
             .map_err(VaultError::storage("collapse checkpoints"))?;
         }
@@ -236,8 +298,10 @@ impl Vault {
             self.store.read(|tx| {
                 let open = self.resolve(tx, keys, name_or_id)?;
                 let mut stmt = tx
-                    .prepare("SELECT snapshot_id, seq, kind, schema_version, info FROM snapshots
-                              WHERE profile_id = ?1 ORDER BY seq DESC")
+                    .prepare(
+                        "SELECT snapshot_id, seq, kind, schema_version, info FROM snapshots
+                              WHERE profile_id = ?1 ORDER BY seq DESC",
+                    )
                     .map_err(VaultError::storage("history"))?;
                 let rows = stmt
                     .query_map([&open.row.id[..]], |r| row_from(r, false))
@@ -283,14 +347,26 @@ impl Vault {
                 let mut open = self.resolve(tx, keys, name_or_id)?;
                 let old = self.load_snapshot(tx, &open, name_or_id, Some(snapshot))?;
                 let encoded = Zeroizing::new(codec::encode_state(&old.state)?);
-                self.append_in_tx(tx, &mut open, &old.state, &encoded, SnapshotKind::Restore, None)
+                self.append_in_tx(
+                    tx,
+                    &mut open,
+                    &old.state,
+                    &encoded,
+                    SnapshotKind::Restore,
+                    None,
+                )
             })
         })
     }
 }
 
 /// Finds one snapshot row of a profile by selector.
-fn find_row(tx: &Transaction<'_>, pid: &Id, name_or_id: &str, selector: Option<&str>) -> Result<SnapshotRow> {
+fn find_row(
+    tx: &Transaction<'_>,
+    pid: &Id,
+    name_or_id: &str,
+    selector: Option<&str>,
+) -> Result<SnapshotRow> {
     let not_found = || VaultError::SnapshotNotFound {
         profile: name_or_id.to_owned(),
         snapshot: selector.unwrap_or("latest").to_owned(),
@@ -304,13 +380,18 @@ fn find_row(tx: &Transaction<'_>, pid: &Id, name_or_id: &str, selector: Option<&
     };
     let sel = match selector {
         None | Some("latest") => {
-            let sql = format!("SELECT {COLS} FROM snapshots WHERE profile_id = ?1 AND ?2 ORDER BY seq DESC LIMIT 1");
+            let sql = format!(
+                "SELECT {COLS} FROM snapshots WHERE profile_id = ?1 AND ?2 ORDER BY seq DESC LIMIT 1"
+            );
             return one(&sql, &1i64)?.ok_or_else(not_found);
         }
         Some(s) => s.to_ascii_lowercase(),
     };
     if let Ok(seq) = sel.parse::<i64>() {
-        if let Some(row) = one(&format!("SELECT {COLS} FROM snapshots WHERE profile_id = ?1 AND seq = ?2"), &seq)? {
+        if let Some(row) = one(
+            &format!("SELECT {COLS} FROM snapshots WHERE profile_id = ?1 AND seq = ?2"),
+            &seq,
+        )? {
             return Ok(row);
         }
     }
@@ -323,7 +404,10 @@ fn find_row(tx: &Transaction<'_>, pid: &Id, name_or_id: &str, selector: Option<&
         let mut rows: Vec<SnapshotRow> = stmt
             .query_map(params![&pid[..], format!("{sel}%")], |r| row_from(r, true))
             .map_err(VaultError::storage("find snapshot"))?
-            .map(|r| r.map_err(VaultError::storage("find snapshot")).and_then(fix_id))
+            .map(|r| {
+                r.map_err(VaultError::storage("find snapshot"))
+                    .and_then(fix_id)
+            })
             .collect::<Result<_>>()?;
         if rows.len() > 1 {
             return Err(VaultError::InvalidArgument {

@@ -80,14 +80,20 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
 /// Creates `dir` with mode 0700 if missing; refuses a directory others can access.
 pub fn prepare_dir(dir: &Path, create: bool) -> Result<()> {
     if create && !dir.exists() {
-        DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(VaultError::io(dir))?;
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(VaultError::io(dir))?;
     }
     let meta = std::fs::metadata(dir).map_err(VaultError::io(dir))?;
     if !meta.is_dir() {
@@ -112,11 +118,16 @@ pub fn prepare_dir(dir: &Path, create: bool) -> Result<()> {
 
 /// Creates an empty 0600 database file; `AlreadyExists` if there is one.
 pub fn create_file(path: &Path) -> Result<()> {
-    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Err(VaultError::AlreadyExists { path: path.display().to_string() })
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(VaultError::AlreadyExists {
+            path: path.display().to_string(),
+        }),
         Err(e) => Err(VaultError::io(path)(e)),
     }
 }
@@ -139,7 +150,8 @@ pub fn fix_modes(path: &Path) -> Result<()> {
 pub fn connect(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(VaultError::storage("open"))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(VaultError::storage("busy_timeout"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(VaultError::storage("busy_timeout"))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
@@ -155,7 +167,11 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let writer = connect(path)?;
         fix_modes(path)?;
-        Ok(Store { path: path.to_owned(), writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
+        Ok(Store {
+            path: path.to_owned(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
     }
 
     /// Path of the database file.
@@ -222,8 +238,14 @@ impl Store {
 }
 
 /// Initializes a new database: schema, application id, the vault row.
-pub fn init_schema(tx: &Transaction<'_>, vault_id: &[u8], created_at: i64, retention: u32) -> Result<()> {
-    tx.execute_batch(SCHEMA_V1).map_err(VaultError::storage("create schema"))?;
+pub fn init_schema(
+    tx: &Transaction<'_>,
+    vault_id: &[u8],
+    created_at: i64,
+    retention: u32,
+) -> Result<()> {
+    tx.execute_batch(SCHEMA_V1)
+        .map_err(VaultError::storage("create schema"))?;
     tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID};"))
         .map_err(VaultError::storage("application_id"))?;
     tx.execute(
@@ -248,7 +270,8 @@ pub fn check_open(conn: &Connection) -> Result<[u8; 16]> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     );
-    let (version, id) = row.map_err(|e| VaultError::corrupt(format!("no readable vault row: {e}")))?;
+    let (version, id) =
+        row.map_err(|e| VaultError::corrupt(format!("no readable vault row: {e}")))?;
     if version != FORMAT_VERSION {
         return Err(VaultError::UnsupportedVersion {
             what: "vault format",
@@ -256,5 +279,7 @@ pub fn check_open(conn: &Connection) -> Result<[u8; 16]> {
             supported: FORMAT_VERSION.to_string(),
         });
     }
-    id.as_slice().try_into().map_err(|_| VaultError::corrupt("vault id is not 16 bytes"))
+    id.as_slice()
+        .try_into()
+        .map_err(|_| VaultError::corrupt("vault id is not 16 bytes"))
 }

@@ -43,7 +43,12 @@ pub(crate) struct CachedMeta {
 impl Keys {
     fn new(mk: SecretKey) -> Keys {
         let name_key = mk.derive(LABEL_NAME_INDEX);
-        Keys { mk, name_key, dks: Mutex::new(HashMap::new()), metas: Mutex::new(HashMap::new()) }
+        Keys {
+            mk,
+            name_key,
+            dks: Mutex::new(HashMap::new()),
+            metas: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -100,7 +105,10 @@ impl Vault {
 
     fn create_in(dir: &Path, cred: &Credential, opts: &CreateOptions, env: Env) -> Result<Vault> {
         if opts.retention < 1 {
-            return Err(VaultError::InvalidArgument { what: "retention", reason: "must keep at least 1 snapshot".into() });
+            return Err(VaultError::InvalidArgument {
+                what: "retention",
+                reason: "must keep at least 1 snapshot".into(),
+            });
         }
         let params = match (cred, opts.kdf_params, opts.kdf_target) {
             (Credential::KeyFile(_), _, _) => KdfParams::OWASP_MINIMUM,
@@ -125,7 +133,12 @@ impl Vault {
                 slots::put_slot(tx, &slot, now)
             })?;
             store::fix_modes(&path)?;
-            Ok(Vault { store, vault_id, env, keys: RwLock::new(Some(Keys::new(mk))) })
+            Ok(Vault {
+                store,
+                vault_id,
+                env,
+                keys: RwLock::new(Some(Keys::new(mk))),
+            })
         })();
         if result.is_err() {
             // Leave no half-made vault behind, so `create` can be retried.
@@ -142,12 +155,19 @@ impl Vault {
     pub fn open(dir: &Path) -> Result<Vault> {
         let path = dir.join(Self::FILE_NAME);
         if !path.is_file() {
-            return Err(VaultError::NoVault { path: dir.display().to_string() });
+            return Err(VaultError::NoVault {
+                path: dir.display().to_string(),
+            });
         }
         store::prepare_dir(dir, false)?;
         let store = Store::open(&path)?;
         let vault_id = store.with_writer(|c| store::check_open(c))?;
-        Ok(Vault { store, vault_id, env: Env::Os, keys: RwLock::new(None) })
+        Ok(Vault {
+            store,
+            vault_id,
+            env: Env::Os,
+            keys: RwLock::new(None),
+        })
     }
 
     /// Path of the vault database file.
@@ -163,11 +183,16 @@ impl Vault {
     /// Unlocks with a passphrase or key file; `auth_failed` if no slot opens.
     pub fn unlock(&self, cred: &Credential) -> Result<UnlockTiming> {
         let start = Instant::now();
-        let (mk, kdf_time) = self.store.read(|tx| slots::open_slot(tx, &self.vault_id, cred))?;
+        let (mk, kdf_time) = self
+            .store
+            .read(|tx| slots::open_slot(tx, &self.vault_id, cred))?;
         let keys = Keys::new(mk);
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Some(keys);
         let total = start.elapsed();
-        Ok(UnlockTiming { kdf: kdf_time, other: total.saturating_sub(kdf_time) })
+        Ok(UnlockTiming {
+            kdf: kdf_time,
+            other: total.saturating_sub(kdf_time),
+        })
     }
 
     /// Forgets every key (zeroized). Idempotent.
@@ -178,7 +203,10 @@ impl Vault {
 
     /// Whether keys are loaded.
     pub fn is_unlocked(&self) -> bool {
-        self.keys.read().unwrap_or_else(|p| p.into_inner()).is_some()
+        self.keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     /// Runs `f` with the keys; `Locked` if there are none.
@@ -198,7 +226,9 @@ impl Vault {
                 reason: "must be a passphrase; use set_keyfile for a key file".into(),
             });
         }
-        let (mk, _) = self.store.read(|tx| slots::open_slot(tx, &self.vault_id, old))?;
+        let (mk, _) = self
+            .store
+            .read(|tx| slots::open_slot(tx, &self.vault_id, old))?;
         // Keep the cost of the current passphrase slot (it was calibrated for this machine);
         // raise it to the floor if it was below.
         let params = self
@@ -217,10 +247,19 @@ impl Vault {
     /// Adds (or replaces) the key-file keyslot. Requires unlocked.
     pub fn set_keyfile(&self, keyfile: &Credential) -> Result<()> {
         if !matches!(keyfile, Credential::KeyFile(_)) {
-            return Err(VaultError::InvalidArgument { what: "key file", reason: "expected Credential::KeyFile".into() });
+            return Err(VaultError::InvalidArgument {
+                what: "key file",
+                reason: "expected Credential::KeyFile".into(),
+            });
         }
         let slot = self.with_keys(|k| {
-            slots::make_slot(&self.env, &self.vault_id, keyfile, KdfParams::OWASP_MINIMUM, &k.mk)
+            slots::make_slot(
+                &self.env,
+                &self.vault_id,
+                keyfile,
+                KdfParams::OWASP_MINIMUM,
+                &k.mk,
+            )
         })?;
         let now = self.env.now_ms();
         self.store.write(|tx| slots::put_slot(tx, &slot.0, now))?;
@@ -230,11 +269,17 @@ impl Vault {
     /// Snapshots kept per profile from now on (min 1).
     pub fn set_retention(&self, keep: u32) -> Result<()> {
         if keep < 1 {
-            return Err(VaultError::InvalidArgument { what: "retention", reason: "must keep at least 1 snapshot".into() });
+            return Err(VaultError::InvalidArgument {
+                what: "retention",
+                reason: "must keep at least 1 snapshot".into(),
+            });
         }
         self.store.write(|tx| {
-            tx.execute("UPDATE vault SET retention = ?1 WHERE singleton = 1", [keep])
-                .map_err(VaultError::storage("set retention"))?;
+            tx.execute(
+                "UPDATE vault SET retention = ?1 WHERE singleton = 1",
+                [keep],
+            )
+            .map_err(VaultError::storage("set retention"))?;
             Ok(())
         })
     }
@@ -243,9 +288,15 @@ impl Vault {
     /// If `dest` is an existing directory, the copy is `dest/vault.db` (openable with
     /// [`Vault::open`] on that directory, with the same credentials).
     pub fn backup(&self, dest: &Path) -> Result<()> {
-        let target = if dest.is_dir() { dest.join(Self::FILE_NAME) } else { dest.to_owned() };
+        let target = if dest.is_dir() {
+            dest.join(Self::FILE_NAME)
+        } else {
+            dest.to_owned()
+        };
         if target.exists() {
-            return Err(VaultError::AlreadyExists { path: target.display().to_string() });
+            return Err(VaultError::AlreadyExists {
+                path: target.display().to_string(),
+            });
         }
         // Create the file 0600 first so the copy is never readable by others, even briefly.
         store::create_file(&target)?;
@@ -255,7 +306,8 @@ impl Vault {
         })?;
         let res = self.store.with_writer(|c| {
             // VACUUM INTO refuses a non-empty target; an empty file is accepted.
-            c.execute("VACUUM INTO ?1", [s]).map_err(VaultError::storage("VACUUM INTO"))?;
+            c.execute("VACUUM INTO ?1", [s])
+                .map_err(VaultError::storage("VACUUM INTO"))?;
             Ok(())
         });
         if res.is_err() {

@@ -6,12 +6,12 @@
 
 use rusqlite::Transaction;
 
+use crate::VerifyReport;
 use crate::error::{Result, VaultError};
 use crate::keys::Id;
 use crate::profiles::{self, ProfileRow};
 use crate::snapshots::{self, SnapshotRow};
 use crate::vault::{Keys, Vault};
-use crate::VerifyReport;
 
 impl Vault {
     /// Authenticates every sealed record; lists every failure.
@@ -27,13 +27,18 @@ impl Vault {
             )
             .map_err(VaultError::storage("verify"))?;
         let rows: Vec<(Vec<u8>, i64, Vec<u8>, Vec<u8>, Vec<u8>)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
             .map_err(VaultError::storage("verify"))?
             .collect::<rusqlite::Result<_>>()
             .map_err(VaultError::storage("verify"))?;
         for (id, kv, wrapped_dk, meta, name_hash) in rows {
             let Ok(pid) = <Id>::try_from(id.as_slice()) else {
-                report.failures.push(format!("profiles[{}]: id is not 16 bytes", hex::encode(&id)));
+                report.failures.push(format!(
+                    "profiles[{}]: id is not 16 bytes",
+                    hex::encode(&id)
+                ));
                 continue;
             };
             let row = ProfileRow {
@@ -54,9 +59,15 @@ impl Vault {
                     dk
                 }
                 Err(e) => {
-                    report.failures.push(format!("profiles[{p}].wrapped_dk: {e}"));
+                    report
+                        .failures
+                        .push(format!("profiles[{p}].wrapped_dk: {e}"));
                     let n: i64 = tx
-                        .query_row("SELECT count(*) FROM snapshots WHERE profile_id = ?1", [&pid[..]], |r| r.get(0))
+                        .query_row(
+                            "SELECT count(*) FROM snapshots WHERE profile_id = ?1",
+                            [&pid[..]],
+                            |r| r.get(0),
+                        )
                         .map_err(VaultError::storage("verify"))?;
                     report.failures.push(format!(
                         "profiles[{p}].meta and {n} snapshot(s): not checkable without the data key"
@@ -68,7 +79,9 @@ impl Vault {
                 Ok(meta) => {
                     report.ok += 1;
                     if profiles::name_hash(keys, &meta.name)[..] != name_hash[..] {
-                        report.failures.push(format!("profiles[{p}].name_hash: does not match the sealed name"));
+                        report.failures.push(format!(
+                            "profiles[{p}].name_hash: does not match the sealed name"
+                        ));
                     }
                 }
                 Err(e) => report.failures.push(format!("profiles[{p}].meta: {e}")),
@@ -78,21 +91,27 @@ impl Vault {
                 .map_err(VaultError::storage("verify"))?;
             let snaps: Vec<(Vec<u8>, SnapshotRow)> = stmt
                 .query_map([&pid[..]], |r| {
-                    Ok((r.get(0)?, SnapshotRow {
-                        id: [0; 16],
-                        seq: r.get(1)?,
-                        kind: r.get(2)?,
-                        schema_version: r.get(3)?,
-                        info: r.get(4)?,
-                        body: Some(r.get(5)?),
-                    }))
+                    Ok((
+                        r.get(0)?,
+                        SnapshotRow {
+                            id: [0; 16],
+                            seq: r.get(1)?,
+                            kind: r.get(2)?,
+                            schema_version: r.get(3)?,
+                            info: r.get(4)?,
+                            body: Some(r.get(5)?),
+                        },
+                    ))
                 })
                 .map_err(VaultError::storage("verify"))?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(VaultError::storage("verify"))?;
             for (sid, mut srow) in snaps {
                 let Ok(sid) = <Id>::try_from(sid.as_slice()) else {
-                    report.failures.push(format!("snapshots[{p}/{}]: id is not 16 bytes", hex::encode(&sid)));
+                    report.failures.push(format!(
+                        "snapshots[{p}/{}]: id is not 16 bytes",
+                        hex::encode(&sid)
+                    ));
                     continue;
                 };
                 srow.id = sid;
@@ -102,12 +121,18 @@ impl Vault {
                         report.ok += 1;
                         match snapshots::open_body(&self.vault_id, &dk, &pid, &srow, &info) {
                             Ok(_) => report.ok += 1,
-                            Err(e) => report.failures.push(format!("snapshots[{p}/{s}].snapshot-body: {e}")),
+                            Err(e) => report
+                                .failures
+                                .push(format!("snapshots[{p}/{s}].snapshot-body: {e}")),
                         }
                     }
                     Err(e) => {
-                        report.failures.push(format!("snapshots[{p}/{s}].snapshot-info: {e}"));
-                        report.failures.push(format!("snapshots[{p}/{s}].snapshot-body: not checkable without its info"));
+                        report
+                            .failures
+                            .push(format!("snapshots[{p}/{s}].snapshot-info: {e}"));
+                        report.failures.push(format!(
+                            "snapshots[{p}/{s}].snapshot-body: not checkable without its info"
+                        ));
                     }
                 }
             }

@@ -17,7 +17,7 @@ mod history;
 mod negative;
 #[path = "vault/profiles.rs"]
 mod profiles;
-#[path = "vault/tamper.rs"]
-mod tamper;
 #[path = "vault/spec.rs"]
 mod spec;
+#[path = "vault/tamper.rs"]
+mod tamper;

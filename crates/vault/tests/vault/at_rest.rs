@@ -26,31 +26,62 @@ const MARKERS: [&str; 8] = [
 fn marker_values_never_reach_the_files() {
     let (t, v) = new_vault();
     let dir = vault_dir(&t);
-    v.create_profile("MarkerProfileName", Some("MARKER-DESCRIPTION"), &Default::default()).unwrap();
+    v.create_profile(
+        "MarkerProfileName",
+        Some("MARKER-DESCRIPTION"),
+        &Default::default(),
+    )
+    .unwrap();
     let mut s = state_with("x");
-    s.cookies.push(cookie("MARKER-COOKIE-NAME", "MARKER-COOKIE-VALUE", ".markerdomain.example"));
+    s.cookies.push(cookie(
+        "MARKER-COOKIE-NAME",
+        "MARKER-COOKIE-VALUE",
+        ".markerdomain.example",
+    ));
     s.origins.push(OriginState {
         origin: "https://markerorigin.example".into(),
-        local_storage: vec![StorageItem { name: "MARKER-LS-KEY".into(), value: "MARKER-LS-VALUE".into() }],
+        local_storage: vec![StorageItem {
+            name: "MARKER-LS-KEY".into(),
+            value: "MARKER-LS-VALUE".into(),
+        }],
         session_storage: None,
         indexed_db: None,
         extra: Map::new(),
     });
     for _ in 0..3 {
-        v.append_snapshot("MarkerProfileName", &s, SnapshotKind::Capture).unwrap();
+        v.append_snapshot("MarkerProfileName", &s, SnapshotKind::Capture)
+            .unwrap();
     }
-    v.update_profile("MarkerProfileName", &ProfileUpdate { description: Some(None), settings: None }).unwrap();
+    v.update_profile(
+        "MarkerProfileName",
+        &ProfileUpdate {
+            description: Some(None),
+            settings: None,
+        },
+    )
+    .unwrap();
     v.touch_profile("MarkerProfileName").unwrap();
     // The WAL holds the recent commits: scan it before any checkpoint, then after a restart.
-    assert!(std::fs::metadata(dir.join("vault.db-wal")).unwrap().len() > 0, "the test must scan a live WAL");
+    assert!(
+        std::fs::metadata(dir.join("vault.db-wal")).unwrap().len() > 0,
+        "the test must scan a live WAL"
+    );
     for m in MARKERS {
-        assert_eq!(files_containing(&dir, m.as_bytes()), Vec::<String>::new(), "marker {m} found");
+        assert_eq!(
+            files_containing(&dir, m.as_bytes()),
+            Vec::<String>::new(),
+            "marker {m} found"
+        );
     }
     drop(v);
     let v = reopen(&dir);
     assert_eq!(v.read_snapshot("MarkerProfileName", None).unwrap().state, s);
     for m in MARKERS {
-        assert_eq!(files_containing(&dir, m.as_bytes()), Vec::<String>::new(), "marker {m} found after reopen");
+        assert_eq!(
+            files_containing(&dir, m.as_bytes()),
+            Vec::<String>::new(),
+            "marker {m} found after reopen"
+        );
     }
 }
 
@@ -59,7 +90,10 @@ fn files_are_private() {
     let (t, v) = new_vault();
     let dir = vault_dir(&t);
     v.create_profile("p", None, &Default::default()).unwrap();
-    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     for f in ["vault.db", "vault.db-wal", "vault.db-shm"] {
         let mode = std::fs::metadata(dir.join(f)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{f}");
@@ -78,11 +112,18 @@ fn passphrase_change_shreds_the_old_wrap() {
     let (t, v) = new_vault();
     let dir = vault_dir(&t);
     v.create_profile("p", None, &Default::default()).unwrap();
-    v.append_snapshot("p", &state_with("a"), SnapshotKind::Import).unwrap();
+    v.append_snapshot("p", &state_with("a"), SnapshotKind::Import)
+        .unwrap();
     let old = blob(&dir, "SELECT wrapped_mk FROM keyslots WHERE slot_kind = 1");
     let old_salt = blob(&dir, "SELECT salt FROM keyslots WHERE slot_kind = 1");
-    assert!(!files_containing(&dir, &old).is_empty(), "the scan must be able to see the wrap");
-    assert!(matches!(v.change_passphrase(&pass("nope"), &pass("new one")), Err(pvault_vault::VaultError::AuthFailed)));
+    assert!(
+        !files_containing(&dir, &old).is_empty(),
+        "the scan must be able to see the wrap"
+    );
+    assert!(matches!(
+        v.change_passphrase(&pass("nope"), &pass("new one")),
+        Err(pvault_vault::VaultError::AuthFailed)
+    ));
     v.change_passphrase(&pass(PASS), &pass("new one")).unwrap();
     assert_eq!(files_containing(&dir, &old), Vec::<String>::new());
     assert_eq!(files_containing(&dir, &old_salt), Vec::<String>::new());
@@ -100,7 +141,12 @@ fn keyfile_unlock_and_replacement_shreds_the_old_slot() {
     v.create_profile("p", None, &Default::default()).unwrap();
     let k1 = Credential::KeyFile(Zeroizing::new(vec![1u8; 64]));
     let k2 = Credential::KeyFile(Zeroizing::new(vec![2u8; 32]));
-    assert_eq!(v.set_keyfile(&Credential::KeyFile(Zeroizing::new(vec![1u8; 16]))).unwrap_err().code(), "invalid_argument");
+    assert_eq!(
+        v.set_keyfile(&Credential::KeyFile(Zeroizing::new(vec![1u8; 16])))
+            .unwrap_err()
+            .code(),
+        "invalid_argument"
+    );
     v.set_keyfile(&k1).unwrap();
     let old = blob(&dir, "SELECT wrapped_mk FROM keyslots WHERE slot_kind = 2");
     let v2 = Vault::open(&dir).unwrap();
@@ -124,18 +170,38 @@ fn profile_deletion_shreds_its_key_and_records() {
     let dir = vault_dir(&t);
     v.create_profile("keep", None, &Default::default()).unwrap();
     let info = v.create_profile("gone", None, &Default::default()).unwrap();
-    v.append_snapshot("gone", &state_with("g"), SnapshotKind::Import).unwrap();
-    v.append_snapshot("keep", &state_with("k"), SnapshotKind::Import).unwrap();
-    let sel = |col: &str| format!("SELECT {col} FROM profiles WHERE hex(profile_id) = '{}'", info.id.to_uppercase());
+    v.append_snapshot("gone", &state_with("g"), SnapshotKind::Import)
+        .unwrap();
+    v.append_snapshot("keep", &state_with("k"), SnapshotKind::Import)
+        .unwrap();
+    let sel = |col: &str| {
+        format!(
+            "SELECT {col} FROM profiles WHERE hex(profile_id) = '{}'",
+            info.id.to_uppercase()
+        )
+    };
     let dk = blob(&dir, &sel("wrapped_dk"));
     let meta = blob(&dir, &sel("meta"));
-    let body = blob(&dir, &format!("SELECT body FROM snapshots WHERE hex(profile_id) = '{}'", info.id.to_uppercase()));
+    let body = blob(
+        &dir,
+        &format!(
+            "SELECT body FROM snapshots WHERE hex(profile_id) = '{}'",
+            info.id.to_uppercase()
+        ),
+    );
     assert!(!files_containing(&dir, &dk).is_empty());
     v.delete_profile("gone").unwrap();
     for (what, b) in [("wrapped_dk", &dk), ("meta", &meta), ("body", &body)] {
-        assert_eq!(files_containing(&dir, b), Vec::<String>::new(), "{what} survived deletion");
+        assert_eq!(
+            files_containing(&dir, b),
+            Vec::<String>::new(),
+            "{what} survived deletion"
+        );
     }
     assert_eq!(v.profile("gone").unwrap_err().code(), "not_found");
     assert_eq!(v.profile(&info.id).unwrap_err().code(), "not_found");
-    assert_eq!(reopen(&dir).read_snapshot("keep", None).unwrap().state, state_with("k"));
+    assert_eq!(
+        reopen(&dir).read_snapshot("keep", None).unwrap().state,
+        state_with("k")
+    );
 }

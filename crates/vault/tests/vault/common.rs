@@ -21,7 +21,11 @@ pub fn pass(s: &str) -> Credential {
 
 /// Fast creation options (OWASP-minimum Argon2id, no calibration).
 pub fn fast_opts() -> CreateOptions {
-    CreateOptions { kdf_target: None, retention: 20, kdf_params: Some(KdfParams::OWASP_MINIMUM) }
+    CreateOptions {
+        kdf_target: None,
+        retention: 20,
+        kdf_params: Some(KdfParams::OWASP_MINIMUM),
+    }
 }
 
 /// A fresh vault in a fresh temporary directory (kept alive by the returned guard).
@@ -67,10 +71,17 @@ pub fn cookie(name: &str, value: &str, domain: &str) -> Cookie {
 /// A state with one cookie and one localStorage item carrying `tag` in every field.
 pub fn state_with(tag: &str) -> BrowserState {
     BrowserState {
-        cookies: vec![cookie(&format!("c-{tag}"), &format!("v-{tag}"), &format!("{tag}.example"))],
+        cookies: vec![cookie(
+            &format!("c-{tag}"),
+            &format!("v-{tag}"),
+            &format!("{tag}.example"),
+        )],
         origins: vec![OriginState {
             origin: format!("https://{tag}.example"),
-            local_storage: vec![StorageItem { name: format!("k-{tag}"), value: format!("lv-{tag}") }],
+            local_storage: vec![StorageItem {
+                name: format!("k-{tag}"),
+                value: format!("lv-{tag}"),
+            }],
             session_storage: None,
             indexed_db: None,
             extra: Map::new(),
@@ -84,16 +95,26 @@ pub fn rich_state(tag: &str) -> BrowserState {
     session.expires = -1.0;
     session.session = Some(true);
     let mut chips = cookie("__Host-chips", "partitioned-🍪", "widget.example.net");
-    chips.partition_key =
-        Some(PartitionKey { top_level_site: "https://example.com".into(), has_cross_site_ancestor: true });
-    chips.extra.insert("sourcePortFuture".into(), Value::from(7));
+    chips.partition_key = Some(PartitionKey {
+        top_level_site: "https://example.com".into(),
+        has_cross_site_ancestor: true,
+    });
+    chips
+        .extra
+        .insert("sourcePortFuture".into(), Value::from(7));
     BrowserState {
         cookies: vec![session, chips, cookie("", "nameless", "example.org")],
         origins: vec![OriginState {
             origin: "https://app.example.com".into(),
             local_storage: vec![
-                StorageItem { name: "ключ".into(), value: format!("значение-{tag}") },
-                StorageItem { name: "empty".into(), value: String::new() },
+                StorageItem {
+                    name: "ключ".into(),
+                    value: format!("значение-{tag}"),
+                },
+                StorageItem {
+                    name: "empty".into(),
+                    value: String::new(),
+                },
             ],
             session_storage: None,
             indexed_db: None,

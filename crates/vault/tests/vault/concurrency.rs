@@ -11,17 +11,31 @@ use crate::common::*;
 /// A state whose every part says `n`: n cookies valued `n`, n localStorage keys valued `n`.
 fn consistent_state(n: usize) -> BrowserState {
     let mut s = state_with("c");
-    s.cookies = (0..n).map(|i| cookie(&format!("c{i}"), &n.to_string(), "example.com")).collect();
-    s.origins[0].local_storage =
-        (0..n).map(|i| pvault_model::StorageItem { name: format!("k{i}"), value: n.to_string() }).collect();
+    s.cookies = (0..n)
+        .map(|i| cookie(&format!("c{i}"), &n.to_string(), "example.com"))
+        .collect();
+    s.origins[0].local_storage = (0..n)
+        .map(|i| pvault_model::StorageItem {
+            name: format!("k{i}"),
+            value: n.to_string(),
+        })
+        .collect();
     s
 }
 
 fn check_consistent(s: &BrowserState) -> usize {
     let n = s.cookies.len();
-    assert!(s.cookies.iter().all(|c| c.value == n.to_string()), "torn cookies");
+    assert!(
+        s.cookies.iter().all(|c| c.value == n.to_string()),
+        "torn cookies"
+    );
     assert_eq!(s.origins[0].local_storage.len(), n, "torn storage");
-    assert!(s.origins[0].local_storage.iter().all(|i| i.value == n.to_string()));
+    assert!(
+        s.origins[0]
+            .local_storage
+            .iter()
+            .all(|i| i.value == n.to_string())
+    );
     n
 }
 
@@ -29,7 +43,8 @@ fn check_consistent(s: &BrowserState) -> usize {
 fn readers_see_complete_snapshots_while_one_writer_appends() {
     let (t, v) = new_vault();
     v.create_profile("p", None, &Default::default()).unwrap();
-    v.append_snapshot("p", &consistent_state(1), SnapshotKind::Capture).unwrap();
+    v.append_snapshot("p", &consistent_state(1), SnapshotKind::Capture)
+        .unwrap();
     let v = Arc::new(v);
     let other = Arc::new(reopen(&vault_dir(&t)));
     let done = Arc::new(AtomicBool::new(false));
@@ -61,7 +76,8 @@ fn readers_see_complete_snapshots_while_one_writer_appends() {
         .collect();
 
     for n in 2..=WRITES {
-        v.append_snapshot("p", &consistent_state(n), SnapshotKind::Checkpoint).unwrap();
+        v.append_snapshot("p", &consistent_state(n), SnapshotKind::Checkpoint)
+            .unwrap();
     }
     done.store(true, Ordering::SeqCst);
     for r in readers {

@@ -31,22 +31,52 @@ pub fn fixture_dir() -> PathBuf {
 
 /// Builds the golden vault in `dir` (deterministically).
 fn build(dir: &Path) {
-    let opts = CreateOptions { kdf_target: None, retention: 20, kdf_params: Some(KdfParams::OWASP_MINIMUM) };
-    let v = Vault::create_deterministic_for_test_vectors(dir, &pass(GOLDEN_PASS), &opts, SEED).unwrap();
+    let opts = CreateOptions {
+        kdf_target: None,
+        retention: 20,
+        kdf_params: Some(KdfParams::OWASP_MINIMUM),
+    };
+    let v =
+        Vault::create_deterministic_for_test_vectors(dir, &pass(GOLDEN_PASS), &opts, SEED).unwrap();
     v.set_keyfile(&golden_keyfile()).unwrap();
     let settings = SessionSettings {
         proxy: Some("socks5://127.0.0.1:1080".into()),
-        viewport: Some(Viewport { width: 1280, height: 800 }),
+        viewport: Some(Viewport {
+            width: 1280,
+            height: 800,
+        }),
         user_agent: None,
         locale: Some("fr-FR".into()),
     };
-    v.create_profile("work-github", Some("Compte de travail — ✓"), &settings).unwrap();
-    v.create_profile("personal.mail", None, &SessionSettings::default()).unwrap();
-    v.append_snapshot("work-github", &rich_state("一"), SnapshotKind::Import).unwrap();
-    v.append_snapshot_for_session("work-github", &state_with("ckpt"), SnapshotKind::Checkpoint, "sess-1").unwrap();
-    v.append_snapshot_for_session("work-github", &rich_state("二"), SnapshotKind::Checkpoint, "sess-1").unwrap();
-    v.append_snapshot_for_session("work-github", &rich_state("三"), SnapshotKind::SessionSave, "sess-1").unwrap();
-    v.append_snapshot("personal.mail", &state_with("mail"), SnapshotKind::Capture).unwrap();
+    v.create_profile("work-github", Some("Compte de travail — ✓"), &settings)
+        .unwrap();
+    v.create_profile("personal.mail", None, &SessionSettings::default())
+        .unwrap();
+    v.append_snapshot("work-github", &rich_state("一"), SnapshotKind::Import)
+        .unwrap();
+    v.append_snapshot_for_session(
+        "work-github",
+        &state_with("ckpt"),
+        SnapshotKind::Checkpoint,
+        "sess-1",
+    )
+    .unwrap();
+    v.append_snapshot_for_session(
+        "work-github",
+        &rich_state("二"),
+        SnapshotKind::Checkpoint,
+        "sess-1",
+    )
+    .unwrap();
+    v.append_snapshot_for_session(
+        "work-github",
+        &rich_state("三"),
+        SnapshotKind::SessionSave,
+        "sess-1",
+    )
+    .unwrap();
+    v.append_snapshot("personal.mail", &state_with("mail"), SnapshotKind::Capture)
+        .unwrap();
     v.restore("work-github", "1").unwrap();
     v.touch_profile("personal.mail").unwrap();
 }
@@ -92,8 +122,15 @@ fn golden_fixture_decrypts_to_exact_content() {
 fn rows(dir: &Path) -> Vec<(String, Vec<Value>)> {
     let db = raw(dir);
     let mut out = Vec::new();
-    for (table, order) in [("vault", "singleton"), ("keyslots", "slot_kind"), ("profiles", "profile_id"), ("snapshots", "snapshot_id")] {
-        let mut stmt = db.prepare(&format!("SELECT * FROM {table} ORDER BY {order}")).unwrap();
+    for (table, order) in [
+        ("vault", "singleton"),
+        ("keyslots", "slot_kind"),
+        ("profiles", "profile_id"),
+        ("snapshots", "snapshot_id"),
+    ] {
+        let mut stmt = db
+            .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
+            .unwrap();
         let n = stmt.column_count();
         let r: Vec<Vec<Value>> = stmt
             .query_map([], |r| {
@@ -136,8 +173,12 @@ fn regenerate_golden_fixture() {
     let expected = serde_json::to_string_pretty(&dump(&v)).unwrap() + "\n";
     drop(v);
     // Fold the WAL into the main file so the fixture is a single self-contained file.
-    raw(&dir).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
-    raw(&dir).execute_batch("PRAGMA journal_mode = DELETE;").unwrap();
+    raw(&dir)
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    raw(&dir)
+        .execute_batch("PRAGMA journal_mode = DELETE;")
+        .unwrap();
     let out = fixture_dir();
     std::fs::create_dir_all(&out).unwrap();
     for f in ["vault.db", "vault.db-wal", "vault.db-shm"] {

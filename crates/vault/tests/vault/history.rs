@@ -12,23 +12,53 @@ use crate::common::*;
 fn append_and_read_back_exactly() {
     let (t, v) = new_vault();
     v.create_profile("p", None, &Default::default()).unwrap();
-    assert!(matches!(v.read_snapshot("p", None).unwrap_err(), VaultError::SnapshotNotFound { .. }));
+    assert!(matches!(
+        v.read_snapshot("p", None).unwrap_err(),
+        VaultError::SnapshotNotFound { .. }
+    ));
     let s = rich_state("rt");
-    let info = v.append_snapshot("p", &s, SnapshotKind::SessionSave).unwrap();
-    assert_eq!((info.seq, info.kind, info.cookie_count, info.origin_count, info.local_storage_key_count), (1, SnapshotKind::SessionSave, 3, 1, 2));
+    let info = v
+        .append_snapshot("p", &s, SnapshotKind::SessionSave)
+        .unwrap();
+    assert_eq!(
+        (
+            info.seq,
+            info.kind,
+            info.cookie_count,
+            info.origin_count,
+            info.local_storage_key_count
+        ),
+        (1, SnapshotKind::SessionSave, 3, 1, 2)
+    );
     // content_hash = SHA-256 of version byte 1 ‖ compact JSON of the state.
     let mut enc = vec![1u8];
     enc.extend(serde_json::to_vec(&s).unwrap());
     assert_eq!(info.content_hash, hex::encode(Sha256::digest(&enc)));
     assert_eq!(info.size_bytes, enc.len() as u64);
     let back = v.read_snapshot("p", None).unwrap();
-    assert_eq!((back.info.clone(), back.state.clone()), (info.clone(), s.clone()));
+    assert_eq!(
+        (back.info.clone(), back.state.clone()),
+        (info.clone(), s.clone())
+    );
     assert_eq!(back.state.cookies[0].expires.to_bits(), (-1.0f64).to_bits());
-    assert_eq!(back.state.cookies[1].expires.to_bits(), s.cookies[1].expires.to_bits());
-    assert_eq!(reopen(&vault_dir(&t)).read_snapshot("p", Some("1")).unwrap().state, s);
+    assert_eq!(
+        back.state.cookies[1].expires.to_bits(),
+        s.cookies[1].expires.to_bits()
+    );
+    assert_eq!(
+        reopen(&vault_dir(&t))
+            .read_snapshot("p", Some("1"))
+            .unwrap()
+            .state,
+        s
+    );
     // Empty state round-trips too.
-    v.append_snapshot("p", &BrowserState::default(), SnapshotKind::Capture).unwrap();
-    assert_eq!(v.read_snapshot("p", None).unwrap().state, BrowserState::default());
+    v.append_snapshot("p", &BrowserState::default(), SnapshotKind::Capture)
+        .unwrap();
+    assert_eq!(
+        v.read_snapshot("p", None).unwrap().state,
+        BrowserState::default()
+    );
 }
 
 #[test]
@@ -36,20 +66,42 @@ fn selectors_and_history_order() {
     let (_t, v) = new_vault();
     v.create_profile("p", None, &Default::default()).unwrap();
     let infos: Vec<_> = (0..5)
-        .map(|i| v.append_snapshot("p", &state_with(&i.to_string()), SnapshotKind::Capture).unwrap())
+        .map(|i| {
+            v.append_snapshot("p", &state_with(&i.to_string()), SnapshotKind::Capture)
+                .unwrap()
+        })
         .collect();
     let h = v.history("p").unwrap();
-    assert_eq!(h.iter().map(|i| i.seq).collect::<Vec<_>>(), vec![5, 4, 3, 2, 1]);
+    assert_eq!(
+        h.iter().map(|i| i.seq).collect::<Vec<_>>(),
+        vec![5, 4, 3, 2, 1]
+    );
     assert_eq!(h[0], infos[4]);
     let s3 = &infos[2];
-    for sel in [s3.seq.to_string(), s3.id.clone(), s3.id[..8].to_string(), s3.id.to_uppercase()] {
-        assert_eq!(v.read_snapshot("p", Some(&sel)).unwrap().info, *s3, "selector {sel}");
+    for sel in [
+        s3.seq.to_string(),
+        s3.id.clone(),
+        s3.id[..8].to_string(),
+        s3.id.to_uppercase(),
+    ] {
+        assert_eq!(
+            v.read_snapshot("p", Some(&sel)).unwrap().info,
+            *s3,
+            "selector {sel}"
+        );
     }
     assert_eq!(v.read_snapshot("p", Some("latest")).unwrap().info, infos[4]);
     for bad in ["99", "zzzzzz", "abc"] {
-        assert_eq!(v.read_snapshot("p", Some(bad)).unwrap_err().code(), "not_found", "{bad}");
+        assert_eq!(
+            v.read_snapshot("p", Some(bad)).unwrap_err().code(),
+            "not_found",
+            "{bad}"
+        );
     }
-    assert_eq!(v.read_snapshot("nope", None).unwrap_err().code(), "not_found");
+    assert_eq!(
+        v.read_snapshot("nope", None).unwrap_err().code(),
+        "not_found"
+    );
 }
 
 #[test]
@@ -59,14 +111,20 @@ fn retention_keeps_newest_and_seq_is_never_reused() {
     v.set_retention(3).unwrap();
     assert_eq!(v.set_retention(0).unwrap_err().code(), "invalid_argument");
     for i in 0..7 {
-        v.append_snapshot("p", &state_with(&i.to_string()), SnapshotKind::Capture).unwrap();
+        v.append_snapshot("p", &state_with(&i.to_string()), SnapshotKind::Capture)
+            .unwrap();
     }
     let h = v.history("p").unwrap();
     assert_eq!(h.iter().map(|i| i.seq).collect::<Vec<_>>(), vec![7, 6, 5]);
     assert_eq!(v.profile("p").unwrap().snapshot_count, 3);
-    assert_eq!(v.read_snapshot("p", Some("2")).unwrap_err().code(), "not_found");
+    assert_eq!(
+        v.read_snapshot("p", Some("2")).unwrap_err().code(),
+        "not_found"
+    );
     v.set_retention(1).unwrap();
-    let i8 = v.append_snapshot("p", &state_with("8"), SnapshotKind::Capture).unwrap();
+    let i8 = v
+        .append_snapshot("p", &state_with("8"), SnapshotKind::Capture)
+        .unwrap();
     assert_eq!(v.history("p").unwrap(), vec![i8.clone()]);
     // Deleting and recreating a profile starts a new history; an existing one never reuses.
     assert_eq!(v.profile("p").unwrap().latest, Some(i8));
@@ -76,8 +134,11 @@ fn retention_keeps_newest_and_seq_is_never_reused() {
 fn restore_appends_a_copy() {
     let (_t, v) = new_vault();
     v.create_profile("p", None, &Default::default()).unwrap();
-    let old = v.append_snapshot("p", &rich_state("old"), SnapshotKind::Import).unwrap();
-    v.append_snapshot("p", &state_with("new"), SnapshotKind::Capture).unwrap();
+    let old = v
+        .append_snapshot("p", &rich_state("old"), SnapshotKind::Import)
+        .unwrap();
+    v.append_snapshot("p", &state_with("new"), SnapshotKind::Capture)
+        .unwrap();
     let r = v.restore("p", "1").unwrap();
     assert_eq!((r.seq, r.kind), (3, SnapshotKind::Restore));
     assert_eq!(r.content_hash, old.content_hash);
@@ -93,17 +154,31 @@ fn restore_appends_a_copy() {
 fn final_session_snapshot_collapses_its_checkpoints() {
     let (_t, v) = new_vault();
     v.create_profile("p", None, &Default::default()).unwrap();
-    let before = v.append_snapshot("p", &state_with("0"), SnapshotKind::Import).unwrap();
+    let before = v
+        .append_snapshot("p", &state_with("0"), SnapshotKind::Import)
+        .unwrap();
     for i in 1..=3 {
-        v.append_snapshot_for_session("p", &state_with(&i.to_string()), SnapshotKind::Checkpoint, "sess-A").unwrap();
+        v.append_snapshot_for_session(
+            "p",
+            &state_with(&i.to_string()),
+            SnapshotKind::Checkpoint,
+            "sess-A",
+        )
+        .unwrap();
     }
-    let other = v.append_snapshot_for_session("p", &state_with("b"), SnapshotKind::Checkpoint, "sess-B").unwrap();
+    let other = v
+        .append_snapshot_for_session("p", &state_with("b"), SnapshotKind::Checkpoint, "sess-B")
+        .unwrap();
     assert_eq!(v.history("p").unwrap().len(), 5);
-    let fin = v.append_snapshot_for_session("p", &state_with("f"), SnapshotKind::SessionSave, "sess-A").unwrap();
+    let fin = v
+        .append_snapshot_for_session("p", &state_with("f"), SnapshotKind::SessionSave, "sess-A")
+        .unwrap();
     let seqs: Vec<u64> = v.history("p").unwrap().iter().map(|i| i.seq).collect();
     assert_eq!(seqs, vec![fin.seq, other.seq, before.seq]);
     assert_eq!(
-        v.append_snapshot_for_session("p", &state_with("x"), SnapshotKind::Capture, "bad id!").unwrap_err().code(),
+        v.append_snapshot_for_session("p", &state_with("x"), SnapshotKind::Capture, "bad id!")
+            .unwrap_err()
+            .code(),
         "invalid_argument"
     );
 }
@@ -114,7 +189,9 @@ fn oversized_snapshot_is_refused() {
     v.create_profile("p", None, &Default::default()).unwrap();
     let mut s = state_with("big");
     s.origins[0].local_storage[0].value = "x".repeat(65 * 1024 * 1024);
-    let e = v.append_snapshot("p", &s, SnapshotKind::Import).unwrap_err();
+    let e = v
+        .append_snapshot("p", &s, SnapshotKind::Import)
+        .unwrap_err();
     assert_eq!(e.code(), "too_large");
     assert_eq!(v.history("p").unwrap().len(), 0);
 }

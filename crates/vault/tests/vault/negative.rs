@@ -37,7 +37,9 @@ fn variant(e: &VaultError) -> &'static str {
 
 fn apply(dir: &Path, v: &Value) {
     if let Some(sql) = v["sql"].as_str() {
-        raw(dir).execute_batch(&sql.replace("P1", P1).replace("P2", P2)).unwrap();
+        raw(dir)
+            .execute_batch(&sql.replace("P1", P1).replace("P2", P2))
+            .unwrap();
     }
     if let Some(p) = v.get("patch") {
         let f = dir.join(Vault::FILE_NAME);
@@ -74,9 +76,13 @@ fn run(vector: &Value) -> VaultError {
         return unlocked.expect_err(&format!("{name}: unlock accepted the defect"));
     }
     unlocked.unwrap_or_else(|e| panic!("{name}: unlock failed early: {e:?}"));
-    let err = run_op(&v, vector["op"].as_str().unwrap()).expect_err(&format!("{name}: op accepted the defect"));
+    let err = run_op(&v, vector["op"].as_str().unwrap())
+        .expect_err(&format!("{name}: op accepted the defect"));
     let report = v.verify().unwrap();
-    assert!(!report.failures.is_empty(), "{name}: verify did not report the defect");
+    assert!(
+        !report.failures.is_empty(),
+        "{name}: verify did not report the defect"
+    );
     err
 }
 
@@ -89,7 +95,11 @@ fn every_negative_vector_is_rejected_at_its_layer() {
     for vector in vectors {
         let name = vector["name"].as_str().unwrap();
         let err = run(vector);
-        assert_eq!(variant(&err), vector["error"].as_str().unwrap(), "{name}: {err}");
+        assert_eq!(
+            variant(&err),
+            vector["error"].as_str().unwrap(),
+            "{name}: {err}"
+        );
         assert_eq!(err.code(), vector["code"].as_str().unwrap(), "{name}");
     }
 }
@@ -99,7 +109,13 @@ fn the_unmodified_fixture_passes_every_layer() {
     let (_t, dir) = copy_vault(&fixture_dir());
     let v = Vault::open(&dir).unwrap();
     v.unlock(&pass(GOLDEN_PASS)).unwrap();
-    for op in ["profile work-github", "list", "history work-github", "read work-github 4", "read personal.mail latest"] {
+    for op in [
+        "profile work-github",
+        "list",
+        "history work-github",
+        "read work-github 4",
+        "read personal.mail latest",
+    ] {
         run_op(&v, op).unwrap_or_else(|e| panic!("{op}: {e:?}"));
     }
 }

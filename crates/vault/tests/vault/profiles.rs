@@ -11,23 +11,37 @@ fn create_get_rename_update_delete() {
     let (_t, v) = new_vault();
     let settings = SessionSettings {
         proxy: Some("socks5://127.0.0.1:1080".into()),
-        viewport: Some(Viewport { width: 1280, height: 720 }),
+        viewport: Some(Viewport {
+            width: 1280,
+            height: 720,
+        }),
         user_agent: None,
         locale: Some("de-DE".into()),
     };
-    let p = v.create_profile("github", Some("work account ✓"), &settings).unwrap();
+    let p = v
+        .create_profile("github", Some("work account ✓"), &settings)
+        .unwrap();
     assert_eq!(p.id.len(), 32);
-    assert_eq!((p.name.as_str(), p.snapshot_count, p.latest.clone()), ("github", 0, None));
+    assert_eq!(
+        (p.name.as_str(), p.snapshot_count, p.latest.clone()),
+        ("github", 0, None)
+    );
     assert_eq!(v.profile("github").unwrap(), p);
     assert_eq!(v.profile(&p.id).unwrap(), p);
     assert_eq!(v.profile(&p.id.to_uppercase()).unwrap().id, p.id);
 
-    let dup = v.create_profile("github", None, &Default::default()).unwrap_err();
+    let dup = v
+        .create_profile("github", None, &Default::default())
+        .unwrap_err();
     assert!(matches!(dup, VaultError::NameTaken { .. }));
     assert_eq!(dup.code(), "conflict");
 
-    v.create_profile("other", None, &Default::default()).unwrap();
-    assert_eq!(v.rename_profile("github", "other").unwrap_err().code(), "conflict");
+    v.create_profile("other", None, &Default::default())
+        .unwrap();
+    assert_eq!(
+        v.rename_profile("github", "other").unwrap_err().code(),
+        "conflict"
+    );
     let r = v.rename_profile("github", "gh").unwrap();
     assert_eq!((r.id.as_str(), r.name.as_str()), (p.id.as_str(), "gh"));
     assert_eq!(v.profile("github").unwrap_err().code(), "not_found");
@@ -35,10 +49,27 @@ fn create_get_rename_update_delete() {
     v.rename_profile("gh", "gh").unwrap();
 
     let u = v
-        .update_profile("gh", &ProfileUpdate { description: Some(None), settings: Some(SessionSettings::default()) })
+        .update_profile(
+            "gh",
+            &ProfileUpdate {
+                description: Some(None),
+                settings: Some(SessionSettings::default()),
+            },
+        )
         .unwrap();
-    assert_eq!((u.description, u.settings), (None, SessionSettings::default()));
-    let u = v.update_profile("gh", &ProfileUpdate { description: Some(Some("d".into())), settings: None }).unwrap();
+    assert_eq!(
+        (u.description, u.settings),
+        (None, SessionSettings::default())
+    );
+    let u = v
+        .update_profile(
+            "gh",
+            &ProfileUpdate {
+                description: Some(Some("d".into())),
+                settings: None,
+            },
+        )
+        .unwrap();
     assert_eq!(u.description.as_deref(), Some("d"));
 
     assert_eq!(v.profile("gh").unwrap().last_used_at, None);
@@ -46,7 +77,10 @@ fn create_get_rename_update_delete() {
     assert!(v.profile("gh").unwrap().last_used_at.is_some());
 
     v.delete_profile("gh").unwrap();
-    assert!(matches!(v.profile("gh").unwrap_err(), VaultError::ProfileNotFound { .. }));
+    assert!(matches!(
+        v.profile("gh").unwrap_err(),
+        VaultError::ProfileNotFound { .. }
+    ));
     assert_eq!(v.delete_profile("gh").unwrap_err().code(), "not_found");
     assert_eq!(v.list_profiles(0, 10).unwrap().total, 1);
 }
@@ -55,9 +89,22 @@ fn create_get_rename_update_delete() {
 fn names_are_validated() {
     let (_t, v) = new_vault();
     let long = "a".repeat(256);
-    for bad in ["", "with space", "slash/x", "ünïcode", "tab\t", long.as_str(), "a:b"] {
-        let e = v.create_profile(bad, None, &Default::default()).unwrap_err();
-        assert!(matches!(e, VaultError::InvalidName { .. }), "{bad:?}: {e:?}");
+    for bad in [
+        "",
+        "with space",
+        "slash/x",
+        "ünïcode",
+        "tab\t",
+        long.as_str(),
+        "a:b",
+    ] {
+        let e = v
+            .create_profile(bad, None, &Default::default())
+            .unwrap_err();
+        assert!(
+            matches!(e, VaultError::InvalidName { .. }),
+            "{bad:?}: {e:?}"
+        );
         assert_eq!(e.code(), "invalid_argument");
     }
     for good in ["a", "A.b_c-9", &"z".repeat(255), "..."] {
@@ -66,8 +113,13 @@ fn names_are_validated() {
     // Names are case-sensitive.
     v.create_profile("Case", None, &Default::default()).unwrap();
     v.create_profile("case", None, &Default::default()).unwrap();
-    assert_eq!(v.rename_profile("Case", "bad name").unwrap_err().code(), "invalid_argument");
-    let e = v.create_profile("d", Some(&"x".repeat(5000)), &Default::default()).unwrap_err();
+    assert_eq!(
+        v.rename_profile("Case", "bad name").unwrap_err().code(),
+        "invalid_argument"
+    );
+    let e = v
+        .create_profile("d", Some(&"x".repeat(5000)), &Default::default())
+        .unwrap_err();
     assert_eq!(e.code(), "too_large");
 }
 
@@ -78,7 +130,8 @@ fn list_is_sorted_and_paged() {
     for n in &names {
         v.create_profile(n, None, &Default::default()).unwrap();
     }
-    v.append_snapshot("p03", &rich_state("x"), SnapshotKind::Import).unwrap();
+    v.append_snapshot("p03", &rich_state("x"), SnapshotKind::Import)
+        .unwrap();
     let mut seen = Vec::new();
     let mut offset = 0;
     loop {
@@ -96,7 +149,10 @@ fn list_is_sorted_and_paged() {
     assert_eq!(got, want);
     let p03 = &seen[3];
     assert_eq!(p03.snapshot_count, 1);
-    assert_eq!(p03.cookie_domains, vec!["example.com", "example.org", "widget.example.net"]);
+    assert_eq!(
+        p03.cookie_domains,
+        vec!["example.com", "example.org", "widget.example.net"]
+    );
     assert_eq!(p03.origins, vec!["https://app.example.com"]);
     assert_eq!(p03.latest.as_ref().unwrap().cookie_count, 3);
     assert_eq!(p03.latest.as_ref().unwrap().local_storage_key_count, 2);
@@ -122,7 +178,8 @@ fn lifecycle_errors_and_locking() {
     for e in [
         v.profile("p").unwrap_err(),
         v.list_profiles(0, 1).unwrap_err(),
-        v.append_snapshot("p", &state_with("a"), SnapshotKind::Import).unwrap_err(),
+        v.append_snapshot("p", &state_with("a"), SnapshotKind::Import)
+            .unwrap_err(),
         v.verify().unwrap_err(),
     ] {
         assert!(matches!(e, VaultError::Locked), "{e:?}");
@@ -140,14 +197,16 @@ fn lifecycle_errors_and_locking() {
 fn backup_is_a_vault_that_opens_with_the_same_passphrase() {
     let (t, v) = new_vault();
     v.create_profile("p", None, &Default::default()).unwrap();
-    v.append_snapshot("p", &rich_state("b"), SnapshotKind::Import).unwrap();
+    v.append_snapshot("p", &rich_state("b"), SnapshotKind::Import)
+        .unwrap();
     let bdir = t.path().join("backup");
     std::fs::create_dir(&bdir).unwrap();
     std::fs::set_permissions(&bdir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     v.backup(&bdir).unwrap();
     assert_eq!(v.backup(&bdir).unwrap_err().code(), "conflict");
     // The original stays usable and diverges; the backup keeps the moment it was taken.
-    v.append_snapshot("p", &state_with("after"), SnapshotKind::Capture).unwrap();
+    v.append_snapshot("p", &state_with("after"), SnapshotKind::Capture)
+        .unwrap();
     let b = reopen(&bdir);
     assert_eq!(b.vault_id(), v.vault_id());
     assert_eq!(b.history("p").unwrap().len(), 1);
@@ -161,24 +220,48 @@ fn verify_names_the_tampered_record() {
     let dir = vault_dir(&t);
     let a = v.create_profile("a", None, &Default::default()).unwrap();
     v.create_profile("b", None, &Default::default()).unwrap();
-    let s1 = v.append_snapshot("a", &state_with("1"), SnapshotKind::Import).unwrap();
-    let s2 = v.append_snapshot("a", &state_with("2"), SnapshotKind::Import).unwrap();
-    v.append_snapshot("b", &state_with("3"), SnapshotKind::Import).unwrap();
+    let s1 = v
+        .append_snapshot("a", &state_with("1"), SnapshotKind::Import)
+        .unwrap();
+    let s2 = v
+        .append_snapshot("a", &state_with("2"), SnapshotKind::Import)
+        .unwrap();
+    v.append_snapshot("b", &state_with("3"), SnapshotKind::Import)
+        .unwrap();
     let clean = v.verify().unwrap();
     // 2 profiles × (data key + meta) + 3 snapshots × (info + body).
     assert_eq!((clean.ok, clean.failures.len()), (10, 0));
 
     let db = raw(&dir);
     let sel = format!("hex(snapshot_id) = '{}'", s2.id.to_uppercase());
-    let mut body: Vec<u8> = db.query_row(&format!("SELECT body FROM snapshots WHERE {sel}"), [], |r| r.get(0)).unwrap();
+    let mut body: Vec<u8> = db
+        .query_row(
+            &format!("SELECT body FROM snapshots WHERE {sel}"),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     body[30] ^= 0x10;
-    db.execute(&format!("UPDATE snapshots SET body = ?1 WHERE {sel}"), [body]).unwrap();
+    db.execute(
+        &format!("UPDATE snapshots SET body = ?1 WHERE {sel}"),
+        [body],
+    )
+    .unwrap();
     let report = v.verify().unwrap();
     assert_eq!(report.ok, 9);
     assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
     let f = &report.failures[0];
-    assert!(f.contains(&a.id) && f.contains(&s2.id) && f.contains("snapshot-body"), "{f}");
+    assert!(
+        f.contains(&a.id) && f.contains(&s2.id) && f.contains("snapshot-body"),
+        "{f}"
+    );
     assert!(!f.contains(&s1.id));
-    assert_eq!(v.read_snapshot("a", Some("2")).unwrap_err().code(), "internal");
-    assert_eq!(v.read_snapshot("a", Some("1")).unwrap().state, state_with("1"));
+    assert_eq!(
+        v.read_snapshot("a", Some("2")).unwrap_err().code(),
+        "internal"
+    );
+    assert_eq!(
+        v.read_snapshot("a", Some("1")).unwrap().state,
+        state_with("1")
+    );
 }

@@ -15,7 +15,14 @@ use crate::golden::{GOLDEN_PASS, fixture_dir};
 
 fn open(key: &[u8], aad: &[u8], blob: &[u8]) -> Vec<u8> {
     let c = XChaCha20Poly1305::new(key.into());
-    c.decrypt(XNonce::from_slice(&blob[..24]), Payload { msg: &blob[24..], aad }).expect("blob must open")
+    c.decrypt(
+        XNonce::from_slice(&blob[..24]),
+        Payload {
+            msg: &blob[24..],
+            aad,
+        },
+    )
+    .expect("blob must open")
 }
 
 fn record_aad(vault_id: &[u8], pid: &[u8], sid: &[u8], kind: u8, schema: u16) -> Vec<u8> {
@@ -37,10 +44,15 @@ fn json_of(plain: &[u8]) -> Value {
 fn independent_reader_decrypts_golden_fixture() {
     let (_t, dir) = copy_vault(&fixture_dir());
     let db = raw(&dir);
-    let app_id: i64 = db.query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap();
+    let app_id: i64 = db
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(app_id, 0x7076_6c74);
-    let (version, vault_id): (i64, Vec<u8>) =
-        db.query_row("SELECT format_version, vault_id FROM vault", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (version, vault_id): (i64, Vec<u8>) = db
+        .query_row("SELECT format_version, vault_id FROM vault", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
     assert_eq!(version, 1);
 
     // Passphrase slot → KEK → master key.
@@ -51,9 +63,13 @@ fn independent_reader_decrypts_golden_fixture() {
         .unwrap();
     assert_eq!((kdf_id, salt.len(), wrapped.len()), (1, 16, 24 + 32 + 16));
     let mut kek = [0u8; 32];
-    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon2::Params::new(m, t, p, Some(32)).unwrap())
-        .hash_password_into(GOLDEN_PASS.as_bytes(), &salt, &mut kek)
-        .unwrap();
+    argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(m, t, p, Some(32)).unwrap(),
+    )
+    .hash_password_into(GOLDEN_PASS.as_bytes(), &salt, &mut kek)
+    .unwrap();
     let mut aad = b"pvault/v1/mk-wrap\0".to_vec();
     aad.extend_from_slice(&vault_id);
     aad.extend_from_slice(&slot_id);
@@ -67,9 +83,11 @@ fn independent_reader_decrypts_golden_fixture() {
 
     // Key-file slot opens the same master key.
     let (kslot, ksalt, kwrapped): (Vec<u8>, Vec<u8>, Vec<u8>) = db
-        .query_row("SELECT slot_id, salt, wrapped_mk FROM keyslots WHERE slot_kind = 2 AND kdf_id = 2", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row(
+            "SELECT slot_id, salt, wrapped_mk FROM keyslots WHERE slot_kind = 2 AND kdf_id = 2",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .unwrap();
     let keyfile: Vec<u8> = (0u8..64).collect();
     let hm = |k: &[u8], parts: &[&[u8]]| {
@@ -91,13 +109,35 @@ fn independent_reader_decrypts_golden_fixture() {
     assert_eq!(open(&kkek, &kaad, &kwrapped), mk);
 
     let name_key = hm(&mk, &[b"pvault/v1/name-index"]);
-    let expected: Value = serde_json::from_slice(&std::fs::read(fixture_dir().join("expected.json")).unwrap()).unwrap();
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(fixture_dir().join("expected.json")).unwrap())
+            .unwrap();
     let mut profiles = Vec::new();
     let mut stmt = db
         .prepare("SELECT profile_id, name_hash, key_version, wrapped_dk, meta, created_at, updated_at, last_used_at FROM profiles")
         .unwrap();
-    let rows: Vec<(Vec<u8>, Vec<u8>, u32, Vec<u8>, Vec<u8>, i64, i64, Option<i64>)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))
+    let rows: Vec<(
+        Vec<u8>,
+        Vec<u8>,
+        u32,
+        Vec<u8>,
+        Vec<u8>,
+        i64,
+        i64,
+        Option<i64>,
+    )> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -107,7 +147,11 @@ fn independent_reader_decrypts_golden_fixture() {
         dk_aad.extend_from_slice(&pid);
         dk_aad.extend_from_slice(&kv.to_be_bytes());
         let dk = open(&mk, &dk_aad, &wdk);
-        let meta = json_of(&open(&dk, &record_aad(&vault_id, &pid, &[0; 16], 1, 1), &meta));
+        let meta = json_of(&open(
+            &dk,
+            &record_aad(&vault_id, &pid, &[0; 16], 1, 1),
+            &meta,
+        ));
         let name = meta["name"].as_str().unwrap();
         assert_eq!(hm(&name_key, &[name.as_bytes()]), name_hash);
         let mut snaps = Vec::new();
@@ -115,17 +159,33 @@ fn independent_reader_decrypts_golden_fixture() {
             .prepare("SELECT snapshot_id, seq, kind, schema_version, info, body FROM snapshots WHERE profile_id = ?1 ORDER BY seq DESC")
             .unwrap();
         let srows: Vec<(Vec<u8>, u64, i64, u16, Vec<u8>, Vec<u8>)> = s
-            .query_map([&pid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .query_map([&pid], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
             .unwrap()
             .map(Result::unwrap)
             .collect();
         for (sid, seq, kind, schema, info, body) in srows {
-            let info = json_of(&open(&dk, &record_aad(&vault_id, &pid, &sid, 3, schema), &info));
+            let info = json_of(&open(
+                &dk,
+                &record_aad(&vault_id, &pid, &sid, 3, schema),
+                &info,
+            ));
             let body = open(&dk, &record_aad(&vault_id, &pid, &sid, 2, schema), &body);
             assert_eq!(info["seq"], json!(seq));
             let kinds = ["import", "session_save", "capture", "checkpoint", "restore"];
             assert_eq!(info["kind"], json!(kinds[kind as usize - 1]));
-            assert_eq!(info["content_hash"], json!(hex::encode(Sha256::digest(&body))));
+            assert_eq!(
+                info["content_hash"],
+                json!(hex::encode(Sha256::digest(&body)))
+            );
             assert_eq!(info["size_bytes"], json!(body.len()));
             snaps.push(json!({ "info": info, "state": json_of(&body) }));
         }
@@ -134,7 +194,10 @@ fn independent_reader_decrypts_golden_fixture() {
             "created_at": created, "updated_at": updated,
             "snapshot_count": snaps.len(), "cookie_domains": meta["cookie_domains"], "origins": meta["origins"],
         });
-        for (k, v) in [("description", &meta["description"]), ("latest", &meta["latest"])] {
+        for (k, v) in [
+            ("description", &meta["description"]),
+            ("latest", &meta["latest"]),
+        ] {
             if !v.is_null() {
                 profile[k] = v.clone();
             }
@@ -142,7 +205,10 @@ fn independent_reader_decrypts_golden_fixture() {
         if let Some(u) = used {
             profile["last_used_at"] = json!(u);
         }
-        profiles.push((name.to_owned(), json!({ "profile": profile, "snapshots": snaps })));
+        profiles.push((
+            name.to_owned(),
+            json!({ "profile": profile, "snapshots": snaps }),
+        ));
     }
     profiles.sort_by(|a, b| a.0.cmp(&b.0));
     let got = json!({ "vault_id": hex::encode(&vault_id), "profiles": profiles.into_iter().map(|p| p.1).collect::<Vec<_>>() });
@@ -154,9 +220,13 @@ fn live_vault_uses_wal_and_the_documented_schema() {
     let (t, v) = new_vault();
     v.create_profile("p", None, &Default::default()).unwrap();
     let db = raw(&vault_dir(&t));
-    let mode: String = db.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = db
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
-    let app_id: i64 = db.query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap();
+    let app_id: i64 = db
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(app_id, 0x7076_6c74);
     let tables: Vec<String> = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")

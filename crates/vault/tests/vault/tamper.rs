@@ -22,8 +22,10 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
     v.set_keyfile(&keyfile()).unwrap();
     for p in ["alpha", "beta"] {
         v.create_profile(p, Some("d"), &Default::default()).unwrap();
-        v.append_snapshot(p, &state_with(&format!("{p}1")), SnapshotKind::Import).unwrap();
-        v.append_snapshot(p, &state_with(&format!("{p}2")), SnapshotKind::Capture).unwrap();
+        v.append_snapshot(p, &state_with(&format!("{p}1")), SnapshotKind::Import)
+            .unwrap();
+        v.append_snapshot(p, &state_with(&format!("{p}2")), SnapshotKind::Capture)
+            .unwrap();
     }
     let dir = vault_dir(&t);
     (t, dir)
@@ -45,7 +47,12 @@ fn set_blob(dir: &Path, sql: &str, b: &[u8]) {
 
 /// Runs `check` on every single-bit flip and every truncation of the blob `get` selects
 /// (written back with `put`), then restores the original and checks it reads again.
-fn every_flip_and_truncation(dir: &Path, get: &str, put: &str, check: impl Fn() -> Result<(), VaultError>) {
+fn every_flip_and_truncation(
+    dir: &Path,
+    get: &str,
+    put: &str,
+    check: impl Fn() -> Result<(), VaultError>,
+) {
     let orig = blob(dir, get);
     let mut rejected = 0;
     for bit in 0..orig.len() * 8 {
@@ -54,7 +61,10 @@ fn every_flip_and_truncation(dir: &Path, get: &str, put: &str, check: impl Fn() 
         set_blob(dir, put, &b);
         let err = check().expect_err(&format!("flip of bit {bit} in {get} was accepted"));
         assert!(
-            matches!(err, VaultError::AuthFailed | VaultError::DecryptionFailed { .. }),
+            matches!(
+                err,
+                VaultError::AuthFailed | VaultError::DecryptionFailed { .. }
+            ),
             "bit {bit}: unexpected {err:?}"
         );
         rejected += 1;
@@ -62,7 +72,13 @@ fn every_flip_and_truncation(dir: &Path, get: &str, put: &str, check: impl Fn() 
     for len in 0..orig.len() {
         set_blob(dir, put, &orig[..len]);
         let err = check().expect_err(&format!("truncation to {len} bytes accepted"));
-        assert!(matches!(err, VaultError::AuthFailed | VaultError::DecryptionFailed { .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                VaultError::AuthFailed | VaultError::DecryptionFailed { .. }
+            ),
+            "{err:?}"
+        );
         rejected += 1;
     }
     assert_eq!(rejected, orig.len() * 9);
@@ -80,7 +96,10 @@ fn wrong_passphrase_is_auth_failed() {
     assert_eq!(err.code(), "auth_failed");
     assert!(!v.is_unlocked());
     // No key-file slot exists yet: a key file cannot open anything either.
-    assert!(matches!(v.unlock(&keyfile()).unwrap_err(), VaultError::AuthFailed));
+    assert!(matches!(
+        v.unlock(&keyfile()).unwrap_err(),
+        VaultError::AuthFailed
+    ));
     assert_eq!(v.profile("x").unwrap_err().code(), "locked");
 }
 
@@ -103,9 +122,16 @@ fn sampled_bits_of_passphrase_mk_wrap() {
     for byte in 0..orig.len() {
         let mut b = orig.clone();
         b[byte] ^= 1 << (byte % 8);
-        set_blob(&dir, "UPDATE keyslots SET wrapped_mk = ?1 WHERE slot_kind = 1", &b);
+        set_blob(
+            &dir,
+            "UPDATE keyslots SET wrapped_mk = ?1 WHERE slot_kind = 1",
+            &b,
+        );
         let err = Vault::open(&dir).unwrap().unlock(&pass(PASS)).unwrap_err();
-        assert!(matches!(err, VaultError::AuthFailed), "byte {byte}: {err:?}");
+        assert!(
+            matches!(err, VaultError::AuthFailed),
+            "byte {byte}: {err:?}"
+        );
     }
 }
 
@@ -140,7 +166,11 @@ fn every_bit_of_snapshot_info_and_body() {
     let (_t, dir) = setup();
     let v = open_kf(&dir);
     let first_id: Vec<u8> = raw(&dir)
-        .query_row("SELECT profile_id FROM snapshots WHERE seq = 1 ORDER BY profile_id LIMIT 1", [], |r| r.get(0))
+        .query_row(
+            "SELECT profile_id FROM snapshots WHERE seq = 1 ORDER BY profile_id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     let first = hex::encode(first_id);
     for col in ["info", "body"] {
@@ -167,11 +197,18 @@ fn blobs_moved_between_profiles_snapshots_and_kinds_are_rejected() {
     let db = raw(&dir);
     let get = |sql: &str| -> Vec<u8> { db.query_row(sql, [], |r| r.get(0)).unwrap() };
     let snap = |p: &str, seq: i64, col: &str| {
-        get(&format!("SELECT {col} FROM snapshots WHERE hex(profile_id) = '{p}' AND seq = {seq}"))
+        get(&format!(
+            "SELECT {col} FROM snapshots WHERE hex(profile_id) = '{p}' AND seq = {seq}"
+        ))
     };
     let put_snap = |p: &str, seq: i64, col: &str, v: &[u8]| {
-        db.execute(&format!("UPDATE snapshots SET {col} = ?1 WHERE hex(profile_id) = '{p}' AND seq = {seq}"), [v])
-            .unwrap();
+        db.execute(
+            &format!(
+                "UPDATE snapshots SET {col} = ?1 WHERE hex(profile_id) = '{p}' AND seq = {seq}"
+            ),
+            [v],
+        )
+        .unwrap();
     };
     let decryption_failed = |r: Result<(), VaultError>, what: &str| match r {
         Err(VaultError::DecryptionFailed { record }) => record,
@@ -181,20 +218,29 @@ fn blobs_moved_between_profiles_snapshots_and_kinds_are_rejected() {
     // Body of snapshot 1 moved onto snapshot 2 of the same profile.
     let (b1, b2) = (snap(&a, 1, "body"), snap(&a, 2, "body"));
     put_snap(&a, 2, "body", &b1);
-    let rec = decryption_failed(open_kf(&dir).read_snapshot("alpha", Some("2")).map(|_| ()), "moved snapshot");
+    let rec = decryption_failed(
+        open_kf(&dir).read_snapshot("alpha", Some("2")).map(|_| ()),
+        "moved snapshot",
+    );
     assert!(rec.contains("snapshot-body"), "{rec}");
     put_snap(&a, 2, "body", &b2);
 
     // Body moved to another profile's snapshot with the same seq.
     let bb1 = snap(&b, 1, "body");
     put_snap(&b, 1, "body", &b1);
-    decryption_failed(open_kf(&dir).read_snapshot("beta", Some("1")).map(|_| ()), "moved profile");
+    decryption_failed(
+        open_kf(&dir).read_snapshot("beta", Some("1")).map(|_| ()),
+        "moved profile",
+    );
     put_snap(&b, 1, "body", &bb1);
 
     // Info sealed as kind snapshot-info placed in the body column (kind swap), and back.
     let i1 = snap(&a, 1, "info");
     put_snap(&a, 1, "body", &i1);
-    decryption_failed(open_kf(&dir).read_snapshot("alpha", Some("1")).map(|_| ()), "info as body");
+    decryption_failed(
+        open_kf(&dir).read_snapshot("alpha", Some("1")).map(|_| ()),
+        "info as body",
+    );
     put_snap(&a, 1, "body", &b1);
     put_snap(&a, 1, "info", &b1);
     decryption_failed(open_kf(&dir).history("alpha").map(|_| ()), "body as info");
@@ -202,15 +248,30 @@ fn blobs_moved_between_profiles_snapshots_and_kinds_are_rejected() {
 
     // Profile metadata and data-key wraps swapped between profiles.
     for col in ["meta", "wrapped_dk"] {
-        let ma = get(&format!("SELECT {col} FROM profiles WHERE hex(profile_id) = '{a}'"));
-        let mb = get(&format!("SELECT {col} FROM profiles WHERE hex(profile_id) = '{b}'"));
-        db.execute(&format!("UPDATE profiles SET {col} = ?1 WHERE hex(profile_id) = '{a}'"), [&mb]).unwrap();
+        let ma = get(&format!(
+            "SELECT {col} FROM profiles WHERE hex(profile_id) = '{a}'"
+        ));
+        let mb = get(&format!(
+            "SELECT {col} FROM profiles WHERE hex(profile_id) = '{b}'"
+        ));
+        db.execute(
+            &format!("UPDATE profiles SET {col} = ?1 WHERE hex(profile_id) = '{a}'"),
+            [&mb],
+        )
+        .unwrap();
         let r = open_kf(&dir).profile(&a.to_lowercase()).map(|_| ());
         decryption_failed(r, col);
-        db.execute(&format!("UPDATE profiles SET {col} = ?1 WHERE hex(profile_id) = '{a}'"), [&ma]).unwrap();
+        db.execute(
+            &format!("UPDATE profiles SET {col} = ?1 WHERE hex(profile_id) = '{a}'"),
+            [&ma],
+        )
+        .unwrap();
     }
     let v = open_kf(&dir);
-    assert_eq!(v.read_snapshot("alpha", Some("1")).unwrap().state, state_with("alpha1"));
+    assert_eq!(
+        v.read_snapshot("alpha", Some("1")).unwrap().state,
+        state_with("alpha1")
+    );
     assert_eq!(v.verify().unwrap().failures, Vec::<String>::new());
 }
 
@@ -219,50 +280,108 @@ fn tampered_kdf_params_are_refused_before_derivation() {
     let (_t, dir) = setup();
     let db = raw(&dir);
     let cases: [(&str, i64, bool); 7] = [
-        ("m_kib", 1 << 40, true),                                  // not even a u32
-        ("m_kib", i64::from(pvault_vault::MAX_M_KIB) + 1, true),  // just above the cap
-        ("m_kib", 8 * 1024, true),                                 // below the minimum
+        ("m_kib", 1 << 40, true),                                // not even a u32
+        ("m_kib", i64::from(pvault_vault::MAX_M_KIB) + 1, true), // just above the cap
+        ("m_kib", 8 * 1024, true),                               // below the minimum
         ("t", 1_000_000, true),
         ("p", 0, true),
         ("p", 255, true),
         ("t", 3, false), // valid but not what was sealed: the AAD catches it
     ];
     for (col, val, rejected_early) in cases {
-        let orig: i64 = db.query_row(&format!("SELECT {col} FROM keyslots WHERE slot_kind = 1"), [], |r| r.get(0)).unwrap();
-        db.execute(&format!("UPDATE keyslots SET {col} = ?1 WHERE slot_kind = 1"), [val]).unwrap();
+        let orig: i64 = db
+            .query_row(
+                &format!("SELECT {col} FROM keyslots WHERE slot_kind = 1"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        db.execute(
+            &format!("UPDATE keyslots SET {col} = ?1 WHERE slot_kind = 1"),
+            [val],
+        )
+        .unwrap();
         let err = Vault::open(&dir).unwrap().unlock(&pass(PASS)).unwrap_err();
         if rejected_early {
-            assert!(matches!(err, VaultError::KdfParamsRejected { .. }), "{col}={val}: {err:?}");
+            assert!(
+                matches!(err, VaultError::KdfParamsRejected { .. }),
+                "{col}={val}: {err:?}"
+            );
             assert_eq!(err.code(), "unsupported");
         } else {
-            assert!(matches!(err, VaultError::AuthFailed), "{col}={val}: {err:?}");
+            assert!(
+                matches!(err, VaultError::AuthFailed),
+                "{col}={val}: {err:?}"
+            );
         }
-        db.execute(&format!("UPDATE keyslots SET {col} = ?1 WHERE slot_kind = 1"), [orig]).unwrap();
+        db.execute(
+            &format!("UPDATE keyslots SET {col} = ?1 WHERE slot_kind = 1"),
+            [orig],
+        )
+        .unwrap();
     }
     // Salt and vault id are authenticated too.
-    let salt: Vec<u8> = db.query_row("SELECT salt FROM keyslots WHERE slot_kind = 1", [], |r| r.get(0)).unwrap();
+    let salt: Vec<u8> = db
+        .query_row("SELECT salt FROM keyslots WHERE slot_kind = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
     let mut bad = salt.clone();
     bad[0] ^= 1;
-    db.execute("UPDATE keyslots SET salt = ?1 WHERE slot_kind = 1", [&bad]).unwrap();
-    assert!(matches!(Vault::open(&dir).unwrap().unlock(&pass(PASS)), Err(VaultError::AuthFailed)));
-    db.execute("UPDATE keyslots SET salt = ?1 WHERE slot_kind = 1", [&salt]).unwrap();
-    db.execute("UPDATE vault SET vault_id = randomblob(16)", []).unwrap();
-    assert!(matches!(Vault::open(&dir).unwrap().unlock(&pass(PASS)), Err(VaultError::AuthFailed)));
-    assert!(matches!(Vault::open(&dir).unwrap().unlock(&keyfile()), Err(VaultError::AuthFailed)));
+    db.execute("UPDATE keyslots SET salt = ?1 WHERE slot_kind = 1", [&bad])
+        .unwrap();
+    assert!(matches!(
+        Vault::open(&dir).unwrap().unlock(&pass(PASS)),
+        Err(VaultError::AuthFailed)
+    ));
+    db.execute("UPDATE keyslots SET salt = ?1 WHERE slot_kind = 1", [&salt])
+        .unwrap();
+    db.execute("UPDATE vault SET vault_id = randomblob(16)", [])
+        .unwrap();
+    assert!(matches!(
+        Vault::open(&dir).unwrap().unlock(&pass(PASS)),
+        Err(VaultError::AuthFailed)
+    ));
+    assert!(matches!(
+        Vault::open(&dir).unwrap().unlock(&keyfile()),
+        Err(VaultError::AuthFailed)
+    ));
 }
 
 #[test]
 fn weak_or_huge_params_refused_at_create() {
     let t = tempfile::tempdir().unwrap();
     for params in [
-        KdfParams { m_kib: 8 * 1024, t: 2, p: 1 },
-        KdfParams { m_kib: 19 * 1024, t: 1, p: 1 },
-        KdfParams { m_kib: u32::MAX, t: 2, p: 1 },
-        KdfParams { m_kib: 19 * 1024, t: 2, p: 64 },
+        KdfParams {
+            m_kib: 8 * 1024,
+            t: 2,
+            p: 1,
+        },
+        KdfParams {
+            m_kib: 19 * 1024,
+            t: 1,
+            p: 1,
+        },
+        KdfParams {
+            m_kib: u32::MAX,
+            t: 2,
+            p: 1,
+        },
+        KdfParams {
+            m_kib: 19 * 1024,
+            t: 2,
+            p: 64,
+        },
     ] {
-        let opts = CreateOptions { kdf_params: Some(params), ..fast_opts() };
+        let opts = CreateOptions {
+            kdf_params: Some(params),
+            ..fast_opts()
+        };
         let err = Vault::create(&t.path().join("v"), &pass(PASS), &opts).unwrap_err();
-        assert!(matches!(err, VaultError::KdfParamsRejected { .. }), "{params:?}: {err:?}");
+        assert!(
+            matches!(err, VaultError::KdfParamsRejected { .. }),
+            "{params:?}: {err:?}"
+        );
     }
     assert!(!Vault::exists(&t.path().join("v")));
 }
@@ -277,14 +396,29 @@ fn nonces_are_distinct() {
     }
     let db = raw(&vault_dir(&t));
     let mut nonces: Vec<Vec<u8>> = Vec::new();
-    let mut stmt = db.prepare("SELECT substr(info, 1, 24), substr(body, 1, 24) FROM snapshots").unwrap();
-    for row in stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))).unwrap() {
+    let mut stmt = db
+        .prepare("SELECT substr(info, 1, 24), substr(body, 1, 24) FROM snapshots")
+        .unwrap();
+    for row in stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .unwrap()
+    {
         let (a, b) = row.unwrap();
         nonces.push(a);
         nonces.push(b);
     }
-    nonces.push(db.query_row("SELECT substr(meta, 1, 24) FROM profiles", [], |r| r.get(0)).unwrap());
-    nonces.push(db.query_row("SELECT substr(wrapped_dk, 1, 24) FROM profiles", [], |r| r.get(0)).unwrap());
+    nonces.push(
+        db.query_row("SELECT substr(meta, 1, 24) FROM profiles", [], |r| r.get(0))
+            .unwrap(),
+    );
+    nonces.push(
+        db.query_row("SELECT substr(wrapped_dk, 1, 24) FROM profiles", [], |r| {
+            r.get(0)
+        })
+        .unwrap(),
+    );
     let n = nonces.len();
     assert_eq!(n, 40 + 2); // retention 20 × 2 records, meta, data key
     nonces.sort();
