@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use pvault_browser::{LaunchOptions, LoadMethod, LocalStorageLoad, Session, discover_chrome};
 use pvault_model::{BrowserState, Cookie, OriginState, PartitionKey, StorageItem};
 
+/// Domains are distinct sites (`dN-bench.test`): Chrome keeps at most 180 cookies per site and
+/// evicts the rest, which the load report would (rightly) list as dropped.
 fn state(cookies: usize, domains: usize, origins: usize, keys: usize) -> BrowserState {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -28,9 +30,9 @@ fn state(cookies: usize, domains: usize, origins: usize, keys: usize) -> Browser
                 name: format!("cookie_{i}"),
                 value: format!("value-{i}-{}", "v".repeat(i % 40)),
                 domain: if i % 2 == 0 {
-                    format!(".d{d}.bench.test")
+                    format!(".d{d}-bench.test")
                 } else {
-                    format!("d{d}.bench.test")
+                    format!("d{d}-bench.test")
                 },
                 path: "/".into(),
                 expires: if i % 5 == 0 {
@@ -47,7 +49,7 @@ fn state(cookies: usize, domains: usize, origins: usize, keys: usize) -> Browser
                 source_scheme: None,
                 source_port: None,
                 partition_key: (secure && i % 20 == 1).then(|| PartitionKey {
-                    top_level_site: "https://top.bench.test".into(),
+                    top_level_site: "https://top-bench.test".into(),
                     has_cross_site_ancestor: true,
                 }),
                 extra: Default::default(),
@@ -56,7 +58,7 @@ fn state(cookies: usize, domains: usize, origins: usize, keys: usize) -> Browser
         .collect();
     let origins = (0..origins)
         .map(|o| OriginState {
-            origin: format!("https://o{o}.bench.test"),
+            origin: format!("https://o{o}-bench.test"),
             local_storage: (0..keys)
                 .map(|k| StorageItem {
                     name: format!("key_{k}"),

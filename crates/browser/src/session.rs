@@ -353,7 +353,7 @@ impl Session {
                 rejected.push((
                     c.name.clone(),
                     c.domain.clone(),
-                    "silently dropped by Chrome after Storage.setCookies".into(),
+                    "silently dropped by Chrome after Storage.setCookies (e.g. over its limit of 180 cookies per site)".into(),
                 ));
             }
         }
