@@ -73,6 +73,7 @@ pub struct BoundSocket {
 /// An exclusively locked `<socket>.lock` file.
 #[derive(Debug)]
 pub struct LockGuard {
+    /// Held open: the lock lasts as long as the file descriptor.
     _file: File,
 }
 

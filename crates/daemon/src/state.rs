@@ -56,19 +56,27 @@ impl Options {
 /// The shared state of a running daemon.
 #[derive(Debug)]
 pub struct Daemon {
+    /// How the daemon runs.
     pub(crate) opts: Options,
+    /// Start time, for `uptime_secs`.
     pub(crate) started: Instant,
+    /// Our effective uid: the only peer uid served.
     pub(crate) euid: u32,
+    /// The configuration in force and the last reload's outcome.
     config: RwLock<ConfigState>,
     /// `None` until a vault exists (or if opening it failed).
     vault: RwLock<Option<Arc<Vault>>>,
     /// Serializes init/unlock/lock/passwd so they never interleave.
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
+    /// Last vault activity; the auto-lock deadline counts from here.
     last_activity: Mutex<Instant>,
     /// Wakes the auto-lock task: activity, unlock, config change.
     timer_kick: Notify,
+    /// Events for subscribed connections.
     pub(crate) events: broadcast::Sender<Event>,
+    /// Open connections (for the cap and `status`).
     pub(crate) connections: AtomicU64,
+    /// Cancelled when the daemon stops (signal or `daemon.shutdown`).
     pub(crate) shutdown: CancellationToken,
     /// Browser sessions (issue 4).
     pub sessions: Registry,

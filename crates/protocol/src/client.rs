@@ -73,11 +73,13 @@ struct Shared {
     /// Pending calls and why the connection closed, under one lock so a call can never be
     /// registered after the reader has failed everything pending.
     state: Mutex<ConnState>,
+    /// Where events go after `subscribe`; `None` before (events are dropped).
     events: Mutex<Option<mpsc::UnboundedSender<Event>>>,
 }
 
 #[derive(Default)]
 struct ConnState {
+    /// Calls awaiting their response, by id.
     pending: HashMap<u64, oneshot::Sender<Reply>>,
     /// Set once the connection is unusable.
     closed: Option<CloseReason>,
@@ -106,10 +108,15 @@ impl CloseReason {
 /// A connection to pvaultd. Cheap to clone; all clones share one connection.
 #[derive(Clone)]
 pub struct Client {
+    /// State shared with the reader task.
     shared: Arc<Shared>,
+    /// The write half; one request line at a time.
     writer: Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
+    /// The next request id.
     next_id: Arc<AtomicU64>,
+    /// The daemon's answer to `hello`.
     hello: HelloResponse,
+    /// Aborts the reader task when the last clone is dropped.
     _reader_task: Arc<ReaderGuard>,
 }
 

@@ -81,10 +81,13 @@ pub struct ParsedRequest<'a> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRequest<'a> {
+    /// Checked to be an integer in range by [`parse_request`].
     #[serde(default, borrow)]
     id: Option<&'a RawValue>,
+    /// Checked to be a string.
     #[serde(default, borrow)]
     method: Option<&'a RawValue>,
+    /// Checked to be an object (or absent/null).
     #[serde(default, borrow)]
     params: Option<&'a RawValue>,
 }
@@ -182,20 +185,27 @@ fn empty_object() -> &'static RawValue {
 
 #[derive(Serialize)]
 struct RequestOut<'a, P> {
+    /// Request id.
     id: u64,
+    /// Method name.
     method: &'a str,
+    /// Params object.
     params: &'a P,
 }
 
 #[derive(Serialize)]
 struct ResultOut<'a, T> {
+    /// Request id.
     id: u64,
+    /// Result object.
     result: &'a T,
 }
 
 #[derive(Serialize)]
 struct ErrorOut<'a> {
+    /// Request id, `null` when unreadable.
     id: Option<u64>,
+    /// The error.
     error: &'a ErrorBody,
 }
 
