@@ -267,12 +267,13 @@ fn main() {
             );
         }
         if let Some(pw) = playwright(&chrome, &[("large", &large), ("typical", &typical)], runs) {
-            println!("\n| profile | Playwright launch+newContext(storageState) | (b)/PW | Playwright storageState() | (c')/PW |");
-            println!("|---|---|---|---|---|");
+            println!("\n| profile | Playwright launch+newContext(storageState) | (b)/PW | Playwright storageState() | (c)/PW | (c')/PW |");
+            println!("|---|---|---|---|---|---|");
             for ((label, load, cap), r) in pw.iter().zip(&rows) {
                 println!(
-                    "| {label} | {load:.0} | {:.2} | {cap:.0} | {:.2} |",
+                    "| {label} | {load:.0} | {:.2} | {cap:.0} | {:.2} | {:.2} |",
                     r.b_disk.as_secs_f64() * 1000.0 / load,
+                    r.c_inc.as_secs_f64() * 1000.0 / cap,
                     r.c_full.as_secs_f64() * 1000.0 / cap
                 );
             }

@@ -227,7 +227,9 @@ pub(crate) async fn spawn(
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDS")
         .env_remove("LISTEN_FDNAMES")
-        .kill_on_drop(false);
+        // If the runtime that owns the watcher task shuts down (a test that panicked, the
+        // daemon exiting), the child is dropped with it: kill it rather than orphan it.
+        .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|source| BrowserError::Spawn {
         executable: opts.executable.clone(),
         source,

@@ -558,7 +558,9 @@ impl Session {
         result
     }
 
-    /// Drops the connection and leaves the browser running.
+    /// Drops the connection and leaves the browser running. A browser we launched keeps running
+    /// until it exits or the tokio runtime that launched it shuts down (then it is killed, so
+    /// a daemon that exits leaves no orphan).
     pub fn detach(mut self) {
         if let Some(p) = self.process.as_mut() {
             // Dropping the sender without sending leaves the process alive.
