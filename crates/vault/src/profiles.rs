@@ -152,6 +152,28 @@ impl Vault {
         Ok(dk)
     }
 
+    /// The public view of a row, for listings: straight from the metadata cache when the
+    /// sealed bytes are unchanged (one copy of the strings), else by opening the row.
+    fn row_info(&self, keys: &Keys, row: ProfileRow) -> Result<ProfileInfo> {
+        {
+            let metas = keys.metas.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = metas
+                .get(&row.id)
+                .filter(|c| c.wrapped_dk == row.wrapped_dk && c.sealed == row.meta)
+            {
+                return Ok(info_of(
+                    &row.id,
+                    &c.meta,
+                    row.created_at,
+                    row.updated_at,
+                    row.last_used_at,
+                    row.snapshot_count,
+                ));
+            }
+        }
+        Ok(self.open_row(keys, row)?.info())
+    }
+
     /// Opens a profile row: data key and metadata (from the cache when the sealed bytes are
     /// exactly those that already authenticated).
     pub(crate) fn open_row(&self, keys: &Keys, row: ProfileRow) -> Result<OpenProfile> {
@@ -334,10 +356,7 @@ impl Vault {
             .map_or(1, |n| n.get())
             .min(8);
         if rows.len() < PARALLEL_LIST_MIN || threads < 2 {
-            return rows
-                .into_iter()
-                .map(|r| Ok(self.open_row(keys, r)?.info()))
-                .collect();
+            return rows.into_iter().map(|r| self.row_info(keys, r)).collect();
         }
         let per = rows.len().div_ceil(threads);
         let mut chunks: Vec<Vec<ProfileRow>> = Vec::new();
@@ -352,7 +371,7 @@ impl Vault {
                     s.spawn(move || {
                         chunk
                             .into_iter()
-                            .map(|r| Ok(self.open_row(keys, r)?.info()))
+                            .map(|r| self.row_info(keys, r))
                             .collect::<Result<Vec<_>>>()
                     })
                 })

@@ -387,13 +387,13 @@ fn find_row(
         }
         Some(s) => s.to_ascii_lowercase(),
     };
-    if let Ok(seq) = sel.parse::<i64>() {
-        if let Some(row) = one(
+    if let Ok(seq) = sel.parse::<i64>()
+        && let Some(row) = one(
             &format!("SELECT {COLS} FROM snapshots WHERE profile_id = ?1 AND seq = ?2"),
             &seq,
-        )? {
-            return Ok(row);
-        }
+        )?
+    {
+        return Ok(row);
     }
     if sel.len() >= 6 && sel.len() <= 32 && sel.bytes().all(|b| b.is_ascii_hexdigit()) {
         let mut stmt = tx

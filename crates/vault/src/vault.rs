@@ -161,7 +161,7 @@ impl Vault {
         }
         store::prepare_dir(dir, false)?;
         let store = Store::open(&path)?;
-        let vault_id = store.with_writer(|c| store::check_open(c))?;
+        let vault_id = store.with_writer(store::check_open)?;
         Ok(Vault {
             store,
             vault_id,

@@ -13,6 +13,9 @@ use crate::profiles::{self, ProfileRow};
 use crate::snapshots::{self, SnapshotRow};
 use crate::vault::{Keys, Vault};
 
+/// `profile_id, key_version, wrapped_dk, meta, name_hash` of one profile row.
+type ProfileCols = (Vec<u8>, i64, Vec<u8>, Vec<u8>, Vec<u8>);
+
 impl Vault {
     /// Authenticates every sealed record; lists every failure.
     pub fn verify(&self) -> Result<VerifyReport> {
@@ -26,7 +29,7 @@ impl Vault {
                 "SELECT profile_id, key_version, wrapped_dk, meta, name_hash FROM profiles ORDER BY profile_id",
             )
             .map_err(VaultError::storage("verify"))?;
-        let rows: Vec<(Vec<u8>, i64, Vec<u8>, Vec<u8>, Vec<u8>)> = stmt
+        let rows: Vec<ProfileCols> = stmt
             .query_map([], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })

@@ -195,3 +195,38 @@ fn oversized_snapshot_is_refused() {
     assert_eq!(e.code(), "too_large");
     assert_eq!(v.history("p").unwrap().len(), 0);
 }
+
+#[test]
+fn diff_of_two_stored_snapshots() {
+    let (_t, v) = new_vault();
+    v.create_profile("p", None, &Default::default()).unwrap();
+    let a = state_with("a");
+    let mut b = a.clone();
+    b.cookies[0].value = "changed".into();
+    b.cookies.push(cookie("new", "v", "a.example"));
+    b.origins[0].local_storage.push(pvault_model::StorageItem {
+        name: "k2".into(),
+        value: "x".into(),
+    });
+    v.append_snapshot("p", &a, SnapshotKind::Capture).unwrap();
+    v.append_snapshot("p", &b, SnapshotKind::Capture).unwrap();
+    let (s1, s2) = (
+        v.read_snapshot("p", Some("1")).unwrap(),
+        v.read_snapshot("p", Some("2")).unwrap(),
+    );
+    let d = pvault_model::diff::diff(&s1.state, &s2.state);
+    assert_eq!(d.cookies_added.len(), 1);
+    assert_eq!(d.cookies_added[0].name, "new");
+    assert_eq!(d.cookies_changed.len(), 1);
+    assert_eq!(d.cookies_changed[0].fields, vec!["value"]);
+    assert_eq!(d.local_storage[0].added, vec!["k2"]);
+    assert!(
+        pvault_model::diff::diff(&s2.state, &v.read_snapshot("p", None).unwrap().state).is_empty()
+    );
+}
+
+#[test]
+fn vault_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<pvault_vault::Vault>();
+}

@@ -11,6 +11,20 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::common::*;
+
+/// Columns of a profile row as the reader selects them.
+type ProfileCols = (
+    Vec<u8>,
+    Vec<u8>,
+    u32,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    i64,
+    Option<i64>,
+);
+/// Columns of a snapshot row as the reader selects them.
+type SnapshotCols = (Vec<u8>, u64, i64, u16, Vec<u8>, Vec<u8>);
 use crate::golden::{GOLDEN_PASS, fixture_dir};
 
 fn open(key: &[u8], aad: &[u8], blob: &[u8]) -> Vec<u8> {
@@ -116,16 +130,7 @@ fn independent_reader_decrypts_golden_fixture() {
     let mut stmt = db
         .prepare("SELECT profile_id, name_hash, key_version, wrapped_dk, meta, created_at, updated_at, last_used_at FROM profiles")
         .unwrap();
-    let rows: Vec<(
-        Vec<u8>,
-        Vec<u8>,
-        u32,
-        Vec<u8>,
-        Vec<u8>,
-        i64,
-        i64,
-        Option<i64>,
-    )> = stmt
+    let rows: Vec<ProfileCols> = stmt
         .query_map([], |r| {
             Ok((
                 r.get(0)?,
@@ -158,7 +163,7 @@ fn independent_reader_decrypts_golden_fixture() {
         let mut s = db
             .prepare("SELECT snapshot_id, seq, kind, schema_version, info, body FROM snapshots WHERE profile_id = ?1 ORDER BY seq DESC")
             .unwrap();
-        let srows: Vec<(Vec<u8>, u64, i64, u16, Vec<u8>, Vec<u8>)> = s
+        let srows: Vec<SnapshotCols> = s
             .query_map([&pid], |r| {
                 Ok((
                     r.get(0)?,
