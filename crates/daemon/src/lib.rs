@@ -125,7 +125,7 @@ pub async fn serve(listener: Listener, daemon: Arc<Daemon>, shutdown: impl Futur
     {
         tracing::warn!("some clients did not read their responses; closing them");
     }
-    daemon.sessions.shutdown().await;
+    sessions::shutdown(&daemon).await;
     let _ = timer.await;
     {
         let _g = daemon.lifecycle.lock().await;

@@ -271,6 +271,7 @@ impl Daemon {
                     let last = *self.last_activity.lock().unwrap();
                     if Instant::now() >= last + Duration::from_secs(secs) {
                         let _guard = self.lifecycle.lock().await;
+                        crate::sessions::checkpoint_before_lock(&self).await;
                         self.lock_vault(LockReason::Idle);
                     }
                 }

@@ -2,6 +2,8 @@
 //! `{"event": "<name>", "data": {...}}`, one per line, interleaved with responses.
 
 use pvault_model::SnapshotInfo;
+
+use crate::messages::{EndReason, SessionInfo};
 use serde::{Deserialize, Serialize};
 
 /// Why the vault was locked.
@@ -41,5 +43,51 @@ pub enum Event {
         profile_id: String,
         /// The snapshot (id, seq, kind, counts; never content).
         snapshot: SnapshotInfo,
+    },
+    /// A browser session started (or a browser was attached).
+    #[serde(rename = "session.started")]
+    SessionStarted {
+        /// The session, as `session.show` reports it.
+        session: SessionInfo,
+    },
+    /// A session wrote a snapshot: its final save, a `session.capture`, or the checkpoint
+    /// taken when the vault is locked under a running `save` session. A `snapshot.saved`
+    /// event for the same snapshot is sent too.
+    #[serde(rename = "session.saved")]
+    SessionSaved {
+        /// Session id.
+        session_id: String,
+        /// Profile name written.
+        profile: String,
+        /// Profile id written.
+        profile_id: String,
+        /// The snapshot (its `kind` says session_save, capture or checkpoint).
+        snapshot: SnapshotInfo,
+    },
+    /// A session ended on request, at shutdown, or because its attached browser went away.
+    #[serde(rename = "session.ended")]
+    SessionEnded {
+        /// Session id.
+        session_id: String,
+        /// Why.
+        reason: EndReason,
+        /// The final snapshot it saved, if any.
+        #[serde(default)]
+        snapshot: Option<SnapshotInfo>,
+        /// What a person should know, e.g. why a `save` session could not save at shutdown.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// A session's browser exited unexpectedly; its user-data-dir has been removed and changes
+    /// since its last saved snapshot are lost.
+    #[serde(rename = "session.crashed")]
+    SessionCrashed {
+        /// Session id.
+        session_id: String,
+        /// The profile it had loaded, if any.
+        #[serde(default)]
+        profile: Option<String>,
+        /// How the browser exited (exit code or signal).
+        detail: String,
     },
 }

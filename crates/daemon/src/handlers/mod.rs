@@ -130,10 +130,12 @@ pub(crate) async fn dispatch(d: &Arc<Daemon>, id: u64, method: &str, params: &Ra
         ProfileHistory::METHOD => run(id, params, |p| profile::history(d, p)).await,
         ProfileDiff::METHOD => run(id, params, |p| profile::diff(d, p)).await,
         ProfileRestore::METHOD => run(id, params, |p| profile::restore(d, p)).await,
-        m if crate::sessions::is_session_method(m) => match crate::sessions::handle(m, params) {
-            Ok(v) => encode_result(id, &v),
-            Err(e) => encode_error(Some(id), &e),
-        },
+        m if crate::sessions::is_session_method(m) => {
+            match crate::sessions::handle(d, m, params).await {
+                Ok(v) => encode_result(id, &v),
+                Err(e) => encode_error(Some(id), &e),
+            }
+        }
         _ => encode_error(
             Some(id),
             &ErrorBody::new(

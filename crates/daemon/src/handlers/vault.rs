@@ -97,6 +97,8 @@ pub(super) async fn unlock(
 pub(super) async fn lock(d: &Arc<Daemon>, _p: VaultLock) -> Result<Ack, ErrorBody> {
     let _guard = d.lifecycle.lock().await;
     d.existing_vault()?;
+    // Save sessions' state up to now goes into the history before the keys are gone.
+    crate::sessions::checkpoint_before_lock(d).await;
     d.lock_vault(LockReason::Request);
     Ok(Ack {})
 }

@@ -9,3 +9,4 @@ mod durability;
 mod harness;
 mod lifecycle;
 mod security;
+mod sessions;

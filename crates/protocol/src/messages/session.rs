@@ -1,5 +1,5 @@
-//! `session.*` requests (issue 4). The types are fixed now so clients can be written; until
-//! sessions land the daemon answers every one with `unsupported`.
+//! `session.*` requests (issue 4): browser sessions launched or attached by the daemon. The
+//! semantics (errors per case, single writer, locking) are in `protocol.md`, section Sessions.
 
 use std::path::PathBuf;
 
@@ -26,6 +26,46 @@ pub struct SessionInfo {
     pub attached: bool,
     /// Start time, Unix milliseconds.
     pub started_at: i64,
+    /// Where the session is in its life; `running` for every session `session.list` returns.
+    #[serde(default)]
+    pub state: SessionState,
+    /// When it ended or crashed, Unix milliseconds; `null` while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<i64>,
+    /// The browser's product string (`Chrome/156.0.8078.79`), when it reported one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
+}
+
+/// The life of a session. Clients must treat an unknown value like `ended`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    /// The browser runs and is usable.
+    #[default]
+    Running,
+    /// `session.stop` (or daemon shutdown) is saving and closing it.
+    Stopping,
+    /// It was stopped (or detached) on request, at shutdown, or its attached browser went away.
+    Ended,
+    /// The browser exited unexpectedly (crash, kill, window closed by a person).
+    Crashed,
+}
+
+/// Why a session ended (the `session.ended` event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// `session.stop` (saving when it was a `save` session).
+    Stopped,
+    /// `session.stop` with `discard`.
+    Discarded,
+    /// `session.stop` of an attached session: the daemon let go, the browser runs on.
+    Detached,
+    /// The daemon shut down.
+    Shutdown,
+    /// The CDP connection to an attached browser closed (the user closed that browser).
+    Disconnected,
 }
 
 /// What loading a profile into a browser did; nothing is dropped silently.

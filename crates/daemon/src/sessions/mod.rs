@@ -1,0 +1,186 @@
+//! Browser sessions (issue 4): `session.start/list/show/stop/capture/load/attach`, their
+//! events, the crash watch, the checkpoint taken when the vault locks under a `save` session,
+//! and stopping every session at shutdown. Chrome is driven only through `pvault-browser`.
+//!
+//! Modules: [`registry`] (running sessions, single-writer claims), `start` (launch and attach),
+//! `stop` (stop, crash and the shared end path), `transfer` (capture, load, lock checkpoint).
+//! The semantics, error code per case, are in `protocol.md`, section Sessions.
+
+mod registry;
+mod start;
+mod stop;
+mod transfer;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pvault_browser::BrowserError;
+use pvault_protocol::{
+    ErrorBody, ErrorCode, Request, SessionAttach, SessionCapture, SessionList, SessionListResponse,
+    SessionLoad, SessionShow, SessionShowResponse, SessionStart, SessionStop,
+};
+use serde_json::value::RawValue;
+
+use crate::state::Daemon;
+pub use registry::Registry;
+pub(crate) use transfer::checkpoint_before_lock;
+
+/// Whether `method` is a session method.
+pub(crate) fn is_session_method(method: &str) -> bool {
+    [
+        SessionStart::METHOD,
+        SessionList::METHOD,
+        SessionShow::METHOD,
+        SessionStop::METHOD,
+        SessionCapture::METHOD,
+        SessionLoad::METHOD,
+        SessionAttach::METHOD,
+    ]
+    .contains(&method)
+}
+
+/// Handles a session request and returns its result as JSON.
+pub(crate) async fn handle(
+    d: &Arc<Daemon>,
+    method: &str,
+    params: &RawValue,
+) -> Result<serde_json::Value, ErrorBody> {
+    let p = params.get();
+    use crate::handlers::parse;
+    match method {
+        SessionStart::METHOD => json(start::start(d, parse(p)?).await),
+        SessionAttach::METHOD => json(start::attach(d, parse(p)?).await),
+        SessionList::METHOD => {
+            let _: SessionList = parse(p)?;
+            json(Ok(SessionListResponse {
+                sessions: d
+                    .sessions
+                    .all_running()
+                    .iter()
+                    .map(|e| e.running_info())
+                    .collect(),
+            }))
+        }
+        SessionShow::METHOD => {
+            let s: SessionShow = parse(p)?;
+            json(
+                d.sessions
+                    .show(&s.session_id)
+                    .map(|session| SessionShowResponse { session }),
+            )
+        }
+        SessionStop::METHOD => json(stop::stop(d, parse(p)?).await),
+        SessionCapture::METHOD => json(transfer::capture(d, parse(p)?).await),
+        _ => json(transfer::load(d, parse(p)?).await),
+    }
+}
+
+/// Stops every session at daemon shutdown: `save` sessions save first (when the vault is
+/// unlocked); attached ones are detached. Runs them in parallel; returns when all ended.
+pub async fn shutdown(d: &Arc<Daemon>) {
+    let entries = d.sessions.close();
+    if entries.is_empty() {
+        return;
+    }
+    tracing::info!(sessions = entries.len(), "stopping browser sessions");
+    let mut set = tokio::task::JoinSet::new();
+    for e in entries {
+        let d = d.clone();
+        set.spawn(async move { stop::end_at_shutdown(&d, &e).await });
+    }
+    while set.join_next().await.is_some() {}
+}
+
+fn json<T: serde::Serialize>(r: Result<T, ErrorBody>) -> Result<serde_json::Value, ErrorBody> {
+    let v = r?;
+    serde_json::to_value(v).map_err(|e| {
+        ErrorBody::new(
+            ErrorCode::Internal,
+            format!("cannot encode the response: {e}"),
+        )
+    })
+}
+
+/// Maps a browser error to the protocol. "No Chrome found" is a browser problem for the
+/// client (`browser_error`, which the CLI turns into exit code 8), not a missing resource.
+pub(crate) fn browser_err(e: BrowserError) -> ErrorBody {
+    let code = match e {
+        BrowserError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+        _ => ErrorCode::BrowserError,
+    };
+    ErrorBody::new(code, e.to_string())
+}
+
+/// The daemon's private runtime directory (where its socket lives).
+fn runtime_dir(d: &Daemon) -> PathBuf {
+    let sock = d
+        .opts
+        .socket
+        .clone()
+        .unwrap_or_else(pvault_protocol::paths::socket_path);
+    sock.parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("pvault-{}", d.euid)))
+}
+
+/// A fresh session id: `s` + 12 hex digits. Not a secret (issue 5 adds relay tokens).
+fn new_session_id() -> String {
+    let mut b = [0u8; 6];
+    if getrandom::fill(&mut b).is_err() {
+        // Only uniqueness matters here; the clock and pid are unique enough.
+        let n = now_ms() as u64 ^ ((std::process::id() as u64) << 40);
+        b.copy_from_slice(&n.to_le_bytes()[..6]);
+    }
+    format!("s{}", hex::encode(b))
+}
+
+/// Now, Unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The protocol's load report: counts plus every failure, named (never a value).
+fn load_report(
+    r: &pvault_browser::LoadReport,
+    snapshot: Option<pvault_model::SnapshotInfo>,
+) -> pvault_protocol::LoadReport {
+    let mut failures: Vec<String> = r
+        .cookies_rejected
+        .iter()
+        .map(|(name, domain, why)| format!("cookie {name}@{domain}: {why}"))
+        .collect();
+    failures.extend(
+        r.origins_failed
+            .iter()
+            .map(|(origin, why)| format!("localStorage of {origin}: {why}")),
+    );
+    pvault_protocol::LoadReport {
+        snapshot,
+        cookies_loaded: r.cookies_loaded as u64,
+        origins_loaded: r.origins_loaded as u64,
+        failures,
+    }
+}
+
+/// The protocol's capture report.
+fn capture_report(
+    state: &pvault_model::BrowserState,
+    r: &pvault_browser::CaptureReport,
+) -> pvault_protocol::CaptureReport {
+    let mut failures: Vec<String> = r
+        .cookies_failed
+        .iter()
+        .map(|(name, domain, why)| format!("cookie {name}@{domain}: {why}"))
+        .collect();
+    failures.extend(r.origins_failed.iter().map(|(origin, why)| {
+        format!("localStorage of {origin}: {why} (its last known content was kept)")
+    }));
+    pvault_protocol::CaptureReport {
+        cookies: state.cookies.len() as u64,
+        origins: state.origins.len() as u64,
+        failures,
+    }
+}

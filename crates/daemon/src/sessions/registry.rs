@@ -1,0 +1,240 @@
+//! The registry of sessions: running ones by id, the single-writer claims (profile id → the
+//! `save` session holding it), and a short memory of ended sessions for `session.show`.
+//!
+//! Locking: the registry's own mutex is a plain `std` mutex, never held across an `.await`.
+//! Each session's browser sits behind its own async mutex ([`Entry::slot`]) so a capture, a
+//! load and a stop of the same session run one at a time, while other sessions proceed.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use pvault_browser::Session;
+use pvault_protocol::{ErrorBody, ErrorCode, SessionInfo, SessionState};
+
+/// Ended sessions remembered for `session.show` (oldest forgotten first).
+const ENDED_KEPT: usize = 64;
+
+/// The profile a session has loaded: its id (stable across renames; writes use it) and the
+/// name it had when loaded (for display).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProfileRef {
+    /// Profile id (hex).
+    pub id: String,
+    /// Profile name at load time.
+    pub name: String,
+}
+
+/// One running session.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// Session id (random, not a secret: the vault stores it in plaintext).
+    pub id: String,
+    /// Whether stopping saves into the profile (and the session holds its writer claim).
+    pub save: bool,
+    /// Whether the daemon attached to a browser it did not start.
+    pub attached: bool,
+    /// Start time, Unix milliseconds.
+    pub started_at: i64,
+    /// Browser process id (launched sessions only).
+    pub pid: Option<u32>,
+    /// What clients connect to.
+    pub cdp_ws_url: String,
+    /// The browser's product string.
+    pub product: String,
+    /// `<runtime>/sessions/<id>`: holds Chrome's user-data-dir; removed when the session ends.
+    pub dir: Option<PathBuf>,
+    /// The profile loaded, if any (set at start or by `session.load`).
+    pub profile: Mutex<Option<ProfileRef>>,
+    /// The browser; `None` once the session has ended (stopped, detached or crashed).
+    pub slot: tokio::sync::Mutex<Option<Session>>,
+    /// Set while a stop is saving and closing, for `session.show`.
+    pub stopping: std::sync::atomic::AtomicBool,
+}
+
+impl Entry {
+    /// The profile loaded, if any.
+    pub fn profile(&self) -> Option<ProfileRef> {
+        self.profile.lock().unwrap().clone()
+    }
+
+    /// The protocol's view of this session in `state`.
+    pub fn info(&self, state: SessionState, ended_at: Option<i64>) -> SessionInfo {
+        SessionInfo {
+            session_id: self.id.clone(),
+            cdp_ws_url: self.cdp_ws_url.clone(),
+            pid: self.pid,
+            profile: self.profile().map(|p| p.name),
+            save: self.save,
+            attached: self.attached,
+            started_at: self.started_at,
+            state,
+            ended_at,
+            browser: (!self.product.is_empty()).then(|| self.product.clone()),
+        }
+    }
+
+    /// The view of a running session (or one being stopped).
+    pub fn running_info(&self) -> SessionInfo {
+        let state = if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            SessionState::Stopping
+        } else {
+            SessionState::Running
+        };
+        self.info(state, None)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Running sessions by id.
+    running: BTreeMap<String, Arc<Entry>>,
+    /// Single writer: profile id → id of the `save` session holding it (claimed before the
+    /// browser is launched, so two starts racing cannot both win).
+    writers: HashMap<String, String>,
+    /// Recently ended sessions, oldest first.
+    ended: VecDeque<SessionInfo>,
+    /// Set when the daemon shuts down: no new session may register.
+    closed: bool,
+}
+
+/// Browser sessions of this daemon.
+#[derive(Debug, Default)]
+pub struct Registry {
+    inner: Mutex<Inner>,
+}
+
+impl Registry {
+    /// Number of running sessions.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap().running.len()
+    }
+
+    /// Whether no session runs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Claims the single-writer slot of `profile_id` for `session_id`; on failure returns the
+    /// id of the session that holds it.
+    pub(crate) fn claim_writer(&self, profile_id: &str, session_id: &str) -> Result<(), String> {
+        let mut g = self.inner.lock().unwrap();
+        match g.writers.get(profile_id) {
+            Some(holder) if holder != session_id => Err(holder.clone()),
+            _ => {
+                g.writers
+                    .insert(profile_id.to_owned(), session_id.to_owned());
+                Ok(())
+            }
+        }
+    }
+
+    /// Releases `profile_id`'s writer claim if `session_id` holds it.
+    pub(crate) fn release_writer(&self, profile_id: &str, session_id: &str) {
+        let mut g = self.inner.lock().unwrap();
+        if g.writers.get(profile_id).is_some_and(|h| h == session_id) {
+            g.writers.remove(profile_id);
+        }
+    }
+
+    /// The session holding `profile_id`'s writer claim, if any.
+    pub(crate) fn writer_of(&self, profile_id: &str) -> Option<String> {
+        self.inner.lock().unwrap().writers.get(profile_id).cloned()
+    }
+
+    /// Registers a started session; refused once shutdown has begun.
+    pub(crate) fn insert(&self, e: Arc<Entry>) -> Result<(), Arc<Entry>> {
+        let mut g = self.inner.lock().unwrap();
+        if g.closed {
+            return Err(e);
+        }
+        g.running.insert(e.id.clone(), e);
+        Ok(())
+    }
+
+    /// Whether shutdown has begun.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.lock().unwrap().closed
+    }
+
+    /// The running session `id`, or `not_found` (saying so when it already ended).
+    pub(crate) fn running(&self, id: &str) -> Result<Arc<Entry>, ErrorBody> {
+        let g = self.inner.lock().unwrap();
+        if let Some(e) = g.running.get(id) {
+            return Ok(e.clone());
+        }
+        let msg = match g.ended.iter().rev().find(|s| s.session_id == id) {
+            Some(s) => format!(
+                "session {id} is no longer running (it {}); see `pvault session list`",
+                match s.state {
+                    SessionState::Crashed => "crashed",
+                    _ => "ended",
+                }
+            ),
+            None => format!("no session {id}; see `pvault session list`"),
+        };
+        Err(ErrorBody::new(ErrorCode::NotFound, msg))
+    }
+
+    /// Every running session, oldest first.
+    pub(crate) fn all_running(&self) -> Vec<Arc<Entry>> {
+        let mut v: Vec<_> = self
+            .inner
+            .lock()
+            .unwrap()
+            .running
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
+        v
+    }
+
+    /// A running or recently ended session.
+    pub(crate) fn show(&self, id: &str) -> Result<SessionInfo, ErrorBody> {
+        if let Ok(e) = self.running(id) {
+            return Ok(e.running_info());
+        }
+        let g = self.inner.lock().unwrap();
+        g.ended
+            .iter()
+            .rev()
+            .find(|s| s.session_id == id)
+            .cloned()
+            .ok_or_else(|| {
+                ErrorBody::new(
+                    ErrorCode::NotFound,
+                    format!("no session {id}; see `pvault session list`"),
+                )
+            })
+    }
+
+    /// Moves a session from running to ended, releasing its writer claim. Returns its final
+    /// info, or `None` if it had already been removed.
+    pub(crate) fn remove(
+        &self,
+        e: &Entry,
+        state: SessionState,
+        ended_at: i64,
+    ) -> Option<SessionInfo> {
+        let mut g = self.inner.lock().unwrap();
+        g.running.remove(&e.id)?;
+        if let Some(p) = e.profile()
+            && g.writers.get(&p.id).is_some_and(|h| *h == e.id)
+        {
+            g.writers.remove(&p.id);
+        }
+        let info = e.info(state, Some(ended_at));
+        g.ended.push_back(info.clone());
+        while g.ended.len() > ENDED_KEPT {
+            g.ended.pop_front();
+        }
+        Some(info)
+    }
+
+    /// Marks the registry closed (shutdown) and returns every running session.
+    pub(crate) fn close(&self) -> Vec<Arc<Entry>> {
+        self.inner.lock().unwrap().closed = true;
+        self.all_running()
+    }
+}

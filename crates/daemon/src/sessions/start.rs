@@ -1,0 +1,325 @@
+//! `session.start` (launch Chrome with a profile's newest snapshot loaded) and `session.attach`
+//! (register a browser the user started).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pvault_browser::{LaunchOptions, Session};
+use pvault_model::{BrowserState, ProfileInfo, SessionSettings, SnapshotInfo};
+use pvault_protocol::{
+    ErrorBody, ErrorCode, Event, SessionAttach, SessionStart, SessionStartResponse,
+};
+
+use super::registry::{Entry, ProfileRef};
+use super::{browser_err, load_report, new_session_id, now_ms, runtime_dir, stop};
+use crate::handlers::{blocking, vault_err};
+use crate::state::Daemon;
+
+/// Tests only: `PVAULT_TEST_NO_CHROME_FALLBACK=1` drops the built-in
+/// `/usr/lib/chromium/chromium` fallback so "no browser found" can be exercised on a machine
+/// that has Chromium installed.
+const NO_FALLBACK_ENV: &str = "PVAULT_TEST_NO_CHROME_FALLBACK";
+
+pub(super) async fn start(
+    d: &Arc<Daemon>,
+    p: SessionStart,
+) -> Result<SessionStartResponse, ErrorBody> {
+    if p.save && p.profile.is_none() {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidArgument,
+            "save needs a profile: give --profile NAME (or capture the session with `session capture --into NAME`)",
+        ));
+    }
+    if p.timeout_secs.is_some() {
+        return Err(ErrorBody::new(
+            ErrorCode::Unsupported,
+            "this pvaultd has no inactivity timeout yet; start the session without --timeout",
+        ));
+    }
+    if let Some(x) = p.extensions.iter().find(|x| !x.is_absolute()) {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "extension directory {} must be an absolute path (the daemon's working directory is not yours)",
+                x.display()
+            ),
+        ));
+    }
+    refuse_if_closing(d)?;
+    let cfg = d.config();
+    let executable = find_chrome(cfg.browser.path.clone())?;
+    let id = new_session_id();
+
+    // The profile and its newest snapshot, read before anything is launched.
+    let mut loaded: Option<(ProfileInfo, Option<SnapshotInfo>, BrowserState)> = None;
+    if let Some(name) = p.profile.clone() {
+        let v = d.unlocked_vault()?;
+        loaded = Some(blocking(move || newest_state(&v, &name)).await?);
+    }
+    let profile = loaded.as_ref().map(|(info, ..)| ProfileRef {
+        id: info.id.clone(),
+        name: info.name.clone(),
+    });
+    if p.save {
+        let pr = profile.as_ref().expect("save implies a profile");
+        d.sessions.claim_writer(&pr.id, &id).map_err(|holder| {
+            ErrorBody::new(
+                ErrorCode::Busy,
+                format!(
+                    "profile {} is being saved by session {holder}; stop that session first, or start this one without --save",
+                    pr.name
+                ),
+            )
+        })?;
+    }
+    let release = |d: &Daemon| {
+        if let (true, Some(pr)) = (p.save, &profile) {
+            d.sessions.release_writer(&pr.id, &id);
+        }
+    };
+
+    let settings = SessionSettings {
+        proxy: p.proxy.clone(),
+        viewport: p.viewport,
+        user_agent: p.user_agent.clone(),
+        locale: p.locale.clone(),
+    }
+    .or(&loaded
+        .as_ref()
+        .map(|(i, ..)| i.settings.clone())
+        .unwrap_or_default())
+    .or(&cfg.session.defaults);
+
+    let dir = match make_session_dir(d, &id) {
+        Ok(dir) => dir,
+        Err(e) => {
+            release(d);
+            return Err(e);
+        }
+    };
+    let (snapshot, state) = match loaded {
+        Some((_, snap, state)) => (snap, Some(state)),
+        None => (None, None),
+    };
+    let mut opts = LaunchOptions::new(executable, dir.join("chrome"));
+    opts.headful = p.headful || p.kiosk;
+    opts.kiosk = p.kiosk;
+    opts.start_url = p.start_url.clone();
+    opts.settings = settings;
+    opts.extensions = p.extensions.clone();
+    opts.extra_args = cfg.browser.extra_flags.clone();
+    let had_profile = state.is_some();
+    opts.state = state;
+    let launched = Session::launch(opts).await;
+    let (session, report) = match launched {
+        Ok(x) => x,
+        Err(e) => {
+            release(d);
+            remove_dir(dir).await;
+            return Err(browser_err(e));
+        }
+    };
+    let load = had_profile.then(|| load_report(&report, snapshot));
+    if let Some(pr) = &profile {
+        let v = d.unlocked_vault();
+        let pid = pr.id.clone();
+        // Recency only: a failure here must not fail a started session.
+        if let Ok(v) = v
+            && let Err(e) = blocking(move || v.touch_profile(&pid).map_err(vault_err)).await
+        {
+            tracing::warn!(error = %e.message, "could not record the profile's use");
+        }
+    }
+    let entry = Arc::new(Entry {
+        id: id.clone(),
+        save: p.save,
+        attached: false,
+        started_at: now_ms(),
+        pid: session.pid(),
+        cdp_ws_url: session.cdp_ws_url().to_owned(),
+        product: session.product().to_owned(),
+        dir: Some(dir),
+        profile: std::sync::Mutex::new(profile),
+        slot: tokio::sync::Mutex::new(None),
+        stopping: Default::default(),
+    });
+    let info = register(d, entry, session).await?;
+    tracing::info!(session = %info.session_id, pid = ?info.pid, profile = ?info.profile, save = info.save, "session started");
+    Ok(SessionStartResponse {
+        session: info,
+        load,
+    })
+}
+
+pub(super) async fn attach(
+    d: &Arc<Daemon>,
+    p: SessionAttach,
+) -> Result<SessionStartResponse, ErrorBody> {
+    check_loopback(&p.cdp_url)?;
+    refuse_if_closing(d)?;
+    let session = Session::attach(&p.cdp_url).await.map_err(browser_err)?;
+    let entry = Arc::new(Entry {
+        id: new_session_id(),
+        save: false,
+        attached: true,
+        started_at: now_ms(),
+        pid: None,
+        cdp_ws_url: session.cdp_ws_url().to_owned(),
+        product: session.product().to_owned(),
+        dir: None,
+        profile: std::sync::Mutex::new(None),
+        slot: tokio::sync::Mutex::new(None),
+        stopping: Default::default(),
+    });
+    let info = register(d, entry, session).await?;
+    tracing::info!(session = %info.session_id, "attached to a running browser");
+    Ok(SessionStartResponse {
+        session: info,
+        load: None,
+    })
+}
+
+/// Puts the browser into the entry, registers it, starts its exit watch and announces it.
+/// If shutdown began meanwhile, the browser is closed (attached: detached) instead.
+async fn register(
+    d: &Arc<Daemon>,
+    entry: Arc<Entry>,
+    session: Session,
+) -> Result<pvault_protocol::SessionInfo, ErrorBody> {
+    let exit = session.exit_watch();
+    *entry.slot.lock().await = Some(session);
+    if let Err(entry) = d.sessions.insert(entry.clone()) {
+        let session = entry.slot.lock().await.take();
+        if let Some(s) = session {
+            if entry.attached {
+                s.detach();
+            } else {
+                let _ = s.close().await;
+            }
+        }
+        if let Some(p) = entry.profile() {
+            d.sessions.release_writer(&p.id, &entry.id);
+        }
+        if let Some(dir) = entry.dir.clone() {
+            remove_dir(dir).await;
+        }
+        return Err(closing());
+    }
+    tokio::spawn(stop::watch_exit(Arc::downgrade(d), entry.clone(), exit));
+    let info = entry.running_info();
+    let _ = d.events.send(Event::SessionStarted {
+        session: info.clone(),
+    });
+    Ok(info)
+}
+
+fn closing() -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::Unsupported,
+        "pvaultd is shutting down; start the session again once it is back",
+    )
+}
+
+fn refuse_if_closing(d: &Daemon) -> Result<(), ErrorBody> {
+    if d.sessions.is_closed() || d.shutdown.is_cancelled() {
+        return Err(closing());
+    }
+    Ok(())
+}
+
+/// `PVAULT_CHROME` (the daemon's environment), then the config, then the usual names.
+fn find_chrome(config: Option<PathBuf>) -> Result<PathBuf, ErrorBody> {
+    let env = std::env::var_os("PVAULT_CHROME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let mut search = pvault_browser::ChromeSearch::default();
+    if std::env::var_os(NO_FALLBACK_ENV).is_some_and(|v| v == "1") {
+        search.fallbacks.clear();
+    }
+    pvault_browser::discover_chrome_in(env, config, &search).map_err(browser_err)
+}
+
+/// The profile and its newest snapshot's state (empty when its history is empty).
+fn newest_state(
+    v: &pvault_vault::Vault,
+    name: &str,
+) -> Result<(ProfileInfo, Option<SnapshotInfo>, BrowserState), ErrorBody> {
+    let info = v.profile(name).map_err(vault_err)?;
+    match v.read_snapshot(&info.id, None) {
+        Ok(s) => Ok((info, Some(s.info), s.state)),
+        Err(pvault_vault::VaultError::SnapshotNotFound { .. }) => {
+            Ok((info, None, BrowserState::default()))
+        }
+        Err(e) => Err(vault_err(e)),
+    }
+}
+
+/// Creates `<runtime>/sessions/<id>/chrome` (every level 0700, owned by us).
+fn make_session_dir(d: &Daemon, id: &str) -> Result<PathBuf, ErrorBody> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = runtime_dir(d).join("sessions");
+    crate::socket::ensure_private_dir(&base, d.euid)
+        .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))?;
+    let dir = base.join(id);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .and_then(|()| {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir.join("chrome"))
+        })
+        .map_err(|e| {
+            ErrorBody::new(
+                ErrorCode::Internal,
+                format!("cannot create the session directory {}: {e}", dir.display()),
+            )
+        })?;
+    Ok(dir)
+}
+
+/// Removes a session directory (Chrome's profile, in the clear) off the async threads.
+pub(super) async fn remove_dir(dir: PathBuf) {
+    let shown = dir.clone();
+    let r = tokio::task::spawn_blocking(move || remove_dir_sync(&dir)).await;
+    if !matches!(r, Ok(Ok(()))) {
+        tracing::warn!(dir = %shown.display(), "could not remove a session directory");
+    }
+}
+
+fn remove_dir_sync(dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Attaching is for a browser on this machine: the URL's host must be a loopback address.
+fn check_loopback(url: &str) -> Result<(), ErrorBody> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("ws://"))
+        .ok_or_else(|| {
+            ErrorBody::new(
+                ErrorCode::InvalidArgument,
+                "the CDP URL must start with http:// or ws:// (e.g. http://127.0.0.1:9222)",
+            )
+        })?;
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidArgument,
+            "the CDP URL must point at this machine (127.0.0.1, ::1 or localhost): a remote debugging port would hand the profile's cookies to another host",
+        ));
+    }
+    Ok(())
+}

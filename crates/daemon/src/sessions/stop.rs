@@ -1,0 +1,270 @@
+//! Ending sessions: `session.stop` (final capture BEFORE the browser closes), the end at
+//! daemon shutdown, and the exit watch that marks a session crashed when its browser dies.
+
+use std::sync::{Arc, Weak};
+
+use pvault_browser::{BrowserError, BrowserExit, Session};
+use pvault_model::{SnapshotInfo, SnapshotKind};
+use pvault_protocol::{
+    CaptureReport, EndReason, ErrorBody, ErrorCode, Event, SessionState, SessionStop,
+    SessionStopResponse,
+};
+use tokio::sync::watch;
+
+use super::registry::Entry;
+use super::start::remove_dir;
+use super::{capture_report, now_ms};
+use crate::handlers::{blocking, vault_err};
+use crate::state::Daemon;
+
+pub(super) async fn stop(
+    d: &Arc<Daemon>,
+    p: SessionStop,
+) -> Result<SessionStopResponse, ErrorBody> {
+    let entry = d.sessions.running(&p.session_id)?;
+    let reason = if entry.attached {
+        EndReason::Detached
+    } else if p.discard {
+        EndReason::Discarded
+    } else {
+        EndReason::Stopped
+    };
+    end(d, &entry, !p.discard, reason, false).await
+}
+
+/// Ends every session at shutdown. A `save` session that cannot save (vault locked, capture
+/// failed) is closed anyway — the daemon is going away — and the reason is logged and sent
+/// in the `session.ended` event's note.
+pub(super) async fn end_at_shutdown(d: &Arc<Daemon>, e: &Arc<Entry>) {
+    if let Err(err) = end(d, e, true, EndReason::Shutdown, true).await {
+        // Only when the session ended by itself meanwhile (crash): nothing left to do.
+        tracing::debug!(session = %e.id, error = %err.message, "session ended before shutdown reached it");
+    }
+}
+
+/// The one end path. With `save`, a `save` session's state is captured while the browser
+/// still runs and appended (kind `session_save`, collapsing its checkpoints). If that fails,
+/// the browser keeps running and the error is returned — unless `force` (shutdown), where the
+/// browser is closed anyway and the failure is reported in the event's note.
+async fn end(
+    d: &Arc<Daemon>,
+    e: &Arc<Entry>,
+    save: bool,
+    reason: EndReason,
+    force: bool,
+) -> Result<SessionStopResponse, ErrorBody> {
+    let mut slot = e.slot.lock().await;
+    let Some(session) = slot.as_ref() else {
+        return Err(d.sessions.running(&e.id).err().unwrap_or_else(|| {
+            ErrorBody::new(
+                ErrorCode::NotFound,
+                format!("session {} is no longer running", e.id),
+            )
+        }));
+    };
+    e.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut note = None;
+    let mut saved: Option<(SnapshotInfo, CaptureReport)> = None;
+    if save && e.save {
+        match final_save(d, e, session).await {
+            Ok(s) => saved = Some(s),
+            Err(SaveError::Gone(detail)) => {
+                let s = slot.take();
+                drop(slot);
+                crashed(d, e, s, &detail).await;
+                return Err(ErrorBody::new(
+                    ErrorCode::BrowserError,
+                    format!(
+                        "session {} crashed before its final state could be captured ({detail}); nothing was saved by this stop",
+                        e.id
+                    ),
+                ));
+            }
+            Err(SaveError::Failed(err)) if !force => {
+                e.stopping
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                return Err(err);
+            }
+            Err(SaveError::Failed(err)) => {
+                tracing::warn!(session = %e.id, error = %err.message, "shutdown: the session's final state could not be saved");
+                note = Some(format!("final state not saved: {}", err.message));
+            }
+        }
+    }
+    let session = slot.take().expect("checked above");
+    drop(slot);
+    if e.attached {
+        session.detach();
+    } else if let Err(err) = session.close().await {
+        tracing::warn!(session = %e.id, error = %err, "browser did not close cleanly");
+    }
+    if let Some(dir) = e.dir.clone() {
+        remove_dir(dir).await;
+    }
+    let snapshot = saved.as_ref().map(|(s, _)| s.clone());
+    finish(d, e, SessionState::Ended, reason, snapshot.clone(), note);
+    tracing::info!(session = %e.id, ?reason, saved = snapshot.is_some(), "session ended");
+    Ok(SessionStopResponse {
+        session_id: e.id.clone(),
+        capture: saved.map(|(_, c)| c),
+        snapshot,
+    })
+}
+
+enum SaveError {
+    /// The browser went away during the capture.
+    Gone(String),
+    /// Anything else; the browser still runs.
+    Failed(ErrorBody),
+}
+
+/// Captures the running browser and appends the state as the session's final snapshot.
+async fn final_save(
+    d: &Arc<Daemon>,
+    e: &Entry,
+    session: &Session,
+) -> Result<(SnapshotInfo, CaptureReport), SaveError> {
+    let profile = e.profile().expect("a save session has a profile");
+    // Checked first: locked means the browser must stay up until the vault is unlocked.
+    let v = d.unlocked_vault().map_err(|_| {
+        SaveError::Failed(ErrorBody::new(
+            ErrorCode::Locked,
+            format!(
+                "the vault is locked, so session {} cannot save into {}: run `pvault unlock` and stop it again (the browser keeps running; its state when the vault locked is in the history as a checkpoint), or stop it with --discard",
+                e.id, profile.name
+            ),
+        ))
+    })?;
+    let (state, rep) = match session.capture().await {
+        Ok(x) => x,
+        Err(BrowserError::Gone(detail)) => return Err(SaveError::Gone(detail)),
+        Err(err) => {
+            return Err(SaveError::Failed(ErrorBody::new(
+                ErrorCode::BrowserError,
+                format!(
+                    "capturing the final state of session {} failed: {err}; the browser keeps running: retry the stop, or stop with --discard",
+                    e.id
+                ),
+            )));
+        }
+    };
+    let report = capture_report(&state, &rep);
+    let (sid, pid) = (e.id.clone(), profile.id.clone());
+    let info = blocking(move || {
+        v.append_snapshot_for_session(&pid, &state, SnapshotKind::SessionSave, &sid)
+            .map_err(vault_err)
+    })
+    .await
+    .map_err(|mut err| {
+        err.message = format!(
+            "saving session {} into {} failed: {}; the browser keeps running: retry the stop, capture it into another profile, or stop with --discard",
+            e.id, profile.name, err.message
+        );
+        SaveError::Failed(err)
+    })?;
+    announce_saved(d, &e.id, &profile.name, &profile.id, &info);
+    Ok((info, report))
+}
+
+/// Sends `snapshot.saved` and `session.saved` for a snapshot a session wrote.
+pub(super) fn announce_saved(
+    d: &Daemon,
+    session_id: &str,
+    profile: &str,
+    profile_id: &str,
+    snapshot: &SnapshotInfo,
+) {
+    let _ = d.events.send(Event::SnapshotSaved {
+        profile: profile.to_owned(),
+        profile_id: profile_id.to_owned(),
+        snapshot: snapshot.clone(),
+    });
+    let _ = d.events.send(Event::SessionSaved {
+        session_id: session_id.to_owned(),
+        profile: profile.to_owned(),
+        profile_id: profile_id.to_owned(),
+        snapshot: snapshot.clone(),
+    });
+}
+
+/// Moves the session to the ended list and announces its end.
+fn finish(
+    d: &Daemon,
+    e: &Entry,
+    state: SessionState,
+    reason: EndReason,
+    snapshot: Option<SnapshotInfo>,
+    note: Option<String>,
+) {
+    if d.sessions.remove(e, state, now_ms()).is_some() {
+        let _ = d.events.send(Event::SessionEnded {
+            session_id: e.id.clone(),
+            reason,
+            snapshot,
+            note,
+        });
+    }
+}
+
+/// A session whose browser died: drop the handle, remove its directory, mark it crashed and
+/// announce it.
+async fn crashed(d: &Daemon, e: &Entry, session: Option<Session>, detail: &str) {
+    drop(session);
+    if let Some(dir) = e.dir.clone() {
+        remove_dir(dir).await;
+    }
+    if d.sessions
+        .remove(e, SessionState::Crashed, now_ms())
+        .is_some()
+    {
+        tracing::warn!(session = %e.id, detail, save = e.save, "browser exited unexpectedly; session marked crashed");
+        let _ = d.events.send(Event::SessionCrashed {
+            session_id: e.id.clone(),
+            profile: e.profile().map(|p| p.name),
+            detail: detail.to_owned(),
+        });
+    }
+}
+
+/// Waits for the browser to exit (or, attached, for the connection to close). If nobody
+/// ended the session first, it crashed (launched) or went away (attached).
+pub(super) async fn watch_exit(
+    d: Weak<Daemon>,
+    e: Arc<Entry>,
+    mut exit: watch::Receiver<Option<BrowserExit>>,
+) {
+    let how = match exit.wait_for(|x| x.is_some()).await {
+        Ok(x) => x.clone(),
+        // The session was closed or detached: its watcher went with it.
+        Err(_) => return,
+    };
+    let Some(d) = d.upgrade() else { return };
+    let mut slot = e.slot.lock().await;
+    let Some(session) = slot.take() else {
+        return; // ended by a stop
+    };
+    drop(slot);
+    match how {
+        Some(BrowserExit::Disconnected) => {
+            session.detach();
+            tracing::info!(session = %e.id, "the attached browser went away; session ended");
+            finish(
+                &d,
+                &e,
+                SessionState::Ended,
+                EndReason::Disconnected,
+                None,
+                None,
+            );
+        }
+        Some(BrowserExit::Exited { code, signal }) => {
+            let detail = match (code, signal) {
+                (_, Some(s)) => format!("browser killed by signal {s}"),
+                (Some(c), None) => format!("browser exited with code {c}"),
+                (None, None) => "browser exited".to_owned(),
+            };
+            crashed(&d, &e, Some(session), &detail).await;
+        }
+        None => {}
+    }
+}
