@@ -229,10 +229,10 @@ fn catalogue() -> Vec<Case> {
             "not_found",
         ),
         case(
-            "reserved session method",
+            "unknown session",
             true,
-            line(json!({"id":4,"method":"session.start","params":{}})),
-            "unsupported",
+            line(json!({"id":4,"method":"session.show","params":{"session_id":"s000000000000"}})),
+            "not_found",
         ),
         case(
             "session params of the wrong shape",
