@@ -133,3 +133,37 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(json)
         .map_err(|e| VaultError::corrupt(format!("{what} does not decode: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The plaintext framing rules of vault-format.md section 6 that the integration tests
+    //! cannot reach through the public API.
+
+    use super::*;
+
+    #[test]
+    fn plaintext_framing_is_strict() {
+        let ok = encode_state(&BrowserState::default()).unwrap();
+        assert_eq!(ok, b"\x01{\"cookies\":[],\"origins\":[]}");
+        assert_eq!(decode_state(&ok).unwrap(), BrowserState::default());
+        let mut trailing_ws = ok.clone();
+        trailing_ws.extend_from_slice(b" \n");
+        assert!(decode_state(&trailing_ws).is_ok());
+        let mut trailing = ok.clone();
+        trailing.extend_from_slice(b"x");
+        assert!(matches!(
+            decode_state(&trailing),
+            Err(VaultError::Corrupt { .. })
+        ));
+        let mut v2 = ok.clone();
+        v2[0] = 2;
+        assert!(matches!(
+            decode_state(&v2),
+            Err(VaultError::UnsupportedVersion { found: 2, .. })
+        ));
+        assert!(matches!(decode_state(b""), Err(VaultError::Corrupt { .. })));
+        // Profile metadata refuses unknown members (it is ours alone; nothing may hide there).
+        let meta = b"\x01{\"name\":\"a\",\"description\":null,\"settings\":{},\"latest\":null,\"cookie_domains\":[],\"origins\":[],\"x\":1}";
+        assert!(decode_meta(meta).is_err());
+    }
+}

@@ -124,7 +124,19 @@ fn passphrase_change_shreds_the_old_wrap() {
         v.change_passphrase(&pass("nope"), &pass("new one")),
         Err(pvault_vault::VaultError::AuthFailed)
     ));
+    let params = |dir: &std::path::Path| -> (i64, i64, i64) {
+        raw(dir)
+            .query_row(
+                "SELECT m_kib, t, p FROM keyslots WHERE slot_kind = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+    };
+    let before = params(&dir);
     v.change_passphrase(&pass(PASS), &pass("new one")).unwrap();
+    // Same cost parameters, new salt (checked below), master key re-wrapped only.
+    assert_eq!(params(&dir), before);
     assert_eq!(files_containing(&dir, &old), Vec::<String>::new());
     assert_eq!(files_containing(&dir, &old_salt), Vec::<String>::new());
     drop(v);
