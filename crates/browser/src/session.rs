@@ -285,7 +285,7 @@ impl Session {
                     Err(e) => failed.push((o.origin.clone(), e.to_string())),
                 }
             }
-            stub.close().await;
+            stub.close(&self.browser).await;
             Ok((loaded, failed))
         };
         let (cookies, storage) = tokio::join!(cookies, storage);
@@ -446,7 +446,7 @@ impl Session {
                             }
                         }
                     }
-                    stub.close().await;
+                    stub.close(&self.browser).await;
                 }
                 Err(e) => {
                     for origin in need_stub {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use crate::BrowserError;
-use crate::cdp::call_page;
+use crate::cdp::{call_browser, call_page};
 use crate::tracker::Tracker;
 
 /// An open stub page. Close it with [`StubPage::close`].
@@ -141,10 +141,28 @@ impl StubPage {
         Ok(pairs_to_items(&v))
     }
 
-    pub(crate) async fn close(self) {
+    /// Closes the stub page, unless it is the browser's only page: Chrome deletes every session
+    /// cookie when its last page closes (measured on 156), so then the page is kept as a plain
+    /// `about:blank` tab instead (interception off, no longer ours).
+    pub(crate) async fn close(self, browser: &Browser) {
         self.fulfil.abort();
         let id = self.page.target_id().as_ref().to_owned();
-        let _ = self.page.close().await;
+        let others = call_browser(browser, "Target.getTargets", json!({}))
+            .await
+            .ok()
+            .and_then(|v| v.get("targetInfos").and_then(Value::as_array).cloned())
+            .map(|list| {
+                list.iter()
+                    .filter(|t| t.get("type").and_then(Value::as_str) == Some("page"))
+                    .filter(|t| t.get("targetId").and_then(Value::as_str) != Some(id.as_str()))
+                    .count()
+            });
+        if others.is_some_and(|n| n > 0) {
+            let _ = self.page.close().await;
+        } else {
+            let _ = call_page(&self.page, "Fetch.disable", json!({})).await;
+            let _ = self.page.goto("about:blank").await;
+        }
         self.tracker.set_internal(&id, false);
     }
 }

@@ -131,10 +131,24 @@ async fn roundtrip(method: LocalStorageLoad, expect: LoadMethod) {
     let (cap_a, rep) = a.session.capture_uncached().await.unwrap();
     assert!(rep.origins_failed.is_empty(), "{rep:?}");
     assert_eq!(rep.origins_reused, 0);
+    // A second capture, after the first one's stub page came and went, sees the same: Chrome
+    // deletes session cookies when its last page closes, so the stub page must not be closed
+    // when it is the only one (regression: session cookies vanished here).
+    let (again, _) = a.session.capture_uncached().await.unwrap();
+    assert_eq!(again, cap_a);
     a.session.close().await.unwrap();
 
     // Every cookie arrived with its value and flags.
-    assert_eq!(cap_a.cookies.len(), input.cookies.len());
+    assert_eq!(
+        cap_a.cookies.len(),
+        input.cookies.len(),
+        "{:?}",
+        cap_a
+            .cookies
+            .iter()
+            .map(|c| (&c.name, &c.domain, c.expires))
+            .collect::<Vec<_>>()
+    );
     for c in &input.cookies {
         let got = cap_a
             .cookies
