@@ -149,7 +149,7 @@ fn session_verdict(d: &Daemon) -> &'static str {
 fn node_client_every_method_errors_and_too_large() {
     let mut d = Daemon::start();
     let sessions = session_verdict(&d);
-    let out = node_test(&d, &[("PVAULT_TEST_DAEMON", "1".into())]);
+    let out = node_test(&d, &[("PVAULT_TEST_DAEMON", "1".into()), node_path()]);
     let results = node_results(&out);
     check(
         "node --test",
@@ -160,6 +160,7 @@ fn node_client_every_method_errors_and_too_large() {
             ("every protocol method has a camelCase function", "passed"),
             ("pipelined requests are matched by id, whatever the answer order", "passed"),
             ("an incoming line over the cap fails with too_large before it is buffered whole", "passed"),
+            ("withProfile drives a real browser and ends the session when the callback throws", "passed"),
             ("connect and hello", "passed"),
             ("status, and vault.unlock without a vault", "passed"),
             ("vault.init, conflict, lock, locked, auth_failed, unlock", "passed"),
@@ -190,6 +191,8 @@ fn python_client_every_method_errors_and_too_large() {
             ("test_every_method_exists_in_both_clients", "passed"),
             ("test_pipelined_answers_in_reverse_order", "passed"),
             ("test_default_limit_accepts_lines_over_64_kib", "passed"),
+            ("test_sync_session", "passed"),
+            ("test_async_session", "passed"),
             ("test_1_sync_client_every_method", sessions),
             ("test_2_async_client_every_method", sessions),
             ("test_3_too_large", "passed"),
@@ -200,13 +203,18 @@ fn python_client_every_method_errors_and_too_large() {
     assert_shut_down(&mut d);
 }
 
+/// Where Node finds playwright-core (tests/node, installed by `npm ci`).
+fn node_path() -> (&'static str, String) {
+    ("NODE_PATH", support::node_dir().join("node_modules").display().to_string())
+}
+
 /// The environment of the Playwright suites: the login server and where playwright-core is.
 fn login_env(server: &TestServer) -> Vec<(&'static str, String)> {
     vec![
         ("PVAULT_TEST_LOGIN_ORIGIN", server.origin.clone()),
         ("PVAULT_TEST_LOGIN_SID", http::SID.to_owned()),
         ("PVAULT_TEST_LOGIN_TOKEN", http::TOKEN.to_owned()),
-        ("NODE_PATH", support::node_dir().join("node_modules").display().to_string()),
+        node_path(),
     ]
 }
 

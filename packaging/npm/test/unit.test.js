@@ -130,3 +130,70 @@ test('a request over the limit is refused locally with too_large', async (t) => 
 test('connecting to a missing socket gives unavailable', async () => {
   await assert.rejects(pvault.connect({ socketPath: '/nonexistent/pvaultd.sock' }), (e) => e.code === 'unavailable' && /PVAULT_SOCKET/.test(e.message));
 });
+
+/** playwright-core, if this run can resolve it (the e2e suite sets NODE_PATH). */
+function playwrightCore() {
+  try {
+    return require('playwright-core');
+  } catch {
+    return null;
+  }
+}
+
+/** Starts Chromium with its own DevTools port; resolves with its browser WebSocket URL. */
+async function chromeWs(t) {
+  const { spawn } = require('node:child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pvault-node-chrome-'));
+  const child = spawn(process.env.PVAULT_CHROME || '/usr/lib/chromium/chromium',
+    ['--headless=new', '--no-sandbox', '--remote-debugging-port=0', `--user-data-dir=${dir}`, 'about:blank'], { stdio: 'ignore' });
+  const exited = new Promise((r) => child.once('exit', r));
+  t.after(async () => {
+    child.kill('SIGKILL');
+    await exited;
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  });
+  const file = path.join(dir, 'DevToolsActivePort');
+  const deadline = Date.now() + 20000;
+  while (!fs.existsSync(file) || fs.readFileSync(file, 'utf8').split('\n').length < 2 || !fs.readFileSync(file, 'utf8').split('\n')[1]) {
+    assert.ok(Date.now() < deadline, 'Chromium did not write DevToolsActivePort within 20 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const [port, wsPath] = fs.readFileSync(file, 'utf8').split('\n');
+  return `ws://127.0.0.1:${port}${wsPath}`;
+}
+
+const pw = playwrightCore();
+const pwOpts = { skip: pw ? false : 'playwright-core is not resolvable (set NODE_PATH=tests/node/node_modules)' };
+
+test('withProfile drives a real browser and ends the session when the callback throws', pwOpts, async (t) => {
+  const ws = await chromeWs(t);
+  const stops = [];
+  const sockPath = await fakeDaemon(t, (req, sock) => {
+    let result = {};
+    if (req.method === 'session.start') {
+      result = { session: { session_id: `s${req.id}`, cdp_ws_url: ws, pid: null, profile: req.params.profile, save: req.params.save, attached: false, started_at: 0 }, load: null };
+    } else if (req.method === 'session.stop') {
+      stops.push(req.params);
+      result = { session_id: req.params.session_id, snapshot: null, capture: null };
+    }
+    sock.write(JSON.stringify({ id: req.id, result }) + '\n');
+  });
+  // Resolves: the callback's value comes back, and the session is stopped with save.
+  const title = await pvault.withProfile('github', { save: true, socketPath: sockPath, headful: false }, async ({ page, context, browser, session }) => {
+    assert.equal(session.profile, 'github');
+    assert.equal(browser.contexts()[0], context);
+    await page.setContent('<title>hello</title>');
+    return page.title();
+  });
+  assert.equal(title, 'hello');
+  assert.equal(stops.length, 1);
+  assert.equal(stops[0].discard, false);
+  // Throws: the error comes through and the session is still stopped (discarding, as asked).
+  const boom = new Error('boom');
+  await assert.rejects(pvault.withProfile('github', { save: true, saveOnError: false, socketPath: sockPath }, async () => { throw boom; }), (e) => e === boom);
+  assert.equal(stops.length, 2);
+  assert.equal(stops[1].discard, true);
+  // Without save, the session is discarded; { chromium } can be passed explicitly.
+  await pvault.withProfile('github', { socketPath: sockPath, chromium: pw.chromium }, async () => {});
+  assert.equal(stops[2].discard, true);
+});

@@ -5,8 +5,14 @@ cap, connection-level errors, the outgoing cap), for the sync and the asyncio cl
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import os
+import subprocess
+import tempfile
 import threading
+import time
 import unittest
+from pathlib import Path
 
 from _support import FakeDaemon, send
 
@@ -148,6 +154,92 @@ class AsyncFraming(unittest.IsolatedAsyncioTestCase):
         with self.assertRaises(pvault.PvaultError) as cm:
             await pvault.AsyncClient.connect("/nonexistent/pvaultd.sock")
         self.assertEqual(cm.exception.code, "unavailable")
+
+
+HAVE_PLAYWRIGHT = importlib.util.find_spec("playwright") is not None
+
+
+class ChromeWithPort:
+    """Chromium with its own DevTools port, standing in for a browser pvaultd started."""
+
+    def __init__(self):
+        self.dir = tempfile.TemporaryDirectory(prefix="pvault-py-chrome-")
+        chrome = os.environ.get("PVAULT_CHROME") or "/usr/lib/chromium/chromium"
+        self.proc = subprocess.Popen([chrome, "--headless=new", "--no-sandbox", "--remote-debugging-port=0", f"--user-data-dir={self.dir.name}", "about:blank"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = Path(self.dir.name, "DevToolsActivePort")
+        deadline = time.monotonic() + 20
+        while True:
+            lines = port_file.read_text().splitlines() if port_file.exists() else []
+            if len(lines) >= 2 and lines[1]:
+                break
+            if time.monotonic() > deadline:
+                self.close()
+                raise AssertionError("Chromium did not write DevToolsActivePort within 20 s")
+            time.sleep(0.05)
+        self.ws = f"ws://127.0.0.1:{lines[0]}{lines[1]}"
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.dir.cleanup()
+
+
+def session_daemon(ws: str, stops: list) -> FakeDaemon:
+    """A fake pvaultd whose session.start hands out `ws` and whose session.stop is recorded."""
+
+    def on(req, conn):
+        result: dict = {}
+        if req["method"] == "session.start":
+            p = req["params"]
+            result = {"session": {"session_id": f"s{req['id']}", "cdp_ws_url": ws, "pid": None, "profile": p.get("profile"), "save": p.get("save", False), "attached": False, "started_at": 0}, "load": None}
+        elif req["method"] == "session.stop":
+            stops.append(req["params"])
+            result = {"session_id": req["params"]["session_id"], "snapshot": None, "capture": None}
+        send(conn, {"id": req["id"], "result": result})
+
+    return FakeDaemon(on)
+
+
+@unittest.skipUnless(HAVE_PLAYWRIGHT, "the playwright package is not installed (pip install playwright)")
+class PlaywrightHelpers(unittest.TestCase):
+    """The helpers against a scripted daemon and a real browser: the block runs in the
+    browser, and the session is stopped (saving or discarding as asked) also on an exception."""
+
+    def setUp(self):
+        self.chrome = ChromeWithPort()
+        self.addCleanup(self.chrome.close)
+        self.stops: list = []
+        self.fake = session_daemon(self.chrome.ws, self.stops)
+        self.addCleanup(self.fake.close)
+
+    def test_sync_session(self):
+        import pvault.playwright
+
+        with pvault.playwright.session("github", save=True, socket_path=self.fake.path) as (browser, context):
+            self.assertIs(browser.contexts[0], context)
+            page = context.pages[0] if context.pages else context.new_page()
+            page.set_content("<title>hello</title>")
+            self.assertEqual(page.title(), "hello")
+        self.assertEqual(self.stops[-1]["discard"], False)
+        with self.assertRaises(ZeroDivisionError):
+            with pvault.playwright.session("github", save=True, save_on_error=False, socket_path=self.fake.path):
+                1 / 0
+        self.assertEqual(self.stops[-1]["discard"], True)
+        start = [r for r in self.fake.requests if r["method"] == "session.start"][-1]
+        self.assertEqual(start["params"], {"profile": "github", "save": True})
+
+    def test_async_session(self):
+        import pvault.playwright
+
+        async def run():
+            async with pvault.playwright.async_session("github", socket_path=self.fake.path, headful=False) as (browser, context):
+                page = context.pages[0] if context.pages else await context.new_page()
+                await page.set_content("<title>async</title>")
+                return await page.title()
+
+        self.assertEqual(asyncio.run(run()), "async")
+        self.assertEqual(self.stops, [{"session_id": self.stops[0]["session_id"], "discard": True}])
 
 
 if __name__ == "__main__":
