@@ -55,9 +55,12 @@ fn list_show_and_stop_report_the_session() {
     let stop = d.session_stop(&sid, &["--discard"]);
     assert_eq!(stop["session_id"], sid.as_str());
     assert_eq!(stop["snapshot"], Value::Null, "--discard saves nothing: {stop}");
-    assert_eq!(d.run(&["session", "show", &sid]).status.code(), Some(3), "a stopped session is gone");
+    // A stopped session leaves the list; `show` still tells how it ended; stopping it again
+    // (or an unknown id) is not_found.
     assert_eq!(d.json(&["session", "list"])["sessions"], json!([]));
-    assert_eq!(d.run(&["session", "stop", "0123456789abcdef0123456789abcdef"]).status.code(), Some(3));
+    assert_eq!(d.json(&["session", "show", &sid])["session"]["state"], "ended");
+    assert_eq!(d.run(&["session", "stop", &sid]).status.code(), Some(3));
+    assert_eq!(d.run(&["session", "stop", "s0123456789ab"]).status.code(), Some(3));
 }
 
 #[test]
@@ -112,19 +115,30 @@ fn a_second_save_session_is_busy_and_names_the_holder() {
 fn a_profile_loads_into_a_running_session_once() {
     let d = daemon();
     let server = TestServer::start();
-    d.import("ld", &login_state(&server));
+    // The login, plus a session cookie (no expiry): both kinds must be loaded and stay.
+    let mut state = login_state(&server);
+    state["cookies"].as_array_mut().unwrap().push(json!({
+        "name": "visit", "value": "v-visit", "domain": "127.0.0.1", "path": "/", "expires": -1,
+        "httpOnly": false, "secure": false, "sameSite": "Lax"
+    }));
+    d.import("ld", &state);
     let s = d.session_start(&[]);
     let sid = id(&s);
     let url = s["cdp_ws_url"].as_str().unwrap().to_owned();
 
     let loaded = d.json(&["session", "load", &sid, "--profile", "ld"]);
-    assert_eq!(loaded["load"]["cookies_loaded"], 1, "{loaded}");
+    assert_eq!(loaded["load"]["cookies_loaded"], 2, "{loaded}");
     assert_eq!(loaded["load"]["origins_loaded"], 1, "{loaded}");
     assert_eq!(loaded["load"]["failures"], json!([]));
     let seen = node_json("check.js", &server, &url);
     assert_eq!(seen["whoami"], format!("user:{SID}"));
     assert_eq!(seen["app"], format!("token:{TOKEN}"));
-    assert!(server.cookies_sent_to("/whoami").iter().any(|c| c.contains(&format!("sid={SID}"))));
+    let sent = server.cookies_sent_to("/whoami");
+    assert!(sent.iter().any(|c| c.contains(&format!("sid={SID}"))), "{sent:?}");
+    assert!(
+        sent.iter().any(|c| c.contains("visit=v-visit")),
+        "the session cookie loaded into the running session was lost: {sent:?}"
+    );
 
     // The session has a profile now: loading another is a clear conflict.
     let again = d.run(&["session", "load", &sid, "--profile", "ld"]);

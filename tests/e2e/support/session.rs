@@ -133,12 +133,15 @@ impl Drop for Interactive {
 }
 
 /// The state the test server's `/login` leaves behind, as Playwright storageState: the
-/// httpOnly `sid` cookie and the `token` localStorage key of the server's origin.
+/// httpOnly `sid` cookie (persistent for a day, as the server sets it) and the `token`
+/// localStorage key of the server's origin.
 pub fn login_state(server: &TestServer) -> Value {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     json!({
         "cookies": [{
             "name": "sid", "value": SID, "domain": "127.0.0.1", "path": "/",
-            "expires": -1, "httpOnly": true, "secure": false, "sameSite": "Lax"
+            "expires": (now.as_secs() + 86_400) as f64, "httpOnly": true, "secure": false,
+            "sameSite": "Lax"
         }],
         "origins": [{
             "origin": server.origin,

@@ -107,6 +107,7 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> CliResult {
         warn_load_failures(load);
     }
     let session_id = res.session.session_id.clone();
+    drop(client);
 
     let outcome = match early {
         Some(sig) => Outcome::NotRun(128 + sig),
@@ -117,14 +118,20 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> CliResult {
     let discard = matches!(outcome, Outcome::NotRun(_) | Outcome::SpawnFailed(..));
     let stopped = {
         let _spin = ctx.out.spinner("stopping the session");
-        ctx.call(
-            &client,
-            &SessionStop {
-                session_id,
-                discard,
-            },
-        )
-        .await
+        // A fresh connection: CMD may have run longer than the daemon keeps an idle one open.
+        match ctx.client().await {
+            Ok(c) => {
+                ctx.call(
+                    &c,
+                    &SessionStop {
+                        session_id,
+                        discard,
+                    },
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        }
     };
     let code = match outcome {
         Outcome::Exited(code) | Outcome::NotRun(code) => code,

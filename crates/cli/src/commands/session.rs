@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use pvault_model::{SnapshotInfo, Viewport};
 use pvault_protocol::{
     CaptureReport, LoadReport, SessionAttach, SessionCapture, SessionInfo, SessionList,
-    SessionLoad, SessionShow, SessionStart, SessionStartResponse, SessionStop,
+    SessionLoad, SessionShow, SessionStart, SessionStartResponse, SessionState, SessionStop,
     SessionStopResponse,
 };
 use serde_json::{Value, json};
@@ -262,6 +262,16 @@ fn mode(s: &SessionInfo) -> &'static str {
     }
 }
 
+/// The wire name of a session state.
+fn state_name(state: SessionState) -> &'static str {
+    match state {
+        SessionState::Running => "running",
+        SessionState::Stopping => "stopping",
+        SessionState::Ended => "ended",
+        SessionState::Crashed => "crashed",
+    }
+}
+
 /// `session show ID`.
 async fn show(ctx: &Ctx, session_id: String) -> CliResult {
     let res = ctx.call1(&SessionShow { session_id }).await?;
@@ -278,8 +288,16 @@ async fn show(ctx: &Ctx, session_id: String) -> CliResult {
         ),
         format!("profile:    {}", s.profile.as_deref().unwrap_or("-")),
         format!("mode:       {}", mode(s)),
+        format!("state:      {}", state_name(s.state)),
         format!("started:    {}", format_time(s.started_at)),
     ];
+    let mut lines = lines.to_vec();
+    if let Some(t) = s.ended_at {
+        lines.push(format!("ended:      {}", format_time(t)));
+    }
+    if let Some(b) = &s.browser {
+        lines.push(format!("browser:    {b}"));
+    }
     ctx.out.line(lines.join("\n"))
 }
 
