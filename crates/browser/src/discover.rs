@@ -114,10 +114,10 @@ fn prefer_real_binary(found: PathBuf) -> PathBuf {
 
 /// Version cache keyed by executable path and modification time, so a browser upgraded in
 /// place is asked again. `--version` costs 30–50 ms warm (180 ms cold): once per process.
-fn version_cache() -> &'static Mutex<HashMap<(PathBuf, Option<std::time::SystemTime>), Option<u32>>>
-{
-    static CACHE: OnceLock<Mutex<HashMap<(PathBuf, Option<std::time::SystemTime>), Option<u32>>>> =
-        OnceLock::new();
+type VersionCache = Mutex<HashMap<(PathBuf, Option<std::time::SystemTime>), Option<u32>>>;
+
+fn version_cache() -> &'static VersionCache {
+    static CACHE: OnceLock<VersionCache> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 

@@ -240,10 +240,10 @@ pub(crate) async fn spawn(
     let mut tail: Vec<String> = Vec::new();
     let read_url = async {
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(i) = line.find("ws://") {
-                if line.contains("DevTools listening on") {
-                    return Some(line[i..].trim().to_owned());
-                }
+            if let Some(i) = line.find("ws://")
+                && line.contains("DevTools listening on")
+            {
+                return Some(line[i..].trim().to_owned());
             }
             tail.push(line);
             if tail.len() > 10 {
