@@ -4,6 +4,13 @@
 //! and closing or detaching. It is the only crate that imports chromiumoxide and knows nothing
 //! of the vault or the daemon's sockets.
 //!
+//! Entry points: [`discover_chrome`], [`Session::launch`] (with [`LaunchOptions`], returns a
+//! [`LoadReport`]), [`Session::attach`], [`Session::load_state`], [`Session::capture`]
+//! (returns a [`CaptureReport`]), [`Session::exit_watch`], [`Session::close`] and
+//! [`Session::detach`]. All CDP traffic for state goes through `cdp.rs` (raw JSON commands), and
+//! the process and connection setup through `launch.rs` and `Session::connect`, so a pipe
+//! transport (`--remote-debugging-pipe`, issue 5) replaces those two places only.
+//!
 //! What was measured on Chromium 156 and chromiumoxide 0.9 (and why the code does what it
 //! does) is in `shared/notes/chromium-cdp.md`.
 
@@ -13,6 +20,7 @@ mod discover;
 mod error;
 mod launch;
 mod leveldb;
+mod report;
 mod session;
 mod stub;
 mod tracker;
@@ -21,4 +29,5 @@ pub use discover::{ChromeSearch, chrome_major_version, discover_chrome, discover
 pub use error::BrowserError;
 pub use launch::{BrowserExit, LaunchOptions, LocalStorageLoad};
 pub use leveldb::VERIFIED_MAJORS;
-pub use session::{CaptureReport, LoadMethod, LoadReport, Session};
+pub use report::{CaptureReport, LoadMethod, LoadReport};
+pub use session::Session;

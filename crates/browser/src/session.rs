@@ -15,52 +15,13 @@ use tokio::task::JoinHandle;
 use crate::cdp::{call_browser, call_page, http_origin};
 use crate::cookies::{cookie_problem, from_get_cookies, key_of, now_unix, to_cookie_param};
 use crate::launch::{BrowserExit, ChildProcess, LaunchOptions, LocalStorageLoad};
+use crate::report::{CaptureReport, LoadMethod, LoadReport, sorted, valid_origins};
 use crate::stub::{StubPage, pairs_to_items};
 use crate::tracker::{self, Tracker};
 use crate::{BrowserError, discover, leveldb};
 
 /// How long `close` waits for Chrome to exit after `Browser.close` before killing it.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How localStorage was loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoadMethod {
-    /// Written into Chrome's on-disk database before launch.
-    OnDisk,
-    /// Written through a stub page over CDP.
-    StubPage,
-}
-
-/// What a load did. Names and domains only: never cookie or storage values.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadReport {
-    /// Cookies Chrome holds after the load (sent and not dropped).
-    pub cookies_loaded: usize,
-    /// Cookies not loaded, as `(name, domain, reason)`.
-    pub cookies_rejected: Vec<(String, String, String)>,
-    /// Origins whose localStorage was loaded.
-    pub origins_loaded: usize,
-    /// Origins whose localStorage could not be loaded, as `(origin, reason)`.
-    pub origins_failed: Vec<(String, String)>,
-    /// How localStorage was loaded.
-    pub method: LoadMethod,
-}
-
-/// What a capture could not read. Empty lists mean the state is complete.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CaptureReport {
-    /// Cookies Chrome reported that could not be mapped, as `(name, domain, reason)`.
-    pub cookies_failed: Vec<(String, String, String)>,
-    /// Origins whose localStorage could not be read, as `(origin, reason)`. When the origin
-    /// had known data, that data is kept in the captured state.
-    pub origins_failed: Vec<(String, String)>,
-    /// Origins read from a live frame.
-    pub origins_read_live: usize,
-    /// Origins read through the stub page.
-    pub origins_read_stub: usize,
-    /// Origins whose loaded or last captured data was reused (no frame has been there since).
-    pub origins_reused: usize,
-}
 
 /// A browser driven over CDP: one we launched, or one we attached to.
 pub struct Session {
@@ -599,51 +560,4 @@ async fn read_live(pages: &[Page], origin: &str) -> Option<Vec<StorageItem>> {
         }
     }
     None
-}
-
-fn sorted(items: &[StorageItem]) -> Vec<StorageItem> {
-    let mut v = items.to_vec();
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    v
-}
-
-/// Splits origins into serialized http(s) origins (merged, see [`dedup_origins`]) and the
-/// rest, reported as `(origin, reason)`.
-fn valid_origins(origins: &[OriginState]) -> (Vec<OriginState>, Vec<(String, String)>) {
-    let mut bad = Vec::new();
-    let ok: Vec<OriginState> = origins
-        .iter()
-        .filter(|o| {
-            let valid = http_origin(&o.origin).as_deref() == Some(o.origin.as_str());
-            if !valid {
-                bad.push((
-                    o.origin.clone(),
-                    "not a serialized http(s) origin (scheme://host[:port], lowercase, no path)"
-                        .to_owned(),
-                ));
-            }
-            valid
-        })
-        .cloned()
-        .collect();
-    (dedup_origins(&ok), bad)
-}
-
-/// Merges repeated origins (the model says at most once, but an imported file may not).
-fn dedup_origins(origins: &[OriginState]) -> Vec<OriginState> {
-    let mut out: Vec<OriginState> = Vec::new();
-    for o in origins {
-        match out.iter_mut().find(|x| x.origin == o.origin) {
-            Some(x) => {
-                for i in &o.local_storage {
-                    match x.local_storage.iter_mut().find(|y| y.name == i.name) {
-                        Some(y) => y.value = i.value.clone(),
-                        None => x.local_storage.push(i.clone()),
-                    }
-                }
-            }
-            None => out.push(o.clone()),
-        }
-    }
-    out
 }
