@@ -57,6 +57,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// browser sessions, locks the vault (keys zeroized) and returns.
 pub async fn serve(listener: Listener, daemon: Arc<Daemon>, shutdown: impl Future<Output = ()>) {
     let tracker = tokio_util::task::TaskTracker::new();
+    // Chromes and session directories a killed predecessor left behind.
+    sessions::recover(&daemon).await;
     let timer = tokio::spawn(daemon.clone().auto_lock_task());
     let _watcher = if daemon.opts.watch_config {
         let d = Arc::downgrade(&daemon);

@@ -124,7 +124,19 @@ pub(super) async fn update(
 
 pub(super) async fn delete(d: &Arc<Daemon>, p: ProfileDelete) -> Result<Ack, ErrorBody> {
     let v = d.unlocked_vault()?;
-    blocking(move || v.delete_profile(&p.name).map_err(vault_err)).await?;
+    // A running save session would lose its final save: refuse while one holds the profile.
+    let (v2, name) = (v.clone(), p.name.clone());
+    let info = blocking(move || v2.profile(&name).map_err(vault_err)).await?;
+    if let Some(holder) = d.sessions.writer_of(&info.id) {
+        return Err(ErrorBody::new(
+            ErrorCode::Busy,
+            format!(
+                "profile {} is being saved by session {holder}; stop that session first",
+                info.name
+            ),
+        ));
+    }
+    blocking(move || v.delete_profile(&info.id).map_err(vault_err)).await?;
     Ok(Ack {})
 }
 

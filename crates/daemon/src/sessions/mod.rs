@@ -2,10 +2,12 @@
 //! events, the crash watch, the checkpoint taken when the vault locks under a `save` session,
 //! and stopping every session at shutdown. Chrome is driven only through `pvault-browser`.
 //!
-//! Modules: [`registry`] (running sessions, single-writer claims), `start` (launch and attach),
+//! Modules: [`registry`] (running sessions, single-writer claims), `recover` (on-disk
+//! session records and the cleanup of a killed daemon's leftovers at start), `start` (launch and attach),
 //! `stop` (stop, crash and the shared end path), `transfer` (capture, load, lock checkpoint).
 //! The semantics, error code per case, are in `protocol.md`, section Sessions.
 
+mod recover;
 mod registry;
 mod start;
 mod stop;
@@ -73,6 +75,13 @@ pub(crate) async fn handle(
         SessionCapture::METHOD => json(transfer::capture(d, parse(p)?).await),
         _ => json(transfer::load(d, parse(p)?).await),
     }
+}
+
+/// At daemon start: kills the Chromes and removes the session directories that a previous
+/// daemon on this runtime directory left behind (it was killed before it could stop them).
+pub async fn recover(d: &Arc<Daemon>) {
+    let base = runtime_dir(d).join("sessions");
+    let _ = tokio::task::spawn_blocking(move || recover::cleanup(&base)).await;
 }
 
 /// Stops every session at daemon shutdown: `save` sessions save first (when the vault is

@@ -110,6 +110,15 @@ pub(super) async fn start(
     opts.extra_args = cfg.browser.extra_flags.clone();
     let had_profile = state.is_some();
     opts.state = state;
+    let mut record = super::recover::Record {
+        session_id: id.clone(),
+        daemon_pid: std::process::id(),
+        browser_pid: None,
+        user_data_dir: opts.user_data_dir.clone(),
+    };
+    if let Err(e) = super::recover::write(&dir, &record) {
+        tracing::warn!(error = %e, "cannot write the session record");
+    }
     let launched = Session::launch(opts).await;
     let (session, report) = match launched {
         Ok(x) => x,
@@ -119,6 +128,10 @@ pub(super) async fn start(
             return Err(browser_err(e));
         }
     };
+    record.browser_pid = session.pid();
+    if let Err(e) = super::recover::write(&dir, &record) {
+        tracing::warn!(error = %e, "cannot write the session record");
+    }
     let load = had_profile.then(|| load_report(&report, snapshot));
     if let Some(pr) = &profile {
         let v = d.unlocked_vault();

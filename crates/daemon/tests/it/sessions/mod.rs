@@ -2,7 +2,7 @@
 //! trip (the server receives the cookie, the page reads localStorage), read-only sessions,
 //! the single writer (`busy`), capture while another CDP client stays connected, load into a
 //! running session (and `conflict`), attach/detach, crash, locking under a save session,
-//! shutdown saving, and "no Chrome found".
+//! shutdown saving, cleanup after a killed daemon, and "no Chrome found".
 
 mod support;
 
@@ -135,6 +135,11 @@ fn second_save_session_is_busy_and_discard_saves_nothing() {
         .clone();
     assert_eq!(list.len(), 2);
     assert_eq!(list[0]["session_id"], first.as_str(), "oldest first");
+    let v = c.call("profile.delete", json!({"name": "acct"}));
+    assert_eq!(
+        v["error"]["code"], "busy",
+        "no delete under a save session: {v}"
+    );
     let r = c.ok(
         "session.stop",
         json!({"session_id": first, "discard": true}),
@@ -464,4 +469,25 @@ fn start_url_opens_after_the_profile_is_loaded() {
         "the first request carries the cookie: {sent:?}"
     );
     assert_eq!(srv.wait("/report", 1).query, format!("token={TOKEN}"));
+}
+
+#[test]
+fn a_killed_daemon_leaves_no_browser_or_directory_after_restart() {
+    let env = Env::new();
+    let (mut d, mut c) = ready(&env);
+    let s = start(&mut c, json!({}));
+    let pid = s["session"]["pid"].as_u64().unwrap() as u32;
+    assert_eq!(session_dirs(&env).len(), 1);
+    drop(c);
+    d.signal(libc::SIGKILL);
+    assert_eq!(d.wait(), None);
+    assert!(
+        alive(pid),
+        "an orphaned Chrome survives kill -9 of the daemon"
+    );
+    let _d2 = start_daemon(&env, &[]);
+    wait_for("the orphaned browser to be killed", 20, || !alive(pid));
+    wait_for("the leftover directory to be removed", 20, || {
+        session_dirs(&env).is_empty()
+    });
 }

@@ -1,0 +1,121 @@
+//! The record each session keeps on disk, and the cleanup at daemon start: a daemon killed
+//! with `kill -9` leaves its Chromes running and their user-data-dirs (profiles in the clear)
+//! on disk. They are found by these records — never by process name — and removed.
+//!
+//! `<runtime>/sessions/<id>/session.json`: `{"session_id", "daemon_pid", "browser_pid",
+//! "user_data_dir"}`, written (0600) before Chrome starts and again once its pid is known.
+
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// File name of the record inside a session directory.
+const RECORD: &str = "session.json";
+
+/// What a session directory records about its session.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Record {
+    /// Session id.
+    pub session_id: String,
+    /// The daemon that owns the session.
+    pub daemon_pid: u32,
+    /// Chrome's pid once launched.
+    pub browser_pid: Option<u32>,
+    /// Chrome's `--user-data-dir` (also how a pid is confirmed to still be that Chrome).
+    pub user_data_dir: PathBuf,
+}
+
+/// Writes (replaces) the record in `dir`.
+pub(super) fn write(dir: &Path, rec: &Record) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{RECORD}.tmp"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(&serde_json::to_vec(rec).map_err(std::io::Error::other)?)?;
+    std::fs::rename(&tmp, dir.join(RECORD))
+}
+
+/// Removes the session directories of daemons that are gone, killing their Chromes first.
+/// Directories of a live daemon (another socket in the same runtime directory) are left alone.
+pub(super) fn cleanup(base: &Path) {
+    let Ok(rd) = std::fs::read_dir(base) else {
+        return;
+    };
+    for ent in rd.flatten() {
+        let dir = ent.path();
+        let rec: Option<Record> = std::fs::read(dir.join(RECORD))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if let Some(r) = &rec
+            && r.daemon_pid != std::process::id()
+            && alive(r.daemon_pid)
+        {
+            continue;
+        }
+        if let Some(pid) = rec.as_ref().and_then(|r| r.browser_pid)
+            && is_that_chrome(pid, &rec.as_ref().expect("checked").user_data_dir)
+        {
+            // SAFETY: kill(2) with a pid confirmed above to be our recorded Chrome.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            tracing::warn!(pid, dir = %dir.display(), "killed the browser of a session left by a previous daemon");
+            // It may still be writing into its directory until it is really gone.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while running(pid) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        match remove_all(&dir) {
+            Ok(()) => {
+                tracing::warn!(dir = %dir.display(), "removed a session directory left by a previous daemon")
+            }
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a leftover session directory")
+            }
+        }
+    }
+}
+
+/// `remove_dir_all`, retried: a dying Chrome's helper processes may still create files.
+fn remove_all(dir: &Path) -> std::io::Result<()> {
+    let mut last = Ok(());
+    for _ in 0..5 {
+        last = std::fs::remove_dir_all(dir);
+        match &last {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+    last
+}
+
+/// Whether `pid` exists and is not a zombie.
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Whether `pid` runs with `--user-data-dir=<udd>` (so a recycled pid is never killed).
+fn is_that_chrome(pid: u32, udd: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let want = format!("--user-data-dir={}", udd.display());
+    cmdline.split(|b| *b == 0).any(|arg| arg == want.as_bytes())
+}
