@@ -80,10 +80,11 @@ pub(super) fn cleanup(base: &Path) {
     }
 }
 
-/// `remove_dir_all`, retried: a dying Chrome's helper processes may still create files.
-fn remove_all(dir: &Path) -> std::io::Result<()> {
+/// `remove_dir_all`, retried for up to 2 s: after Chrome's main process dies (crash, kill),
+/// its helper processes may still create files in the directory for a moment.
+pub(super) fn remove_all(dir: &Path) -> std::io::Result<()> {
     let mut last = Ok(());
-    for _ in 0..5 {
+    for _ in 0..40 {
         last = std::fs::remove_dir_all(dir);
         match &last {
             Ok(()) => return Ok(()),

@@ -1,7 +1,7 @@
 //! `session.start` (launch Chrome with a profile's newest snapshot loaded) and `session.attach`
 //! (register a browser the user started).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use pvault_browser::{LaunchOptions, Session};
@@ -294,16 +294,13 @@ fn make_session_dir(d: &Daemon, id: &str) -> Result<PathBuf, ErrorBody> {
 /// Removes a session directory (Chrome's profile, in the clear) off the async threads.
 pub(super) async fn remove_dir(dir: PathBuf) {
     let shown = dir.clone();
-    let r = tokio::task::spawn_blocking(move || remove_dir_sync(&dir)).await;
-    if !matches!(r, Ok(Ok(()))) {
-        tracing::warn!(dir = %shown.display(), "could not remove a session directory");
-    }
-}
-
-fn remove_dir_sync(dir: &Path) -> std::io::Result<()> {
-    match std::fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
+    let r = tokio::task::spawn_blocking(move || super::recover::remove_all(&dir)).await;
+    match r {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(dir = %shown.display(), error = %e, "could not remove a session directory")
+        }
+        Err(_) => tracing::warn!(dir = %shown.display(), "could not remove a session directory"),
     }
 }
 
