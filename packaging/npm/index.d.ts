@@ -67,9 +67,12 @@ export interface StatusResponse {
   retention: number; connections: number; sessions: number; config_reloads: number;
   config_error: string | null;
 }
+export type SessionState = 'running' | 'stopping' | 'ended' | 'crashed';
 export interface SessionInfo {
   session_id: string; cdp_ws_url: string; pid: number | null; profile: string | null; save: boolean;
   attached: boolean; started_at: number;
+  /** Treat an unknown value like 'ended'. */
+  state: SessionState | string; ended_at?: number; browser?: string;
 }
 export interface LoadReport { snapshot: SnapshotInfo | null; cookies_loaded: number; origins_loaded: number; failures: string[] }
 export interface CaptureReport { cookies: number; origins: number; failures: string[] }
@@ -80,7 +83,12 @@ export interface SessionStartParams {
 }
 export interface SessionStartResponse { session: SessionInfo; load: LoadReport | null }
 
-export interface PvaultEvent { event: 'vault.locked' | 'vault.unlocked' | 'snapshot.saved' | string; data: any }
+/** Unknown event names (added in minor versions) must be ignored. */
+export interface PvaultEvent {
+  event: 'vault.locked' | 'vault.unlocked' | 'snapshot.saved' | 'session.started' | 'session.saved'
+    | 'session.ended' | 'session.crashed' | string;
+  data: any;
+}
 
 type Named<P> = [name: string, rest?: Omit<P, 'name'>] | [params: P];
 

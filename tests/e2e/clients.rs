@@ -31,8 +31,9 @@ fn run(mut cmd: Command, d: &Daemon, extra: &[(&str, String)]) -> Output {
         .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null());
     let shown = format!("{cmd:?}");
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e} (is it installed? .ci/run installs it)"))
+    cmd.output().unwrap_or_else(|e| {
+        panic!("cannot run {shown}: {e} (is it installed? .ci/run installs it)")
+    })
 }
 
 fn text(out: &Output) -> String {
@@ -82,22 +83,39 @@ fn node_results(out: &Output) -> Vec<(String, &'static str)> {
 }
 
 /// unittest's verbose output (stderr): `test_x (module.Class...) ... ok|skipped '…'|FAIL|ERROR`.
+/// A warning printed during a test splits its line: the verdict is then on a later line.
 fn python_results(out: &Output) -> Vec<(String, &'static str)> {
-    String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter_map(|l| {
-            let (name, verdict) = l.split_once(" ... ")?;
-            let name = name.split_whitespace().next()?.to_owned();
-            let v = if verdict == "ok" {
-                "passed"
-            } else if verdict.starts_with("skipped") {
-                "skipped"
-            } else {
-                "failed"
-            };
-            Some((name, v))
-        })
-        .collect()
+    fn verdict(s: &str) -> Option<&'static str> {
+        match s.trim_end() {
+            "ok" => Some("passed"),
+            "FAIL" | "ERROR" => Some("failed"),
+            v if v.starts_with("skipped") => Some("skipped"),
+            v if v.starts_with("expected failure") || v.starts_with("unexpected success") => {
+                Some("failed")
+            }
+            _ => None,
+        }
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let mut results = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let Some((name, rest)) = l.split_once(" ... ") else {
+            continue;
+        };
+        let Some(name) = name
+            .split_whitespace()
+            .next()
+            .filter(|n| n.starts_with("test"))
+        else {
+            continue;
+        };
+        let v = verdict(rest)
+            .or_else(|| lines[i + 1..].iter().take(20).find_map(|l| verdict(l)))
+            .unwrap_or("failed");
+        results.push((name.to_owned(), v));
+    }
+    results
 }
 
 /// Asserts the runner succeeded, nothing failed, and each `(name, verdict)` is as expected.
@@ -134,15 +152,24 @@ fn python_test(d: &Daemon, extra: &[(&str, String)]) -> Output {
 /// The fixture daemon exited (the suites end with `daemon.shutdown`) with status 0.
 fn assert_shut_down(d: &mut Daemon) {
     let child = d.child.as_mut().expect("daemon was running");
-    let status = wait_for("pvaultd to exit after daemon.shutdown", Duration::from_secs(20), || {
-        child.try_wait().expect("try_wait")
-    });
-    assert!(status.success(), "pvaultd exited with {status} after daemon.shutdown");
+    let status = wait_for(
+        "pvaultd to exit after daemon.shutdown",
+        Duration::from_secs(20),
+        || child.try_wait().expect("try_wait"),
+    );
+    assert!(
+        status.success(),
+        "pvaultd exited with {status} after daemon.shutdown"
+    );
     d.child = None;
 }
 
 fn session_verdict(d: &Daemon) -> &'static str {
-    if sessions_supported(d) { "passed" } else { "skipped" }
+    if sessions_supported(d) {
+        "passed"
+    } else {
+        "skipped"
+    }
 }
 
 #[test]
@@ -158,19 +185,37 @@ fn node_client_every_method_errors_and_too_large() {
         &[
             ("socket discovery follows the CLI rules", "passed"),
             ("every protocol method has a camelCase function", "passed"),
-            ("pipelined requests are matched by id, whatever the answer order", "passed"),
-            ("an incoming line over the cap fails with too_large before it is buffered whole", "passed"),
-            ("withProfile drives a real browser and ends the session when the callback throws", "passed"),
+            (
+                "pipelined requests are matched by id, whatever the answer order",
+                "passed",
+            ),
+            (
+                "an incoming line over the cap fails with too_large before it is buffered whole",
+                "passed",
+            ),
+            (
+                "withProfile drives a real browser and ends the session when the callback throws",
+                "passed",
+            ),
             ("connect and hello", "passed"),
             ("status, and vault.unlock without a vault", "passed"),
-            ("vault.init, conflict, lock, locked, auth_failed, unlock", "passed"),
+            (
+                "vault.init, conflict, lock, locked, auth_failed, unlock",
+                "passed",
+            ),
             ("profile methods", "passed"),
-            ("pipelining: 64 requests in flight on one connection", "passed"),
+            (
+                "pipelining: 64 requests in flight on one connection",
+                "passed",
+            ),
             ("vault verify, backup, passwd with a key file", "passed"),
             ("session methods", sessions),
             ("a message over the size limit gives too_large", "passed"),
             ("daemon.shutdown", "passed"),
-            ("log in with save, then find the login in the next session", "skipped"),
+            (
+                "log in with save, then find the login in the next session",
+                "skipped",
+            ),
         ],
     );
     assert_shut_down(&mut d);
@@ -205,7 +250,13 @@ fn python_client_every_method_errors_and_too_large() {
 
 /// Where Node finds playwright-core (tests/node, installed by `npm ci`).
 fn node_path() -> (&'static str, String) {
-    ("NODE_PATH", support::node_dir().join("node_modules").display().to_string())
+    (
+        "NODE_PATH",
+        support::node_dir()
+            .join("node_modules")
+            .display()
+            .to_string(),
+    )
 }
 
 /// The environment of the Playwright suites: the login server and where playwright-core is.
@@ -230,13 +281,22 @@ fn node_with_profile_logs_in_and_stays_logged_in() {
         &out,
         &results,
         &[
-            ("log in with save, then find the login in the next session", "passed"),
-            ("the session ends when the callback throws, and the error comes through", "passed"),
+            (
+                "log in with save, then find the login in the next session",
+                "passed",
+            ),
+            (
+                "the session ends when the callback throws, and the error comes through",
+                "passed",
+            ),
             ("profile methods", "skipped"),
         ],
     );
     assert!(
-        server.cookies_sent_to("/whoami").iter().any(|c| c.contains(http::SID)),
+        server
+            .cookies_sent_to("/whoami")
+            .iter()
+            .any(|c| c.contains(http::SID)),
         "the second session's browser never sent the saved login cookie"
     );
 }
@@ -260,7 +320,10 @@ fn python_sessions_log_in_and_stay_logged_in() {
         ],
     );
     assert!(
-        server.cookies_sent_to("/whoami").iter().any(|c| c.contains(http::SID)),
+        server
+            .cookies_sent_to("/whoami")
+            .iter()
+            .any(|c| c.contains(http::SID)),
         "the second session's browser never sent the saved login cookie"
     );
 }
@@ -331,9 +394,16 @@ fn systemd_units_pass_systemd_analyze_verify() {
         "RestrictRealtime=yes",
         "RestrictSUIDSGID=yes",
     ] {
-        assert!(service.lines().any(|l| l == line), "pvaultd.service lacks {line}");
+        assert!(
+            service.lines().any(|l| l == line),
+            "pvaultd.service lacks {line}"
+        );
     }
-    for bad in ["MemoryDenyWriteExecute=", "RestrictNamespaces=", "PrivateUsers="] {
+    for bad in [
+        "MemoryDenyWriteExecute=",
+        "RestrictNamespaces=",
+        "PrivateUsers=",
+    ] {
         assert!(
             !service.lines().any(|l| l.starts_with(bad)),
             "pvaultd.service sets {bad}, which breaks Chromium"
@@ -344,6 +414,9 @@ fn systemd_units_pass_systemd_analyze_verify() {
         "SocketMode=0600",
         "DirectoryMode=0700",
     ] {
-        assert!(socket.lines().any(|l| l == line), "pvaultd.socket lacks {line}");
+        assert!(
+            socket.lines().any(|l| l == line),
+            "pvaultd.socket lacks {line}"
+        );
     }
 }

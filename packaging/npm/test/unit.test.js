@@ -145,12 +145,14 @@ async function chromeWs(t) {
   const { spawn } = require('node:child_process');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pvault-node-chrome-'));
   const child = spawn(process.env.PVAULT_CHROME || '/usr/lib/chromium/chromium',
-    ['--headless=new', '--no-sandbox', '--remote-debugging-port=0', `--user-data-dir=${dir}`, 'about:blank'], { stdio: 'ignore' });
+    ['--headless=new', '--no-sandbox', '--remote-debugging-port=0', `--user-data-dir=${dir}`, 'about:blank'],
+    { stdio: 'ignore', detached: true });
   const exited = new Promise((r) => child.once('exit', r));
   t.after(async () => {
-    child.kill('SIGKILL');
+    // The whole process group: Chromium's helpers would otherwise keep writing to `dir`.
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
     await exited;
-    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    try { fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 }); } catch { /* best effort */ }
   });
   const file = path.join(dir, 'DevToolsActivePort');
   const deadline = Date.now() + 20000;

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 import subprocess
 import tempfile
 import time
@@ -22,7 +23,7 @@ import pvault
 
 ENABLED = os.environ.get("PVAULT_TEST_DAEMON") == "1"
 PASS = "python client passphrase"
-TMP = tempfile.TemporaryDirectory(prefix="pvault-py-")
+TMP = tempfile.TemporaryDirectory(prefix="pvault-py-", ignore_cleanup_errors=True)
 
 
 def state(token: str, **extra: str) -> dict:
@@ -32,16 +33,25 @@ def state(token: str, **extra: str) -> dict:
     }
 
 
+def kill_chrome(proc: subprocess.Popen) -> None:
+    """Kills Chromium's whole process group (its helpers outlive a killed main process)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
 def start_chrome() -> tuple[subprocess.Popen, str]:
     """Chromium with a DevTools port of its own, for session.attach."""
     profile = tempfile.mkdtemp(dir=TMP.name)
     chrome = os.environ.get("PVAULT_CHROME") or "/usr/lib/chromium/chromium"
-    proc = subprocess.Popen([chrome, "--headless=new", "--no-sandbox", "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([chrome, "--headless=new", "--no-sandbox", "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     port_file = Path(profile, "DevToolsActivePort")
     deadline = time.monotonic() + 20
     while not (port_file.exists() and "\n" in port_file.read_text()):
         if time.monotonic() > deadline:
-            proc.kill()
+            kill_chrome(proc)
             raise AssertionError("Chromium did not write DevToolsActivePort within 20 s")
         time.sleep(0.05)
     return proc, f"http://127.0.0.1:{port_file.read_text().splitlines()[0]}"
@@ -158,14 +168,16 @@ class Daemon(unittest.TestCase):
             self.assertEqual(c.session_load(sid, profile="gh")["load"]["cookies_loaded"], 1)
             self.assertGreaterEqual(c.session_capture(sid, into="captured")["capture"]["cookies"], 1)
             self.assertEqual(c.session_stop(sid, discard=True)["session_id"], sid)
+            self.assertEqual(c.session_show(sid)["session"]["state"], "ended")
+            with self.code("not_found"):
+                c.session_stop(sid)
             proc, url = start_chrome()
             try:
                 attached = c.session_attach(url)
                 self.assertTrue(attached["session"]["attached"])
                 c.session_stop(attached["session"]["session_id"])
             finally:
-                proc.kill()
-                proc.wait()
+                kill_chrome(proc)
 
     def test_2_async_client_every_method(self):
         asyncio.run(self._async_every_method())
@@ -198,6 +210,7 @@ class Daemon(unittest.TestCase):
             self.assertGreater((await c.vault_backup(path=backup))["size_bytes"], 0)
 
             # Pipelined: 8 creates, then 64 shows in flight at once.
+            total = (await c.profile_list())["total"]
             names = [f"a{i}" for i in range(8)]
             await asyncio.gather(*(c.profile_create(n, description=f"d-{n}") for n in names))
             shows = await asyncio.gather(*(c.profile_show(names[i % 8]) for i in range(64)))
@@ -213,7 +226,7 @@ class Daemon(unittest.TestCase):
             await c.profile_update("a0", clear_description=True)
             self.assertNotIn("description", (await c.profile_show("a0"))["profile"])
             await c.profile_rename("a0", new_name="b0")
-            self.assertEqual((await c.profile_list())["total"], 9)
+            self.assertEqual((await c.profile_list())["total"], total + 8)
             await asyncio.gather(*(c.profile_delete(n) for n in ["b0"] + names[1:]))
             with self.code("not_found"):
                 await c.profile_delete("b0")
@@ -242,8 +255,7 @@ class Daemon(unittest.TestCase):
                 attached = await c.session_attach(url)
                 await c.session_stop(attached["session"]["session_id"])
             finally:
-                proc.kill()
-                proc.wait()
+                kill_chrome(proc)
 
     def test_3_too_large(self):
         huge = {"cookies": [], "origins": [{"origin": "https://big.test", "localStorage": [{"name": "k", "value": "x" * pvault.MAX_MESSAGE_BYTES}]}]}

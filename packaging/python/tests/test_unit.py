@@ -5,8 +5,11 @@ cap, connection-level errors, the outgoing cap), for the sync and the asyncio cl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
+import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -163,11 +166,11 @@ class ChromeWithPort:
     """Chromium with its own DevTools port, standing in for a browser pvaultd started."""
 
     def __init__(self):
-        self.dir = tempfile.TemporaryDirectory(prefix="pvault-py-chrome-")
+        self.dir = tempfile.mkdtemp(prefix="pvault-py-chrome-")
         chrome = os.environ.get("PVAULT_CHROME") or "/usr/lib/chromium/chromium"
-        self.proc = subprocess.Popen([chrome, "--headless=new", "--no-sandbox", "--remote-debugging-port=0", f"--user-data-dir={self.dir.name}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port_file = Path(self.dir.name, "DevToolsActivePort")
+        self.proc = subprocess.Popen([chrome, "--headless=new", "--no-sandbox", "--remote-debugging-port=0", f"--user-data-dir={self.dir}", "about:blank"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        port_file = Path(self.dir, "DevToolsActivePort")
         deadline = time.monotonic() + 20
         while True:
             lines = port_file.read_text().splitlines() if port_file.exists() else []
@@ -180,9 +183,11 @@ class ChromeWithPort:
         self.ws = f"ws://127.0.0.1:{lines[0]}{lines[1]}"
 
     def close(self):
-        self.proc.kill()
+        # The whole process group: Chromium's helpers outlive a killed main process.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
-        self.dir.cleanup()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def session_daemon(ws: str, stops: list) -> FakeDaemon:
