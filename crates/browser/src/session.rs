@@ -71,7 +71,11 @@ impl Session {
             method = LoadMethod::OnDisk;
         }
         let (exit_tx, exit_rx) = watch::channel(None);
-        let (process, ws_url) = crate::launch::spawn(&opts, exit_tx).await?;
+        // The start page must see the loaded state, so it is opened over CDP after the load:
+        // on the command line Chrome would request it before the cookies are set.
+        let mut spawn_opts = opts.clone();
+        let start_url = spawn_opts.start_url.take();
+        let (process, ws_url) = crate::launch::spawn(&spawn_opts, exit_tx).await?;
         let session = match Session::connect(ws_url, Some(process), exit_rx, false).await {
             Ok(s) => s,
             Err(e) => return Err(e),
@@ -99,6 +103,19 @@ impl Session {
                 }
             }
         };
+        if let Some(url) = start_url {
+            let opened = session
+                .guard(call_browser(
+                    &session.browser,
+                    "Target.createTarget",
+                    json!({"url": url}),
+                ))
+                .await;
+            if let Err(e) = opened {
+                session.close().await.ok();
+                return Err(e);
+            }
+        }
         Ok((session, report))
     }
 
