@@ -21,11 +21,8 @@ pub struct Activation {
 /// Must be called while the process has a single thread (it edits the environment).
 pub unsafe fn take_from_env() -> std::io::Result<Activation> {
     let mut fds = sd_notify::listen_fds()?;
-    let listener = match fds.next() {
-        // SAFETY: sd_notify checked LISTEN_PID is ours, so fd 3 was passed to us to own.
-        Some(fd) => Some(unsafe { OwnedFd::from_raw_fd(fd) }),
-        None => None,
-    };
+    // SAFETY: sd_notify checked LISTEN_PID is ours, so fd 3 was passed to us to own.
+    let listener = fds.next().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
     let notify_socket = std::env::var("NOTIFY_SOCKET")
         .ok()
         .filter(|s| !s.is_empty());

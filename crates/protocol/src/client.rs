@@ -255,10 +255,10 @@ async fn read_loop(mut reader: BufReader<tokio::net::unix::OwnedReadHalf>, share
         };
         if msg.event.is_some() {
             // Unknown events (newer daemon) are skipped, as protocol.md requires.
-            if let Ok(ev) = serde_json::from_slice::<Event>(&buf) {
-                if let Some(tx) = shared.events.lock().unwrap().as_ref() {
-                    let _ = tx.send(ev);
-                }
+            if let Ok(ev) = serde_json::from_slice::<Event>(&buf)
+                && let Some(tx) = shared.events.lock().unwrap().as_ref()
+            {
+                let _ = tx.send(ev);
             }
             continue;
         }
