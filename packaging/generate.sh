@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the shell completions and the man page in packaging/ from the CLI's clap
-# definitions (`pvault completions SHELL`, `pvault man`), so they never drift from the code.
+# definitions (`pvault completions SHELL`, `pvault man --dir`), so they never drift from the code.
 #
 #   packaging/generate.sh [OUT_DIR]     # default: packaging/ itself
 #
@@ -21,5 +21,6 @@ mkdir -p "$out/completions" "$out/man"
 "$pvault" completions bash >"$out/completions/pvault.bash"
 "$pvault" completions zsh >"$out/completions/_pvault"
 "$pvault" completions fish >"$out/completions/pvault.fish"
-"$pvault" man >"$out/man/pvault.1"
-echo "generated $out/completions/{pvault.bash,_pvault,pvault.fish} and $out/man/pvault.1 with $pvault"
+rm -f "$out"/man/pvault*.1
+"$pvault" man --dir "$out/man"
+echo "generated $out/completions/{pvault.bash,_pvault,pvault.fish} and $(ls "$out/man" | wc -l) man pages in $out/man with $pvault"
