@@ -141,10 +141,12 @@ fn main() {
     let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
     let d = Daemon::start();
     d.init();
+    // The states outlive the daemon: Playwright reads them after it has stopped.
+    let files_dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     for shape in &SHAPES {
         let s = state(shape);
-        let file = d.path(&format!("{}.json", shape.name));
+        let file = files_dir.path().join(format!("{}.json", shape.name));
         std::fs::write(&file, s.to_string()).unwrap();
         d.json(&["profile", "import", shape.name, file.to_str().unwrap()]);
         files.push(file);
