@@ -50,14 +50,29 @@ struct Shape {
 }
 
 const SHAPES: [Shape; 2] = [
-    Shape { name: "typical", cookies: 100, domains: 10, origins: 5, keys: 20 },
-    Shape { name: "large", cookies: 1000, domains: 50, origins: 20, keys: 50 },
+    Shape {
+        name: "typical",
+        cookies: 100,
+        domains: 10,
+        origins: 5,
+        keys: 20,
+    },
+    Shape {
+        name: "large",
+        cookies: 1000,
+        domains: 50,
+        origins: 20,
+        keys: 50,
+    },
 ];
 
 /// A Playwright storageState of the given shape. Values are distinct and of realistic length;
 /// half the cookies are domain cookies, a third httpOnly, all expire in 30 days.
 fn state(shape: &Shape) -> Value {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     let cookies: Vec<Value> = (0..shape.cookies)
         .map(|i| {
             let d = i % shape.domains;
@@ -104,12 +119,16 @@ fn bare_launch() -> Duration {
     let ws = lines
         .by_ref()
         .map_while(Result::ok)
-        .find_map(|l| l.split_once("DevTools listening on ").map(|(_, u)| u.trim().to_owned()))
+        .find_map(|l| {
+            l.split_once("DevTools listening on ")
+                .map(|(_, u)| u.trim().to_owned())
+        })
         .expect("Chromium printed no DevTools endpoint");
     // Keep draining stderr so Chromium never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
     let mut c = Cdp::connect(&ws).expect("connect");
-    c.call("Browser.getVersion", json!({})).expect("Browser.getVersion");
+    c.call("Browser.getVersion", json!({}))
+        .expect("Browser.getVersion");
     let took = t0.elapsed();
     let _ = c.call("Browser.close", json!({}));
     let _ = child.wait();
@@ -120,7 +139,11 @@ fn bare_launch() -> Duration {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -138,7 +161,10 @@ struct Times {
 
 fn main() {
     // `cargo bench` passes `--bench`; a libtest-style filter is not supported (harness = false).
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7);
     let d = Daemon::start();
     d.init();
     // The states outlive the daemon: Playwright reads them after it has stopped.
@@ -151,8 +177,13 @@ fn main() {
         d.json(&["profile", "import", shape.name, file.to_str().unwrap()]);
         files.push(file);
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let client = rt.block_on(Client::connect(d.socket())).expect("connect to pvaultd");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = rt
+        .block_on(Client::connect(d.socket()))
+        .expect("connect to pvaultd");
 
     let mut bare = Vec::new();
     let mut times: Vec<Times> = SHAPES.iter().map(|_| Times::default()).collect();
@@ -164,10 +195,14 @@ fn main() {
         for (i, shape) in SHAPES.iter().enumerate() {
             let t0 = Instant::now();
             let started = rt
-                .block_on(client.call(&SessionStart { profile: Some(shape.name.into()), ..Default::default() }))
+                .block_on(client.call(&SessionStart {
+                    profile: Some(shape.name.into()),
+                    ..Default::default()
+                }))
                 .expect("session.start");
             let mut c = Cdp::connect(&started.session.cdp_ws_url).expect("cdp_ws_url");
-            c.call("Browser.getVersion", json!({})).expect("CDP call on the session");
+            c.call("Browser.getVersion", json!({}))
+                .expect("CDP call on the session");
             let start = t0.elapsed();
             let t1 = Instant::now();
             let cap = rt
@@ -178,17 +213,29 @@ fn main() {
                 .expect("session.capture");
             let capture = t1.elapsed();
             drop(c);
-            rt.block_on(client.call(&SessionStop { session_id: started.session.session_id, discard: true }))
-                .expect("session.stop");
-            if let Some(load) = &started.load {
-                if load.cookies_loaded as usize != shape.cookies || !load.failures.is_empty() {
-                    problems.push(format!("{}: loaded {} cookies, failures {:?}", shape.name, load.cookies_loaded, load.failures));
-                }
+            rt.block_on(client.call(&SessionStop {
+                session_id: started.session.session_id,
+                discard: true,
+            }))
+            .expect("session.stop");
+            if let Some(load) = &started.load
+                && (load.cookies_loaded as usize != shape.cookies || !load.failures.is_empty())
+            {
+                problems.push(format!(
+                    "{}: loaded {} cookies, failures {:?}",
+                    shape.name, load.cookies_loaded, load.failures
+                ));
             }
-            if cap.capture.cookies as usize != shape.cookies || cap.capture.origins as usize != shape.origins {
+            if cap.capture.cookies as usize != shape.cookies
+                || cap.capture.origins as usize != shape.origins
+            {
                 problems.push(format!(
                     "{}: captured {} cookies / {} origins, expected {} / {}",
-                    shape.name, cap.capture.cookies, cap.capture.origins, shape.cookies, shape.origins
+                    shape.name,
+                    cap.capture.cookies,
+                    cap.capture.origins,
+                    shape.cookies,
+                    shape.origins
                 ));
             }
             if !warm {
@@ -213,22 +260,48 @@ fn main() {
         cmd.arg(format!("{}={}", shape.name, file.display()));
     }
     let out = cmd.output().expect("run node bench-playwright.js");
-    assert!(out.status.success(), "bench-playwright.js failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "bench-playwright.js failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let pw: Value = serde_json::from_slice(&out.stdout).expect("bench-playwright.js prints JSON");
 
     let bare_med = median(&mut bare);
-    println!("\npvault session benchmark: medians of {runs} runs, ms; {} ({})", chrome().display(), pw["version"].as_str().unwrap_or("?"));
+    println!(
+        "\npvault session benchmark: medians of {runs} runs, ms; {} ({})",
+        chrome().display(),
+        pw["version"].as_str().unwrap_or("?")
+    );
     println!(
         "{:<8} {:>9} {:>9} {:>11} {:>10} {:>14} {:>11} {:>9} {:>11} {:>11}",
-        "state", "(a) bare", "(b) start", "b/a ≤2.5", "PW launch", "PW launch+ctx", "b/PW ≤0.25", "(c) capt", "PW storSt", "c/PW ≤0.25"
+        "state",
+        "(a) bare",
+        "(b) start",
+        "b/a ≤2.5",
+        "PW launch",
+        "PW launch+ctx",
+        "b/PW ≤0.25",
+        "(c) capt",
+        "PW storSt",
+        "c/PW ≤0.25"
     );
     for (shape, t) in SHAPES.iter().zip(times.iter_mut()) {
         let p = &pw[shape.name];
         let med = |k: &str| {
-            let mut v: Vec<f64> = p[k].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
+            let mut v: Vec<f64> = p[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_f64)
+                .collect();
             median(&mut v)
         };
-        let (pw_launch, pw_load, pw_cap) = (med("launch_ms"), med("launch_context_ms"), med("storage_state_ms"));
+        let (pw_launch, pw_load, pw_cap) = (
+            med("launch_ms"),
+            med("launch_context_ms"),
+            med("storage_state_ms"),
+        );
         let start = median(&mut t.start);
         let capture = median(&mut t.capture);
         let mark = |ok: bool| if ok { "ok" } else { "MISS" };
@@ -248,11 +321,18 @@ fn main() {
             capture / pw_cap,
             mark(capture <= 0.25 * pw_cap),
         );
-        if p["cookies"].as_u64() != Some(shape.cookies as u64) || p["origins"].as_u64() != Some(shape.origins as u64) {
-            problems.push(format!("Playwright {}: storageState() gave {} cookies / {} origins", shape.name, p["cookies"], p["origins"]));
+        if p["cookies"].as_u64() != Some(shape.cookies as u64)
+            || p["origins"].as_u64() != Some(shape.origins as u64)
+        {
+            problems.push(format!(
+                "Playwright {}: storageState() gave {} cookies / {} origins",
+                shape.name, p["cookies"], p["origins"]
+            ));
         }
     }
-    println!("(b) = session.start with the profile until its cdp_ws_url answers Browser.getVersion; (c) = session.capture into a profile");
+    println!(
+        "(b) = session.start with the profile until its cdp_ws_url answers Browser.getVersion; (c) = session.capture into a profile"
+    );
     for p in &problems {
         println!("WARNING: {p}");
     }

@@ -36,7 +36,10 @@ fn list_show_and_stop_report_the_session() {
     let d = daemon();
     let s = d.session_start(&[]);
     let sid = id(&s);
-    assert!(s["pid"].as_u64().is_some_and(|p| p > 0), "a launched browser has a pid: {s}");
+    assert!(
+        s["pid"].as_u64().is_some_and(|p| p > 0),
+        "a launched browser has a pid: {s}"
+    );
     assert_eq!(s["save"], false);
     assert_eq!(s["load"], Value::Null, "no profile, nothing loaded: {s}");
     // The CDP URL answers a real CDP command.
@@ -44,8 +47,12 @@ fn list_show_and_stop_report_the_session() {
     assert!(cdp.call("Browser.getVersion", json!({})).unwrap()["product"].is_string());
 
     let list = d.json(&["session", "list"]);
-    let ids: Vec<&str> =
-        list["sessions"].as_array().unwrap().iter().filter_map(|x| x["session_id"].as_str()).collect();
+    let ids: Vec<&str> = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["session_id"].as_str())
+        .collect();
     assert_eq!(ids, [sid.as_str()]);
     let show = d.json(&["session", "show", &sid]);
     assert_eq!(show["session"]["cdp_ws_url"], s["cdp_ws_url"]);
@@ -54,13 +61,23 @@ fn list_show_and_stop_report_the_session() {
 
     let stop = d.session_stop(&sid, &["--discard"]);
     assert_eq!(stop["session_id"], sid.as_str());
-    assert_eq!(stop["snapshot"], Value::Null, "--discard saves nothing: {stop}");
+    assert_eq!(
+        stop["snapshot"],
+        Value::Null,
+        "--discard saves nothing: {stop}"
+    );
     // A stopped session leaves the list; `show` still tells how it ended; stopping it again
     // (or an unknown id) is not_found.
     assert_eq!(d.json(&["session", "list"])["sessions"], json!([]));
-    assert_eq!(d.json(&["session", "show", &sid])["session"]["state"], "ended");
+    assert_eq!(
+        d.json(&["session", "show", &sid])["session"]["state"],
+        "ended"
+    );
     assert_eq!(d.run(&["session", "stop", &sid]).status.code(), Some(3));
-    assert_eq!(d.run(&["session", "stop", "s0123456789ab"]).status.code(), Some(3));
+    assert_eq!(
+        d.run(&["session", "stop", "s0123456789ab"]).status.code(),
+        Some(3)
+    );
 }
 
 #[test]
@@ -73,14 +90,21 @@ fn read_only_session_leaves_the_profile_unchanged() {
 
     let s = d.session_start(&["--profile", "ro"]);
     assert_eq!(s["save"], false);
-    assert!(s["load"]["cookies_loaded"].as_u64() >= Some(1), "profile loaded: {s}");
+    assert!(
+        s["load"]["cookies_loaded"].as_u64() >= Some(1),
+        "profile loaded: {s}"
+    );
     // Change the browser's state: a new login sets `theme` and rewrites localStorage.
     let mut cdp = Cdp::connect(s["cdp_ws_url"].as_str().unwrap()).unwrap();
     cdp.set_cookies(json!([{"name": "extra", "value": "x", "domain": "127.0.0.1", "path": "/"}]));
     node_json("login.js", &server, s["cdp_ws_url"].as_str().unwrap());
 
     let stop = d.session_stop(&id(&s), &[]);
-    assert_eq!(stop["snapshot"], Value::Null, "a read-only session saves nothing: {stop}");
+    assert_eq!(
+        stop["snapshot"],
+        Value::Null,
+        "a read-only session saves nothing: {stop}"
+    );
     assert_eq!(d.history_ids("ro"), before_ids, "history changed");
     assert_eq!(d.export("ro"), before, "stored state changed");
 }
@@ -94,8 +118,17 @@ fn a_second_save_session_is_busy_and_names_the_holder() {
     assert_eq!(first["save"], true);
 
     let out = d.run(&["--json", "session", "start", "--profile", "one", "--save"]);
-    assert_eq!(out.status.code(), Some(5), "second writer: {}", stderr(&out));
-    assert!(stderr(&out).contains(&holder), "the error names the holder {holder}: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "second writer: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains(&holder),
+        "the error names the holder {holder}: {}",
+        stderr(&out)
+    );
     let err: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(err["error"]["code"], "busy");
 
@@ -134,7 +167,10 @@ fn a_profile_loads_into_a_running_session_once() {
     assert_eq!(seen["whoami"], format!("user:{SID}"));
     assert_eq!(seen["app"], format!("token:{TOKEN}"));
     let sent = server.cookies_sent_to("/whoami");
-    assert!(sent.iter().any(|c| c.contains(&format!("sid={SID}"))), "{sent:?}");
+    assert!(
+        sent.iter().any(|c| c.contains(&format!("sid={SID}"))),
+        "{sent:?}"
+    );
     assert!(
         sent.iter().any(|c| c.contains("visit=v-visit")),
         "the session cookie loaded into the running session was lost: {sent:?}"
@@ -142,8 +178,18 @@ fn a_profile_loads_into_a_running_session_once() {
 
     // The session has a profile now: loading another is a clear conflict.
     let again = d.run(&["session", "load", &sid, "--profile", "ld"]);
-    assert_eq!(again.status.code(), Some(4), "second load: {}", stderr(&again));
-    assert_eq!(d.run(&["session", "load", &sid, "--profile", "nope"]).status.code(), Some(3));
+    assert_eq!(
+        again.status.code(),
+        Some(4),
+        "second load: {}",
+        stderr(&again)
+    );
+    assert_eq!(
+        d.run(&["session", "load", &sid, "--profile", "nope"])
+            .status
+            .code(),
+        Some(3)
+    );
     d.session_stop(&sid, &[]);
 }
 
@@ -169,9 +215,15 @@ impl OwnBrowser {
             .stderr(Stdio::null())
             .spawn()
             .expect("launch chromium");
-        let (port, path) =
-            wait_for("DevToolsActivePort", Duration::from_secs(30), || cdp::active_port(dir.path()));
-        OwnBrowser { child, _dir: dir, port, ws: format!("ws://127.0.0.1:{port}{path}") }
+        let (port, path) = wait_for("DevToolsActivePort", Duration::from_secs(30), || {
+            cdp::active_port(dir.path())
+        });
+        OwnBrowser {
+            child,
+            _dir: dir,
+            port,
+            ws: format!("ws://127.0.0.1:{port}{path}"),
+        }
     }
 }
 
@@ -188,29 +240,55 @@ fn attach_captures_loads_and_detaches_leaving_the_browser_running() {
     let server = TestServer::start();
     let mut own = OwnBrowser::launch();
     let mut cdp = Cdp::connect(&own.ws).unwrap();
-    cdp.set_cookies(json!([{"name": "mine", "value": "v-mine", "domain": "attach.test", "path": "/",
-                            "secure": true, "expires": 4_000_000_000.0}]));
+    cdp.set_cookies(
+        json!([{"name": "mine", "value": "v-mine", "domain": "attach.test", "path": "/",
+                            "secure": true, "expires": 4_000_000_000.0}]),
+    );
 
-    let a = d.json(&["session", "attach", "--cdp", &format!("http://127.0.0.1:{}", own.port)]);
+    let a = d.json(&[
+        "session",
+        "attach",
+        "--cdp",
+        &format!("http://127.0.0.1:{}", own.port),
+    ]);
     let sid = id(&a);
     assert_eq!(a["attached"], true, "{a}");
-    assert_eq!(a["pid"], Value::Null, "an attached browser is not ours: {a}");
+    assert_eq!(
+        a["pid"],
+        Value::Null,
+        "an attached browser is not ours: {a}"
+    );
 
     let cap = d.json(&["session", "capture", &sid, "--into", "grabbed"]);
     assert_eq!(cap["profile"], "grabbed");
     assert!(cap["snapshot"]["cookie_count"].as_u64() >= Some(1), "{cap}");
     let state = d.export("grabbed");
-    let mine = state["cookies"].as_array().unwrap().iter().find(|c| c["name"] == "mine");
-    assert_eq!(mine.map(|c| &c["value"]), Some(&json!("v-mine")), "captured: {state}");
+    let mine = state["cookies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "mine");
+    assert_eq!(
+        mine.map(|c| &c["value"]),
+        Some(&json!("v-mine")),
+        "captured: {state}"
+    );
 
     d.import("login", &login_state(&server));
     let loaded = d.json(&["session", "load", &sid, "--profile", "login"]);
     assert_eq!(loaded["load"]["cookies_loaded"], 1, "{loaded}");
-    assert!(cdp.cookies().iter().any(|c| c["name"] == "sid" && c["value"] == SID));
+    assert!(
+        cdp.cookies()
+            .iter()
+            .any(|c| c["name"] == "sid" && c["value"] == SID)
+    );
 
     let stop = d.session_stop(&sid, &[]);
     assert_eq!(stop["session_id"], sid.as_str());
-    assert!(own.child.try_wait().unwrap().is_none(), "detaching killed the user's browser");
+    assert!(
+        own.child.try_wait().unwrap().is_none(),
+        "detaching killed the user's browser"
+    );
     let mut again = Cdp::connect(&own.ws).expect("the browser still answers after detach");
     assert!(again.call("Browser.getVersion", json!({})).is_ok());
     assert!(again.cookies().iter().any(|c| c["name"] == "mine"));
@@ -221,8 +299,18 @@ fn attach_captures_loads_and_detaches_leaving_the_browser_running() {
 fn cookie_key(c: &Value) -> Value {
     let mut k = json!({});
     for f in [
-        "name", "value", "domain", "path", "expires", "httpOnly", "secure", "session", "sameSite",
-        "partitionKey", "priority", "sourceScheme",
+        "name",
+        "value",
+        "domain",
+        "path",
+        "expires",
+        "httpOnly",
+        "secure",
+        "session",
+        "sameSite",
+        "partitionKey",
+        "priority",
+        "sourceScheme",
     ] {
         k[f] = c.get(f).cloned().unwrap_or(Value::Null);
     }
@@ -230,8 +318,11 @@ fn cookie_key(c: &Value) -> Value {
 }
 
 fn ours(cookies: Vec<Value>) -> Vec<Value> {
-    let mut v: Vec<Value> =
-        cookies.iter().filter(|c| c["name"].as_str().is_some_and(|n| n.starts_with("rt-"))).map(cookie_key).collect();
+    let mut v: Vec<Value> = cookies
+        .iter()
+        .filter(|c| c["name"].as_str().is_some_and(|n| n.starts_with("rt-")))
+        .map(cookie_key)
+        .collect();
     v.sort_by_key(|c| format!("{}|{}|{}", c["name"], c["domain"], c["partitionKey"]));
     v
 }
@@ -256,18 +347,31 @@ fn session_and_partitioned_cookies_survive_save_and_reload() {
     ]));
     let set = ours(cdp.cookies());
     assert_eq!(set.len(), 4, "Chromium kept all four: {set:?}");
-    assert!(set.iter().filter(|c| c["partitionKey"].is_object()).count() == 2, "{set:?}");
-    assert!(set.iter().filter(|c| c["session"] == true).count() == 2, "{set:?}");
+    assert!(
+        set.iter().filter(|c| c["partitionKey"].is_object()).count() == 2,
+        "{set:?}"
+    );
+    assert!(
+        set.iter().filter(|c| c["session"] == true).count() == 2,
+        "{set:?}"
+    );
     drop(cdp);
 
     let stop = d.session_stop(&id(&s), &[]);
-    assert!(stop["snapshot"]["cookie_count"].as_u64() >= Some(4), "saved: {stop}");
+    assert!(
+        stop["snapshot"]["cookie_count"].as_u64() >= Some(4),
+        "saved: {stop}"
+    );
     assert_eq!(stop["capture"]["failures"], json!([]), "{stop}");
 
     let s2 = d.session_start(&["--profile", "rt"]);
     assert_eq!(s2["load"]["failures"], json!([]), "{s2}");
     let mut cdp2 = Cdp::connect(s2["cdp_ws_url"].as_str().unwrap()).unwrap();
-    assert_eq!(ours(cdp2.cookies()), set, "cookies changed through save and reload");
+    assert_eq!(
+        ours(cdp2.cookies()),
+        set,
+        "cookies changed through save and reload"
+    );
     d.session_stop(&id(&s2), &[]);
 }
 
@@ -284,18 +388,38 @@ fn run_forwards_sigint_and_still_ends_and_saves_its_session() {
         .stderr(Stdio::piped());
     let mut run = Interactive::spawn(cmd);
     assert_eq!(run.read()["step"], "ready");
-    assert_eq!(d.json(&["session", "list"])["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        d.json(&["session", "list"])["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // SIGINT to pvault alone (no terminal here): pvault must survive it and pass it on.
     // SAFETY: kill(2) on our own child.
     unsafe { kill(run.child.id() as i32, 2) };
-    let status = wait_for("pvault run to exit", Duration::from_secs(60), || run.child.try_wait().unwrap());
+    let status = wait_for("pvault run to exit", Duration::from_secs(60), || {
+        run.child.try_wait().unwrap()
+    });
     let mut err = String::new();
     std::io::Read::read_to_string(run.child.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert_eq!(status.code(), Some(130), "128 + SIGINT from the interrupted command: {status}\n{err}");
-    assert_eq!(d.json(&["session", "list"])["sessions"], json!([]), "the session ended");
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "128 + SIGINT from the interrupted command: {status}\n{err}"
+    );
+    assert_eq!(
+        d.json(&["session", "list"])["sessions"],
+        json!([]),
+        "the session ended"
+    );
     let after = d.history_ids("sig");
-    assert_eq!(after.len(), before.len() + 1, "the --save session was saved: {err}");
+    assert_eq!(
+        after.len(),
+        before.len() + 1,
+        "the --save session was saved: {err}"
+    );
     let state = d.export("sig");
     assert_eq!(storage_value(&state, &server.origin, "token"), Some(TOKEN));
 }
@@ -305,7 +429,11 @@ fn run_exits_127_when_the_command_does_not_exist_and_ends_the_session() {
     let d = daemon();
     let out = d.run(&["run", "--", "/nonexistent/command"]);
     assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
-    assert!(stderr(&out).contains("/nonexistent/command"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/nonexistent/command"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(d.json(&["session", "list"])["sessions"], json!([]));
 }
 
@@ -332,8 +460,14 @@ fn no_chrome_found_is_a_clear_browser_error_with_exit_8() {
     let out = d.run(&["--json", "session", "start", "--profile", "p"]);
     let msg = stderr(&out);
     assert_eq!(out.status.code(), Some(8), "{msg}");
-    assert!(msg.contains("/nonexistent/chrome"), "the error names what was tried: {msg}");
-    assert!(msg.contains("PVAULT_CHROME"), "the error says how to fix it: {msg}");
+    assert!(
+        msg.contains("/nonexistent/chrome"),
+        "the error names what was tried: {msg}"
+    );
+    assert!(
+        msg.contains("PVAULT_CHROME"),
+        "the error says how to fix it: {msg}"
+    );
     let err: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(err["error"]["code"], "browser_error");
     let run = d.run(&["run", "--", "true"]);
@@ -346,18 +480,34 @@ fn capture_into_a_new_profile_and_stop_names_the_saved_snapshot() {
     let d = daemon();
     let server = TestServer::start();
     d.json(&["profile", "create", "w"]);
-    let s = d.session_start(&["--profile", "w", "--save", "--start-url", &server.url("/login")]);
+    let s = d.session_start(&[
+        "--profile",
+        "w",
+        "--save",
+        "--start-url",
+        &server.url("/login"),
+    ]);
     let url = s["cdp_ws_url"].as_str().unwrap().to_owned();
     // The start page logs in by itself; wait until the browser holds its cookie.
     let mut cdp = Cdp::connect(&url).unwrap();
-    wait_for("the start page's login cookie", Duration::from_secs(30), || {
-        cdp.cookies().iter().any(|c| c["name"] == "sid").then_some(())
-    });
+    wait_for(
+        "the start page's login cookie",
+        Duration::from_secs(30),
+        || {
+            cdp.cookies()
+                .iter()
+                .any(|c| c["name"] == "sid")
+                .then_some(())
+        },
+    );
     let people = d.cli().args(["session", "stop", &id(&s)]).output().unwrap();
     assert!(people.status.success(), "{}", stderr(&people));
     let text = String::from_utf8_lossy(&people.stdout);
     let newest = &d.history_ids("w")[0];
-    assert!(text.contains(&newest[..8]), "stop names the saved snapshot {newest}: {text}");
+    assert!(
+        text.contains(&newest[..8]),
+        "stop names the saved snapshot {newest}: {text}"
+    );
     let state = d.export("w");
     assert_eq!(cookie_value(&state, "sid"), Some(SID));
 }

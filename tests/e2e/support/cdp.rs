@@ -21,7 +21,9 @@ pub struct Cdp {
 
 impl std::fmt::Debug for Cdp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cdp").field("next_id", &self.next_id).finish_non_exhaustive()
+        f.debug_struct("Cdp")
+            .field("next_id", &self.next_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -41,11 +43,14 @@ impl Cdp {
         let id = self.next_id;
         self.next_id += 1;
         let msg = json!({"id": id, "method": method, "params": params}).to_string();
-        self.ws.send(Message::text(msg)).map_err(|e| format!("{method}: send: {e}"))?;
+        self.ws
+            .send(Message::text(msg))
+            .map_err(|e| format!("{method}: send: {e}"))?;
         loop {
             let m = self.ws.read().map_err(|e| format!("{method}: read: {e}"))?;
             let Message::Text(t) = m else { continue };
-            let v: Value = serde_json::from_str(t.as_str()).map_err(|e| format!("{method}: {e}"))?;
+            let v: Value =
+                serde_json::from_str(t.as_str()).map_err(|e| format!("{method}: {e}"))?;
             if v["id"].as_u64() != Some(id) {
                 continue;
             }
@@ -58,7 +63,9 @@ impl Cdp {
 
     /// Every cookie of the default browser context (`Storage.getCookies`).
     pub fn cookies(&mut self) -> Vec<Value> {
-        let r = self.call("Storage.getCookies", json!({})).expect("Storage.getCookies");
+        let r = self
+            .call("Storage.getCookies", json!({}))
+            .expect("Storage.getCookies");
         r["cookies"].as_array().cloned().unwrap_or_default()
     }
 
@@ -76,15 +83,19 @@ pub fn active_port(user_data_dir: &Path) -> Option<(u16, String)> {
     let mut lines = text.lines();
     let port = lines.next()?.trim().parse().ok()?;
     let path = lines.next()?.trim().to_owned();
-    path.starts_with("/devtools/browser/").then_some((port, path))
+    path.starts_with("/devtools/browser/")
+        .then_some((port, path))
 }
 
 /// `GET http://127.0.0.1:<port>/json/version` over a plain socket; the parsed JSON.
 pub fn json_version(port: u16) -> Option<Value> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET /json/version HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
-        .ok()?;
+    write!(
+        s,
+        "GET /json/version HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).ok()?;
     let text = String::from_utf8_lossy(&buf);

@@ -17,7 +17,10 @@ impl Daemon {
         full.extend_from_slice(args);
         let doc = self.json(&full);
         assert!(
-            doc["session_id"].is_string() && doc["cdp_ws_url"].as_str().is_some_and(|u| u.starts_with("ws://")),
+            doc["session_id"].is_string()
+                && doc["cdp_ws_url"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("ws://")),
             "session start printed no session_id/cdp_ws_url: {doc}"
         );
         doc
@@ -44,7 +47,11 @@ impl Daemon {
     /// The newest snapshot of `profile` as storageState (`profile export`).
     pub fn export(&self, profile: &str) -> Value {
         let out = self.run(&["profile", "export", profile]);
-        assert!(out.status.success(), "export {profile}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "export {profile}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("export prints storageState JSON")
     }
 
@@ -71,7 +78,10 @@ pub fn node(script: &str, server: &TestServer) -> Command {
 /// Runs a node script against a session's CDP URL; asserts it exits 0 and returns its stdout
 /// parsed as JSON (`null` when it printed nothing).
 pub fn node_json(script: &str, server: &TestServer, cdp_ws_url: &str) -> Value {
-    let out = node(script, server).env("PVAULT_CDP_URL", cdp_ws_url).output().expect("run node");
+    let out = node(script, server)
+        .env("PVAULT_CDP_URL", cdp_ws_url)
+        .output()
+        .expect("run node");
     parse_node(script, &out)
 }
 
@@ -104,18 +114,31 @@ pub struct Interactive {
 impl Interactive {
     /// Spawns `cmd` with piped stdin and stdout.
     pub fn spawn(mut cmd: Command) -> Interactive {
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn node");
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn node");
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        Interactive { child, stdin, stdout }
+        Interactive {
+            child,
+            stdin,
+            stdout,
+        }
     }
 
     /// The next stdout line parsed as JSON (the scripts print one JSON document per step).
     pub fn read(&mut self) -> Value {
         let mut line = String::new();
         let n = self.stdout.read_line(&mut line).expect("read node stdout");
-        assert!(n > 0, "node script ended early: {:?}", self.child.try_wait());
-        serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("node printed non-JSON ({e}): {line}"))
+        assert!(
+            n > 0,
+            "node script ended early: {:?}",
+            self.child.try_wait()
+        );
+        serde_json::from_str(line.trim())
+            .unwrap_or_else(|e| panic!("node printed non-JSON ({e}): {line}"))
     }
 
     /// Sends one command line.
@@ -136,7 +159,9 @@ impl Drop for Interactive {
 /// httpOnly `sid` cookie (persistent for a day, as the server sets it) and the `token`
 /// localStorage key of the server's origin.
 pub fn login_state(server: &TestServer) -> Value {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
     json!({
         "cookies": [{
             "name": "sid", "value": SID, "domain": "127.0.0.1", "path": "/",
@@ -152,7 +177,11 @@ pub fn login_state(server: &TestServer) -> Value {
 
 /// The value of cookie `name` in a storageState, if present.
 pub fn cookie_value<'a>(state: &'a Value, name: &str) -> Option<&'a str> {
-    state["cookies"].as_array()?.iter().find(|c| c["name"] == name)?["value"].as_str()
+    state["cookies"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == name)?["value"]
+        .as_str()
 }
 
 /// The localStorage value of `key` at `origin` in a storageState, if present.

@@ -60,7 +60,8 @@ struct Signals {
 impl Signals {
     fn install() -> CliResult<Signals> {
         let one = |kind: SignalKind| {
-            signal(kind).map_err(|e| CliError::other(format!("cannot install a signal handler: {e}")))
+            signal(kind)
+                .map_err(|e| CliError::other(format!("cannot install a signal handler: {e}")))
         };
         Ok(Signals {
             int: one(SignalKind::interrupt())?,
@@ -215,12 +216,12 @@ async fn run_child(
                 });
             }
             sig = signals.next() => {
-                if let Some(pid) = pid {
-                    if !terminal_already_sent(sig) {
-                        // SAFETY: kill(2) on our own child's pid, which has not been reaped
-                        // (we are still waiting for it), so the pid cannot have been reused.
-                        unsafe { libc::kill(pid as i32, sig) };
-                    }
+                if let Some(pid) = pid
+                    && !terminal_already_sent(sig)
+                {
+                    // SAFETY: kill(2) on our own child's pid, which has not been reaped
+                    // (we are still waiting for it), so the pid cannot have been reused.
+                    unsafe { libc::kill(pid as i32, sig) };
                 }
             }
         }

@@ -284,7 +284,8 @@ async fn show(ctx: &Ctx, session_id: String) -> CliResult {
         format!("cdp_ws_url: {}", s.cdp_ws_url),
         format!(
             "pid:        {}",
-            s.pid.map_or_else(|| "- (attached)".into(), |p| p.to_string())
+            s.pid
+                .map_or_else(|| "- (attached)".into(), |p| p.to_string())
         ),
         format!("profile:    {}", s.profile.as_deref().unwrap_or("-")),
         format!("mode:       {}", mode(s)),
