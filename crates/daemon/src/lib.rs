@@ -5,12 +5,14 @@
 //! Modules: [`socket`] (runtime directory, lock file, bind/adopt), [`config`] (`config.toml`
 //! and its reload), [`state`] (the shared [`Daemon`]: vault handle, auto-lock, events),
 //! `connection` (framing, handshake, pipelining), `handlers` (one function per method),
-//! [`sessions`] (browser sessions, issue 4), [`hardening`] and [`systemd`].
+//! [`sessions`] (browser sessions, issue 4), [`relay`] (the guarded CDP relay, issue 5),
+//! [`hardening`] and [`systemd`].
 
 pub mod config;
 mod connection;
 mod handlers;
 pub mod hardening;
+pub mod relay;
 pub mod sessions;
 pub mod socket;
 pub mod state;
