@@ -8,5 +8,6 @@ mod config_reload;
 mod durability;
 mod harness;
 mod lifecycle;
+mod relay;
 mod security;
 mod sessions;

@@ -1,0 +1,315 @@
+//! The guarded CDP relay (`pvault_daemon::relay`) in-process, in front of a real Chromium,
+//! with real websockets: a missing, a wrong and a near-miss token get HTTP 403 and no upgrade
+//! (logged without the token); the right token relays a CDP round trip; client counting for
+//! the inactivity timeout; unregistering closes relayed connections; Playwright's
+//! `connectOverCDP` works through the relay (opens a page, reads its title).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pvault_browser::{LaunchOptions, Session};
+use pvault_daemon::relay::{Relay, RelayTarget};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::harness::wait_for;
+
+/// Debian's Chromium, installed by `.ci/run`.
+const CHROME: &str = "/usr/lib/chromium/chromium";
+
+/// Captured log output of the relay's runtime threads.
+#[derive(Clone, Default)]
+struct LogBuf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuf {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// A Chromium launched through `pvault-browser`, a relay in front of it, and the relay's log.
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    session: Option<Session>,
+    relay: Relay,
+    target: Option<RelayTarget>,
+    log: LogBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let log = LogBuf::default();
+        let w = log.clone();
+        let dispatch = tracing::Dispatch::new(
+            tracing_subscriber::fmt()
+                .with_writer(move || w.clone())
+                .with_ansi(false)
+                .with_max_level(tracing::Level::DEBUG)
+                .finish(),
+        );
+        let d = dispatch.clone();
+        // The relay's tasks run on the runtime's workers: give each worker the capturing
+        // subscriber (a global one would mix in the other tests' output).
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .on_thread_start(move || {
+                std::mem::forget(tracing::dispatcher::set_default(&d));
+            })
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let udd = dir.path().join("chrome");
+        std::fs::create_dir(&udd).unwrap();
+        let (session, relay, target) = rt.block_on(async {
+            let _g = tracing::dispatcher::set_default(&dispatch);
+            let (session, _) = Session::launch(LaunchOptions::new(CHROME.into(), udd))
+                .await
+                .expect("launch Chromium");
+            let relay = Relay::start(CancellationToken::new()).await.unwrap();
+            let target = relay.register(session.cdp_ws_url()).unwrap();
+            (session, relay, target)
+        });
+        Fixture {
+            rt,
+            session: Some(session),
+            relay,
+            target: Some(target),
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn target(&self) -> &RelayTarget {
+        self.target.as_ref().unwrap()
+    }
+
+    fn url(&self) -> String {
+        self.target().url().to_owned()
+    }
+
+    fn token(&self) -> String {
+        self.url().rsplit('/').next().unwrap().to_owned()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.target.take();
+        if let Some(s) = self.session.take() {
+            let _ = self.rt.block_on(s.close());
+        }
+    }
+}
+
+/// Sends a raw HTTP request head for `path` and returns everything the relay answered.
+fn raw_request(relay: &Relay, path: &str, websocket: bool) -> String {
+    let mut s = TcpStream::connect(relay.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let upgrade = if websocket {
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    } else {
+        ""
+    };
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {}\r\n{upgrade}\r\n",
+        relay.addr()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// One CDP call over a blocking websocket; skips events.
+fn cdp_call(
+    ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
+    id: u64,
+    method: &str,
+) -> Value {
+    ws.send(tungstenite::Message::text(
+        json!({"id": id, "method": method}).to_string(),
+    ))
+    .unwrap();
+    loop {
+        let m = ws.read().unwrap();
+        if let tungstenite::Message::Text(t) = m {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["id"] == json!(id) {
+                return v;
+            }
+        }
+    }
+}
+
+#[test]
+fn missing_wrong_and_near_miss_tokens_get_403_without_upgrade() {
+    let f = Fixture::new();
+    let token = f.token();
+    let mut near = token.clone().into_bytes();
+    let last = near.len() - 1;
+    near[last] = if near[last] == b'0' { b'1' } else { b'0' };
+    let near = String::from_utf8(near).unwrap();
+    let wrong = "f".repeat(token.len());
+    assert_eq!(token.len(), 64, "256 bits, hex");
+    for path in [
+        "/devtools/browser/".to_owned(),
+        "/devtools/browser".to_owned(),
+        "/".to_owned(),
+        "/json/version".to_owned(),
+        format!("/devtools/browser/{wrong}"),
+        format!("/devtools/browser/{near}"),
+        format!("/devtools/browser/{token}x"),
+        format!("/devtools/page/{token}"),
+    ] {
+        for websocket in [true, false] {
+            let reply = raw_request(&f.relay, &path, websocket);
+            assert!(
+                reply.starts_with("HTTP/1.1 403 "),
+                "{path} (websocket {websocket}): {reply}"
+            );
+            assert!(!reply.contains("101"), "no upgrade: {reply}");
+        }
+    }
+    // A websocket client sees the refusal as an HTTP error.
+    let url = format!("ws://{}/devtools/browser/{wrong}", f.relay.addr());
+    match tungstenite::connect(url) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
+        other => panic!("expected HTTP 403, got {other:?}"),
+    }
+    assert_eq!(f.target().activity().clients, 0);
+    let log = f.log.text();
+    assert!(log.contains("unknown token"), "refusals are logged: {log}");
+    assert!(log.contains("missing token"), "{log}");
+    assert!(!log.contains(&token), "the token is never logged: {log}");
+    assert!(!log.contains(&near), "nor a near miss of it: {log}");
+    // The right token with a plain GET: refused, but not as a forbidden token.
+    let reply = raw_request(&f.relay, &format!("/devtools/browser/{token}"), false);
+    assert!(reply.starts_with("HTTP/1.1 400 "), "{reply}");
+}
+
+#[test]
+fn the_right_token_relays_cdp_and_counts_clients() {
+    let f = Fixture::new();
+    let mut watch = f.target().watch();
+    let idle_at_start = f.target().activity().idle_since;
+    assert!(idle_at_start.is_some(), "idle from registration");
+
+    let (mut ws, resp) = tungstenite::connect(f.url()).expect("connect through the relay");
+    assert_eq!(resp.status(), 101);
+    let v = cdp_call(&mut ws, 1, "Browser.getVersion");
+    let product = v["result"]["product"].as_str().unwrap_or_default();
+    assert!(product.contains("Chrome"), "{v}");
+    assert_eq!(product, f.session.as_ref().unwrap().product());
+    let a = f.target().activity();
+    assert_eq!(a.clients, 1);
+    assert_eq!(a.idle_since, None);
+
+    // A second client at the same time.
+    let (mut ws2, _) = tungstenite::connect(f.url()).unwrap();
+    let v = cdp_call(&mut ws2, 7, "Target.getTargets");
+    assert!(v["result"]["targetInfos"].is_array(), "{v}");
+    wait_for("two clients", 10, || f.target().activity().clients == 2);
+
+    ws.close(None).unwrap();
+    // The relay passes our close on and answers it: read until the socket says so.
+    while ws.read().is_ok() {}
+    wait_for("one client", 10, || f.target().activity().clients == 1);
+    assert_eq!(f.target().activity().idle_since, None);
+    drop(ws2);
+    wait_for("no client", 10, || f.target().activity().clients == 0);
+    let a = f.target().activity();
+    assert!(
+        a.idle_since.unwrap() > idle_at_start.unwrap(),
+        "idle since the last client left"
+    );
+    assert!(
+        f.rt.block_on(watch.changed()).is_ok(),
+        "changes are watched"
+    );
+}
+
+#[test]
+fn unregistering_closes_relayed_connections_and_forgets_the_token() {
+    let mut f = Fixture::new();
+    let url = f.url();
+    let path = format!("/devtools/browser/{}", f.token());
+    let (mut ws, _) = tungstenite::connect(&url).unwrap();
+    cdp_call(&mut ws, 1, "Browser.getVersion");
+    assert_eq!(f.relay.len(), 1);
+    f.target.take().unwrap().unregister();
+    assert_eq!(f.relay.len(), 0);
+    // The open connection ends (a close frame or EOF), never hangs.
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_mut() {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Close(_)) => {}
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                panic!("the relayed connection stayed open after unregistering")
+            }
+            Err(_) => break,
+        }
+    }
+    let reply = raw_request(&f.relay, &path, true);
+    assert!(reply.starts_with("HTTP/1.1 403 "), "{reply}");
+}
+
+#[test]
+fn playwright_connect_over_cdp_works_through_the_relay() {
+    let node_modules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/node/node_modules");
+    if !std::path::Path::new(node_modules)
+        .join("playwright-core")
+        .exists()
+    {
+        panic!("playwright-core is missing: run `npm ci` in tests/node (.ci/run does)");
+    }
+    let f = Fixture::new();
+    let script = r#"
+const { chromium } = require('playwright-core');
+(async () => {
+  const browser = await chromium.connectOverCDP(process.env.RELAY_URL);
+  const context = browser.contexts()[0];
+  const page = await context.newPage();
+  await page.setContent('<title>through the relay</title><p>hi</p>');
+  console.log('TITLE=' + await page.title());
+  await page.close();
+  await browser.close();
+})().catch(e => { console.error(e); process.exit(1); });
+"#;
+    let out = std::process::Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .env("NODE_PATH", node_modules)
+        .env("RELAY_URL", f.url())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "node failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("TITLE=through the relay"), "{stdout}");
+    // Playwright's `browser.close()` on a CDP connection only disconnects.
+    wait_for("Playwright to leave", 10, || {
+        f.target().activity().clients == 0
+    });
+    assert!(f.session.as_ref().unwrap().exit_watch().borrow().is_none());
+}
