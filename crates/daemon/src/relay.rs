@@ -57,6 +57,14 @@ pub enum RelayError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// An `http://host:port` debugging endpoint did not name its browser websocket URL.
+    #[error("cannot read the browser's websocket URL from {url}/json/version: {detail}")]
+    Discover {
+        /// The endpoint asked.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// The OS random source failed, so no unguessable token can be made.
     #[error("cannot draw a random relay token ({detail}); the session was not exposed")]
     Random {
@@ -165,6 +173,11 @@ impl RelayTarget {
         self.inner.activity.subscribe()
     }
 
+    /// Completes once the target is unregistered (or the relay stopped).
+    pub async fn unregistered(&self) {
+        self.inner.closed.cancelled().await;
+    }
+
     /// Forgets the token and ends this target's relayed connections (also done on drop).
     pub fn unregister(&self) {
         self.inner.closed.cancel();
@@ -243,6 +256,63 @@ impl Relay {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The browser websocket URL to relay to: `url` itself when it is a `ws://` URL, else (an
+/// `http://host:port` debugging endpoint, as `session.attach` accepts) the
+/// `webSocketDebuggerUrl` its `/json/version` names.
+pub async fn upstream_url(url: &str) -> Result<String, RelayError> {
+    if url.starts_with("ws://") {
+        return Ok(url.to_owned());
+    }
+    let err = |detail: String| RelayError::Discover {
+        url: url.trim_end_matches('/').to_owned(),
+        detail,
+    };
+    let authority = url
+        .strip_prefix("http://")
+        .and_then(|r| r.split('/').next())
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| err("expected http://HOST:PORT or ws://…".into()))?;
+    // Chrome's HTTP server keeps the connection open whatever we ask: read the head, then
+    // exactly Content-Length bytes of body.
+    let fetch = async {
+        let mut tcp = TcpStream::connect(authority).await?;
+        let req =
+            format!("GET /json/version HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+        tcp.write_all(req.as_bytes()).await?;
+        let mut raw = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = tcp.read(&mut chunk).await?;
+            raw.extend_from_slice(&chunk[..n]);
+            if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&raw[..i]).to_ascii_lowercase();
+                let len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok());
+                if n == 0 || len.is_some_and(|len| raw.len() >= i + 4 + len) {
+                    return Ok(raw.split_off(i + 4));
+                }
+            } else if n == 0 {
+                return Ok(Vec::new());
+            }
+            if n == 0 || raw.len() > 1024 * 1024 {
+                return Ok(Vec::new());
+            }
+        }
+    };
+    let body = tokio::time::timeout(UPSTREAM_TIMEOUT, fetch)
+        .await
+        .map_err(|_| err("no answer within 10 s".into()))?
+        .map_err(|e: std::io::Error| err(e.to_string()))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| err(format!("not a JSON answer ({e})")))?;
+    v.get("webSocketDebuggerUrl")
+        .and_then(|u| u.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| err("no webSocketDebuggerUrl in the answer".into()))
 }
 
 impl Shared {
