@@ -200,6 +200,14 @@ impl Raw {
         assert!(v.get("error").is_none(), "{method} failed: {v}");
         v["result"].clone()
     }
+    /// Like `call` but expects an error and returns its code.
+    pub fn err(&mut self, method: &str, params: Value) -> String {
+        let v = self.call(method, params);
+        v["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} should fail: {v}"))
+            .to_owned()
+    }
     pub fn hello(&mut self) -> Value {
         self.ok("hello", json!({"protocol": 1}))
     }
