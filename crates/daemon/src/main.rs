@@ -1,6 +1,6 @@
 //! `pvaultd`: runs in the foreground (as systemd and the CLI's autostart expect). All settings
 //! come from the environment: `PVAULT_HOME`, `PVAULT_SOCKET`, `PVAULT_LOG` (a tracing filter,
-//! default `info`), `PVAULT_TEST_FAST_KDF=1` (tests only: cheap KDF for new vaults).
+//! default `info,chromiumoxide=off`), `PVAULT_TEST_FAST_KDF=1` (tests only: cheap KDF for new vaults).
 
 use anyhow::Context as _;
 use pvault_daemon::{Daemon, Options, serve, socket, systemd};
@@ -82,7 +82,10 @@ async fn signals() {
 fn init_logging() {
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_env("PVAULT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // chromiumoxide logs every event Chrome 156 sends that its generated types do not
+        // know, and an error each time a browser closes; the browser crate reports what
+        // matters itself. `PVAULT_LOG=chromiumoxide=debug` brings them back.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,chromiumoxide=off"));
     let journald = std::env::var_os("JOURNAL_STREAM").and_then(|_| tracing_journald::layer().ok());
     let registry = tracing_subscriber::registry().with(filter);
     match journald {
