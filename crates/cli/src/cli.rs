@@ -1,5 +1,5 @@
-//! The command line, as clap derive types. One enum variant per command; the next wave
-//! (`session …`, `run`) adds its variants here and its module under `commands/`.
+//! The command line, as clap derive types. One enum variant per command; the `session …` and
+//! `run` argument types live next to their code in `commands/session.rs` and `commands/run.rs`.
 
 use std::path::PathBuf;
 
@@ -58,6 +58,13 @@ pub enum Command {
     /// Manage profiles and their snapshot history.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Run browser sessions (Chromium over CDP) with a profile loaded.
+    #[command(subcommand)]
+    Session(crate::commands::session::SessionCmd),
+    /// Run CMD with a browser session: PVAULT_CDP_URL and PVAULT_SESSION_ID in its
+    /// environment; the session ends (saving with --save) when CMD exits, and pvault exits
+    /// with CMD's exit code.
+    Run(crate::commands::run::RunArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

@@ -1,10 +1,11 @@
 //! One module per command family; each command is one `async fn` taking the [`Ctx`].
-//! The next wave adds `session.rs` and `run.rs` here and a match arm in [`run`].
 
 mod completions;
 mod daemon;
 mod diff_view;
 mod profile;
+pub mod run;
+pub mod session;
 mod vault;
 
 use pvault_protocol::Request;
@@ -65,6 +66,8 @@ pub async fn run(cmd: Command, ctx: &Ctx) -> CliResult {
         Command::Backup { file } => vault::backup(ctx, &file).await,
         Command::Daemon(d) => daemon::run(ctx, d).await,
         Command::Profile(p) => profile::run(ctx, p).await,
+        Command::Session(s) => session::run(ctx, s).await,
+        Command::Run(a) => run::run(ctx, a).await,
         Command::Completions { shell } => completions::run(shell),
     }
 }
