@@ -6,12 +6,13 @@
 //! and its reload), [`state`] (the shared [`Daemon`]: vault handle, auto-lock, events),
 //! `connection` (framing, handshake, pipelining), `handlers` (one function per method),
 //! [`sessions`] (browser sessions, issue 4), [`relay`] (the guarded CDP relay, issue 5),
-//! [`hardening`] and [`systemd`].
+//! [`keyfile`] (unattended unlock at start), [`hardening`] and [`systemd`].
 
 pub mod config;
 mod connection;
 mod handlers;
 pub mod hardening;
+pub mod keyfile;
 pub mod relay;
 pub mod sessions;
 pub mod socket;

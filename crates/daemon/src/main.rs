@@ -59,6 +59,8 @@ fn main() -> anyhow::Result<()> {
             }
         };
         let daemon = Daemon::new(opts)?;
+        // Before READY=1 and the first accept: clients find the vault already unlocked.
+        pvault_daemon::keyfile::unlock_at_start(&daemon).await;
         tracing::info!(pid = std::process::id(), socket = %socket_path.display(), "pvaultd ready");
         if let Err(e) = systemd::notify_ready(activation.notify_socket.as_deref()) {
             tracing::warn!(error = %e, "sd_notify READY failed");
