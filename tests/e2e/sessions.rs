@@ -158,6 +158,13 @@ fn a_profile_loads_into_a_running_session_once() {
     let s = d.session_start(&[]);
     let sid = id(&s);
     let url = s["cdp_ws_url"].as_str().unwrap().to_owned();
+    // An unknown profile is not_found and leaves the session without one.
+    assert_eq!(
+        d.run(&["session", "load", &sid, "--profile", "nope"])
+            .status
+            .code(),
+        Some(3)
+    );
 
     let loaded = d.json(&["session", "load", &sid, "--profile", "ld"]);
     assert_eq!(loaded["load"]["cookies_loaded"], 2, "{loaded}");
@@ -184,12 +191,7 @@ fn a_profile_loads_into_a_running_session_once() {
         "second load: {}",
         stderr(&again)
     );
-    assert_eq!(
-        d.run(&["session", "load", &sid, "--profile", "nope"])
-            .status
-            .code(),
-        Some(3)
-    );
+
     d.session_stop(&sid, &[]);
 }
 
