@@ -112,15 +112,6 @@ pub(super) async fn load(
     let session = slot
         .as_ref()
         .ok_or_else(|| d.sessions.running(&entry.id).err().unwrap_or_else(gone))?;
-    if let Some(has) = entry.profile() {
-        return Err(ErrorBody::new(
-            ErrorCode::Conflict,
-            format!(
-                "session {} already has profile {} loaded; a session holds one profile: start a new session with --profile {}",
-                entry.id, has.name, p.profile
-            ),
-        ));
-    }
     let v = d.unlocked_vault()?;
     let name = p.profile.clone();
     let v2 = v.clone();
@@ -135,6 +126,16 @@ pub(super) async fn load(
         }
     })
     .await?;
+    // Checked after the profile is found, so an unknown name is `not_found` in any session.
+    if let Some(has) = entry.profile() {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!(
+                "session {} already has profile {} loaded; a session holds one profile: start a new session with --profile {}",
+                entry.id, has.name, p.profile
+            ),
+        ));
+    }
     let report = session.load_state(&state).await.map_err(browser_err)?;
     // The session now shows this profile; it stays read-only (`save` is fixed at start).
     *entry.profile.lock().unwrap() = Some(ProfileRef {

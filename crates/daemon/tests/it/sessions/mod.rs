@@ -262,6 +262,11 @@ fn load_into_a_running_session_then_conflict() {
     let v = c.call("session.load", json!({"session_id": id, "profile": "seed"}));
     assert_eq!(v["error"]["code"], "conflict", "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("seed"));
+    // An unknown profile is not_found, whatever the session holds.
+    assert_eq!(
+        c.err("session.load", json!({"session_id": id, "profile": "nope"})),
+        "not_found"
+    );
     // Loading made it read-only: stopping writes nothing.
     let before = history(&mut c, "seed");
     assert_eq!(
