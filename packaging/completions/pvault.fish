@@ -38,6 +38,8 @@ complete -c pvault -n "__fish_pvault_needs_command" -f -a "verify" -d 'Authentic
 complete -c pvault -n "__fish_pvault_needs_command" -f -a "backup" -d 'Write an (encrypted) copy of the vault to FILE'
 complete -c pvault -n "__fish_pvault_needs_command" -f -a "daemon" -d 'Start or stop the daemon'
 complete -c pvault -n "__fish_pvault_needs_command" -f -a "profile" -d 'Manage profiles and their snapshot history'
+complete -c pvault -n "__fish_pvault_needs_command" -f -a "session" -d 'Run browser sessions (Chromium over CDP) with a profile loaded'
+complete -c pvault -n "__fish_pvault_needs_command" -f -a "run" -d 'Run CMD with a browser session: PVAULT_CDP_URL and PVAULT_SESSION_ID in its environment; the session ends (saving with --save) when CMD exits, and pvault exits with CMD\'s exit code'
 complete -c pvault -n "__fish_pvault_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c pvault -n "__fish_pvault_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pvault -n "__fish_pvault_using_subcommand init" -l passphrase-file -d 'Read the passphrase from F (one trailing newline is stripped; `-` = stdin)' -r -F
@@ -184,22 +186,111 @@ complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_s
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "diff" -d 'Show what changed between two snapshots [default: the two newest]'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Append a copy of an older snapshot, making it the newest'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and not __fish_seen_subcommand_from start list show stop capture load attach help" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand session; and not __fish_seen_subcommand_from start list show stop capture load attach help" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and not __fish_seen_subcommand_from start list show stop capture load attach help" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and not __fish_seen_subcommand_from start list show stop capture load attach help" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and not __fish_seen_subcommand_from start list show stop capture load attach help" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and not __fish_seen_subcommand_from start list show stop capture load attach help" -f -a "start" -d 'Launch Chromium (with a profile loaded, if given) and print its CDP URL'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and not __fish_seen_subcommand_from start list show stop capture load attach help" -f -a "list" -d 'List running sessions'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and not __fish_seen_subcommand_from start list show stop capture load attach help" -f -a "show" -d 'Show one session'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and not __fish_seen_subcommand_from start list show stop capture load attach help" -f -a "stop" -d 'End a session; a `--save` session first captures its state into its profile'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and not __fish_seen_subcommand_from start list show stop capture load attach help" -f -a "capture" -d 'Snapshot a running session into a profile (created if missing) without disturbing it'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and not __fish_seen_subcommand_from start list show stop capture load attach help" -f -a "load" -d 'Load a profile into a running session that has none yet'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and not __fish_seen_subcommand_from start list show stop capture load attach help" -f -a "attach" -d 'Register a Chromium started with --remote-debugging-port as a session (stopping it detaches and leaves the browser running)'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and not __fish_seen_subcommand_from start list show stop capture load attach help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l profile -d 'Profile to load [default: an empty browser]' -r
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l start-url -d 'First page to open' -r
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l viewport -d 'Window size in CSS pixels, e.g. 1280x720' -r
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l proxy -d 'Proxy server, e.g. socks5://127.0.0.1:1080' -r
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l user-agent -d 'User-Agent override' -r
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l locale -d 'Browser locale, e.g. en-US' -r
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l extension -d 'Load an unpacked extension from DIR (repeatable)' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l timeout -d 'End the session after SECS seconds [default: the config\'s]' -r
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l save -d 'Save the final state into the profile when the session ends (one such session per profile at a time)'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l headful -d 'Show a browser window (needs a display)'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l kiosk -d 'Full-screen kiosk window (implies --headful)'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from list" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from list" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from show" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from show" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from stop" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from stop" -l discard -d 'End without saving, even if the session was started with `--save`'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from stop" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from stop" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from stop" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from capture" -l into -d 'Profile to append the snapshot to' -r
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from capture" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from capture" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from capture" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from capture" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from capture" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from load" -l profile -d 'Profile to load' -r
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from load" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from load" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from load" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from load" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from attach" -l cdp -d '`http://127.0.0.1:PORT` or the browser\'s `ws://…/devtools/browser/…` URL' -r
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from attach" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from attach" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from attach" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from attach" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from attach" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "start" -d 'Launch Chromium (with a profile loaded, if given) and print its CDP URL'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "list" -d 'List running sessions'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one session'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "stop" -d 'End a session; a `--save` session first captures its state into its profile'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "capture" -d 'Snapshot a running session into a profile (created if missing) without disturbing it'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "load" -d 'Load a profile into a running session that has none yet'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "attach" -d 'Register a Chromium started with --remote-debugging-port as a session (stopping it detaches and leaves the browser running)'
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l profile -d 'Profile to load [default: an empty browser]' -r
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l start-url -d 'First page to open' -r
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l viewport -d 'Window size in CSS pixels, e.g. 1280x720' -r
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l proxy -d 'Proxy server, e.g. socks5://127.0.0.1:1080' -r
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l user-agent -d 'User-Agent override' -r
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l locale -d 'Browser locale, e.g. en-US' -r
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l extension -d 'Load an unpacked extension from DIR (repeatable)' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l timeout -d 'End the session after SECS seconds [default: the config\'s]' -r
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l save -d 'Save the final state into the profile when the session ends (one such session per profile at a time)'
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l headful -d 'Show a browser window (needs a display)'
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l kiosk -d 'Full-screen kiosk window (implies --headful)'
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
+complete -c pvault -n "__fish_pvault_using_subcommand run" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand run" -s V -l version -d 'Print version'
 complete -c pvault -n "__fish_pvault_using_subcommand completions" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
 complete -c pvault -n "__fish_pvault_using_subcommand completions" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
 complete -c pvault -n "__fish_pvault_using_subcommand completions" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
 complete -c pvault -n "__fish_pvault_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c pvault -n "__fish_pvault_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "init" -d 'Create the vault and leave it unlocked'
-complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "unlock" -d 'Unlock the vault'
-complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "lock" -d 'Lock the vault (the daemon forgets the keys)'
-complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "status" -d 'Show the daemon\'s and the vault\'s state'
-complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "passwd" -d 'Change the passphrase (or set the key file)'
-complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "verify" -d 'Authenticate every record of the vault'
-complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "backup" -d 'Write an (encrypted) copy of the vault to FILE'
-complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "daemon" -d 'Start or stop the daemon'
-complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "profile" -d 'Manage profiles and their snapshot history'
-complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile session run completions help" -f -a "init" -d 'Create the vault and leave it unlocked'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile session run completions help" -f -a "unlock" -d 'Unlock the vault'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile session run completions help" -f -a "lock" -d 'Lock the vault (the daemon forgets the keys)'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile session run completions help" -f -a "status" -d 'Show the daemon\'s and the vault\'s state'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile session run completions help" -f -a "passwd" -d 'Change the passphrase (or set the key file)'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile session run completions help" -f -a "verify" -d 'Authenticate every record of the vault'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile session run completions help" -f -a "backup" -d 'Write an (encrypted) copy of the vault to FILE'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile session run completions help" -f -a "daemon" -d 'Start or stop the daemon'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile session run completions help" -f -a "profile" -d 'Manage profiles and their snapshot history'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile session run completions help" -f -a "session" -d 'Run browser sessions (Chromium over CDP) with a profile loaded'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile session run completions help" -f -a "run" -d 'Run CMD with a browser session: PVAULT_CDP_URL and PVAULT_SESSION_ID in its environment; the session ends (saving with --save) when CMD exits, and pvault exits with CMD\'s exit code'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile session run completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and not __fish_seen_subcommand_from init unlock lock status passwd verify backup daemon profile session run completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from daemon" -f -a "start" -d 'Start pvaultd in the background (no-op if it already answers)'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from daemon" -f -a "stop" -d 'Ask pvaultd to shut down and wait until it has'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "create" -d 'Create an empty profile'
@@ -212,3 +303,10 @@ complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subc
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "history" -d 'List a profile\'s snapshots, newest first'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "diff" -d 'Show what changed between two snapshots [default: the two newest]'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "restore" -d 'Append a copy of an older snapshot, making it the newest'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "start" -d 'Launch Chromium (with a profile loaded, if given) and print its CDP URL'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "list" -d 'List running sessions'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "show" -d 'Show one session'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "stop" -d 'End a session; a `--save` session first captures its state into its profile'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "capture" -d 'Snapshot a running session into a profile (created if missing) without disturbing it'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "load" -d 'Load a profile into a running session that has none yet'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "attach" -d 'Register a Chromium started with --remote-debugging-port as a session (stopping it detaches and leaves the browser running)'
