@@ -65,6 +65,13 @@ pub enum Command {
     /// environment; the session ends (saving with --save) when CMD exits, and pvault exits
     /// with CMD's exit code.
     Run(crate::commands::run::RunArgs),
+    /// Write the man pages into DIR (packaging/generate.sh uses it).
+    #[command(hide = true)]
+    Man {
+        /// Output directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

@@ -3,6 +3,7 @@
 mod completions;
 mod daemon;
 mod diff_view;
+mod man;
 mod profile;
 pub mod run;
 pub mod session;
@@ -68,6 +69,7 @@ pub async fn run(cmd: Command, ctx: &Ctx) -> CliResult {
         Command::Profile(p) => profile::run(ctx, p).await,
         Command::Session(s) => session::run(ctx, s).await,
         Command::Run(a) => run::run(ctx, a).await,
+        Command::Man { dir } => man::run(&dir),
         Command::Completions { shell } => completions::run(shell),
     }
 }
