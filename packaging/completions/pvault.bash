@@ -34,6 +34,9 @@ _pvault() {
             pvault,lock)
                 cmd="pvault__subcmd__lock"
                 ;;
+            pvault,man)
+                cmd="pvault__subcmd__man"
+                ;;
             pvault,passwd)
                 cmd="pvault__subcmd__passwd"
                 ;;
@@ -90,6 +93,9 @@ _pvault() {
                 ;;
             pvault__subcmd__help,lock)
                 cmd="pvault__subcmd__help__subcmd__lock"
+                ;;
+            pvault__subcmd__help,man)
+                cmd="pvault__subcmd__help__subcmd__man"
                 ;;
             pvault__subcmd__help,passwd)
                 cmd="pvault__subcmd__help__subcmd__passwd"
@@ -290,7 +296,7 @@ _pvault() {
 
     case "${cmd}" in
         pvault)
-            opts="-h -V --json --socket --no-autostart --help --version init unlock lock status passwd verify backup daemon profile session run completions help"
+            opts="-h -V --json --socket --no-autostart --help --version init unlock lock status passwd verify backup daemon profile session run man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -454,7 +460,7 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__help)
-            opts="init unlock lock status passwd verify backup daemon profile session run completions help"
+            opts="init unlock lock status passwd verify backup daemon profile session run man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -566,6 +572,20 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__help__subcmd__lock)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -948,6 +968,28 @@ _pvault() {
                 return 0
             fi
             case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__man)
+            opts="-h -V --dir --json --socket --no-autostart --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -512,7 +512,6 @@ fn unattended_unlock_with_a_key_file_from_a_path_or_systemd_credentials() {
 /// the built CLI; each script is syntax-checked by its shell when that shell is installed
 /// (bash always is), and every command of the CLI has its man page.
 #[test]
-#[ignore = "needs the hidden `pvault man` command (lands with the next CLI commit)"]
 fn generate_sh_writes_completions_and_man_pages() {
     let out_dir = tempfile::tempdir().unwrap();
     let out = Command::new("bash")
