@@ -47,13 +47,27 @@ pub struct BrowserConfig {
 }
 
 /// `[session]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
     /// Settings used when neither the request nor the profile sets them.
     pub defaults: SessionSettings,
-    /// Sessions stop after this many seconds unless the request says otherwise; none = never.
-    pub timeout_secs: Option<u64>,
+    /// Inactivity timeout of launched sessions, seconds ([`SESSION_TIMEOUT_RANGE`]), used
+    /// when `session.start` gives none: a session with no CDP client connected through the
+    /// relay for this long ends on its own.
+    pub timeout_secs: u64,
+}
+
+/// Allowed inactivity timeouts, seconds: 10 s to 72 h.
+pub const SESSION_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 10..=259_200;
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            defaults: SessionSettings::default(),
+            timeout_secs: 300,
+        }
+    }
 }
 
 /// The configuration file could not be used.
@@ -111,6 +125,17 @@ impl Config {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
                 message: "retention must be at least 1 (the newest snapshot is always kept)".into(),
+            });
+        }
+        if !SESSION_TIMEOUT_RANGE.contains(&cfg.session.timeout_secs) {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "[session] timeout_secs must be between {} and {} seconds, got {}",
+                    SESSION_TIMEOUT_RANGE.start(),
+                    SESSION_TIMEOUT_RANGE.end(),
+                    cfg.session.timeout_secs
+                ),
             });
         }
         Ok(cfg)

@@ -4,13 +4,16 @@
 //!
 //! Modules: [`registry`] (running sessions, single-writer claims), `recover` (on-disk
 //! session records and the cleanup of a killed daemon's leftovers at start), `start` (launch and attach),
-//! `stop` (stop, crash and the shared end path), `transfer` (capture, load, lock checkpoint).
+//! `stop` (stop, crash and the shared end path), `timeout` (the inactivity timeout, issue 5),
+//! `transfer` (capture, load, lock checkpoint). Clients reach a session's browser only through
+//! the CDP relay ([`crate::relay`]).
 //! The semantics, error code per case, are in `protocol.md`, section Sessions.
 
 mod recover;
 mod registry;
 mod start;
 mod stop;
+mod timeout;
 mod transfer;
 
 use std::path::PathBuf;

@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use pvault_browser::Session;
 use pvault_protocol::{ErrorBody, ErrorCode, SessionInfo, SessionState};
 
+use crate::relay::{Relay, RelayTarget};
+
 /// Ended sessions remembered for `session.show` (oldest forgotten first).
 const ENDED_KEPT: usize = 64;
 
@@ -38,8 +40,12 @@ pub(crate) struct Entry {
     pub started_at: i64,
     /// Browser process id (launched sessions only).
     pub pid: Option<u32>,
-    /// What clients connect to.
+    /// What clients connect to: the relay URL (holds the session's token).
     pub cdp_ws_url: String,
+    /// The session's registration with the CDP relay; unregistered when the session ends.
+    pub relay: RelayTarget,
+    /// Inactivity timeout (launched sessions); `None` for attached ones.
+    pub timeout: Option<std::time::Duration>,
     /// The browser's product string.
     pub product: String,
     /// `<runtime>/sessions/<id>`: holds Chrome's user-data-dir; removed when the session ends.
@@ -60,6 +66,16 @@ impl Entry {
 
     /// The protocol's view of this session in `state`.
     pub fn info(&self, state: SessionState, ended_at: Option<i64>) -> SessionInfo {
+        let running = ended_at.is_none();
+        let activity = self.relay.activity();
+        let left = match (self.timeout, activity.idle_since) {
+            (Some(t), Some(since)) if running => Some(
+                (since + t)
+                    .saturating_duration_since(tokio::time::Instant::now())
+                    .as_secs(),
+            ),
+            _ => None,
+        };
         SessionInfo {
             session_id: self.id.clone(),
             cdp_ws_url: self.cdp_ws_url.clone(),
@@ -71,6 +87,9 @@ impl Entry {
             state,
             ended_at,
             browser: (!self.product.is_empty()).then(|| self.product.clone()),
+            clients: running.then_some(activity.clients as u64),
+            timeout_secs: self.timeout.map(|t| t.as_secs()),
+            timeout_left_secs: left,
         }
     }
 
@@ -102,9 +121,22 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct Registry {
     inner: Mutex<Inner>,
+    /// The CDP relay, started with the first session.
+    relay: tokio::sync::OnceCell<Relay>,
 }
 
 impl Registry {
+    /// The CDP relay, started on first use; it stops with `stop`.
+    pub(crate) async fn relay(
+        &self,
+        stop: &tokio_util::sync::CancellationToken,
+    ) -> Result<&Relay, ErrorBody> {
+        self.relay
+            .get_or_try_init(|| Relay::start(stop.clone()))
+            .await
+            .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))
+    }
+
     /// Number of running sessions.
     pub fn len(&self) -> usize {
         self.inner.lock().unwrap().running.len()
@@ -219,6 +251,8 @@ impl Registry {
     ) -> Option<SessionInfo> {
         let mut g = self.inner.lock().unwrap();
         g.running.remove(&e.id)?;
+        // Its token stops working now, and relayed clients are disconnected.
+        e.relay.unregister();
         if let Some(p) = e.profile()
             && g.writers.get(&p.id).is_some_and(|h| *h == e.id)
         {

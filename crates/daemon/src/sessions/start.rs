@@ -30,10 +30,17 @@ pub(super) async fn start(
             "save needs a profile: give --profile NAME (or capture the session with `session capture --into NAME`)",
         ));
     }
-    if p.timeout_secs.is_some() {
+    let range = crate::config::SESSION_TIMEOUT_RANGE;
+    if let Some(t) = p.timeout_secs
+        && !range.contains(&t)
+    {
         return Err(ErrorBody::new(
-            ErrorCode::Unsupported,
-            "this pvaultd has no inactivity timeout yet; start the session without --timeout",
+            ErrorCode::InvalidArgument,
+            format!(
+                "timeout {t} s is out of range: give between {} and {} seconds (72 h)",
+                range.start(),
+                range.end()
+            ),
         ));
     }
     if let Some(x) = p.extensions.iter().find(|x| !x.is_absolute()) {
@@ -47,7 +54,10 @@ pub(super) async fn start(
     }
     refuse_if_closing(d)?;
     let cfg = d.config();
+    let timeout =
+        std::time::Duration::from_secs(p.timeout_secs.unwrap_or(cfg.session.timeout_secs));
     let executable = find_chrome(cfg.browser.path.clone())?;
+    let relay = d.sessions.relay(&d.shutdown).await?.clone();
     let id = new_session_id();
 
     // The profile and its newest snapshot, read before anything is launched.
@@ -128,6 +138,15 @@ pub(super) async fn start(
             return Err(browser_err(e));
         }
     };
+    let target = match relay.register(session.cdp_ws_url()) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = session.close().await;
+            release(d);
+            remove_dir(dir).await;
+            return Err(ErrorBody::new(ErrorCode::Internal, e.to_string()));
+        }
+    };
     record.browser_pid = session.pid();
     if let Err(e) = super::recover::write(&dir, &record) {
         tracing::warn!(error = %e, "cannot write the session record");
@@ -149,7 +168,9 @@ pub(super) async fn start(
         attached: false,
         started_at: now_ms(),
         pid: session.pid(),
-        cdp_ws_url: session.cdp_ws_url().to_owned(),
+        cdp_ws_url: target.url().to_owned(),
+        relay: target,
+        timeout: Some(timeout),
         product: session.product().to_owned(),
         dir: Some(dir),
         profile: std::sync::Mutex::new(profile),
@@ -170,14 +191,30 @@ pub(super) async fn attach(
 ) -> Result<SessionStartResponse, ErrorBody> {
     check_loopback(&p.cdp_url)?;
     refuse_if_closing(d)?;
+    let relay = d.sessions.relay(&d.shutdown).await?.clone();
     let session = Session::attach(&p.cdp_url).await.map_err(browser_err)?;
+    let upstream = crate::relay::upstream_url(session.cdp_ws_url()).await;
+    let target = match upstream.and_then(|u| relay.register(&u)) {
+        Ok(t) => t,
+        Err(e) => {
+            session.detach();
+            let code = match e {
+                crate::relay::RelayError::Discover { .. } => ErrorCode::BrowserError,
+                _ => ErrorCode::Internal,
+            };
+            return Err(ErrorBody::new(code, e.to_string()));
+        }
+    };
     let entry = Arc::new(Entry {
         id: new_session_id(),
         save: false,
         attached: true,
         started_at: now_ms(),
         pid: None,
-        cdp_ws_url: session.cdp_ws_url().to_owned(),
+        cdp_ws_url: target.url().to_owned(),
+        relay: target,
+        // The user's own browser: the daemon does not end it for want of clients.
+        timeout: None,
         product: session.product().to_owned(),
         dir: None,
         profile: std::sync::Mutex::new(None),
@@ -219,6 +256,13 @@ async fn register(
         return Err(closing());
     }
     tokio::spawn(stop::watch_exit(Arc::downgrade(d), entry.clone(), exit));
+    if let Some(t) = entry.timeout {
+        tokio::spawn(super::timeout::watch_idle(
+            Arc::downgrade(d),
+            entry.clone(),
+            t,
+        ));
+    }
     let info = entry.running_info();
     let _ = d.events.send(Event::SessionStarted {
         session: info.clone(),

@@ -46,7 +46,7 @@ pub(super) async fn end_at_shutdown(d: &Arc<Daemon>, e: &Arc<Entry>) {
 /// still runs and appended (kind `session_save`, collapsing its checkpoints). If that fails,
 /// the browser keeps running and the error is returned — unless `force` (shutdown), where the
 /// browser is closed anyway and the failure is reported in the event's note.
-async fn end(
+pub(super) async fn end(
     d: &Arc<Daemon>,
     e: &Arc<Entry>,
     save: bool,

@@ -3,6 +3,9 @@
 //! (logged without the token); the right token relays a CDP round trip; client counting for
 //! the inactivity timeout; unregistering closes relayed connections; Playwright's
 //! `connectOverCDP` works through the relay (opens a page, reads its title).
+//! Through `pvaultd`: a session's `cdp_ws_url` is the relay (never Chrome's port), a wrong
+//! token is refused and logged without the token, and the inactivity timeout ends a `save`
+//! session with no client (saving it) while `session.show` counts down.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -14,7 +17,7 @@ use pvault_daemon::relay::{Relay, RelayTarget};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::wait_for;
+use crate::harness::{Env, Raw, wait_for};
 
 /// Debian's Chromium, installed by `.ci/run`.
 const CHROME: &str = "/usr/lib/chromium/chromium";
@@ -312,4 +315,147 @@ const { chromium } = require('playwright-core');
         f.target().activity().clients == 0
     });
     assert!(f.session.as_ref().unwrap().exit_watch().borrow().is_none());
+}
+
+/// pvaultd with Chromium configured, an unlocked vault, and a connection that said hello.
+fn daemon(env: &Env) -> (crate::harness::Daemon, Raw) {
+    let child = env.command().env("PVAULT_CHROME", CHROME).spawn().unwrap();
+    let d = crate::harness::Daemon {
+        child: Some(child),
+        socket: env.socket.clone(),
+    };
+    wait_for("pvaultd to answer", 20, || {
+        Raw::try_connect(&env.socket).is_some()
+    });
+    let mut c = d.session();
+    c.init();
+    (d, c)
+}
+
+/// Chrome's own debugging port, from the `DevToolsActivePort` file it writes into its
+/// user-data-dir (`<runtime>/sessions/<id>/chrome`).
+fn chrome_port(env: &Env, session_id: &str) -> u16 {
+    let f = env
+        .socket
+        .parent()
+        .unwrap()
+        .join("sessions")
+        .join(session_id)
+        .join("chrome/DevToolsActivePort");
+    let text = std::fs::read_to_string(&f).unwrap();
+    text.lines().next().unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn sessions_hand_out_the_relay_and_time_out_when_no_client_is_connected() {
+    let env = Env::new();
+    let (d, mut c) = daemon(&env);
+    let mut events = d.session();
+    events.ok("subscribe", json!({}));
+    c.ok("profile.create", json!({"name": "acct"}));
+    for bad in [9, 259_201] {
+        let v = c.call("session.start", json!({"timeout_secs": bad}));
+        assert_eq!(v["error"]["code"], "invalid_argument", "{bad}: {v}");
+    }
+
+    let s = c.ok(
+        "session.start",
+        json!({"profile": "acct", "save": true, "timeout_secs": 10}),
+    )["session"]
+        .clone();
+    let id = s["session_id"].as_str().unwrap().to_owned();
+    let url = s["cdp_ws_url"].as_str().unwrap().to_owned();
+    let token = url.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(token.len(), 64, "{url}");
+    let relay_port: u16 = url
+        .strip_prefix("ws://127.0.0.1:")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(
+        relay_port,
+        chrome_port(&env, &id),
+        "Chrome's port is never handed out"
+    );
+    assert_eq!(s["timeout_secs"], 10);
+    assert_eq!(s["clients"], 0);
+
+    // A wrong token: 403, logged without the token.
+    let wrong = format!(
+        "ws://127.0.0.1:{relay_port}/devtools/browser/{}",
+        "0".repeat(64)
+    );
+    match tungstenite::connect(wrong) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
+        other => panic!("expected HTTP 403, got {other:?}"),
+    }
+
+    // A client keeps the session alive and stops the countdown.
+    let (mut ws, _) = tungstenite::connect(&url).unwrap();
+    let v = cdp_call(&mut ws, 1, "Browser.getVersion");
+    assert!(v["result"]["product"].is_string(), "{v}");
+    ws.send(tungstenite::Message::text(
+        json!({"id": 2, "method": "Storage.setCookies", "params": {"cookies": [{
+            "name": "kept", "value": "by-timeout", "domain": "example.test", "path": "/",
+            "expires": 4_000_000_000u64, "secure": true, "httpOnly": true
+        }]}})
+        .to_string(),
+    ))
+    .unwrap();
+    loop {
+        if let tungstenite::Message::Text(t) = ws.read().unwrap() {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["id"] == 2 {
+                assert!(v.get("error").is_none(), "{v}");
+                break;
+            }
+        }
+    }
+    let shown = c.ok("session.show", json!({"session_id": id}))["session"].clone();
+    assert_eq!(shown["clients"], 1, "{shown}");
+    assert!(
+        shown.get("timeout_left_secs").is_none(),
+        "no countdown while connected: {shown}"
+    );
+    ws.close(None).unwrap();
+    while ws.read().is_ok() {}
+
+    // No client: the countdown runs, then the session saves and ends by itself.
+    let mut left = None;
+    wait_for("the countdown to start", 10, || {
+        let s = c.ok("session.show", json!({"session_id": id}))["session"].clone();
+        left = s["timeout_left_secs"].as_u64();
+        left.is_some()
+    });
+    assert!(left.unwrap() <= 10, "{left:?}");
+    let ended = loop {
+        let v = events.recv().expect("event connection closed");
+        if v["event"] == "session.ended" && v["data"]["session_id"] == id.as_str() {
+            break v["data"].clone();
+        }
+    };
+    assert_eq!(ended["reason"], "timed_out", "{ended}");
+    assert_eq!(ended["snapshot"]["kind"], "session_save", "{ended}");
+    let shown = c.ok("session.show", json!({"session_id": id}))["session"].clone();
+    assert_eq!(shown["state"], "ended");
+    assert!(shown.get("timeout_left_secs").is_none(), "{shown}");
+    let h = c.ok("profile.history", json!({"name": "acct"}))["snapshots"].clone();
+    assert_eq!(h.as_array().unwrap().len(), 1, "{h}");
+    assert_eq!(h[0]["id"], ended["snapshot"]["id"]);
+    let exported = c.ok("profile.export", json!({"name": "acct"}));
+    assert!(
+        exported.to_string().contains("by-timeout"),
+        "the cookie set through the relay was saved"
+    );
+    // The token is dead with the session.
+    match tungstenite::connect(&url) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
+        other => panic!("expected HTTP 403 after the end, got {other:?}"),
+    }
+    let log = env.log();
+    assert!(log.contains("unknown token"), "{log}");
+    assert!(!log.contains(&token), "the token is never logged: {log}");
 }

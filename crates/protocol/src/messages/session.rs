@@ -13,7 +13,9 @@ use super::request;
 pub struct SessionInfo {
     /// Session id.
     pub session_id: String,
-    /// The browser's CDP WebSocket URL, for `connectOverCDP` / Puppeteer's `connect`.
+    /// The daemon's CDP relay URL for this session (`ws://127.0.0.1:PORT/devtools/browser/TOKEN`),
+    /// for `connectOverCDP` / Puppeteer's `connect`. The token is a secret: whoever holds the
+    /// URL controls the browser. Chrome's own debugging URL never leaves the daemon.
     pub cdp_ws_url: String,
     /// The browser's process id; `null` for an attached browser.
     pub pid: Option<u32>,
@@ -35,6 +37,16 @@ pub struct SessionInfo {
     /// The browser's product string (`Chrome/156.0.8078.79`), when it reported one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub browser: Option<String>,
+    /// CDP clients connected through the relay now (running sessions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<u64>,
+    /// The inactivity timeout in force, seconds; absent for attached sessions (no timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+    /// Seconds left before the session ends for want of a connected CDP client; absent while
+    /// a client is connected, for attached sessions, and once the session ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_left_secs: Option<u64>,
 }
 
 /// The life of a session. Clients must treat an unknown value like `ended`.
@@ -66,6 +78,9 @@ pub enum EndReason {
     Shutdown,
     /// The CDP connection to an attached browser closed (the user closed that browser).
     Disconnected,
+    /// No CDP client was connected through the relay for the session's `timeout_secs`
+    /// (saving first when it was a `save` session).
+    TimedOut,
 }
 
 /// What loading a profile into a browser did; nothing is dropped silently.
@@ -127,7 +142,9 @@ pub struct SessionStart {
     /// Unpacked extension directories (absolute).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<PathBuf>,
-    /// Stop the session after this many seconds; `None` = the config's default.
+    /// Inactivity timeout: the session ends (saving when `save`) once no CDP client has been
+    /// connected through the relay for this many seconds (10 to 259,200); `None` = the
+    /// config's `[session] timeout_secs` (300 by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
 }
