@@ -18,6 +18,8 @@ struct Tty {
     seen: Arc<Mutex<Vec<u8>>>,
     /// The process.
     child: std::process::Child,
+    /// The thread copying terminal output into `seen`; joined at exit so no output is lost.
+    reader: std::thread::JoinHandle<()>,
 }
 
 impl Tty {
@@ -63,7 +65,7 @@ impl Tty {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let mut reader = master.try_clone().unwrap();
         let sink = seen.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 1024];
             // Ends with EIO once the process exits and the slave side closes.
             while let Ok(n) = reader.read(&mut buf) {
@@ -77,6 +79,7 @@ impl Tty {
             master,
             seen,
             child,
+            reader,
         }
     }
 
@@ -116,6 +119,12 @@ impl Tty {
             }
             std::thread::sleep(Duration::from_millis(10));
         };
+        // The process is gone; give the reader a bounded moment to drain what it wrote before
+        // its end (it stops at EIO, or never if a daemon it started still holds the terminal).
+        let drained = Instant::now() + Duration::from_secs(2);
+        while !self.reader.is_finished() && Instant::now() < drained {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let seen = String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned();
         (status.code().unwrap_or(-1), seen)
     }

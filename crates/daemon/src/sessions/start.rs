@@ -54,8 +54,13 @@ pub(super) async fn start(
     }
     refuse_if_closing(d)?;
     let cfg = d.config();
-    let timeout =
-        std::time::Duration::from_secs(p.timeout_secs.unwrap_or(cfg.session.timeout_secs));
+    // A person using a headful window is activity the relay cannot see: such a session only
+    // times out when the request asked for a timeout explicitly, never by the config default.
+    let timeout = match (p.timeout_secs, p.headful || p.kiosk) {
+        (Some(t), _) => Some(std::time::Duration::from_secs(t)),
+        (None, false) => Some(std::time::Duration::from_secs(cfg.session.timeout_secs)),
+        (None, true) => None,
+    };
     let executable = find_chrome(cfg.browser.path.clone())?;
     let relay = d.sessions.relay(&d.shutdown).await?.clone();
     let id = new_session_id();
@@ -170,7 +175,7 @@ pub(super) async fn start(
         pid: session.pid(),
         cdp_ws_url: target.url().to_owned(),
         relay: target,
-        timeout: Some(timeout),
+        timeout,
         product: session.product().to_owned(),
         dir: Some(dir),
         profile: std::sync::Mutex::new(profile),
