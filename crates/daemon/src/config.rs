@@ -152,7 +152,10 @@ pub fn watch(
     // The directory, not the file: editors replace files by renaming over them.
     let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         if let Ok(ev) = ev
-            && ev.paths.iter().any(|p| p.file_name().is_some_and(|n| n == CONFIG_FILE))
+            && ev
+                .paths
+                .iter()
+                .any(|p| p.file_name().is_some_and(|n| n == CONFIG_FILE))
         {
             on_change();
         }

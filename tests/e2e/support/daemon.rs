@@ -35,11 +35,18 @@ impl Daemon {
     /// Starts `pvaultd` as [`Daemon::start`] does, with `opts`.
     pub fn start_with(opts: DaemonOpts) -> Daemon {
         let root = tempfile::tempdir().expect("tempdir");
-        let d = Daemon { root, child: None, opts };
+        let d = Daemon {
+            root,
+            child: None,
+            opts,
+        };
         std::fs::create_dir_all(d.home()).unwrap();
         // The vault refuses a home that group or others can read.
-        std::fs::set_permissions(d.home(), std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .unwrap();
+        std::fs::set_permissions(
+            d.home(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
         d.spawn()
     }
 
@@ -63,9 +70,11 @@ impl Daemon {
             .expect("spawn pvaultd");
         self.child = Some(child);
         let sock = self.socket();
-        wait_for("pvaultd to answer on its socket", Duration::from_secs(20), || {
-            std::os::unix::net::UnixStream::connect(&sock).ok()
-        });
+        wait_for(
+            "pvaultd to answer on its socket",
+            Duration::from_secs(20),
+            || std::os::unix::net::UnixStream::connect(&sock).ok(),
+        );
         self
     }
 
@@ -104,7 +113,12 @@ impl Daemon {
 
     /// Runs `pvault --json ARGS`, asserts success, and parses stdout.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
-        let out = self.cli().arg("--json").args(args).output().expect("run pvault");
+        let out = self
+            .cli()
+            .arg("--json")
+            .args(args)
+            .output()
+            .expect("run pvault");
         assert!(
             out.status.success(),
             "pvault {args:?} failed ({}): {}",
@@ -112,7 +126,10 @@ impl Daemon {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("pvault {args:?}: stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+            panic!(
+                "pvault {args:?}: stdout is not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
         })
     }
 

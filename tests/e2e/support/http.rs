@@ -60,7 +60,13 @@ impl TestServer {
 
     /// Cookie headers received on requests to `path`.
     pub fn cookies_sent_to(&self, path: &str) -> Vec<String> {
-        self.seen.lock().unwrap().iter().filter(|r| r.path == path).map(|r| r.cookie.clone()).collect()
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.cookie.clone())
+            .collect()
     }
 }
 
@@ -82,7 +88,10 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
         }
     }
     let path_only = path.split('?').next().unwrap_or("/").to_owned();
-    seen.lock().unwrap().push(Seen { path: path_only.clone(), cookie: cookie.clone() });
+    seen.lock().unwrap().push(Seen {
+        path: path_only.clone(),
+        cookie: cookie.clone(),
+    });
     let (extra_headers, body) = match path_only.as_str() {
         "/login" => (
             format!(
@@ -102,7 +111,10 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
                 .find_map(|c| c.strip_prefix("sid="))
                 .map(|v| format!("user:{v}"))
                 .unwrap_or_else(|| "anonymous".into());
-            (String::new(), format!("<!doctype html><title>{user}</title><body>{user}</body>"))
+            (
+                String::new(),
+                format!("<!doctype html><title>{user}</title><body>{user}</body>"),
+            )
         }
         "/app" => (
             String::new(),

@@ -97,9 +97,18 @@ fn reports_ready_to_the_notify_socket() {
     let env = Env::new();
     let notify_path = env.dir.path().join("notify.sock");
     let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
-    notify.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
-    let child = env.command().env("NOTIFY_SOCKET", &notify_path).spawn().unwrap();
-    let _guard = crate::harness::Daemon { child: Some(child), socket: env.socket.clone() };
+    notify
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let child = env
+        .command()
+        .env("NOTIFY_SOCKET", &notify_path)
+        .spawn()
+        .unwrap();
+    let _guard = crate::harness::Daemon {
+        child: Some(child),
+        socket: env.socket.clone(),
+    };
     let mut buf = [0u8; 256];
     let n = notify.recv(&mut buf).expect("READY=1 within 20 s");
     assert_eq!(&buf[..n], b"READY=1\n");

@@ -199,7 +199,12 @@ fn catalogue() -> Vec<Case> {
         case("deeply nested JSON", true, deep, inv),
         case("top-level array", true, "[1,2,3]\n", inv),
         case("top-level null", true, "null\n", inv),
-        case("array shaped like a request", true, "[5,\"status\",{}]\n", inv),
+        case(
+            "array shaped like a request",
+            true,
+            "[5,\"status\",{}]\n",
+            inv,
+        ),
         case(
             "two objects on one line",
             true,
