@@ -57,15 +57,20 @@ pub(super) fn cleanup(base: &Path) {
         {
             continue;
         }
-        if let Some(pid) = rec.as_ref().and_then(|r| r.browser_pid)
-            && is_that_chrome(pid, &rec.as_ref().expect("checked").user_data_dir)
-        {
-            // SAFETY: kill(2) with a pid confirmed above to be our recorded Chrome.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            tracing::warn!(pid, dir = %dir.display(), "killed the browser of a session left by a previous daemon");
-            // It may still be writing into its directory until it is really gone.
+        if let Some(r) = &rec {
+            // The recorded Chrome and its helpers (zygotes, renderers): every process whose
+            // command line names this session's recorded user-data-dir. Helpers outlive a
+            // killed main process for a while and keep writing into the directory.
+            let pids = processes_using(&r.user_data_dir);
+            for pid in &pids {
+                // SAFETY: kill(2) on pids confirmed to run with this session's user-data-dir.
+                unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+            }
+            if !pids.is_empty() {
+                tracing::warn!(browser_pid = ?r.browser_pid, processes = pids.len(), dir = %dir.display(), "killed the browser of a session left by a previous daemon");
+            }
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while running(pid) && std::time::Instant::now() < deadline {
+            while pids.iter().any(|p| running(*p)) && std::time::Instant::now() < deadline {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
         }
@@ -110,6 +115,17 @@ fn running(pid: u32) -> bool {
 
 fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Every process running with `--user-data-dir=<udd>`.
+fn processes_using(udd: &Path) -> Vec<u32> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| is_that_chrome(*pid, udd))
+        .collect()
 }
 
 /// Whether `pid` runs with `--user-data-dir=<udd>` (so a recycled pid is never killed).
