@@ -6,7 +6,8 @@
 //!
 //! Entry points: [`discover_chrome`], [`Session::launch`] (with [`LaunchOptions`], returns a
 //! [`LoadReport`]), [`Session::attach`], [`Session::load_state`], [`Session::capture`]
-//! (returns a [`CaptureReport`]), [`Session::exit_watch`], [`Session::close`] and
+//! (returns a [`CaptureReport`]), [`Session::capture_checkpoint`] and [`Session::change_watch`]
+//! (what checkpoints stand on), [`Session::exit_watch`], [`Session::close`] and
 //! [`Session::detach`]. All CDP traffic for state goes through `cdp.rs` (raw JSON commands), and
 //! the process and connection setup through `launch.rs` and `Session::connect`, so a pipe
 //! transport (`--remote-debugging-pipe`, issue 5) replaces those two places only.
@@ -18,6 +19,7 @@ mod cdp;
 mod cookies;
 mod discover;
 mod error;
+mod file_watch;
 mod launch;
 mod leveldb;
 mod report;

@@ -42,6 +42,9 @@ pub struct CaptureReport {
     pub origins_read_stub: usize,
     /// Origins whose loaded or last captured data was reused (no frame has been there since).
     pub origins_reused: usize,
+    /// Checkpoint captures only: origins a page changed and left, taken as the `DOMStorage`
+    /// events since the last read left them (a full capture reads them again).
+    pub origins_from_events: usize,
 }
 
 pub(crate) fn sorted(items: &[StorageItem]) -> Vec<StorageItem> {

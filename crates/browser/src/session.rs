@@ -41,6 +41,21 @@ pub struct Session {
     process: Option<ChildProcess>,
     /// Becomes `Some` when the browser exits or (attached) the connection closes.
     exit_rx: watch::Receiver<Option<BrowserExit>>,
+    /// Watches Chrome's cookie and localStorage files (launched sessions) and bumps the change
+    /// signal when Chrome writes them; dropped with the session.
+    file_watch: Option<crate::file_watch::FileWatch>,
+}
+
+/// How a capture treats origins no live frame shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CaptureMode {
+    /// Reuse untouched known data; read touched origins through a stub page.
+    Cached,
+    /// Read every origin without a live frame through a stub page.
+    Uncached,
+    /// Never open a page: touched origins without a live frame keep their known data as
+    /// updated by storage events (see `tracker.rs`), and stay touched for the next capture.
+    Checkpoint,
 }
 
 impl std::fmt::Debug for Session {
@@ -76,10 +91,12 @@ impl Session {
         let mut spawn_opts = opts.clone();
         let start_url = spawn_opts.start_url.take();
         let (process, ws_url) = crate::launch::spawn(&spawn_opts, exit_tx).await?;
-        let session = match Session::connect(ws_url, Some(process), exit_rx, false).await {
+        let mut session = match Session::connect(ws_url, Some(process), exit_rx, false).await {
             Ok(s) => s,
             Err(e) => return Err(e),
         };
+        session.file_watch =
+            crate::file_watch::FileWatch::start(&opts.user_data_dir, session.tracker.clone());
         let report = if method == LoadMethod::OnDisk {
             for o in &origins {
                 session
@@ -204,6 +221,7 @@ impl Session {
                 .to_owned(),
             process,
             exit_rx,
+            file_watch: None,
         })
     }
 
@@ -226,6 +244,14 @@ impl Session {
     /// CDP connection closes (attached).
     pub fn exit_watch(&self) -> watch::Receiver<Option<BrowserExit>> {
         self.exit_rx.clone()
+    }
+
+    /// A counter that moves whenever the browser's state may have changed: a frame navigated,
+    /// a page's localStorage changed (`DOMStorage` events on our own CDP sessions), or Chrome
+    /// wrote its cookie or localStorage files. Cookies set by scripts or fetches raise no event
+    /// (Chrome writes its cookie file only every 30 s), so a checkpointer also needs a timer.
+    pub fn change_watch(&self) -> watch::Receiver<u64> {
+        self.tracker.changes()
     }
 
     /// Loads `state` into this running browser without disturbing its pages or clients:
@@ -341,13 +367,21 @@ impl Session {
     /// Captures cookies and the localStorage of every origin that was loaded or that a frame has
     /// been at, without disturbing pages or connected clients.
     pub async fn capture(&self) -> Result<(BrowserState, CaptureReport), BrowserError> {
-        self.guard(self.capture_with(false)).await
+        self.guard(self.capture_with(CaptureMode::Cached)).await
+    }
+
+    /// A capture for a checkpoint: like [`Session::capture`] but it never opens a page, so
+    /// nothing a client can see happens. An origin a page wrote to and left since the last
+    /// read is taken from the `DOMStorage` events seen meanwhile (counted in
+    /// [`CaptureReport::origins_from_events`]); the next full capture reads it exactly.
+    pub async fn capture_checkpoint(&self) -> Result<(BrowserState, CaptureReport), BrowserError> {
+        self.guard(self.capture_with(CaptureMode::Checkpoint)).await
     }
 
     /// Like [`Session::capture`] but reads every origin from the browser, reusing nothing:
     /// for verification (it costs a stub-page visit per origin without a live frame).
     pub async fn capture_uncached(&self) -> Result<(BrowserState, CaptureReport), BrowserError> {
-        self.guard(self.capture_with(true)).await
+        self.guard(self.capture_with(CaptureMode::Uncached)).await
     }
 
     /// Runs `fut` unless or until the browser goes away: a dead browser fails at once instead
@@ -377,17 +411,19 @@ impl Session {
 
     async fn capture_with(
         &self,
-        uncached: bool,
+        mode: CaptureMode,
     ) -> Result<(BrowserState, CaptureReport), BrowserError> {
         let mut report = CaptureReport::default();
         let raw = call_browser(&self.browser, "Storage.getCookies", json!({})).await?;
         let (cookies, bad) = from_get_cookies(&raw);
         report.cookies_failed = bad;
 
-        let (touched, known) = self.tracker.take_for_capture();
+        let (touched, known, counts) = self.tracker.take_for_capture();
         let live = self.live_frames().await;
         let mut result: BTreeMap<String, Vec<StorageItem>> = BTreeMap::new();
         let mut need_stub: Vec<String> = Vec::new();
+        // Checkpoint mode: origins whose data came from events, left touched for the next read.
+        let mut estimated: Vec<String> = Vec::new();
         let all: BTreeSet<String> = known
             .keys()
             .cloned()
@@ -403,7 +439,20 @@ impl Session {
                     }
                     None => need_stub.push(origin),
                 }
-            } else if uncached || touched.contains(&origin) || !known.contains_key(&origin) {
+            } else if mode == CaptureMode::Checkpoint {
+                if touched.contains(&origin) {
+                    report.origins_from_events += 1;
+                    estimated.push(origin.clone());
+                } else {
+                    report.origins_reused += 1;
+                }
+                if let Some(items) = known.get(&origin) {
+                    result.insert(origin, items.clone());
+                }
+            } else if mode == CaptureMode::Uncached
+                || touched.contains(&origin)
+                || !known.contains_key(&origin)
+            {
                 need_stub.push(origin);
             } else {
                 report.origins_reused += 1;
@@ -440,10 +489,12 @@ impl Session {
             }
         }
         for (origin, items) in &result {
-            self.tracker.set_known(origin, items.clone());
+            if !estimated.contains(origin) {
+                self.tracker.set_read(origin, items.clone(), &counts);
+            }
         }
         // A frame still at an origin may change it at any moment.
-        self.tracker.retouch(live.into_keys());
+        self.tracker.retouch(live.into_keys().chain(estimated));
         let origins = result
             .into_iter()
             .filter(|(_, items)| !items.is_empty())

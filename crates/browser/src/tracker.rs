@@ -1,4 +1,5 @@
-//! Which origins may have changed localStorage since it was last loaded or read.
+//! Which origins may have changed localStorage since it was last loaded or read, and the
+//! change signal that drives checkpoints.
 //!
 //! An origin no frame has been at since its data was loaded or last captured cannot have
 //! changed, so capture reuses the known data instead of visiting it. Signals: every page
@@ -7,27 +8,78 @@
 //! `targetInfoChanged` (which also covers out-of-process iframes). Capture additionally reads
 //! every frame that is live at that moment, so a missed event cannot lose a change made by a
 //! page that is still open.
+//!
+//! Each watched page also has `DOMStorage` enabled on *our* CDP session (domains are enabled
+//! per session, so other clients see nothing of it): its item events are applied to the known
+//! data. A checkpoint never opens a stub page (a new target would show up in a connected
+//! Playwright's context), so for an origin a page wrote to and then left, those events are
+//! what a checkpoint has; the final capture still re-reads such an origin exactly.
+//!
+//! Every signal (navigation, storage event, a write to Chrome's cookie or localStorage files
+//! seen by the file watch in `session.rs`) bumps a counter that [`Tracker::changes`] hands out.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chromiumoxide::Browser;
+use chromiumoxide::cdp::browser_protocol::dom_storage::{
+    EventDomStorageItemAdded, EventDomStorageItemRemoved, EventDomStorageItemUpdated,
+    EventDomStorageItemsCleared, StorageId,
+};
 use chromiumoxide::cdp::browser_protocol::page::EventFrameNavigated;
 use chromiumoxide::cdp::browser_protocol::target::{
     EventTargetCreated, EventTargetInfoChanged, TargetId,
 };
 use futures::StreamExt;
 use pvault_model::StorageItem;
+use serde_json::{Value, json};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::cdp::http_origin;
+use crate::cdp::{call_page, http_origin};
+use crate::report::sorted;
+use crate::stub::pairs_to_items;
 
 /// Shared tracking state.
-#[derive(Default)]
 pub(crate) struct Tracker {
+    /// The state, behind a plain mutex (never held across an `.await`).
     inner: Mutex<TrackerState>,
+    /// Bumped whenever the browser's state may have changed; checkpoints wait on it.
+    changes: watch::Sender<u64>,
 }
+
+impl Default for Tracker {
+    fn default() -> Self {
+        Tracker {
+            inner: Mutex::default(),
+            changes: watch::channel(0).0,
+        }
+    }
+}
+
+/// One localStorage change reported by a `DOMStorage` event.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum StorageChange {
+    /// A key was added or updated.
+    Set {
+        /// The key.
+        key: String,
+        /// Its new value.
+        value: String,
+    },
+    /// A key was removed.
+    Remove {
+        /// The key.
+        key: String,
+    },
+    /// Every key was removed.
+    Clear,
+}
+
+/// Per-origin counts of applied storage events, taken with the known data so that a capture
+/// does not overwrite what an event changed while it was reading.
+pub(crate) type EventCounts = HashMap<String, u64>;
 
 #[derive(Default)]
 struct TrackerState {
@@ -39,6 +91,8 @@ struct TrackerState {
     internal: HashSet<String>,
     /// Page targets that already have a navigation listener.
     watched: HashSet<String>,
+    /// Per origin, how many storage events were applied to `known`.
+    events: EventCounts,
 }
 
 impl std::fmt::Debug for Tracker {
@@ -54,13 +108,54 @@ impl Tracker {
         f(&mut g)
     }
 
+    /// A counter that moves whenever the state may have changed (see the module comment).
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Signals a possible change (works with no receiver).
+    pub(crate) fn bump(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     pub(crate) fn touch_url(&self, target: &str, url: &str) {
         if let Some(o) = http_origin(url) {
-            self.with(|s| {
-                if !s.internal.contains(target) {
+            let touched = self.with(|s| {
+                !s.internal.contains(target) && {
                     s.touched.insert(o);
+                    true
                 }
             });
+            if touched {
+                self.bump();
+            }
+        }
+    }
+
+    /// Applies a `DOMStorage` event of a (non-internal) page to the known data of `origin`
+    /// and marks the origin touched, so the next full capture reads it exactly.
+    pub(crate) fn storage_changed(&self, target: &str, origin: &str, change: StorageChange) {
+        let applied = self.with(|s| {
+            if s.internal.contains(target) {
+                return false;
+            }
+            let items = s.known.entry(origin.to_owned()).or_default();
+            match change {
+                StorageChange::Set { key, value } => {
+                    match items.binary_search_by(|i| i.name.as_str().cmp(&key)) {
+                        Ok(at) => items[at].value = value,
+                        Err(at) => items.insert(at, StorageItem { name: key, value }),
+                    }
+                }
+                StorageChange::Remove { key } => items.retain(|i| i.name != key),
+                StorageChange::Clear => items.clear(),
+            }
+            s.touched.insert(origin.to_owned());
+            *s.events.entry(origin.to_owned()).or_default() += 1;
+            true
+        });
+        if applied {
+            self.bump();
         }
     }
 
@@ -85,11 +180,55 @@ impl Tracker {
         });
     }
 
-    /// Takes the touched set (navigations during capture re-add) and a copy of known data.
+    /// Whether `origin` has known data (loaded, read, or seeded from a live read).
+    pub(crate) fn is_known(&self, origin: &str) -> bool {
+        self.with(|s| s.known.contains_key(origin))
+    }
+
+    /// Records a full read of `origin` made by the event watcher when the first storage event
+    /// of an origin without known data arrived (a page may have written before our
+    /// `DOMStorage.enable`, so the events alone would be partial).
+    pub(crate) fn seed(&self, target: &str, origin: &str, items: Vec<StorageItem>) {
+        let applied = self.with(|s| {
+            if s.internal.contains(target) {
+                return false;
+            }
+            s.known.insert(origin.to_owned(), items);
+            s.touched.insert(origin.to_owned());
+            *s.events.entry(origin.to_owned()).or_default() += 1;
+            true
+        });
+        if applied {
+            self.bump();
+        }
+    }
+
+    /// Records data read from the browser during a capture, unless a storage event changed the
+    /// origin after the capture took its copy (`counts`): then the event's data is newer.
+    pub(crate) fn set_read(&self, origin: &str, items: Vec<StorageItem>, counts: &EventCounts) {
+        self.with(|s| {
+            if s.events.get(origin) == counts.get(origin) {
+                s.known.insert(origin.to_owned(), items);
+            }
+        });
+    }
+
+    /// Takes the touched set (navigations during capture re-add), a copy of known data and
+    /// the storage event counts at this moment.
     pub(crate) fn take_for_capture(
         &self,
-    ) -> (BTreeSet<String>, BTreeMap<String, Vec<StorageItem>>) {
-        self.with(|s| (std::mem::take(&mut s.touched), s.known.clone()))
+    ) -> (
+        BTreeSet<String>,
+        BTreeMap<String, Vec<StorageItem>>,
+        EventCounts,
+    ) {
+        self.with(|s| {
+            (
+                std::mem::take(&mut s.touched),
+                s.known.clone(),
+                s.events.clone(),
+            )
+        })
     }
 
     /// Puts origins back as touched (a failed read, or a frame still live there).
@@ -159,8 +298,82 @@ fn watch_page(browser: &Arc<Browser>, tracker: &Arc<Tracker>, target: TargetId) 
         let Ok(mut navs) = page.event_listener::<EventFrameNavigated>().await else {
             return;
         };
-        while let Some(ev) = navs.next().await {
-            tracker.touch_url(target.as_ref(), &ev.frame.url);
+        let (Ok(mut added), Ok(mut removed), Ok(mut updated), Ok(mut cleared)) = (
+            page.event_listener::<EventDomStorageItemAdded>().await,
+            page.event_listener::<EventDomStorageItemRemoved>().await,
+            page.event_listener::<EventDomStorageItemUpdated>().await,
+            page.event_listener::<EventDomStorageItemsCleared>().await,
+        ) else {
+            return;
+        };
+        // On our own session only: other clients' sessions are unaffected.
+        if let Err(e) = call_page(&page, "DOMStorage.enable", json!({})).await {
+            tracing::debug!("DOMStorage.enable on a page failed: {e}");
+        }
+        let t = target.as_ref();
+        loop {
+            let (id, change) = tokio::select! {
+                ev = navs.next() => match ev {
+                    Some(ev) => {
+                        tracker.touch_url(t, &ev.frame.url);
+                        continue;
+                    }
+                    None => break,
+                },
+                Some(ev) = added.next() => (ev.storage_id.clone(), StorageChange::Set {
+                    key: ev.key.clone(),
+                    value: ev.new_value.clone(),
+                }),
+                Some(ev) = updated.next() => (ev.storage_id.clone(), StorageChange::Set {
+                    key: ev.key.clone(),
+                    value: ev.new_value.clone(),
+                }),
+                Some(ev) = removed.next() => (ev.storage_id.clone(), StorageChange::Remove {
+                    key: ev.key.clone(),
+                }),
+                Some(ev) = cleared.next() => (ev.storage_id.clone(), StorageChange::Clear),
+            };
+            let Some(origin) = storage_origin(&id) else {
+                // Session storage or a partitioned (third-party) area: not captured, but a
+                // sign that the page is active.
+                tracker.bump();
+                continue;
+            };
+            if tracker.is_known(&origin) {
+                tracker.storage_changed(t, &origin, change);
+                continue;
+            }
+            // First event of an origin nobody read: the page is there now, so read it whole.
+            let read = call_page(
+                &page,
+                "DOMStorage.getDOMStorageItems",
+                json!({"storageId": {"securityOrigin": origin, "isLocalStorage": true}}),
+            )
+            .await;
+            match read {
+                Ok(v) => tracker.seed(
+                    t,
+                    &origin,
+                    sorted(&pairs_to_items(v.get("entries").unwrap_or(&Value::Null))),
+                ),
+                Err(_) => tracker.storage_changed(t, &origin, change),
+            }
         }
     });
+}
+
+/// The first-party http(s) origin of a localStorage area, from `securityOrigin` or a storage
+/// key without a top-level-site part (`^…` marks a partitioned, third-party key).
+fn storage_origin(id: &StorageId) -> Option<String> {
+    if !id.is_local_storage {
+        return None;
+    }
+    if let Some(o) = id.security_origin.as_deref().filter(|o| !o.is_empty()) {
+        return http_origin(o);
+    }
+    let key = id.storage_key.as_ref()?.inner();
+    if key.contains('^') {
+        return None;
+    }
+    http_origin(key)
 }

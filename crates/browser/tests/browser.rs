@@ -8,6 +8,8 @@ mod support;
 
 #[path = "browser/attach.rs"]
 mod attach;
+#[path = "browser/checkpoint.rs"]
+mod checkpoint;
 #[path = "browser/discovery.rs"]
 mod discovery;
 #[path = "browser/login.rs"]
