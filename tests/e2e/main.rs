@@ -7,5 +7,6 @@
 
 mod clients;
 mod playwright;
+mod puppeteer;
 mod sessions;
 mod support;
