@@ -14,5 +14,7 @@ mod errors;
 mod profile;
 #[path = "cli/prompt.rs"]
 mod prompt;
+#[path = "cli/session.rs"]
+mod session;
 #[path = "cli/vault.rs"]
 mod vault;

@@ -18,6 +18,7 @@ use pvault_protocol::{
 use serde_json::{Value, json};
 
 use super::Ctx;
+use super::vault::format_duration;
 use crate::connect::absolute;
 use crate::exit::CliResult;
 use crate::output::{Table, format_time, short_id};
@@ -103,7 +104,10 @@ pub struct SessionOpts {
     /// Load an unpacked extension from DIR (repeatable).
     #[arg(long = "extension", value_name = "DIR")]
     pub extensions: Vec<PathBuf>,
-    /// End the session after SECS seconds [default: the config's].
+    /// Inactivity timeout: end the session (saving it if --save) once no CDP client has been
+    /// connected through its relay for SECS seconds, 10 to 259200 [default: the config's
+    /// `[session] timeout_secs`, 300; --headful and --kiosk sessions time out only when this is
+    /// given].
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
 }
@@ -299,7 +303,28 @@ async fn show(ctx: &Ctx, session_id: String) -> CliResult {
     if let Some(b) = &s.browser {
         lines.push(format!("browser:    {b}"));
     }
+    if let Some(n) = s.clients {
+        lines.push(format!("clients:    {n}"));
+    }
+    if let Some(t) = describe_timeout(s) {
+        lines.push(format!("timeout:    {t}"));
+    }
     ctx.out.line(lines.join("\n"))
+}
+
+/// The inactivity timeout for people: `4m 12s left of 5m` while no CDP client is connected,
+/// `5m (paused: 1 client connected)` while one is, `5m` otherwise (ended); `None` when the
+/// session has none (attached, or headful without `--timeout`).
+fn describe_timeout(s: &SessionInfo) -> Option<String> {
+    let total = format_duration(s.timeout_secs?);
+    Some(match (s.timeout_left_secs, s.clients) {
+        (Some(left), _) => format!("{} left of {total}", format_duration(left)),
+        (None, Some(n)) if n > 0 => {
+            let who = if n == 1 { "client" } else { "clients" };
+            format!("{total} (paused: {n} {who} connected)")
+        }
+        (None, _) => total,
+    })
 }
 
 /// `session stop ID [--discard]`.
