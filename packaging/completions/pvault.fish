@@ -207,7 +207,7 @@ complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_s
 complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l user-agent -d 'User-Agent override' -r
 complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l locale -d 'Browser locale, e.g. en-US' -r
 complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l extension -d 'Load an unpacked extension from DIR (repeatable)' -r -F
-complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l timeout -d 'End the session after SECS seconds [default: the config\'s]' -r
+complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l timeout -d 'Inactivity timeout: end the session (saving it if --save) once no CDP client has been connected through its relay for SECS seconds, 10 to 259200 [default: the config\'s `[session] timeout_secs`, 300; --headful and --kiosk sessions time out only when this is given]' -r
 complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
 complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l save -d 'Save the final state into the profile when the session ends (one such session per profile at a time)'
 complete -c pvault -n "__fish_pvault_using_subcommand session; and __fish_seen_subcommand_from start" -l headful -d 'Show a browser window (needs a display)'
@@ -265,7 +265,7 @@ complete -c pvault -n "__fish_pvault_using_subcommand run" -l proxy -d 'Proxy se
 complete -c pvault -n "__fish_pvault_using_subcommand run" -l user-agent -d 'User-Agent override' -r
 complete -c pvault -n "__fish_pvault_using_subcommand run" -l locale -d 'Browser locale, e.g. en-US' -r
 complete -c pvault -n "__fish_pvault_using_subcommand run" -l extension -d 'Load an unpacked extension from DIR (repeatable)' -r -F
-complete -c pvault -n "__fish_pvault_using_subcommand run" -l timeout -d 'End the session after SECS seconds [default: the config\'s]' -r
+complete -c pvault -n "__fish_pvault_using_subcommand run" -l timeout -d 'Inactivity timeout: end the session (saving it if --save) once no CDP client has been connected through its relay for SECS seconds, 10 to 259200 [default: the config\'s `[session] timeout_secs`, 300; --headful and --kiosk sessions time out only when this is given]' -r
 complete -c pvault -n "__fish_pvault_using_subcommand run" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
 complete -c pvault -n "__fish_pvault_using_subcommand run" -l save -d 'Save the final state into the profile when the session ends (one such session per profile at a time)'
 complete -c pvault -n "__fish_pvault_using_subcommand run" -l headful -d 'Show a browser window (needs a display)'
