@@ -71,11 +71,14 @@ async fn checkpoint_capture_opens_no_page_and_keeps_an_origin_a_page_left() {
     // Make sure our session has DOMStorage enabled on this page before the writes that count.
     let mut changes = l.session.change_watch();
     until_storage_events_flow(&page, &mut changes).await;
-    eval(
-        &page,
-        "localStorage.setItem('later', 'x'), localStorage.removeItem('probe'), 1",
-    )
-    .await;
+    // Events reach our session asynchronously: a checkpoint holds what they told so far (the
+    // daemon's checkpointer runs again after each signal), so wait for the removal's.
+    let seen = *changes.borrow_and_update();
+    eval(&page, "localStorage.setItem('later', 'x'), 1").await;
+    changed_after(&mut changes, seen, "setItem").await;
+    let seen = *changes.borrow_and_update();
+    eval(&page, "localStorage.removeItem('probe'), 1").await;
+    changed_after(&mut changes, seen, "removeItem").await;
     page.goto("about:blank").await.unwrap();
 
     let mut created = client
