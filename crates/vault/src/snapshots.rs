@@ -261,13 +261,18 @@ impl Vault {
             ],
         )
         .map_err(VaultError::storage("insert snapshot"))?;
-        if let (Some(session), false) = (session, kind == SnapshotKind::Checkpoint) {
+        // Any snapshot with a session id supersedes that session's earlier checkpoints: a new
+        // checkpoint replaces the previous one (a running session checkpoints every few
+        // seconds, which must not push real history out through retention), and the final
+        // snapshot collapses the last one.
+        if let Some(session) = session {
             tx.execute(
-                "DELETE FROM snapshots WHERE profile_id = ?1 AND session_id = ?2 AND kind = ?3",
+                "DELETE FROM snapshots WHERE profile_id = ?1 AND session_id = ?2 AND kind = ?3 AND seq <> ?4",
                 params![
                     &pid[..],
                     session,
-                    codec::kind_code(SnapshotKind::Checkpoint)
+                    codec::kind_code(SnapshotKind::Checkpoint),
+                    seq
                 ],
             )
             .map_err(VaultError::storage("collapse checkpoints"))?;

@@ -169,7 +169,8 @@ fn final_session_snapshot_collapses_its_checkpoints() {
     let other = v
         .append_snapshot_for_session("p", &state_with("b"), SnapshotKind::Checkpoint, "sess-B")
         .unwrap();
-    assert_eq!(v.history("p").unwrap().len(), 5);
+    // One checkpoint per session: sess-A's newest, and sess-B's.
+    assert_eq!(v.history("p").unwrap().len(), 3);
     let fin = v
         .append_snapshot_for_session("p", &state_with("f"), SnapshotKind::SessionSave, "sess-A")
         .unwrap();
@@ -181,6 +182,40 @@ fn final_session_snapshot_collapses_its_checkpoints() {
             .code(),
         "invalid_argument"
     );
+}
+
+#[test]
+fn a_checkpoint_replaces_its_sessions_previous_checkpoint() {
+    let (_t, v) = new_vault();
+    v.set_retention(3).unwrap();
+    v.create_profile("p", None, &Default::default()).unwrap();
+    let real: Vec<u64> = (0..2)
+        .map(|i| {
+            v.append_snapshot("p", &state_with(&format!("r{i}")), SnapshotKind::Import)
+                .unwrap()
+                .seq
+        })
+        .collect();
+    // Many checkpoints of a running session keep the real history within retention.
+    let mut last = 0;
+    for i in 0..10 {
+        last = v
+            .append_snapshot_for_session(
+                "p",
+                &state_with(&format!("c{i}")),
+                SnapshotKind::Checkpoint,
+                "sess-A",
+            )
+            .unwrap()
+            .seq;
+    }
+    let h = v.history("p").unwrap();
+    let seqs: Vec<u64> = h.iter().map(|i| i.seq).collect();
+    assert_eq!(seqs, vec![last, real[1], real[0]]);
+    assert_eq!(h[0].kind, SnapshotKind::Checkpoint);
+    // The newest checkpoint is the newest state.
+    let newest = v.read_snapshot("p", None).unwrap();
+    assert_eq!(newest.state, state_with("c9"));
 }
 
 #[test]
