@@ -212,11 +212,31 @@ pub(crate) struct ChildProcess {
     pub kill: Option<oneshot::Sender<()>>,
 }
 
+/// Writes `Default/Preferences` = `{"session":{"restore_on_startup":1}}` unless Chrome's
+/// profile already has one. Without it Chrome 156 deletes every session cookie the moment its
+/// last page closes (a person closing a headful window, a client closing its last page), so
+/// the capture a checkpointer makes in that instant would miss them (measured: 20/20 runs
+/// without, 0/20 with). In a fresh user-data-dir there is no previous session to restore.
+fn keep_session_cookies(user_data_dir: &std::path::Path) -> Result<(), BrowserError> {
+    let dir = user_data_dir.join("Default");
+    let prefs = dir.join("Preferences");
+    if prefs.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&prefs, br#"{"session":{"restore_on_startup":1}}"#))
+        .map_err(|source| BrowserError::Io {
+            what: format!("writing Chrome's preferences {}", prefs.display()),
+            source,
+        })
+}
+
 /// Spawns Chrome and waits for its DevTools websocket address on stderr.
 pub(crate) async fn spawn(
     opts: &LaunchOptions,
     exit_tx: watch::Sender<Option<BrowserExit>>,
 ) -> Result<(ChildProcess, String), BrowserError> {
+    keep_session_cookies(&opts.user_data_dir)?;
     let mut cmd = tokio::process::Command::new(&opts.executable);
     cmd.args(opts.args())
         .stdin(Stdio::null())

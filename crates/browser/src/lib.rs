@@ -33,3 +33,4 @@ pub use launch::{BrowserExit, LaunchOptions, LocalStorageLoad};
 pub use leveldb::VERIFIED_MAJORS;
 pub use report::{CaptureReport, LoadMethod, LoadReport};
 pub use session::Session;
+pub use tracker::ChangeSignal;

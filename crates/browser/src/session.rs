@@ -250,7 +250,7 @@ impl Session {
     /// a page's localStorage changed (`DOMStorage` events on our own CDP sessions), or Chrome
     /// wrote its cookie or localStorage files. Cookies set by scripts or fetches raise no event
     /// (Chrome writes its cookie file only every 30 s), so a checkpointer also needs a timer.
-    pub fn change_watch(&self) -> watch::Receiver<u64> {
+    pub fn change_watch(&self) -> watch::Receiver<crate::ChangeSignal> {
         self.tracker.changes()
     }
 

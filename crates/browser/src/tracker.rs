@@ -29,7 +29,7 @@ use chromiumoxide::cdp::browser_protocol::dom_storage::{
 };
 use chromiumoxide::cdp::browser_protocol::page::EventFrameNavigated;
 use chromiumoxide::cdp::browser_protocol::target::{
-    EventTargetCreated, EventTargetInfoChanged, TargetId,
+    EventTargetCreated, EventTargetDestroyed, EventTargetInfoChanged, TargetId,
 };
 use futures::StreamExt;
 use pvault_model::StorageItem;
@@ -45,17 +45,28 @@ use crate::stub::pairs_to_items;
 pub(crate) struct Tracker {
     /// The state, behind a plain mutex (never held across an `.await`).
     inner: Mutex<TrackerState>,
-    /// Bumped whenever the browser's state may have changed; checkpoints wait on it.
-    changes: watch::Sender<u64>,
+    /// Moves whenever the browser's state may have changed; checkpoints wait on it.
+    changes: watch::Sender<ChangeSignal>,
 }
 
 impl Default for Tracker {
     fn default() -> Self {
         Tracker {
             inner: Mutex::default(),
-            changes: watch::channel(0).0,
+            changes: watch::channel(ChangeSignal::default()).0,
         }
     }
+}
+
+/// The change signal of a session (see [`crate::Session::change_watch`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChangeSignal {
+    /// Counts the signals so far (wrapping).
+    pub seq: u64,
+    /// Set when the last page a person or client could see has just closed (reset when a page
+    /// opens). A headful Chrome exits ~100 ms after its last window closes and answers CDP for
+    /// only ~30 ms of that: a checkpointer should capture at once, without debouncing.
+    pub last_page_closed: bool,
 }
 
 /// One localStorage change reported by a `DOMStorage` event.
@@ -91,6 +102,8 @@ struct TrackerState {
     internal: HashSet<String>,
     /// Page targets that already have a navigation listener.
     watched: HashSet<String>,
+    /// Page targets open now (ours included; `internal` tells them apart).
+    open_pages: HashSet<String>,
     /// Per origin, how many storage events were applied to `known`.
     events: EventCounts,
 }
@@ -108,14 +121,41 @@ impl Tracker {
         f(&mut g)
     }
 
-    /// A counter that moves whenever the state may have changed (see the module comment).
-    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+    /// The change signal (see the module comment).
+    pub(crate) fn changes(&self) -> watch::Receiver<ChangeSignal> {
         self.changes.subscribe()
     }
 
     /// Signals a possible change (works with no receiver).
     pub(crate) fn bump(&self) {
-        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        self.changes.send_modify(|c| c.seq = c.seq.wrapping_add(1));
+    }
+
+    /// A page target opened.
+    fn page_opened(&self, target: &str) {
+        self.with(|s| s.open_pages.insert(target.to_owned()));
+        self.changes.send_if_modified(|c| {
+            let was = c.last_page_closed;
+            c.last_page_closed = false;
+            was
+        });
+    }
+
+    /// A target closed; signals `last_page_closed` when it was the last page not of ours.
+    fn target_closed(&self, target: &str) {
+        let last = self.with(|s| {
+            s.watched.remove(target);
+            s.open_pages.remove(target)
+                && !s.internal.contains(target)
+                && s.open_pages.iter().all(|p| s.internal.contains(p))
+        });
+        if last {
+            self.changes.send_modify(|c| {
+                c.seq = c.seq.wrapping_add(1);
+                c.last_page_closed = true;
+            });
+        }
+        self.with(|s| s.internal.remove(target));
     }
 
     pub(crate) fn touch_url(&self, target: &str, url: &str) {
@@ -244,15 +284,17 @@ impl Tracker {
 /// Starts the tracking task; it ends when the connection closes or it is aborted.
 pub(crate) fn spawn(browser: Arc<Browser>, tracker: Arc<Tracker>) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let (Ok(mut created), Ok(mut changed)) = (
+        let (Ok(mut created), Ok(mut changed), Ok(mut destroyed)) = (
             browser.event_listener::<EventTargetCreated>().await,
             browser.event_listener::<EventTargetInfoChanged>().await,
+            browser.event_listener::<EventTargetDestroyed>().await,
         ) else {
             return;
         };
         // Pages that existed before the listeners were registered.
         if let Ok(pages) = browser.pages().await {
             for p in pages {
+                tracker.page_opened(p.target_id().as_ref());
                 watch_page(&browser, &tracker, p.target_id().clone());
             }
         }
@@ -263,8 +305,13 @@ pub(crate) fn spawn(browser: Arc<Browser>, tracker: Arc<Tracker>) -> JoinHandle<
                     let info = &ev.target_info;
                     tracker.touch_url(info.target_id.as_ref(), &info.url);
                     if info.r#type == "page" {
+                        tracker.page_opened(info.target_id.as_ref());
                         watch_page(&browser, &tracker, info.target_id.clone());
                     }
+                }
+                ev = destroyed.next() => {
+                    let Some(ev) = ev else { break };
+                    tracker.target_closed(ev.target_id.as_ref());
                 }
                 ev = changed.next() => {
                     let Some(ev) = ev else { break };

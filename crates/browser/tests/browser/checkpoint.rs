@@ -14,19 +14,20 @@ use crate::support::*;
 /// on our session a moment after the page appears (bounded: 10 s).
 async fn until_storage_events_flow(
     page: &chromiumoxide::Page,
-    rx: &mut tokio::sync::watch::Receiver<u64>,
+    rx: &mut tokio::sync::watch::Receiver<pvault_browser::ChangeSignal>,
 ) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let seen = *rx.borrow_and_update();
+        let seen = rx.borrow_and_update().seq;
         eval(
             page,
             "localStorage.setItem('probe', String(Math.random())), 1",
         )
         .await;
-        let moved = tokio::time::timeout(Duration::from_millis(500), rx.wait_for(|n| *n != seen))
-            .await
-            .is_ok();
+        let moved =
+            tokio::time::timeout(Duration::from_millis(500), rx.wait_for(|n| n.seq != seen))
+                .await
+                .is_ok();
         if moved {
             return;
         }
@@ -38,8 +39,12 @@ async fn until_storage_events_flow(
 }
 
 /// Waits until the change counter moves past `seen`.
-async fn changed_after(rx: &mut tokio::sync::watch::Receiver<u64>, seen: u64, what: &str) {
-    tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|n| *n != seen))
+async fn changed_after(
+    rx: &mut tokio::sync::watch::Receiver<pvault_browser::ChangeSignal>,
+    seen: u64,
+    what: &str,
+) {
+    tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|n| n.seq != seen))
         .await
         .unwrap_or_else(|_| panic!("the change signal did not move after {what}"))
         .unwrap();
@@ -52,7 +57,7 @@ async fn change_signal_moves_on_navigation_and_storage_writes() {
     let client = Client::connect(l.session.cdp_ws_url()).await;
     let mut changes = l.session.change_watch();
 
-    let seen = *changes.borrow_and_update();
+    let seen = changes.borrow_and_update().seq;
     let page = client.open(&server.url("/other")).await;
     changed_after(&mut changes, seen, "a navigation").await;
 
@@ -73,10 +78,10 @@ async fn checkpoint_capture_opens_no_page_and_keeps_an_origin_a_page_left() {
     until_storage_events_flow(&page, &mut changes).await;
     // Events reach our session asynchronously: a checkpoint holds what they told so far (the
     // daemon's checkpointer runs again after each signal), so wait for the removal's.
-    let seen = *changes.borrow_and_update();
+    let seen = changes.borrow_and_update().seq;
     eval(&page, "localStorage.setItem('later', 'x'), 1").await;
     changed_after(&mut changes, seen, "setItem").await;
-    let seen = *changes.borrow_and_update();
+    let seen = changes.borrow_and_update().seq;
     eval(&page, "localStorage.removeItem('probe'), 1").await;
     changed_after(&mut changes, seen, "removeItem").await;
     page.goto("about:blank").await.unwrap();
@@ -114,6 +119,48 @@ async fn checkpoint_capture_opens_no_page_and_keeps_an_origin_a_page_left() {
     let (full, report) = l.session.capture().await.unwrap();
     assert!(report.origins_read_stub >= 1, "{report:?}");
     assert_eq!(full.origins, state.origins);
+    drop(client);
+    l.session.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_last_page_is_signalled_and_keeps_session_cookies() {
+    let server = TestServer::start().await;
+    let l = launch(None, LocalStorageLoad::Auto).await;
+    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let page = client.open(&server.url("/other")).await;
+    eval(&page, "document.cookie = 'sess=1; path=/', 1").await;
+    let mut changes = l.session.change_watch();
+    // Close every page the client can see (ours excluded: there are none here).
+    for p in client.browser.pages().await.unwrap() {
+        p.close().await.unwrap();
+    }
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        changes.wait_for(|c| c.last_page_closed),
+    )
+    .await
+    .expect("last_page_closed is signalled")
+    .unwrap();
+    // Chrome 156 would have dropped the session cookie here without the preference written
+    // at launch.
+    let (state, _) = l.session.capture_checkpoint().await.unwrap();
+    assert!(
+        state
+            .cookies
+            .iter()
+            .any(|c| c.name == "sess" && c.expires == -1.0),
+        "session cookie survives the last page closing"
+    );
+    // A new page clears the flag.
+    let _page = client.open(&server.url("/other")).await;
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        changes.wait_for(|c| !c.last_page_closed),
+    )
+    .await
+    .expect("a new page clears last_page_closed")
+    .unwrap();
     drop(client);
     l.session.close().await.unwrap();
 }
