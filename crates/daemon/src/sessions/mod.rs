@@ -1,14 +1,17 @@
 //! Browser sessions (issue 4): `session.start/list/show/stop/capture/load/attach`, their
-//! events, the crash watch, the checkpoint taken when the vault locks under a `save` session,
-//! and stopping every session at shutdown. Chrome is driven only through `pvault-browser`.
+//! events, the crash watch, the checkpoints of `save` sessions (issue 5), and stopping every
+//! session at shutdown. Chrome is driven only through `pvault-browser`.
 //!
-//! Modules: [`registry`] (running sessions, single-writer claims), `recover` (on-disk
-//! session records and the cleanup of a killed daemon's leftovers at start), `start` (launch and attach),
-//! `stop` (stop, crash and the shared end path), `timeout` (the inactivity timeout, issue 5),
+//! Modules: [`registry`] (running sessions, single-writer claims), `checkpoint` (crash-safe
+//! checkpoints while a `save` session runs), `recover` (on-disk session records and the
+//! cleanup of a killed daemon's leftovers at start), `start` (launch and attach),
+//! `stop` (stop, crash, the browser closing itself, and the shared end path), `timeout` (the
+//! inactivity timeout),
 //! `transfer` (capture, load, lock checkpoint). Clients reach a session's browser only through
 //! the CDP relay ([`crate::relay`]).
 //! The semantics, error code per case, are in `protocol.md`, section Sessions.
 
+mod checkpoint;
 mod recover;
 mod registry;
 mod start;

@@ -56,9 +56,32 @@ pub(crate) struct Entry {
     pub slot: tokio::sync::Mutex<Option<Session>>,
     /// Set while a stop is saving and closing, for `session.show`.
     pub stopping: std::sync::atomic::AtomicBool,
+    /// The newest state a checkpoint captured (written or not): what a `save` session saves
+    /// when its browser closes on its own (a person closed the window), since by then Chrome
+    /// can no longer be asked.
+    pub latest: Mutex<Option<LatestState>>,
+}
+
+/// A captured state kept in memory; its `Debug` prints nothing (it holds cookie values).
+pub(crate) struct LatestState(pub pvault_model::BrowserState);
+
+impl std::fmt::Debug for LatestState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LatestState(..)")
+    }
 }
 
 impl Entry {
+    /// Records the newest captured state.
+    pub fn set_latest(&self, state: pvault_model::BrowserState) {
+        *self.latest.lock().unwrap() = Some(LatestState(state));
+    }
+
+    /// Takes the newest captured state, if any.
+    pub fn take_latest(&self) -> Option<pvault_model::BrowserState> {
+        self.latest.lock().unwrap().take().map(|l| l.0)
+    }
+
     /// The profile loaded, if any.
     pub fn profile(&self) -> Option<ProfileRef> {
         self.profile.lock().unwrap().clone()

@@ -124,6 +124,8 @@ pub(super) async fn start(
     opts.extensions = p.extensions.clone();
     opts.extra_args = cfg.browser.extra_flags.clone();
     let had_profile = state.is_some();
+    // What a checkpoint compares the first capture with (only a `save` session checkpoints).
+    let baseline = p.save.then(|| state.clone().unwrap_or_default());
     opts.state = state;
     let mut record = super::recover::Record {
         session_id: id.clone(),
@@ -181,8 +183,18 @@ pub(super) async fn start(
         profile: std::sync::Mutex::new(profile),
         slot: tokio::sync::Mutex::new(None),
         stopping: Default::default(),
+        latest: Default::default(),
     });
-    let info = register(d, entry, session).await?;
+    let changes = session.change_watch();
+    let info = register(d, entry.clone(), session).await?;
+    if let Some(baseline) = baseline {
+        tokio::spawn(super::checkpoint::run(
+            Arc::downgrade(d),
+            entry,
+            changes,
+            baseline,
+        ));
+    }
     tracing::info!(session = %info.session_id, pid = ?info.pid, profile = ?info.profile, save = info.save, "session started");
     Ok(SessionStartResponse {
         session: info,
@@ -225,6 +237,7 @@ pub(super) async fn attach(
         profile: std::sync::Mutex::new(None),
         slot: tokio::sync::Mutex::new(None),
         stopping: Default::default(),
+        latest: Default::default(),
     });
     let info = register(d, entry, session).await?;
     tracing::info!(session = %info.session_id, "attached to a running browser");

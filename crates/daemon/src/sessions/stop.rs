@@ -226,6 +226,65 @@ async fn crashed(d: &Daemon, e: &Entry, session: Option<Session>, detail: &str) 
     }
 }
 
+/// The browser exited cleanly without a stop (a person closed its last window, a client sent
+/// `Browser.close`): the session ends with reason `browser_closed`, and a `save` session saves
+/// the newest state its checkpoints captured — Chrome can no longer be asked, and its files
+/// lack session cookies. That state is at most a checkpoint interval old, and was captured
+/// at once when the last page closed.
+async fn closed_by_browser(d: &Arc<Daemon>, e: &Arc<Entry>, session: Session) {
+    drop(session);
+    if let Some(dir) = e.dir.clone() {
+        remove_dir(dir).await;
+    }
+    let mut note = None;
+    let mut snapshot = None;
+    if e.save
+        && let Some(profile) = e.profile()
+    {
+        match (e.take_latest(), d.unlocked_vault()) {
+            (None, _) => {
+                note = Some(
+                    "the browser closed before its first checkpoint; the profile keeps its previous snapshot"
+                        .to_owned(),
+                )
+            }
+            (Some(_), Err(_)) => {
+                note = Some("the vault is locked, so the final state was not saved; the newest checkpoint from before the lock is in the history".to_owned())
+            }
+            (Some(state), Ok(v)) => {
+                let (pid, sid) = (profile.id.clone(), e.id.clone());
+                let r = blocking(move || {
+                    v.append_snapshot_for_session(&pid, &state, SnapshotKind::SessionSave, &sid)
+                        .map_err(vault_err)
+                })
+                .await;
+                match r {
+                    Ok(info) => {
+                        announce_saved(d, &e.id, &profile.name, &profile.id, &info);
+                        snapshot = Some(info);
+                    }
+                    Err(err) => {
+                        tracing::warn!(session = %e.id, error = %err.message, "the closed browser's state could not be saved; its newest checkpoint stays in the history");
+                        note = Some(format!(
+                            "final state not saved ({}); the newest checkpoint is in the history",
+                            err.message
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    tracing::info!(session = %e.id, saved = snapshot.is_some(), "the browser closed on its own; session ended");
+    finish(
+        d,
+        e,
+        SessionState::Ended,
+        EndReason::BrowserClosed,
+        snapshot,
+        note,
+    );
+}
+
 /// Waits for the browser to exit (or, attached, for the connection to close). If nobody
 /// ended the session first, it crashed (launched) or went away (attached).
 pub(super) async fn watch_exit(
@@ -257,6 +316,11 @@ pub(super) async fn watch_exit(
                 None,
             );
         }
+        // Exit code 0 is Chrome shutting down normally, not a crash.
+        Some(BrowserExit::Exited {
+            code: Some(0),
+            signal: None,
+        }) if !e.attached => closed_by_browser(&d, &e, session).await,
         Some(BrowserExit::Exited { code, signal }) => {
             let detail = match (code, signal) {
                 (_, Some(s)) => format!("browser killed by signal {s}"),

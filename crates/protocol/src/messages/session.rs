@@ -81,6 +81,9 @@ pub enum EndReason {
     /// No CDP client was connected through the relay for the session's `timeout_secs`
     /// (saving first when it was a `save` session).
     TimedOut,
+    /// The browser exited cleanly on its own: a person closed its last window, or a client
+    /// sent `Browser.close`. A `save` session saves its newest checkpointed state.
+    BrowserClosed,
 }
 
 /// What loading a profile into a browser did; nothing is dropped silently.

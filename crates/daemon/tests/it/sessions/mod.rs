@@ -2,8 +2,10 @@
 //! trip (the server receives the cookie, the page reads localStorage), read-only sessions,
 //! the single writer (`busy`), capture while another CDP client stays connected, load into a
 //! running session (and `conflict`), attach/detach, crash, locking under a save session,
-//! shutdown saving, cleanup after a killed daemon, and "no Chrome found".
+//! shutdown saving, cleanup after a killed daemon, and "no Chrome found". Checkpoints and
+//! recovery (issue 5) are in `checkpoints`.
 
+mod checkpoints;
 mod support;
 
 use serde_json::{Value, json};

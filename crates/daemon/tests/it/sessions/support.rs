@@ -238,6 +238,37 @@ impl Cdp {
             .to_owned()
     }
 
+    /// Attaches to a page target (flat session) and returns the session id for [`Cdp::eval`].
+    pub fn attach(&mut self, target_id: &str) -> String {
+        self.call(
+            "Target.attachToTarget",
+            json!({"targetId": target_id, "flatten": true}),
+        )["sessionId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Evaluates `expr` in the page of `session` (from [`Cdp::attach`]) and returns its value.
+    pub fn eval(&mut self, session: &str, expr: &str) -> Value {
+        self.next += 1;
+        let id = self.next;
+        let msg = json!({"id": id, "sessionId": session, "method": "Runtime.evaluate",
+                         "params": {"expression": expr, "returnByValue": true, "awaitPromise": true}});
+        self.ws
+            .send(tungstenite::Message::text(msg.to_string()))
+            .unwrap();
+        loop {
+            let m = self.ws.read().expect("CDP read");
+            let Ok(text) = m.to_text() else { continue };
+            let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            if v["id"] == json!(id) {
+                assert!(v.get("error").is_none(), "evaluate failed: {v}");
+                return v["result"]["result"]["value"].clone();
+            }
+        }
+    }
+
     /// URLs of the open pages.
     pub fn page_urls(&mut self) -> Vec<String> {
         self.call("Target.getTargets", json!({}))["targetInfos"]

@@ -1,0 +1,148 @@
+//! Crash-safe checkpoints (issue 5): while a `save` session runs, its state is captured
+//! whenever it may have changed and appended to the profile's history as a `checkpoint`
+//! (the vault keeps one per session and drops it when the final snapshot lands), so a crash of
+//! Chrome or of the daemon, or a person closing the window, loses at most the last few
+//! seconds.
+//!
+//! When: the browser's change signal (navigations, `DOMStorage` events, Chrome writing its
+//! cookie or localStorage files) schedules a capture [`DEBOUNCE`] later, at most one per
+//! [`MIN_GAP`]; a timer captures every [`FLOOR`] regardless, because a cookie set by a script
+//! or a `fetch` raises no event and Chrome writes its cookie file only every 30 s. The last
+//! page closing is captured at once: Chrome may be about to exit.
+//!
+//! Cost: a capture is a few CDP calls (`Storage.getCookies`, the frame trees, the localStorage
+//! of live frames) and never opens a page; a checkpoint is written only when the state differs
+//! from the last one written (compared in memory, by `pvault_model::diff`), so an idle session
+//! costs the captures only. Measured in `tests/bench/checkpoints.rs`.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use pvault_browser::{BrowserError, ChangeSignal};
+use pvault_model::{BrowserState, SnapshotKind};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::registry::Entry;
+use super::stop::announce_saved;
+use crate::handlers::{blocking, vault_err};
+use crate::state::Daemon;
+
+/// The timer: the longest a change waits for a checkpoint when nothing signals it. With a
+/// capture taking tens of milliseconds this keeps "lost at most the last 5 s" with margin on a
+/// loaded machine.
+pub(crate) const FLOOR: Duration = Duration::from_secs(2);
+/// How long after a signal the capture starts, so a burst of events (a page load writes many
+/// keys) costs one capture.
+const DEBOUNCE: Duration = Duration::from_millis(250);
+/// The least time between two captures caused by signals (a busy page signals constantly).
+const MIN_GAP: Duration = Duration::from_secs(1);
+/// A capture that takes longer is abandoned (the browser is hung; the next one retries).
+const CAPTURE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What one checkpoint attempt did.
+enum Outcome {
+    /// Captured; `written` when it differed from the last checkpoint and was appended.
+    Captured,
+    /// Nothing to do now (vault locked, capture failed); try again at the next floor.
+    Skipped,
+    /// The session ended or its browser is gone.
+    Ended,
+}
+
+/// Runs until the session ends. `baseline` is the state loaded at start: a checkpoint is
+/// written only once the browser's state differs from it (then from the last checkpoint).
+pub(super) async fn run(
+    d: Weak<Daemon>,
+    e: Arc<Entry>,
+    mut changes: watch::Receiver<ChangeSignal>,
+    baseline: BrowserState,
+) {
+    let mut last_written = baseline;
+    let mut last_capture = Instant::now();
+    let mut due = last_capture + FLOOR;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(due) => {}
+            r = changes.changed() => {
+                if r.is_err() {
+                    return; // the browser connection is gone
+                }
+                let now = Instant::now();
+                let soon = if changes.borrow_and_update().last_page_closed {
+                    now
+                } else {
+                    (now + DEBOUNCE).max(last_capture + MIN_GAP)
+                };
+                due = due.min(soon);
+                continue;
+            }
+            _ = e.relay.unregistered() => return,
+        }
+        let Some(daemon) = d.upgrade() else { return };
+        let outcome = checkpoint_once(&daemon, &e, &mut last_written).await;
+        drop(daemon);
+        match outcome {
+            Outcome::Ended => return,
+            Outcome::Captured | Outcome::Skipped => {}
+        }
+        last_capture = Instant::now();
+        due = last_capture + FLOOR;
+    }
+}
+
+/// Captures the session and appends a checkpoint if the state changed. The session's slot is
+/// held throughout, so a checkpoint can never land after (and shadow) the final snapshot.
+async fn checkpoint_once(d: &Arc<Daemon>, e: &Entry, last_written: &mut BrowserState) -> Outcome {
+    let Some(profile) = e.profile() else {
+        return Outcome::Ended;
+    };
+    // Locked: nothing could be written. The lock itself took a checkpoint.
+    let Ok(v) = d.unlocked_vault() else {
+        return Outcome::Skipped;
+    };
+    let slot = e.slot.lock().await;
+    let Some(session) = slot.as_ref() else {
+        return Outcome::Ended;
+    };
+    let started = Instant::now();
+    let captured = tokio::time::timeout(CAPTURE_TIMEOUT, session.capture_checkpoint()).await;
+    let state = match captured {
+        Ok(Ok((state, _report))) => state,
+        Ok(Err(BrowserError::Gone(_))) => return Outcome::Ended,
+        Ok(Err(err)) => {
+            tracing::warn!(session = %e.id, error = %err, "checkpoint capture failed; retrying at the next one");
+            return Outcome::Skipped;
+        }
+        Err(_) => {
+            tracing::warn!(session = %e.id, "checkpoint capture timed out; retrying at the next one");
+            return Outcome::Skipped;
+        }
+    };
+    e.set_latest(state.clone());
+    let changes = pvault_model::diff(last_written, &state);
+    if changes.is_empty() {
+        tracing::trace!(session = %e.id, ms = started.elapsed().as_millis() as u64, "checkpoint: unchanged");
+        return Outcome::Captured;
+    }
+    let (pid, sid) = (profile.id.clone(), e.id.clone());
+    let to_write = state.clone();
+    let r = blocking(move || {
+        v.append_snapshot_for_session(&pid, &to_write, SnapshotKind::Checkpoint, &sid)
+            .map_err(vault_err)
+    })
+    .await;
+    drop(slot);
+    match r {
+        Ok(info) => {
+            // Names only: a diff summary never holds a value.
+            tracing::debug!(session = %e.id, seq = info.seq, changes = %changes.summary(), ms = started.elapsed().as_millis() as u64, "checkpoint written");
+            *last_written = state;
+            announce_saved(d, &e.id, &profile.name, &profile.id, &info);
+        }
+        Err(err) => {
+            tracing::warn!(session = %e.id, error = %err.message, "checkpoint not saved; retrying at the next one")
+        }
+    }
+    Outcome::Captured
+}
