@@ -73,7 +73,20 @@ export interface SessionInfo {
   attached: boolean; started_at: number;
   /** Treat an unknown value like 'ended'. */
   state: SessionState | string; ended_at?: number; browser?: string;
+  /** Running sessions: CDP clients connected through the relay now. */
+  clients?: number;
+  /** The inactivity timeout in force and the seconds left (absent while a client is connected). */
+  timeout_secs?: number; timeout_left_secs?: number;
+  /** `save` sessions: what the crash-safe checkpoints did so far. */
+  checkpoints?: CheckpointStats;
 }
+export interface CheckpointStats {
+  captures: number; written: number; last_capture_at: number | null; last_capture_ms: number | null;
+  total_capture_ms: number;
+}
+/** Why a session ended (`session.ended`'s `reason`); treat an unknown value like 'stopped'. */
+export type EndReason = 'stopped' | 'discarded' | 'detached' | 'shutdown' | 'disconnected'
+  | 'timed_out' | 'browser_closed' | string;
 export interface LoadReport { snapshot: SnapshotInfo | null; cookies_loaded: number; origins_loaded: number; failures: string[] }
 export interface CaptureReport { cookies: number; origins: number; failures: string[] }
 export interface SessionStartParams {

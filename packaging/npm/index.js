@@ -15,7 +15,7 @@ const { createRequire } = require('node:module');
 /** Protocol major version this client speaks; the daemon refuses another at `hello`. */
 const PROTOCOL_MAJOR = 1;
 /** Protocol minor version this client knows. */
-const PROTOCOL_MINOR = 1;
+const PROTOCOL_MINOR = 2;
 /** Largest message either side accepts (one line without its newline): 64 MiB. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Largest request id: ids must survive JavaScript numbers. */

@@ -309,7 +309,23 @@ async fn show(ctx: &Ctx, session_id: String) -> CliResult {
     if let Some(t) = describe_timeout(s) {
         lines.push(format!("timeout:    {t}"));
     }
+    if let Some(c) = &s.checkpoints {
+        lines.push(format!("checkpoints: {}", describe_checkpoints(c)));
+    }
     ctx.out.line(lines.join("\n"))
+}
+
+/// `3 written of 41 captures, last at 12:01:07 (took 12 ms)`, or `none yet`.
+fn describe_checkpoints(c: &pvault_protocol::CheckpointStats) -> String {
+    match (c.last_capture_at, c.last_capture_ms) {
+        (Some(at), Some(ms)) => format!(
+            "{} written of {} captures, last at {} (took {ms} ms)",
+            c.written,
+            c.captures,
+            format_time(at)
+        ),
+        _ => "none yet".to_owned(),
+    }
 }
 
 /// The inactivity timeout for people: `4m 12s left of 5m` while no CDP client is connected,

@@ -122,7 +122,7 @@ async fn checkpoint_once(d: &Arc<Daemon>, e: &Entry, last_written: &mut BrowserS
     e.set_latest(state.clone());
     let changes = pvault_model::diff(last_written, &state);
     if changes.is_empty() {
-        tracing::trace!(session = %e.id, ms = started.elapsed().as_millis() as u64, "checkpoint: unchanged");
+        e.count_checkpoint(started.elapsed().as_millis() as u64, false);
         return Outcome::Captured;
     }
     let (pid, sid) = (profile.id.clone(), e.id.clone());
@@ -133,10 +133,12 @@ async fn checkpoint_once(d: &Arc<Daemon>, e: &Entry, last_written: &mut BrowserS
     })
     .await;
     drop(slot);
+    let ms = started.elapsed().as_millis() as u64;
+    e.count_checkpoint(ms, r.is_ok());
     match r {
         Ok(info) => {
             // Names only: a diff summary never holds a value.
-            tracing::debug!(session = %e.id, seq = info.seq, changes = %changes.summary(), ms = started.elapsed().as_millis() as u64, "checkpoint written");
+            tracing::debug!(session = %e.id, seq = info.seq, changes = %changes.summary(), ms, "checkpoint written");
             *last_written = state;
             announce_saved(d, &e.id, &profile.name, &profile.id, &info);
         }

@@ -85,11 +85,19 @@ pub(super) fn cleanup(base: &Path) {
     }
 }
 
-/// `remove_dir_all`, retried for up to 2 s: after Chrome's main process dies (crash, kill),
-/// its helper processes may still create files in the directory for a moment.
+/// Removes a session directory, retried for up to 5 s. Before each try, every process still
+/// running with the session's user-data-dir (`<dir>/chrome`) is killed: after Chrome's main
+/// process dies (crash, kill, a window closed) its helpers (zygotes, the storage and network
+/// services) live on for a moment and keep writing into the directory, and on a loaded
+/// machine that moment can outlast a plain retry.
 pub(super) fn remove_all(dir: &Path) -> std::io::Result<()> {
+    let udd = dir.join("chrome");
     let mut last = Ok(());
-    for _ in 0..40 {
+    for _ in 0..100 {
+        for pid in processes_using(&udd) {
+            // SAFETY: kill(2) on pids confirmed to run with this session's user-data-dir.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
         last = std::fs::remove_dir_all(dir);
         match &last {
             Ok(()) => return Ok(()),

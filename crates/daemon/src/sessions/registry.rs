@@ -60,6 +60,8 @@ pub(crate) struct Entry {
     /// when its browser closes on its own (a person closed the window), since by then Chrome
     /// can no longer be asked.
     pub latest: Mutex<Option<LatestState>>,
+    /// Checkpoint counters for `session.show` (`Some` for `save` sessions only).
+    pub checkpoints: Mutex<Option<pvault_protocol::CheckpointStats>>,
 }
 
 /// A captured state kept in memory; its `Debug` prints nothing (it holds cookie values).
@@ -75,6 +77,17 @@ impl Entry {
     /// Records the newest captured state.
     pub fn set_latest(&self, state: pvault_model::BrowserState) {
         *self.latest.lock().unwrap() = Some(LatestState(state));
+    }
+
+    /// Counts one checkpoint capture that took `ms` (and was `written` when it differed).
+    pub fn count_checkpoint(&self, ms: u64, written: bool) {
+        if let Some(c) = self.checkpoints.lock().unwrap().as_mut() {
+            c.captures += 1;
+            c.written += written as u64;
+            c.last_capture_at = Some(super::now_ms());
+            c.last_capture_ms = Some(ms);
+            c.total_capture_ms += ms;
+        }
     }
 
     /// Takes the newest captured state, if any.
@@ -113,6 +126,7 @@ impl Entry {
             clients: running.then_some(activity.clients as u64),
             timeout_secs: self.timeout.map(|t| t.as_secs()),
             timeout_left_secs: left,
+            checkpoints: *self.checkpoints.lock().unwrap(),
         }
     }
 

@@ -184,6 +184,7 @@ pub(super) async fn start(
         slot: tokio::sync::Mutex::new(None),
         stopping: Default::default(),
         latest: Default::default(),
+        checkpoints: std::sync::Mutex::new(p.save.then(Default::default)),
     });
     let changes = session.change_watch();
     let info = register(d, entry.clone(), session).await?;
@@ -238,6 +239,7 @@ pub(super) async fn attach(
         slot: tokio::sync::Mutex::new(None),
         stopping: Default::default(),
         latest: Default::default(),
+        checkpoints: Default::default(),
     });
     let info = register(d, entry, session).await?;
     tracing::info!(session = %info.session_id, "attached to a running browser");

@@ -47,6 +47,25 @@ pub struct SessionInfo {
     /// a client is connected, for attached sessions, and once the session ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_left_secs: Option<u64>,
+    /// Checkpoints of a `save` session (absent for other sessions): how often the state was
+    /// captured while running and how many of those were written (only changes are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoints: Option<CheckpointStats>,
+}
+
+/// What the checkpoints of a running `save` session did so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointStats {
+    /// Captures made (each compared with the last checkpoint written).
+    pub captures: u64,
+    /// Checkpoints written (captures that differed).
+    pub written: u64,
+    /// When the newest capture finished, Unix milliseconds; `null` before the first.
+    pub last_capture_at: Option<i64>,
+    /// How long the newest capture took (CDP capture, compare, and the write if any), ms.
+    pub last_capture_ms: Option<u64>,
+    /// Total time spent in captures so far, ms (for cost accounting).
+    pub total_capture_ms: u64,
 }
 
 /// The life of a session. Clients must treat an unknown value like `ended`.
@@ -60,7 +79,7 @@ pub enum SessionState {
     Stopping,
     /// It was stopped (or detached) on request, at shutdown, or its attached browser went away.
     Ended,
-    /// The browser exited unexpectedly (crash, kill, window closed by a person).
+    /// The browser exited unexpectedly (crash or kill).
     Crashed,
 }
 

@@ -81,7 +81,15 @@ fn kill_9_of_chrome_keeps_a_checkpoint_of_changes_made_5_s_before() {
     let page = page_at(&mut cdp, &srv, "/login");
     // A localStorage write (a DOMStorage event) gets a checkpoint soon.
     cdp.eval(&page, "localStorage.setItem('late', 'ls-1'), 1");
-    ev.next("session.saved", &id);
+    let saved = ev.next("session.saved", &id);
+    assert_eq!(saved["snapshot"]["kind"], "checkpoint", "{saved}");
+    let stats = c.ok("session.show", json!({"session_id": id}))["session"]["checkpoints"].clone();
+    assert!(stats["written"].as_u64().unwrap() >= 1, "{stats}");
+    assert!(
+        stats["captures"].as_u64() >= stats["written"].as_u64(),
+        "{stats}"
+    );
+    assert!(stats["last_capture_ms"].is_u64(), "{stats}");
     // A cookie set by script raises no CDP event, and Chrome writes its cookie file only every
     // 30 s: only the checkpoint timer can see this one.
     cdp.eval(
