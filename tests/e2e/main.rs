@@ -5,7 +5,9 @@
 //! The binaries are found next to this test executable (`target/<profile>/`); `cargo test
 //! --workspace` builds them first.
 
+mod checkpoints;
 mod clients;
+mod headful;
 mod playwright;
 mod puppeteer;
 mod sessions;
