@@ -4,6 +4,7 @@
 mod activation;
 mod api;
 mod bad_inputs;
+mod chrome_port;
 mod config_reload;
 mod durability;
 mod harness;

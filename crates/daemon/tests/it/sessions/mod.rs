@@ -6,7 +6,7 @@
 //! recovery (issue 5) are in `checkpoints`.
 
 mod checkpoints;
-mod support;
+pub(crate) mod support;
 
 use serde_json::{Value, json};
 use support::*;
