@@ -14,22 +14,23 @@
 //! upstream connection is made.
 //!
 //! Each [`RelayTarget`] also tracks how many clients are connected and since when none is,
-//! which drives the sessions' inactivity timeout.
+//! which drives the sessions' inactivity timeout. The one CDP message the relay looks at is a
+//! client's `Browser.close` (module `pipe`): a `save` session captures first.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::{WebSocketStream, connect_async_with_config};
 use tokio_util::sync::CancellationToken;
+
+mod pipe;
 
 /// The path prefix clients connect to; the token follows. It mirrors Chrome's own
 /// `/devtools/browser/<id>` so tools that look at the path are not surprised.
@@ -109,7 +110,15 @@ struct TargetInner {
     activity: watch::Sender<Activity>,
     /// Cancelled at unregistration: piped connections of this target end.
     closed: CancellationToken,
+    /// Run before a client's `Browser.close` reaches Chrome (see [`BeforeClose`]).
+    before_close: Mutex<Option<BeforeClose>>,
 }
+
+/// What the relay awaits before passing a client's browser-level `Browser.close` on to Chrome
+/// (Puppeteer's `browser.close()`): a `save` session captures its exact final state while
+/// Chrome can still be asked. Bounded by [`pipe::BEFORE_CLOSE_TIMEOUT`]; the message is passed
+/// on afterwards whatever happened.
+pub type BeforeClose = Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 impl std::fmt::Debug for TargetInner {
     // Hand-written: the token is a secret and the upstream URL reaches Chrome unguarded.
@@ -171,6 +180,11 @@ impl RelayTarget {
     /// A receiver that sees every change of [`RelayTarget::activity`].
     pub fn watch(&self) -> watch::Receiver<Activity> {
         self.inner.activity.subscribe()
+    }
+
+    /// Sets what runs before a client's `Browser.close` is passed on (see [`BeforeClose`]).
+    pub fn set_before_close(&self, hook: BeforeClose) {
+        *self.inner.before_close.lock().unwrap() = Some(hook);
     }
 
     /// Completes once the target is unregistered (or the relay stopped).
@@ -238,6 +252,7 @@ impl Relay {
                 idle_since: Some(Instant::now()),
             }),
             closed: self.shared.stop.child_token(),
+            before_close: Mutex::new(None),
         });
         self.shared.targets.lock().unwrap().push(inner.clone());
         Ok(RelayTarget {
@@ -529,61 +544,9 @@ async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketAddr) {
     let client = WebSocketStream::from_raw_socket(tcp, Role::Server, Some(ws_config())).await;
     target.client_joined();
     tracing::debug!(%peer, "CDP relay: client connected");
-    pipe(client, upstream, &target.closed).await;
+    pipe::pipe(client, upstream, &target).await;
     target.client_left();
     tracing::debug!(%peer, "CDP relay: client left");
-}
-
-/// Forwards text and binary messages both ways until either side closes (its close frame is
-/// passed on) or the target is unregistered. Pings are answered by each hop itself.
-async fn pipe<C, U>(
-    client: WebSocketStream<C>,
-    upstream: WebSocketStream<U>,
-    closed: &CancellationToken,
-) where
-    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    U: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let (mut cw, mut cr) = client.split();
-    let (mut uw, mut ur) = upstream.split();
-    {
-        let c2u = forward(&mut cr, &mut uw);
-        let u2c = forward(&mut ur, &mut cw);
-        tokio::select! {
-            _ = c2u => {}
-            _ = u2c => {}
-            _ = closed.cancelled() => {}
-        }
-    }
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-        let _ = uw.close().await;
-        let _ = cw.close().await;
-    })
-    .await;
-}
-
-/// Copies messages from `from` to `to`; returns when `from` closes or fails, after passing a
-/// close frame on.
-async fn forward<R, W>(from: &mut R, to: &mut W)
-where
-    R: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
-    W: futures::Sink<Message> + Unpin,
-{
-    while let Some(m) = from.next().await {
-        match m {
-            Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
-                if to.send(m).await.is_err() {
-                    return;
-                }
-            }
-            Ok(Message::Close(frame)) => {
-                let _ = to.send(Message::Close(frame)).await;
-                return;
-            }
-            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
-            Err(_) => return,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -91,6 +91,23 @@ pub(super) async fn run(
     }
 }
 
+/// The relay's hook before a client's `Browser.close` (Puppeteer's `browser.close()`) reaches
+/// Chrome: a full, exact capture (a stub page may open: the client is closing the browser
+/// anyway) becomes the newest state, which the end of the session (`browser_closed`) saves.
+pub(super) async fn before_close(e: &Entry) {
+    let slot = e.slot.lock().await;
+    let Some(session) = slot.as_ref() else { return };
+    match tokio::time::timeout(CAPTURE_TIMEOUT, session.capture()).await {
+        Ok(Ok((state, _))) => e.set_latest(state),
+        Ok(Err(err)) => {
+            tracing::warn!(session = %e.id, error = %err, "capture before a client's Browser.close failed; the newest checkpoint will be saved")
+        }
+        Err(_) => {
+            tracing::warn!(session = %e.id, "capture before a client's Browser.close timed out; the newest checkpoint will be saved")
+        }
+    }
+}
+
 /// Captures the session and appends a checkpoint if the state changed. The session's slot is
 /// held throughout, so a checkpoint can never land after (and shadow) the final snapshot.
 async fn checkpoint_once(d: &Arc<Daemon>, e: &Entry, last_written: &mut BrowserState) -> Outcome {

@@ -189,6 +189,16 @@ pub(super) async fn start(
     let changes = session.change_watch();
     let info = register(d, entry.clone(), session).await?;
     if let Some(baseline) = baseline {
+        // Weak: the hook lives in the relay target the entry owns.
+        let weak = Arc::downgrade(&entry);
+        entry.relay.set_before_close(Arc::new(move || {
+            let weak = weak.clone();
+            Box::pin(async move {
+                if let Some(e) = weak.upgrade() {
+                    super::checkpoint::before_close(&e).await;
+                }
+            })
+        }));
         tokio::spawn(super::checkpoint::run(
             Arc::downgrade(d),
             entry,

@@ -2,8 +2,9 @@
 //! checkpoint holding a change made 5 s before (a cookie set by script, which raises no CDP
 //! event, so only the checkpoint timer can see it); `kill -9` of the daemon leaves no Chrome
 //! process and no directory after a restart, and its checkpoint is in the history; a browser
-//! that closes on its own (`Browser.close` from a client) ends the session with its newest
-//! state saved and the checkpoint collapsed.
+//! that closes on its own (`Browser.close` from a client through the relay) ends the session
+//! with its exact final state saved (the relay holds the close until the daemon captured) and
+//! the checkpoint collapsed.
 
 use std::time::{Duration, Instant};
 
@@ -192,6 +193,9 @@ fn a_browser_that_closes_itself_ends_the_session_with_its_newest_state_saved() {
         let state = c.ok("profile.export", json!({"name": "acct"}))["state"].clone();
         item(&state, &srv.origin, "late") == Some("ls-2")
     });
+    // A change right before the close, which no timer could have seen: the relay holds the
+    // client's Browser.close until the daemon has captured.
+    cdp.eval(&page, "document.cookie = 'bye=now; path=/; max-age=3600', 1");
     let _ = cdp.call("Browser.close", json!({}));
     let ended = ev.next("session.ended", &id);
     assert_eq!(ended["reason"], "browser_closed", "{ended}");
@@ -211,4 +215,34 @@ fn a_browser_that_closes_itself_ends_the_session_with_its_newest_state_saved() {
     let state = c.ok("profile.export", json!({"name": "acct"}))["state"].clone();
     assert_eq!(cookie(&state, "sid"), Some(SID));
     assert_eq!(item(&state, &srv.origin, "late"), Some("ls-2"));
+    assert_eq!(
+        cookie(&state, "bye"),
+        Some("now"),
+        "the change made just before Browser.close"
+    );
+}
+
+#[test]
+fn browser_close_from_a_client_waits_for_the_final_capture() {
+    let env = Env::new();
+    let (d, mut c) = ready(&env);
+    let mut ev = Events::subscribe(&d);
+    c.ok("profile.create", json!({"name": "acct"}));
+    let s = start(&mut c, json!({"profile": "acct", "save": true}));
+    let id = id_of(&s);
+    let mut cdp = Cdp::connect(s["session"]["cdp_ws_url"].as_str().unwrap());
+    // No page is open, so closing the browser closes no page (nothing for the checkpoints to
+    // react to) and a browser-level cookie raises no event: only a capture made between the
+    // client's Browser.close and Chrome's exit can hold it.
+    cdp.call(
+        "Storage.setCookies",
+        json!({"cookies": [{"name": "final", "value": "v1", "domain": "example.test",
+                            "path": "/", "expires": 4_000_000_000u64}]}),
+    );
+    let _ = cdp.call("Browser.close", json!({}));
+    let ended = ev.next("session.ended", &id);
+    assert_eq!(ended["reason"], "browser_closed", "{ended}");
+    assert_eq!(ended["snapshot"]["kind"], "session_save", "{ended}");
+    let state = c.ok("profile.export", json!({"name": "acct"}))["state"].clone();
+    assert_eq!(cookie(&state, "final"), Some("v1"), "{state}");
 }

@@ -1,0 +1,118 @@
+//! Piping one relayed connection: messages pass both ways unchanged, except that a client's
+//! browser-level `Browser.close` waits for the target's [`super::BeforeClose`] hook first (a `save`
+//! session captures its exact final state while Chrome still answers).
+//!
+//! Looking at client messages costs one substring search per text message; only a message
+//! that contains `Browser.close` is parsed.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{CLOSE_TIMEOUT, TargetInner};
+
+/// The longest a `Browser.close` is held for the hook.
+pub(super) const BEFORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Forwards text and binary messages both ways until either side closes (its close frame is
+/// passed on) or the target is unregistered. Pings are answered by each hop itself.
+pub(super) async fn pipe<C, U>(
+    client: WebSocketStream<C>,
+    upstream: WebSocketStream<U>,
+    target: &TargetInner,
+) where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    U: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut cw, mut cr) = client.split();
+    let (mut uw, mut ur) = upstream.split();
+    {
+        let c2u = forward(&mut cr, &mut uw, Some(target));
+        let u2c = forward(&mut ur, &mut cw, None);
+        tokio::select! {
+            _ = c2u => {}
+            _ = u2c => {}
+            _ = target.closed.cancelled() => {}
+        }
+    }
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        let _ = uw.close().await;
+        let _ = cw.close().await;
+    })
+    .await;
+}
+
+/// Copies messages from `from` to `to`; returns when `from` closes or fails, after passing a
+/// close frame on. With `hook` (client to Chrome), a `Browser.close` waits for it first.
+async fn forward<R, W>(from: &mut R, to: &mut W, hook: Option<&TargetInner>)
+where
+    R: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+    W: futures::Sink<Message> + Unpin,
+{
+    while let Some(m) = from.next().await {
+        match m {
+            Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
+                let run = match (hook, &m) {
+                    (Some(target), Message::Text(t)) if is_browser_close(t.as_str()) => {
+                        target.before_close.lock().unwrap().clone()
+                    }
+                    _ => None,
+                };
+                if let Some(run) = run {
+                    if tokio::time::timeout(BEFORE_CLOSE_TIMEOUT, run()).await.is_err() {
+                        tracing::warn!("the capture before a client's Browser.close took over 15 s; passing it on");
+                    }
+                }
+                if to.send(m).await.is_err() {
+                    return;
+                }
+            }
+            Ok(Message::Close(frame)) => {
+                let _ = to.send(Message::Close(frame)).await;
+                return;
+            }
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+
+/// Whether a client's text message is a browser-level `Browser.close` command (not one sent
+/// to a page's session, which has no such method anyway).
+fn is_browser_close(text: &str) -> bool {
+    if !text.contains("Browser.close") {
+        return false;
+    }
+    #[derive(serde::Deserialize)]
+    struct Command<'a> {
+        /// The CDP method.
+        method: Option<&'a str>,
+        /// Present when the command targets a page's session.
+        #[serde(rename = "sessionId")]
+        session_id: Option<&'a str>,
+    }
+    serde_json::from_str::<Command<'_>>(text)
+        .is_ok_and(|c| c.method == Some("Browser.close") && c.session_id.is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_browser_close;
+
+    #[test]
+    fn only_a_browser_level_browser_close_is_held() {
+        assert!(is_browser_close(r#"{"id":7,"method":"Browser.close"}"#));
+        assert!(is_browser_close(r#"{"id":7,"method":"Browser.close","params":{}}"#));
+        assert!(!is_browser_close(r#"{"id":7,"method":"Browser.getVersion"}"#));
+        assert!(!is_browser_close(
+            r#"{"id":7,"method":"Browser.close","sessionId":"AB"}"#
+        ));
+        assert!(!is_browser_close(
+            r#"{"id":7,"method":"Runtime.evaluate","params":{"expression":"'Browser.close'"}}"#
+        ));
+        assert!(!is_browser_close("Browser.close"));
+    }
+}
