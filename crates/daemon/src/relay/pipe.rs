@@ -61,8 +61,13 @@ where
                     _ => None,
                 };
                 if let Some(run) = run {
-                    if tokio::time::timeout(BEFORE_CLOSE_TIMEOUT, run()).await.is_err() {
-                        tracing::warn!("the capture before a client's Browser.close took over 15 s; passing it on");
+                    if tokio::time::timeout(BEFORE_CLOSE_TIMEOUT, run())
+                        .await
+                        .is_err()
+                    {
+                        tracing::warn!(
+                            "the capture before a client's Browser.close took over 15 s; passing it on"
+                        );
                     }
                 }
                 if to.send(m).await.is_err() {
@@ -78,7 +83,6 @@ where
         }
     }
 }
-
 
 /// Whether a client's text message is a browser-level `Browser.close` command (not one sent
 /// to a page's session, which has no such method anyway).
@@ -105,8 +109,12 @@ mod tests {
     #[test]
     fn only_a_browser_level_browser_close_is_held() {
         assert!(is_browser_close(r#"{"id":7,"method":"Browser.close"}"#));
-        assert!(is_browser_close(r#"{"id":7,"method":"Browser.close","params":{}}"#));
-        assert!(!is_browser_close(r#"{"id":7,"method":"Browser.getVersion"}"#));
+        assert!(is_browser_close(
+            r#"{"id":7,"method":"Browser.close","params":{}}"#
+        ));
+        assert!(!is_browser_close(
+            r#"{"id":7,"method":"Browser.getVersion"}"#
+        ));
         assert!(!is_browser_close(
             r#"{"id":7,"method":"Browser.close","sessionId":"AB"}"#
         ));

@@ -138,9 +138,68 @@ fn processes_using(udd: &Path) -> Vec<u32> {
 
 /// Whether `pid` runs with `--user-data-dir=<udd>` (so a recycled pid is never killed).
 fn is_that_chrome(pid: u32, udd: &Path) -> bool {
-    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-        return false;
-    };
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|cmdline| names_user_data_dir(&cmdline, udd))
+}
+
+/// Whether a `/proc/PID/cmdline` holds the argument `--user-data-dir=<udd>`. Chrome's helper
+/// processes (zygotes, the network and storage services, renderers) rewrite their process
+/// title, so their cmdline is ONE string of space-separated arguments rather than
+/// NUL-separated ones: the argument may end at a NUL, a space, or the end. (The session's
+/// directory names are unique random ids, so a longer path cannot share the prefix.)
+fn names_user_data_dir(cmdline: &[u8], udd: &Path) -> bool {
     let want = format!("--user-data-dir={}", udd.display());
-    cmdline.split(|b| *b == 0).any(|arg| arg == want.as_bytes())
+    let want = want.as_bytes();
+    let mut from = 0;
+    while let Some(at) = cmdline[from..]
+        .windows(want.len())
+        .position(|w| w == want)
+        .map(|i| i + from)
+    {
+        let starts = at == 0 || matches!(cmdline[at - 1], 0 | b' ');
+        let ends = matches!(cmdline.get(at + want.len()), None | Some(0) | Some(b' '));
+        if starts && ends {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_user_data_dir;
+    use std::path::Path;
+
+    #[test]
+    fn finds_the_argument_in_both_cmdline_shapes() {
+        let udd = Path::new("/run/pvault/sessions/s0123456789ab/chrome");
+        // The browser process: NUL-separated arguments.
+        assert!(names_user_data_dir(
+            b"/usr/lib/chromium/chromium\0--user-data-dir=/run/pvault/sessions/s0123456789ab/chrome\0--x\0",
+            udd
+        ));
+        // A helper with a rewritten title: one string, spaces between arguments.
+        assert!(names_user_data_dir(
+            b"/usr/lib/chromium/chromium --type=utility --user-data-dir=/run/pvault/sessions/s0123456789ab/chrome --y\0",
+            udd
+        ));
+        assert!(names_user_data_dir(
+            b"chromium --user-data-dir=/run/pvault/sessions/s0123456789ab/chrome",
+            udd
+        ));
+        // Another session, a longer path, or the path inside another argument: no.
+        assert!(!names_user_data_dir(
+            b"chromium --user-data-dir=/run/pvault/sessions/s0123456789ab/chrome2\0",
+            udd
+        ));
+        assert!(!names_user_data_dir(
+            b"chromium --user-data-dir=/run/pvault/sessions/sffffffffffff/chrome\0",
+            udd
+        ));
+        assert!(!names_user_data_dir(
+            b"tool --x--user-data-dir=/run/pvault/sessions/s0123456789ab/chrome\0",
+            udd
+        ));
+    }
 }

@@ -134,8 +134,19 @@ impl Daemon {
 }
 
 impl Drop for Daemon {
+    /// SIGTERM first, so the daemon ends its browser sessions (a SIGKILL would leave their
+    /// Chromes running, reparented to init, after the test); SIGKILL after 10 s.
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            // SAFETY: kill with a pid we own.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
             let _ = c.kill();
             let _ = c.wait();
         }

@@ -195,7 +195,10 @@ fn a_browser_that_closes_itself_ends_the_session_with_its_newest_state_saved() {
     });
     // A change right before the close, which no timer could have seen: the relay holds the
     // client's Browser.close until the daemon has captured.
-    cdp.eval(&page, "document.cookie = 'bye=now; path=/; max-age=3600', 1");
+    cdp.eval(
+        &page,
+        "document.cookie = 'bye=now; path=/; max-age=3600', 1",
+    );
     let _ = cdp.call("Browser.close", json!({}));
     let ended = ev.next("session.ended", &id);
     assert_eq!(ended["reason"], "browser_closed", "{ended}");
