@@ -103,7 +103,8 @@ impl Bench {
             .unwrap_or_default()
     }
 
-    /// Stops a session without saving, so every run starts from the same imported state.
+    /// Stops a session without a final save. Its checkpoints stay in the profile's history
+    /// (protocol.md §5.4), so each run uses a profile of its own, imported fresh.
     fn stop(&self, id: &str) {
         self.rt
             .block_on(self.client.call(&SessionStop {
@@ -334,9 +335,10 @@ struct CpuRun {
     client: Value,
 }
 
-/// Runs one session of the large state for `BENCH_SECS` and measures its CPU.
-fn cpu_run(b: &Bench, save: bool, busy: bool) -> CpuRun {
-    let started = b.start("large", save);
+/// Runs one session of `profile` (a copy of the large state) for `BENCH_SECS` and measures
+/// its CPU.
+fn cpu_run(b: &Bench, profile: &str, save: bool, busy: bool) -> CpuRun {
+    let started = b.start(profile, save);
     let id = started.session.session_id.clone();
     let browser_pid = started.session.pid.expect("a launched session has a pid");
     let marker = user_data_dir(browser_pid);
@@ -399,6 +401,13 @@ fn main() {
     for shape in &SHAPES {
         d.import(shape.name, &state(shape));
     }
+    // One fresh copy of the large state per CPU run: a `--save` session's checkpoints stay in
+    // its profile's history even when it is stopped with `discard`.
+    let large = state(&SHAPES[1]);
+    let runs = ["idle-ro", "idle-save", "busy-save", "busy-ro"].map(|r| format!("large-{r}"));
+    for r in &runs {
+        d.import(r, &large);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -423,10 +432,10 @@ fn main() {
         .map(|s| checkpoint_times(&b, s, samples))
         .collect();
 
-    let idle_b = cpu_run(&b, false, false);
-    let idle_a = cpu_run(&b, true, false);
-    let busy_a = cpu_run(&b, true, true);
-    let busy_b = cpu_run(&b, false, true);
+    let idle_b = cpu_run(&b, &runs[0], false, false);
+    let idle_a = cpu_run(&b, &runs[1], true, false);
+    let busy_a = cpu_run(&b, &runs[2], true, true);
+    let busy_b = cpu_run(&b, &runs[3], false, true);
     let load_end = loadavg();
 
     println!(
