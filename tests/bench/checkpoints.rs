@@ -204,7 +204,7 @@ fn checkpoint_times(b: &Bench, shape: &Shape, samples: usize) -> CheckpointTimes
     let mut round = 0u64;
     while (unchanged.len() < samples || written.len() < samples) && round < 4 * samples as u64 {
         round += 1;
-        if round % 2 == 0 {
+        if round.is_multiple_of(2) {
             cdp.set_cookies(json!([{
                 "name": "c1", "value": format!("changed-{round}"), "domain": "bench1.test",
                 "path": "/", "secure": true, "expires": -1,
@@ -523,7 +523,7 @@ fn main() {
     }
     println!(
         "% of a core = A / its window − B / its window; capture wall = time A spent inside captures / window \
-         (an upper bound of the daemon's share, Chromium's part included)"
+         (wall time: the daemon mostly waits on Chromium's answers meanwhile)"
     );
     for (name, r) in [("A", &busy_a), ("B", &busy_b)] {
         println!(
