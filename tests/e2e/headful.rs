@@ -1,2 +1,346 @@
 //! Headful sessions under Xvfb (issue 5): a person closing the last window ends a `--save`
-//! session with its latest state saved.
+//! session with its latest state saved (reason `browser_closed`, a `session_save` snapshot
+//! holding a session cookie, a persistent cookie and a localStorage item made in the page, no
+//! checkpoint left, the session directory and Chrome gone); headful sessions have no
+//! inactivity timeout unless `--timeout` is given. Each test runs its own Xvfb; the window is
+//! closed with `WM_DELETE_WINDOW`, what a window manager's close button sends.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+use crate::support::daemon::{Daemon, DaemonOpts};
+use crate::support::http::{SID, TOKEN, TestServer};
+use crate::support::session::{cookie_value, storage_value};
+use crate::support::wait_for;
+use crate::support::xvfb::Xvfb;
+
+/// A session cookie (no expiry) the test sets in the page: it must survive the window closing.
+const SESSION_COOKIE: (&str, &str) = ("hf_session", "hf-session-7e1c-secret");
+/// A persistent cookie the test sets in the page.
+const PERSISTENT_COOKIE: (&str, &str) = ("hf_persist", "hf-persist-2b9d-secret");
+/// A localStorage item the test sets in the page.
+const ITEM: (&str, &str) = ("hf_item", "hf-item-04aa-secret");
+
+/// A daemon whose sessions show their windows on `x`.
+fn daemon_on(x: &Xvfb) -> Daemon {
+    let d = Daemon::start_with(DaemonOpts {
+        env: vec![("DISPLAY".into(), x.display.clone())],
+        ..DaemonOpts::default()
+    });
+    d.init();
+    d
+}
+
+/// `pvault --json session show ID`'s session.
+fn show(d: &Daemon, id: &str) -> Value {
+    d.json(&["session", "show", id])["session"].clone()
+}
+
+/// The profile's newest snapshot as storageState, `None` while it has none.
+fn try_export(d: &Daemon, profile: &str) -> Option<Value> {
+    let out = d.run(&["profile", "export", profile]);
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).expect("export prints JSON"))
+}
+
+/// Every process whose command line mentions `dir` (Chrome and its helpers all carry the
+/// session's `--user-data-dir`).
+fn processes_using(dir: &Path) -> Vec<u32> {
+    let needle = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|b| String::from_utf8_lossy(&b).contains(&needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// A subscriber to the daemon's events over a raw protocol connection (hello, subscribe).
+struct Events {
+    /// Events as they arrive, parsed.
+    rx: mpsc::Receiver<Value>,
+}
+
+impl Events {
+    /// Connects, subscribes and reads events on a thread.
+    fn subscribe(d: &Daemon) -> Events {
+        let mut s = UnixStream::connect(d.socket()).expect("connect to pvaultd");
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        for req in [
+            json!({"id": 1, "method": "hello", "params": {"protocol": 1, "client": "e2e headful"}}),
+            json!({"id": 2, "method": "subscribe", "params": {}}),
+        ] {
+            writeln!(s, "{req}").unwrap();
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            let v: Value = serde_json::from_str(&line).expect("daemon answers JSON");
+            assert!(v.get("result").is_some(), "{req}: {line}");
+        }
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _keep = s;
+            for l in r.lines() {
+                let Ok(l) = l else { break };
+                if let Ok(v) = serde_json::from_str::<Value>(&l)
+                    && v.get("event").is_some()
+                    && tx.send(v).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Events { rx }
+    }
+
+    /// The data of the next event `name` about session `id`; panics after `timeout`.
+    fn next(&self, name: &str, id: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ev = self
+                .rx
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("no {name} event for {id} within {timeout:?}: {e}"));
+            if ev["event"] == name && ev["data"]["session_id"] == id {
+                return ev["data"].clone();
+            }
+        }
+    }
+}
+
+/// One page of a session, driven over the session's CDP relay URL (flattened target session).
+struct Page {
+    /// The relay websocket.
+    ws: WebSocket<MaybeTlsStream<TcpStream>>,
+    /// CDP session id of the attached page.
+    session: String,
+    /// Next command id.
+    next_id: u64,
+}
+
+impl Page {
+    /// Connects to `cdp_ws_url` and attaches to the page whose URL is `url` (waiting for it).
+    fn attach(cdp_ws_url: &str, url: &str) -> Page {
+        let (ws, _) = tungstenite::connect(cdp_ws_url).expect("connect to the CDP relay");
+        if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+        }
+        let mut p = Page {
+            ws,
+            session: String::new(),
+            next_id: 1,
+        };
+        let target = wait_for(&format!("a page at {url}"), Duration::from_secs(30), || {
+            let t = p.call(None, "Target.getTargets", json!({}));
+            t["targetInfos"]
+                .as_array()?
+                .iter()
+                .find(|t| t["type"] == "page" && t["url"] == url)
+                .map(|t| t["targetId"].as_str().unwrap().to_owned())
+        });
+        let r = p.call(
+            None,
+            "Target.attachToTarget",
+            json!({"targetId": target, "flatten": true}),
+        );
+        p.session = r["sessionId"].as_str().expect("sessionId").to_owned();
+        p
+    }
+
+    /// Sends a command (to the browser, or to `session`) and returns its result.
+    fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if let Some(s) = session {
+            msg["sessionId"] = json!(s);
+        }
+        self.ws
+            .send(Message::text(msg.to_string()))
+            .unwrap_or_else(|e| panic!("{method}: send: {e}"));
+        loop {
+            let m = self
+                .ws
+                .read()
+                .unwrap_or_else(|e| panic!("{method}: read: {e}"));
+            let Message::Text(t) = m else { continue };
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if v["id"].as_u64() != Some(id) {
+                continue;
+            }
+            assert!(v.get("error").is_none(), "{method}: {v}");
+            return v["result"].clone();
+        }
+    }
+
+    /// Evaluates `expr` in the page and returns its value.
+    fn eval(&mut self, expr: &str) -> Value {
+        let s = self.session.clone();
+        let r = self.call(
+            Some(&s),
+            "Runtime.evaluate",
+            json!({"expression": expr, "returnByValue": true}),
+        );
+        assert!(r.get("exceptionDetails").is_none(), "{expr}: {r}");
+        r["result"]["value"].clone()
+    }
+}
+
+#[test]
+fn closing_the_window_of_a_headful_save_session_saves_its_state() {
+    let x = Xvfb::start();
+    let d = daemon_on(&x);
+    let server = TestServer::start();
+    let events = Events::subscribe(&d);
+    d.json(&["profile", "create", "hf"]);
+    let login = server.url("/login");
+    let s = d.session_start(&[
+        "--profile",
+        "hf",
+        "--save",
+        "--headful",
+        "--start-url",
+        &login,
+    ]);
+    let id = s["session_id"].as_str().unwrap().to_owned();
+    let pid = show(&d, &id)["pid"]
+        .as_u64()
+        .expect("a launched session has a pid") as u32;
+    let sessions_dir = d.socket().parent().unwrap().join("sessions");
+    let dir = sessions_dir.join(&id);
+    assert!(
+        dir.exists(),
+        "the session has its directory {}",
+        dir.display()
+    );
+
+    // The login page ran (its cookies and localStorage are set), then the page changes state:
+    // a session cookie, a persistent one and a localStorage item.
+    wait_for("the login page request", Duration::from_secs(30), || {
+        server
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.path == "/login")
+            .then_some(())
+    });
+    let mut page = Page::attach(s["cdp_ws_url"].as_str().unwrap(), &login);
+    wait_for("the login script to run", Duration::from_secs(30), || {
+        (page.eval("document.title") == "logged-in").then_some(())
+    });
+    let (sc, sv) = SESSION_COOKIE;
+    let (pc, pv) = PERSISTENT_COOKIE;
+    let (ik, iv) = ITEM;
+    page.eval(&format!(
+        "document.cookie = '{sc}={sv}; path=/'; \
+         document.cookie = '{pc}={pv}; path=/; max-age=3600'; \
+         localStorage.setItem('{ik}', '{iv}'); 1"
+    ));
+    drop(page);
+
+    // A checkpoint holds the change before the window closes (the guarantee is "at most the
+    // last 5 s lost"; this test is about closing, not about that window).
+    wait_for(
+        "a checkpoint holding the page's changes",
+        Duration::from_secs(30),
+        || {
+            let st = try_export(&d, "hf")?;
+            (cookie_value(&st, sc) == Some(sv)
+                && storage_value(&st, &server.origin, ik) == Some(iv))
+            .then_some(())
+        },
+    );
+    let cp = show(&d, &id)["checkpoints"].clone();
+    assert!(cp["written"].as_u64().unwrap_or(0) >= 1, "{cp}");
+    let h = d.json(&["profile", "history", "hf"]);
+    assert_eq!(h["snapshots"][0]["kind"], "checkpoint", "{h}");
+
+    // A person closes the window.
+    assert!(x.close_windows_of(pid) >= 1);
+    let ended = events.next("session.ended", &id, Duration::from_secs(30));
+    assert_eq!(ended["reason"], "browser_closed", "{ended}");
+    assert_eq!(ended["snapshot"]["kind"], "session_save", "{ended}");
+    let info = show(&d, &id);
+    assert_eq!(info["state"], "ended", "{info}");
+
+    let h = d.json(&["profile", "history", "hf"]);
+    let snaps = h["snapshots"].as_array().expect("snapshots");
+    assert_eq!(snaps[0]["kind"], "session_save", "{h}");
+    assert_eq!(snaps[0]["id"], ended["snapshot"]["id"], "{h}");
+    assert!(
+        snaps.iter().all(|s| s["kind"] != "checkpoint"),
+        "the final snapshot collapsed the session's checkpoint: {h}"
+    );
+    let st = d.export("hf");
+    assert_eq!(cookie_value(&st, "sid"), Some(SID), "{st}");
+    assert_eq!(
+        cookie_value(&st, sc),
+        Some(sv),
+        "the session cookie survived the window closing: {st}"
+    );
+    assert_eq!(cookie_value(&st, pc), Some(pv), "{st}");
+    assert_eq!(storage_value(&st, &server.origin, "token"), Some(TOKEN));
+    assert_eq!(storage_value(&st, &server.origin, ik), Some(iv), "{st}");
+
+    wait_for(
+        "the session directory to be removed",
+        Duration::from_secs(20),
+        || (!dir.exists()).then_some(()),
+    );
+    wait_for(
+        "Chrome and its helpers to be gone",
+        Duration::from_secs(20),
+        || {
+            (!Path::new(&format!("/proc/{pid}")).exists() && processes_using(&dir).is_empty())
+                .then_some(())
+        },
+    );
+}
+
+#[test]
+fn headful_sessions_have_no_default_inactivity_timeout() {
+    let x = Xvfb::start();
+    let d = daemon_on(&x);
+    let server = TestServer::start();
+    let url = server.url("/app");
+
+    let s = d.session_start(&["--headful", "--start-url", &url]);
+    let id = s["session_id"].as_str().unwrap().to_owned();
+    let info = show(&d, &id);
+    assert_eq!(info["state"], "running", "{info}");
+    assert!(
+        info.get("timeout_secs").is_none() && info.get("timeout_left_secs").is_none(),
+        "a headful session without --timeout has no inactivity timeout: {info}"
+    );
+    d.session_stop(&id, &[]);
+
+    let s = d.session_start(&["--headful", "--start-url", &url, "--timeout", "30"]);
+    let id = s["session_id"].as_str().unwrap().to_owned();
+    let info = show(&d, &id);
+    assert_eq!(info["timeout_secs"], 30, "{info}");
+    let left = info["timeout_left_secs"]
+        .as_u64()
+        .expect("time left is shown");
+    assert!(left <= 30, "{info}");
+    d.session_stop(&id, &[]);
+
+    // A headless session gets the default (300) for comparison: the rule is about headful.
+    let s = d.session_start(&[]);
+    let id = s["session_id"].as_str().unwrap().to_owned();
+    assert_eq!(show(&d, &id)["timeout_secs"], 300);
+    d.session_stop(&id, &[]);
+}

@@ -6,6 +6,7 @@ pub mod cdp;
 pub mod daemon;
 pub mod http;
 pub mod session;
+pub mod xvfb;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
