@@ -345,6 +345,52 @@ impl Vault {
         Ok(Snapshot { info, state })
     }
 
+    /// Deletes the `checkpoint` snapshots that session `session_id` left in a profile (a
+    /// session stopped with "discard" keeps nothing) and returns how many; the profile's
+    /// newest-snapshot metadata then names the newest remaining one.
+    pub fn discard_session_checkpoints(&self, name_or_id: &str, session_id: &str) -> Result<usize> {
+        validate_session_id(session_id)?;
+        self.with_keys(|keys| {
+            self.store.write(|tx| {
+                let mut open = self.resolve(tx, keys, name_or_id)?;
+                let pid = open.row.id;
+                let n = tx
+                    .execute(
+                        "DELETE FROM snapshots WHERE profile_id = ?1 AND session_id = ?2 AND kind = ?3",
+                        params![
+                            &pid[..],
+                            session_id,
+                            codec::kind_code(SnapshotKind::Checkpoint)
+                        ],
+                    )
+                    .map_err(VaultError::storage("discard checkpoints"))?;
+                if n == 0 {
+                    return Ok(0);
+                }
+                match self.load_snapshot(tx, &open, name_or_id, None) {
+                    Ok(newest) => {
+                        open.meta.cookie_domains = newest.state.cookie_domains();
+                        open.meta.origins = newest.state.origin_names();
+                        open.meta.latest = Some(newest.info);
+                    }
+                    Err(VaultError::SnapshotNotFound { .. }) => {
+                        open.meta.latest = None;
+                        open.meta.cookie_domains.clear();
+                        open.meta.origins.clear();
+                    }
+                    Err(e) => return Err(e),
+                }
+                let sealed_meta = self.seal_meta(&open.dk, &pid, &open.meta)?;
+                tx.execute(
+                    "UPDATE profiles SET meta = ?1, updated_at = ?2 WHERE profile_id = ?3",
+                    params![sealed_meta, self.env.now_ms(), &pid[..]],
+                )
+                .map_err(VaultError::storage("update profile after discard"))?;
+                Ok(n)
+            })
+        })
+    }
+
     /// Appends a copy of an older snapshot as the newest (kind `restore`).
     pub fn restore(&self, name_or_id: &str, snapshot: &str) -> Result<SnapshotInfo> {
         self.with_keys(|keys| {

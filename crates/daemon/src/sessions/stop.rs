@@ -101,6 +101,9 @@ pub(super) async fn end(
     if let Some(dir) = e.dir.clone() {
         remove_dir(dir).await;
     }
+    if e.save && reason == EndReason::Discarded {
+        note = discard_checkpoints(d, e).await;
+    }
     let snapshot = saved.as_ref().map(|(s, _)| s.clone());
     finish(d, e, SessionState::Ended, reason, snapshot.clone(), note);
     tracing::info!(session = %e.id, ?reason, saved = snapshot.is_some(), "session ended");
@@ -109,6 +112,32 @@ pub(super) async fn end(
         capture: saved.map(|(_, c)| c),
         snapshot,
     })
+}
+
+/// A `save` session stopped with `discard` keeps nothing: its checkpoint leaves the history.
+/// Returns the event's note when that could not be done.
+async fn discard_checkpoints(d: &Arc<Daemon>, e: &Entry) -> Option<String> {
+    let profile = e.profile()?;
+    let Ok(v) = d.unlocked_vault() else {
+        return Some(format!(
+            "the vault is locked, so this session's checkpoint stays in {}'s history",
+            profile.name
+        ));
+    };
+    let (pid, sid) = (profile.id.clone(), e.id.clone());
+    match blocking(move || v.discard_session_checkpoints(&pid, &sid).map_err(vault_err)).await {
+        Ok(n) => {
+            tracing::debug!(session = %e.id, checkpoints = n, "discarded the session's checkpoints");
+            None
+        }
+        Err(err) => {
+            tracing::warn!(session = %e.id, error = %err.message, "could not discard the session's checkpoint");
+            Some(format!(
+                "this session's checkpoint stays in {}'s history: {}",
+                profile.name, err.message
+            ))
+        }
+    }
 }
 
 enum SaveError {

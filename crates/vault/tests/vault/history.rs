@@ -219,6 +219,35 @@ fn a_checkpoint_replaces_its_sessions_previous_checkpoint() {
 }
 
 #[test]
+fn discarding_a_session_drops_its_checkpoint_and_the_newest_is_the_one_before() {
+    let (_t, v) = new_vault();
+    v.create_profile("p", None, &Default::default()).unwrap();
+    let before = v
+        .append_snapshot("p", &state_with("0"), SnapshotKind::Import)
+        .unwrap();
+    v.append_snapshot_for_session("p", &state_with("c"), SnapshotKind::Checkpoint, "sess-A")
+        .unwrap();
+    let other = v
+        .append_snapshot_for_session("p", &state_with("b"), SnapshotKind::Checkpoint, "sess-B")
+        .unwrap();
+    assert_eq!(v.discard_session_checkpoints("p", "sess-A").unwrap(), 1);
+    let seqs: Vec<u64> = v.history("p").unwrap().iter().map(|i| i.seq).collect();
+    assert_eq!(seqs, vec![other.seq, before.seq]);
+    assert_eq!(v.discard_session_checkpoints("p", "sess-B").unwrap(), 1);
+    assert_eq!(v.discard_session_checkpoints("p", "sess-B").unwrap(), 0);
+    // The profile's summary names the newest remaining snapshot again.
+    let info = v.profile("p").unwrap();
+    assert_eq!(info.latest.map(|l| l.seq), Some(before.seq));
+    assert_eq!(v.read_snapshot("p", None).unwrap().state, state_with("0"));
+    assert_eq!(
+        v.discard_session_checkpoints("p", "bad id!")
+            .unwrap_err()
+            .code(),
+        "invalid_argument"
+    );
+}
+
+#[test]
 fn oversized_snapshot_is_refused() {
     let (_t, v) = new_vault();
     v.create_profile("p", None, &Default::default()).unwrap();

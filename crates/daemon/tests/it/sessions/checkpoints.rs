@@ -249,3 +249,37 @@ fn browser_close_from_a_client_waits_for_the_final_capture() {
     let state = c.ok("profile.export", json!({"name": "acct"}))["state"].clone();
     assert_eq!(cookie(&state, "final"), Some("v1"), "{state}");
 }
+
+#[test]
+fn stop_with_discard_leaves_no_checkpoint_behind() {
+    let env = Env::new();
+    let srv = Server::start();
+    let (d, mut c) = ready(&env);
+    let mut ev = Events::subscribe(&d);
+    c.ok("profile.create", json!({"name": "acct"}));
+    let kept = c.ok(
+        "profile.import",
+        json!({"name": "acct", "state": {"cookies": [], "origins": []}}),
+    );
+    let s = start(
+        &mut c,
+        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
+    );
+    let id = id_of(&s);
+    let saved = ev.next("session.saved", &id);
+    assert_eq!(saved["snapshot"]["kind"], "checkpoint", "{saved}");
+    assert_eq!(history(&mut c, "acct").len(), 2);
+    c.ok("session.stop", json!({"session_id": id, "discard": true}));
+    let ended = ev.next("session.ended", &id);
+    assert_eq!(ended["reason"], "discarded", "{ended}");
+    assert!(ended["note"].is_null(), "{ended}");
+    let h = history(&mut c, "acct");
+    assert_eq!(h.len(), 1, "only the imported snapshot: {h:?}");
+    assert_eq!(h[0]["id"], kept["snapshot"]["id"], "{kept}");
+    // The profile's summary is back to the imported snapshot too.
+    let info = c.ok("profile.show", json!({"name": "acct"}));
+    assert_eq!(
+        info["profile"]["latest"]["id"], kept["snapshot"]["id"],
+        "{info}"
+    );
+}
