@@ -105,17 +105,19 @@ impl Events {
         Events { rx }
     }
 
-    /// The data of the next event `name` about session `id`; panics after `timeout`.
-    fn next(&self, name: &str, id: &str, timeout: Duration) -> Value {
+    /// The next event about session `id` whose name is one of `names`, as `(name, data)`;
+    /// panics after `timeout`.
+    fn next(&self, names: &[&str], id: &str, timeout: Duration) -> (String, Value) {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let ev = self
                 .rx
                 .recv_timeout(left)
-                .unwrap_or_else(|e| panic!("no {name} event for {id} within {timeout:?}: {e}"));
-            if ev["event"] == name && ev["data"]["session_id"] == id {
-                return ev["data"].clone();
+                .unwrap_or_else(|e| panic!("no {names:?} event for {id} within {timeout:?}: {e}"));
+            let name = ev["event"].as_str().unwrap_or_default();
+            if names.contains(&name) && ev["data"]["session_id"] == id {
+                return (name.to_owned(), ev["data"].clone());
             }
         }
     }
@@ -271,7 +273,16 @@ fn closing_the_window_of_a_headful_save_session_saves_its_state() {
 
     // A person closes the window.
     assert!(x.close_windows_of(pid) >= 1);
-    let ended = events.next("session.ended", &id, Duration::from_secs(30));
+    // Whichever comes first: a crash must fail here, not time out.
+    let (name, ended) = events.next(
+        &["session.ended", "session.crashed"],
+        &id,
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        name, "session.ended",
+        "a closed window is not a crash: {ended}"
+    );
     assert_eq!(ended["reason"], "browser_closed", "{ended}");
     assert_eq!(ended["snapshot"]["kind"], "session_save", "{ended}");
     let info = show(&d, &id);
