@@ -437,6 +437,16 @@ impl Session {
                         report.origins_read_live += 1;
                         result.insert(origin, items);
                     }
+                    // The page left the origin between the frame tree and the read (a busy
+                    // script does that all the time): a checkpoint must still open no page,
+                    // so it takes what the storage events said, as for any origin left.
+                    None if mode == CaptureMode::Checkpoint => {
+                        report.origins_from_events += 1;
+                        estimated.push(origin.clone());
+                        if let Some(items) = known.get(&origin) {
+                            result.insert(origin, items.clone());
+                        }
+                    }
                     None => need_stub.push(origin),
                 }
             } else if mode == CaptureMode::Checkpoint {
