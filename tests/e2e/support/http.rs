@@ -81,10 +81,10 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
         if reader.read_line(&mut h)? == 0 || h == "\r\n" {
             break;
         }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("cookie") {
-                cookie = v.trim().to_owned();
-            }
+        if let Some((k, v)) = h.split_once(':')
+            && k.eq_ignore_ascii_case("cookie")
+        {
+            cookie = v.trim().to_owned();
         }
     }
     let path_only = path.split('?').next().unwrap_or("/").to_owned();

@@ -60,15 +60,14 @@ where
                     }
                     _ => None,
                 };
-                if let Some(run) = run {
-                    if tokio::time::timeout(BEFORE_CLOSE_TIMEOUT, run())
+                if let Some(run) = run
+                    && tokio::time::timeout(BEFORE_CLOSE_TIMEOUT, run())
                         .await
                         .is_err()
-                    {
-                        tracing::warn!(
-                            "the capture before a client's Browser.close took over 15 s; passing it on"
-                        );
-                    }
+                {
+                    tracing::warn!(
+                        "the capture before a client's Browser.close took over 15 s; passing it on"
+                    );
                 }
                 if to.send(m).await.is_err() {
                     return;
