@@ -64,18 +64,24 @@ fn item<'a>(state: &'a Value, origin: &str, key: &str) -> Option<&'a str> {
         .as_str()
 }
 
+/// Creates profile `acct` and starts a `save` session on it at the test server's login page.
+fn logged_in_save_session(c: &mut crate::harness::Raw, srv: &Server) -> (Value, String) {
+    c.ok("profile.create", json!({"name": "acct"}));
+    let s = start(
+        c,
+        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
+    );
+    let id = id_of(&s);
+    (s, id)
+}
+
 #[test]
 fn kill_9_of_chrome_keeps_a_checkpoint_of_changes_made_5_s_before() {
     let env = Env::new();
     let srv = Server::start();
     let (d, mut c) = ready(&env);
     let mut ev = Events::subscribe(&d);
-    c.ok("profile.create", json!({"name": "acct"}));
-    let s = start(
-        &mut c,
-        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
-    );
-    let id = id_of(&s);
+    let (s, id) = logged_in_save_session(&mut c, &srv);
     let pid = s["session"]["pid"].as_u64().unwrap() as i32;
     srv.wait("/done", 1);
     let mut cdp = Cdp::connect(s["session"]["cdp_ws_url"].as_str().unwrap());
@@ -130,12 +136,7 @@ fn a_killed_daemon_leaves_no_process_or_directory_and_its_checkpoint_stays() {
     let srv = Server::start();
     let (mut d, mut c) = ready(&env);
     let mut ev = Events::subscribe(&d);
-    c.ok("profile.create", json!({"name": "acct"}));
-    let s = start(
-        &mut c,
-        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
-    );
-    let id = id_of(&s);
+    let (s, id) = logged_in_save_session(&mut c, &srv);
     let pid = s["session"]["pid"].as_u64().unwrap() as u32;
     srv.wait("/done", 1);
     // The login's cookie and localStorage are in a checkpoint.
@@ -176,12 +177,7 @@ fn a_browser_that_closes_itself_ends_the_session_with_its_newest_state_saved() {
     let srv = Server::start();
     let (d, mut c) = ready(&env);
     let mut ev = Events::subscribe(&d);
-    c.ok("profile.create", json!({"name": "acct"}));
-    let s = start(
-        &mut c,
-        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
-    );
-    let id = id_of(&s);
+    let (s, id) = logged_in_save_session(&mut c, &srv);
     srv.wait("/done", 1);
     let mut cdp = Cdp::connect(s["session"]["cdp_ws_url"].as_str().unwrap());
     let page = page_at(&mut cdp, &srv, "/login");

@@ -215,10 +215,21 @@ impl Cdp {
 
     /// Sends a browser-level command and returns its `result` (panics on a CDP error).
     pub fn call(&mut self, method: &str, params: Value) -> Value {
+        self.send(None, method, params)
+    }
+
+    /// Sends a command, to a page's flat session when `session` is given, and returns its
+    /// `result` (panics on a CDP error).
+    fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
         self.next += 1;
         let id = self.next;
-        let msg = json!({"id": id, "method": method, "params": params}).to_string();
-        self.ws.send(tungstenite::Message::text(msg)).unwrap();
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if let Some(s) = session {
+            msg["sessionId"] = json!(s);
+        }
+        self.ws
+            .send(tungstenite::Message::text(msg.to_string()))
+            .unwrap();
         loop {
             let m = self.ws.read().expect("CDP read");
             let Ok(text) = m.to_text() else { continue };
@@ -251,22 +262,8 @@ impl Cdp {
 
     /// Evaluates `expr` in the page of `session` (from [`Cdp::attach`]) and returns its value.
     pub fn eval(&mut self, session: &str, expr: &str) -> Value {
-        self.next += 1;
-        let id = self.next;
-        let msg = json!({"id": id, "sessionId": session, "method": "Runtime.evaluate",
-                         "params": {"expression": expr, "returnByValue": true, "awaitPromise": true}});
-        self.ws
-            .send(tungstenite::Message::text(msg.to_string()))
-            .unwrap();
-        loop {
-            let m = self.ws.read().expect("CDP read");
-            let Ok(text) = m.to_text() else { continue };
-            let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-            if v["id"] == json!(id) {
-                assert!(v.get("error").is_none(), "evaluate failed: {v}");
-                return v["result"]["result"]["value"].clone();
-            }
-        }
+        let params = json!({"expression": expr, "returnByValue": true, "awaitPromise": true});
+        self.send(Some(session), "Runtime.evaluate", params)["result"]["value"].clone()
     }
 
     /// URLs of the open pages.
