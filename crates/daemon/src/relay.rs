@@ -5,7 +5,7 @@
 //! per session; the relay looks the token up (compared in constant time), refuses a missing or
 //! unknown one with HTTP 403 *before* any upgrade (logged without the token), and otherwise
 //! opens its own websocket to the session's Chrome and pipes messages both ways, text and
-//! binary, close included — it never parses CDP.
+//! binary, close included — parsing no CDP message but a client's `Browser.close` (see below).
 //!
 //! Why we do the HTTP handshake ourselves instead of `tokio_tungstenite::accept_hdr_async`:
 //! tungstenite validates the websocket headers before its callback runs and drops a request
