@@ -40,12 +40,11 @@ const MIN_GAP: Duration = Duration::from_secs(1);
 /// A capture that takes longer is abandoned (the browser is hung; the next one retries).
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What one checkpoint attempt did.
+/// What one checkpoint attempt means for the loop.
 enum Outcome {
-    /// Captured; `written` when it differed from the last checkpoint and was appended.
-    Captured,
-    /// Nothing to do now (vault locked, capture failed); try again at the next floor.
-    Skipped,
+    /// Captured (written or unchanged), or nothing to do now (vault locked, capture failed):
+    /// the next one comes at the timer or a signal.
+    Continue,
     /// The session ended or its browser is gone.
     Ended,
 }
@@ -82,9 +81,8 @@ pub(super) async fn run(
         let Some(daemon) = d.upgrade() else { return };
         let outcome = checkpoint_once(&daemon, &e, &mut last_written).await;
         drop(daemon);
-        match outcome {
-            Outcome::Ended => return,
-            Outcome::Captured | Outcome::Skipped => {}
+        if let Outcome::Ended = outcome {
+            return;
         }
         last_capture = Instant::now();
         due = last_capture + FLOOR;
@@ -116,7 +114,7 @@ async fn checkpoint_once(d: &Arc<Daemon>, e: &Entry, last_written: &mut BrowserS
     };
     // Locked: nothing could be written. The lock itself took a checkpoint.
     let Ok(v) = d.unlocked_vault() else {
-        return Outcome::Skipped;
+        return Outcome::Continue;
     };
     let slot = e.slot.lock().await;
     let Some(session) = slot.as_ref() else {
@@ -129,18 +127,18 @@ async fn checkpoint_once(d: &Arc<Daemon>, e: &Entry, last_written: &mut BrowserS
         Ok(Err(BrowserError::Gone(_))) => return Outcome::Ended,
         Ok(Err(err)) => {
             tracing::warn!(session = %e.id, error = %err, "checkpoint capture failed; retrying at the next one");
-            return Outcome::Skipped;
+            return Outcome::Continue;
         }
         Err(_) => {
             tracing::warn!(session = %e.id, "checkpoint capture timed out; retrying at the next one");
-            return Outcome::Skipped;
+            return Outcome::Continue;
         }
     };
     e.set_latest(state.clone());
     let changes = pvault_model::diff(last_written, &state);
     if changes.is_empty() {
         e.count_checkpoint(started.elapsed().as_millis() as u64, false);
-        return Outcome::Captured;
+        return Outcome::Continue;
     }
     let (pid, sid) = (profile.id.clone(), e.id.clone());
     let to_write = state.clone();
@@ -163,5 +161,5 @@ async fn checkpoint_once(d: &Arc<Daemon>, e: &Entry, last_written: &mut BrowserS
             tracing::warn!(session = %e.id, error = %err.message, "checkpoint not saved; retrying at the next one")
         }
     }
-    Outcome::Captured
+    Outcome::Continue
 }

@@ -166,7 +166,8 @@ pub(crate) async fn checkpoint_before_lock(d: &Arc<Daemon>) {
         let captured = tokio::time::timeout(LOCK_CHECKPOINT_TIMEOUT, async {
             let slot = e.slot.lock().await;
             match slot.as_ref() {
-                Some(s) => Some(s.capture().await),
+                // Like every checkpoint: nothing a connected client could see (no stub page).
+                Some(s) => Some(s.capture_checkpoint().await),
                 None => None,
             }
         })
