@@ -36,6 +36,7 @@
 #[path = "../e2e/support/mod.rs"]
 mod support;
 // The typical and large states, shared with the session bench.
+mod measure;
 mod states;
 
 use std::collections::{HashMap, HashSet};
@@ -47,6 +48,7 @@ use pvault_protocol::{
 };
 use serde_json::{Value, json};
 
+use measure::{median, ms};
 use states::{SHAPES, Shape, state};
 use support::cdp::Cdp;
 use support::daemon::Daemon;
@@ -113,24 +115,6 @@ impl Bench {
             }))
             .expect("session.stop");
     }
-}
-
-/// Median of `v` (sorted in place); NaN when empty.
-fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn env_num(name: &str, default: u64) -> u64 {

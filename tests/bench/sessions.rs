@@ -24,6 +24,7 @@
 #[path = "../e2e/support/mod.rs"]
 mod support;
 // The typical and large states, shared with the checkpoint bench.
+mod measure;
 mod states;
 
 use std::process::{Command, Stdio};
@@ -33,6 +34,7 @@ use pvault_protocol::client::Client;
 use pvault_protocol::{SessionCapture, SessionStart, SessionStop};
 use serde_json::{Value, json};
 
+use measure::{median, ms};
 use states::{SHAPES, state};
 use support::cdp::{self, Cdp};
 use support::daemon::Daemon;
@@ -70,21 +72,6 @@ fn bare_launch() -> Duration {
     let _ = c.call("Browser.close", json!({}));
     let _ = child.wait();
     took
-}
-
-/// Median in milliseconds.
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// Timings of one state, in milliseconds, one entry per run.
