@@ -57,7 +57,7 @@ pub(super) async fn run(
     mut changes: watch::Receiver<ChangeSignal>,
     baseline: BrowserState,
 ) {
-    let mut last_written = baseline;
+    let mut last_written = Arc::new(baseline);
     let mut last_capture = Instant::now();
     let mut due = last_capture + FLOOR;
     loop {
@@ -96,7 +96,7 @@ pub(super) async fn before_close(e: &Entry) {
     let slot = e.slot.lock().await;
     let Some(session) = slot.as_ref() else { return };
     match tokio::time::timeout(CAPTURE_TIMEOUT, session.capture()).await {
-        Ok(Ok((state, _))) => e.set_latest(state),
+        Ok(Ok((state, _))) => e.set_latest(Arc::new(state)),
         Ok(Err(err)) => {
             tracing::warn!(session = %e.id, error = %err, "capture before a client's Browser.close failed; the newest checkpoint will be saved")
         }
@@ -108,7 +108,11 @@ pub(super) async fn before_close(e: &Entry) {
 
 /// Captures the session and appends a checkpoint if the state changed. The session's slot is
 /// held throughout, so a checkpoint can never land after (and shadow) the final snapshot.
-async fn checkpoint_once(d: &Arc<Daemon>, e: &Entry, last_written: &mut BrowserState) -> Outcome {
+async fn checkpoint_once(
+    d: &Arc<Daemon>,
+    e: &Entry,
+    last_written: &mut Arc<BrowserState>,
+) -> Outcome {
     let Some(profile) = e.profile() else {
         return Outcome::Ended;
     };
@@ -123,7 +127,8 @@ async fn checkpoint_once(d: &Arc<Daemon>, e: &Entry, last_written: &mut BrowserS
     let started = Instant::now();
     let captured = tokio::time::timeout(CAPTURE_TIMEOUT, session.capture_checkpoint()).await;
     let state = match captured {
-        Ok(Ok((state, _report))) => state,
+        // Shared, not copied: the latest state, the write and the comparison base are one.
+        Ok(Ok((state, _report))) => Arc::new(state),
         Ok(Err(BrowserError::Gone(_))) => return Outcome::Ended,
         Ok(Err(err)) => {
             tracing::warn!(session = %e.id, error = %err, "checkpoint capture failed; retrying at the next one");

@@ -65,7 +65,7 @@ pub(crate) struct Entry {
 }
 
 /// A captured state kept in memory; its `Debug` prints nothing (it holds cookie values).
-pub(crate) struct LatestState(pub pvault_model::BrowserState);
+pub(crate) struct LatestState(pub Arc<pvault_model::BrowserState>);
 
 impl std::fmt::Debug for LatestState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -75,7 +75,7 @@ impl std::fmt::Debug for LatestState {
 
 impl Entry {
     /// Records the newest captured state.
-    pub fn set_latest(&self, state: pvault_model::BrowserState) {
+    pub fn set_latest(&self, state: Arc<pvault_model::BrowserState>) {
         *self.latest.lock().unwrap() = Some(LatestState(state));
     }
 
@@ -91,7 +91,7 @@ impl Entry {
     }
 
     /// Takes the newest captured state, if any.
-    pub fn take_latest(&self) -> Option<pvault_model::BrowserState> {
+    pub fn take_latest(&self) -> Option<Arc<pvault_model::BrowserState>> {
         self.latest.lock().unwrap().take().map(|l| l.0)
     }
 
