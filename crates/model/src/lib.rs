@@ -9,17 +9,25 @@
 //! deserializes directly, and any field Chrome adds later lands in `extra` and is written back
 //! unchanged (lossless forward compatibility).
 
+pub mod clone_value;
 pub mod cookie_rules;
 pub mod diff;
 pub mod fuzz_support;
+mod idb_interop;
+pub mod indexed_db;
 pub mod storage_state;
 mod viewport;
 
 pub use cookie_rules::cdp_cookie_problem;
-pub use diff::{CookieChange, CookieKey, OriginStorageDiff, StateDiff, diff};
-pub use storage_state::{
-    StorageStateError, export_storage_state, export_storage_state_string, import_storage_state,
+pub use diff::{
+    CookieChange, CookieKey, IndexedDbDiff, OriginStorageDiff, StateDiff, StoreRecordsDiff, diff,
 };
+pub use indexed_db::{Form, IdbDatabase, IdbIndex, IdbRecord, IdbStore};
+pub use storage_state::{
+    Export, ExportFormat, StorageStateError, export_as, export_storage_state,
+    export_storage_state_string, import_storage_state,
+};
+pub use idb_interop::playwright_generator;
 pub use viewport::ViewportParseError;
 
 use serde::{Deserialize, Serialize};
@@ -97,7 +105,7 @@ pub struct PartitionKey {
     pub has_cross_site_ancestor: bool,
 }
 
-/// Web storage of one origin.
+/// Web storage of one origin: localStorage, sessionStorage and IndexedDB.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OriginState {
@@ -106,15 +114,48 @@ pub struct OriginState {
     /// localStorage items in the order they were read; names are unique.
     #[serde(default)]
     pub local_storage: Vec<StorageItem>,
-    /// Reserved for a later issue: sessionStorage items. `None` = not captured.
+    /// sessionStorage items, names unique. A browser keeps sessionStorage per tab; a snapshot
+    /// keeps one set per origin, which a session hands to every tab that first lands on the
+    /// origin. `None` and an empty list both mean none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_storage: Option<Vec<StorageItem>>,
-    /// Reserved for a later issue: IndexedDB in Playwright's `indexedDB` shape, kept verbatim.
+    /// IndexedDB databases (names unique). `None` and an empty list both mean none.
     #[serde(default, rename = "indexedDB", skip_serializing_if = "Option::is_none")]
-    pub indexed_db: Option<Value>,
+    pub indexed_db: Option<Vec<IdbDatabase>>,
     /// Fields this version does not know, kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl OriginState {
+    /// An origin with nothing stored yet.
+    pub fn new(origin: impl Into<String>) -> OriginState {
+        OriginState {
+            origin: origin.into(),
+            local_storage: Vec::new(),
+            session_storage: None,
+            indexed_db: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// sessionStorage items (empty when none).
+    pub fn session_items(&self) -> &[StorageItem] {
+        self.session_storage.as_deref().unwrap_or_default()
+    }
+
+    /// IndexedDB databases (empty when none).
+    pub fn databases(&self) -> &[IdbDatabase] {
+        self.indexed_db.as_deref().unwrap_or_default()
+    }
+
+    /// Whether the origin holds anything at all.
+    pub fn is_empty(&self) -> bool {
+        self.local_storage.is_empty()
+            && self.session_items().is_empty()
+            && self.databases().is_empty()
+            && self.extra.is_empty()
+    }
 }
 
 /// One key/value pair of localStorage or sessionStorage.
@@ -209,6 +250,19 @@ impl BrowserState {
         self.origins.iter().map(|o| o.local_storage.len()).sum()
     }
 
+    /// Number of sessionStorage keys across all origins.
+    pub fn session_storage_key_count(&self) -> usize {
+        self.origins.iter().map(|o| o.session_items().len()).sum()
+    }
+
+    /// Number of IndexedDB records across all origins.
+    pub fn indexed_db_record_count(&self) -> usize {
+        self.origins
+            .iter()
+            .map(|o| indexed_db::record_count(o.databases()))
+            .sum()
+    }
+
     /// Distinct cookie domains, sorted, leading dot removed.
     pub fn cookie_domains(&self) -> Vec<String> {
         let mut d: Vec<String> = self
@@ -249,6 +303,12 @@ pub struct SnapshotInfo {
     pub origin_count: u64,
     /// Number of localStorage keys across all origins.
     pub local_storage_key_count: u64,
+    /// Number of sessionStorage keys across all origins (0 in snapshots of schema 1).
+    #[serde(default)]
+    pub session_storage_key_count: u64,
+    /// Number of IndexedDB records across all origins (0 in snapshots of schema 1).
+    #[serde(default)]
+    pub indexed_db_record_count: u64,
 }
 
 /// What the vault reports about one profile, as shown by `profile show` and `profile list`.

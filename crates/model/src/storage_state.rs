@@ -22,6 +22,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::{BrowserState, Cookie, OriginState, PartitionKey, StorageItem};
 
+
 /// Largest accepted input, in bytes.
 pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
 /// Most cookies accepted in one file.
@@ -30,6 +31,10 @@ pub const MAX_COOKIES: usize = 100_000;
 pub const MAX_ORIGINS: usize = 10_000;
 /// Most localStorage (or sessionStorage) items accepted per origin.
 pub const MAX_ITEMS_PER_ORIGIN: usize = 100_000;
+/// Top-level member that marks pvault's own JSON (`profile export --format pvault`).
+pub const PVAULT_MARKER: &str = "pvault";
+/// The version of pvault's own JSON this build writes and reads.
+pub const PVAULT_JSON_VERSION: u64 = 1;
 /// Latest expiry Playwright accepts: 9999-12-31T23:59:59Z, in Unix seconds.
 pub const MAX_EXPIRES: f64 = 253_402_300_799.0;
 
@@ -59,7 +64,7 @@ impl fmt::Display for StorageStateError {
 
 impl std::error::Error for StorageStateError {}
 
-fn err(path: impl Into<String>, reason: impl Into<String>) -> StorageStateError {
+pub(crate) fn err(path: impl Into<String>, reason: impl Into<String>) -> StorageStateError {
     StorageStateError {
         path: path.into(),
         reason: reason.into(),
@@ -90,10 +95,18 @@ pub fn import_storage_state(bytes: &[u8]) -> Result<BrowserState, StorageStateEr
         match key.as_str() {
             "cookies" => state.cookies = import_cookies(value)?,
             "origins" => state.origins = import_origins(value)?,
+            PVAULT_MARKER => {
+                if value.as_u64() != Some(PVAULT_JSON_VERSION) {
+                    return Err(err(
+                        PVAULT_MARKER,
+                        format!("this build reads pvault JSON version {PVAULT_JSON_VERSION} only"),
+                    ));
+                }
+            }
             other => {
                 return Err(err(
                     other,
-                    "unknown top-level field (storageState has only `cookies` and `origins`); remove it",
+                    "unknown top-level field (storageState has only `cookies` and `origins`, and pvault's JSON also `pvault`); remove it",
                 ));
             }
         }
@@ -101,7 +114,7 @@ pub fn import_storage_state(bytes: &[u8]) -> Result<BrowserState, StorageStateEr
     Ok(state)
 }
 
-fn kind(v: &Value) -> &'static str {
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -112,7 +125,7 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn as_array<'a>(
+pub(crate) fn as_array<'a>(
     v: &'a Value,
     path: &str,
     limit: usize,
@@ -129,21 +142,21 @@ fn as_array<'a>(
     Ok(a)
 }
 
-fn as_object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, StorageStateError> {
+pub(crate) fn as_object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, StorageStateError> {
     match v {
         Value::Object(o) => Ok(o),
         _ => Err(err(path, format!("expected an object, found {}", kind(v)))),
     }
 }
 
-fn as_string(v: &Value, path: &str) -> Result<String, StorageStateError> {
+pub(crate) fn as_string(v: &Value, path: &str) -> Result<String, StorageStateError> {
     match v {
         Value::String(s) => Ok(s.clone()),
         _ => Err(err(path, format!("expected a string, found {}", kind(v)))),
     }
 }
 
-fn as_bool(v: &Value, path: &str) -> Result<bool, StorageStateError> {
+pub(crate) fn as_bool(v: &Value, path: &str) -> Result<bool, StorageStateError> {
     match v {
         Value::Bool(b) => Ok(*b),
         _ => Err(err(
@@ -153,7 +166,7 @@ fn as_bool(v: &Value, path: &str) -> Result<bool, StorageStateError> {
     }
 }
 
-fn required<'a>(
+pub(crate) fn required<'a>(
     o: &'a Map<String, Value>,
     key: &str,
     path: &str,
@@ -442,11 +455,15 @@ fn import_origins(v: &Value) -> Result<Vec<OriginState>, StorageStateError> {
             .filter(|(k, _)| !ORIGIN_FIELDS.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let indexed_db = obj
+            .get("indexedDB")
+            .map(|d| crate::idb_interop::import_databases(d, &format!("{path}.indexedDB")))
+            .transpose()?;
         out.push(OriginState {
             origin,
             local_storage,
             session_storage,
-            indexed_db: obj.get("indexedDB").cloned(),
+            indexed_db,
             extra,
         });
     }
@@ -532,19 +549,117 @@ fn js_number(x: f64) -> Value {
     }
 }
 
-/// Converts a state to Playwright storageState JSON.
+/// Which JSON an export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Playwright's `storageState` (what `newContext({ storageState })` reads): what that shape
+    /// cannot hold is left out and listed in [`Export::left_out`].
+    Playwright,
+    /// pvault's own JSON: Playwright's shape plus `"pvault": 1`, `sessionStorage`, each
+    /// IndexedDB store's `keyGenerator`, every record's key, and the pvault value tags.
+    /// Nothing is left out; `pvault profile import` reads it back exactly.
+    Pvault,
+}
+
+/// An exported document and what it had to leave out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Export {
+    /// The JSON document.
+    pub json: Value,
+    /// One line per kind of data the format could not hold (empty for [`ExportFormat::Pvault`]).
+    /// Names only, never values.
+    pub left_out: Vec<String>,
+}
+
+/// Converts a state to Playwright storageState JSON (see [`export_as`]).
+pub fn export_storage_state(state: &BrowserState) -> Value {
+    export_as(state, ExportFormat::Playwright).json
+}
+
+/// Converts a state to JSON of `format`.
 ///
 /// Cookies without `sameSite` are written as `"Lax"`, as Playwright reads Chrome's cookies.
 /// CDP-only fields (`size`, `priority`, `sourceScheme`, `sourcePort`) and unknown fields are
 /// written after Playwright's fields when present (Playwright ignores them); `session` is not
 /// written because `expires: -1` already says it.
-pub fn export_storage_state(state: &BrowserState) -> Value {
+pub fn export_as(state: &BrowserState, format: ExportFormat) -> Export {
     let cookies = state.cookies.iter().map(export_cookie).collect();
-    let origins = state.origins.iter().map(export_origin).collect();
+    let mut left_out = Vec::new();
+    let mut session_origins = Vec::new();
+    let mut idb = crate::idb_interop::LeftOut::default();
+    let origins = state
+        .origins
+        .iter()
+        .map(|o| {
+            let mut v = Map::new();
+            v.insert("origin".into(), o.origin.clone().into());
+            v.insert("localStorage".into(), export_items(&o.local_storage));
+            match format {
+                ExportFormat::Pvault => {
+                    if let Some(dbs) = o.indexed_db.as_ref().filter(|d| !d.is_empty()) {
+                        v.insert(
+                            "indexedDB".into(),
+                            serde_json::to_value(dbs).unwrap_or(Value::Null),
+                        );
+                    }
+                    if let Some(ss) = o.session_storage.as_ref().filter(|s| !s.is_empty()) {
+                        v.insert("sessionStorage".into(), export_items(ss));
+                    }
+                }
+                ExportFormat::Playwright => {
+                    if let Some(dbs) = o.indexed_db.as_ref().filter(|d| !d.is_empty()) {
+                        let mut here = crate::idb_interop::LeftOut::default();
+                        let json = crate::idb_interop::export_playwright(dbs, &mut here);
+                        v.insert("indexedDB".into(), json);
+                        idb.records.extend(
+                            here.records.into_iter().map(|r| format!("{} {r}", o.origin)),
+                        );
+                        idb.key_generators.extend(
+                            here.key_generators
+                                .into_iter()
+                                .map(|r| format!("{} {r}", o.origin)),
+                        );
+                    }
+                    if !o.session_items().is_empty() {
+                        session_origins.push(o.origin.clone());
+                    }
+                }
+            }
+            for (k, x) in &o.extra {
+                v.entry(k.clone()).or_insert_with(|| x.clone());
+            }
+            Value::Object(v)
+        })
+        .collect();
+    if !session_origins.is_empty() {
+        left_out.push(format!(
+            "sessionStorage of {} origin{} ({}): Playwright's storageState has no sessionStorage",
+            session_origins.len(),
+            if session_origins.len() == 1 { "" } else { "s" },
+            session_origins.join(", ")
+        ));
+    }
+    for r in idb.records {
+        left_out.push(format!(
+            "IndexedDB {r}: values Playwright's encoding cannot hold"
+        ));
+    }
+    if !idb.key_generators.is_empty() {
+        left_out.push(format!(
+            "IndexedDB key generator positions of {}: Playwright restores the generator from the largest key only",
+            idb.key_generators.join(", ")
+        ));
+    }
     let mut top = Map::new();
+    if format == ExportFormat::Pvault {
+        top.insert(PVAULT_MARKER.into(), PVAULT_JSON_VERSION.into());
+    }
     top.insert("cookies".into(), Value::Array(cookies));
     top.insert("origins".into(), Value::Array(origins));
-    Value::Object(top)
+    Export {
+        json: Value::Object(top),
+        left_out,
+    }
 }
 
 fn export_cookie(c: &Cookie) -> Value {
@@ -600,22 +715,6 @@ fn export_items(items: &[StorageItem]) -> Value {
             Value::Object(o)
         })
         .collect()
-}
-
-fn export_origin(origin: &OriginState) -> Value {
-    let mut o = Map::new();
-    o.insert("origin".into(), origin.origin.clone().into());
-    o.insert("localStorage".into(), export_items(&origin.local_storage));
-    if let Some(idb) = &origin.indexed_db {
-        o.insert("indexedDB".into(), idb.clone());
-    }
-    if let Some(ss) = &origin.session_storage {
-        o.insert("sessionStorage".into(), export_items(ss));
-    }
-    for (k, v) in &origin.extra {
-        o.entry(k.clone()).or_insert_with(|| v.clone());
-    }
-    Value::Object(o)
 }
 
 /// [`export_storage_state`] as text, indented by two spaces like Playwright's

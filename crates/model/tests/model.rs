@@ -81,7 +81,12 @@ mod fixtures {
                 .has_cross_site_ancestor
         );
         let idb = s.origins[0].indexed_db.as_ref().unwrap();
-        assert_eq!(idb[0]["name"], "firebaseLocalStorageDb");
+        assert_eq!(idb[0].name, "firebaseLocalStorageDb");
+        // Playwright leaves the key of an in-line store out; pvault derives and keeps it.
+        assert_eq!(
+            idb[0].stores[0].records[0].key,
+            Some(serde_json::json!("firebase:authUser:x"))
+        );
     }
 
     #[test]
@@ -374,9 +379,12 @@ mod properties {
     fn any_state() -> impl Strategy<Value = BrowserState> {
         let origin = (
             proptest::collection::btree_map(any::<String>(), any::<String>(), 0..6),
-            proptest::option::of(Just(
-                serde_json::json!([{"name": "db", "version": 2, "stores": []}]),
-            )),
+            proptest::option::of(Just(vec![pvault_model::IdbDatabase {
+                name: "db".into(),
+                version: 2,
+                stores: vec![],
+                extra: Default::default(),
+            }])),
         );
         (
             proptest::collection::vec(any_cookie(), 0..8),
