@@ -3,7 +3,9 @@
 // For each run and each storageState file, on $CHROME (default /usr/lib/chromium/chromium):
 //   launch_ms          chromium.launch() until it resolves;
 //   launch_context_ms  launch() + browser.newContext({storageState}) (the whole load);
-//   storage_state_ms   context.storageState() on that context (the capture).
+//   storage_state_ms   context.storageState() on that context (the capture), with
+//                      {indexedDB: true} when the file has IndexedDB (else Playwright would
+//                      not read it).
 // Prints one JSON document: {"<name>": {"launch_ms": [...], "launch_context_ms": [...],
 // "storage_state_ms": [...], "cookies": n, "origins": n}, "version": "<browser version>"}.
 'use strict';
@@ -13,12 +15,14 @@ const { chromium } = require('playwright-core');
 const executablePath = process.env.CHROME || '/usr/lib/chromium/chromium';
 
 async function once(file) {
+  const fs = require('fs');
+  const indexedDB = JSON.parse(fs.readFileSync(file, 'utf8')).origins.some((o) => o.indexedDB);
   const t0 = performance.now();
   const browser = await chromium.launch({ executablePath });
   const t1 = performance.now();
   const context = await browser.newContext({ storageState: file });
   const t2 = performance.now();
-  const state = await context.storageState();
+  const state = await context.storageState({ indexedDB });
   const t3 = performance.now();
   const version = browser.version();
   await browser.close();
@@ -28,6 +32,10 @@ async function once(file) {
     storageState: t3 - t2,
     cookies: state.cookies.length,
     origins: state.origins.length,
+    records: state.origins
+      .flatMap((o) => o.indexedDB || [])
+      .flatMap((d) => d.stores)
+      .reduce((n, s) => n + s.records.length, 0),
     version,
   };
 }
@@ -53,6 +61,7 @@ async function main() {
       out[name].storage_state_ms.push(r.storageState);
       out[name].cookies = r.cookies;
       out[name].origins = r.origins;
+      out[name].records = r.records;
       out.version = r.version;
     }
   }

@@ -32,21 +32,24 @@
     r.onerror = () => reject(r.error);
   });
 
-  // Playwright's rule for `value` (plain JSON) vs `valueEncoded`, made exact: -0 and sparse
-  // arrays are not plain (JSON would turn them into 0 and nulls).
-  function plain(v, depth) {
+  // Playwright's rule for `value` (plain JSON) vs `valueEncoded`, made exact: -0, sparse
+  // arrays and an object reached twice (shared or cyclic) are not plain (JSON would turn them
+  // into 0, nulls and copies).
+  function plain(v, depth, seen = new Set()) {
     if (depth > 100) return false;
     if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
     if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0);
     if (typeof v !== 'object') return false;
+    if (seen.has(v)) return false;
+    seen.add(v);
     if (Array.isArray(v)) {
       if (Object.getPrototypeOf(v) !== Array.prototype) return false;
-      for (let i = 0; i < v.length; i++) if (!(i in v) || !plain(v[i], depth + 1)) return false;
+      for (let i = 0; i < v.length; i++) if (!(i in v) || !plain(v[i], depth + 1, seen)) return false;
       return true;
     }
     const proto = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) return false;
-    for (const k of Object.keys(v)) if (!plain(v[k], depth + 1)) return false;
+    for (const k of Object.keys(v)) if (!plain(v[k], depth + 1, seen)) return false;
     return true;
   }
 

@@ -88,18 +88,40 @@ pub struct IdbIndex {
 #[serde(rename_all = "camelCase")]
 pub struct IdbRecord {
     /// The key as plain JSON (a string or finite number, or an array of them).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub key: Option<Value>,
     /// The key in the tagged encoding (Date, binary, ±Infinity, arrays holding those).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub key_encoded: Option<Value>,
     /// The value as plain JSON (plain objects, arrays, strings, finite numbers, booleans,
     /// null and nothing else anywhere inside).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub value: Option<Value>,
     /// The value in the tagged encoding.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub value_encoded: Option<Value>,
+}
+
+/// A member that is there, `null` included (serde's plain `Option` reads `null` as absent,
+/// and `null` is a value a record can hold).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 impl std::fmt::Debug for IdbRecord {

@@ -108,6 +108,9 @@ const WRITE_JS: &str = r#"(async () => {
   const db = await req(open);
   const tx = db.transaction(['values', 'keys', 'auto', 'inline', 'compound', 'people'], 'readwrite');
   tx.objectStore('values').put(makeValues(), 'all');
+  tx.objectStore('values').put(null, 'nothing');
+  const s2 = { x: 1 };
+  tx.objectStore('values').put({ a: s2, b: s2 }, 'sharedPlain');
   keysOf().forEach((k, i) => tx.objectStore('keys').put(i, k));
   const auto = tx.objectStore('auto');
   auto.add('a'); auto.add('b'); auto.add('c'); auto.delete(3);
@@ -134,6 +137,10 @@ const CHECK_JS: &str = r#"(async () => {
   if (!eq(Object.keys(want), Object.keys(loaded || {}))) problems.push('value keys');
   if (loaded && loaded.pair[0] !== loaded.pair[1]) problems.push('shared reference');
   if (loaded && loaded.cyc.self !== loaded.cyc) problems.push('cycle');
+  const values = tx.objectStore('values');
+  if ((await req(values.getKey('nothing'))) !== 'nothing' || (await req(values.get('nothing'))) !== null) problems.push('a null value');
+  const sp = await req(values.get('sharedPlain'));
+  if (!sp || sp.a !== sp.b || sp.a.x !== 1) problems.push('shared reference in an otherwise plain value');
   const keys = await req(tx.objectStore('keys').getAllKeys());
   const wantKeys = keysOf().sort((a, b) => indexedDB.cmp(a, b));
   if (keys.length !== wantKeys.length || keys.some((k, i) => indexedDB.cmp(k, wantKeys[i]) !== 0)) problems.push('keys');

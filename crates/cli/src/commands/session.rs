@@ -204,10 +204,23 @@ fn describe_load(s: &SessionInfo, load: &LoadReport) -> String {
         (Some(p), None) => format!(" from profile {p} (no snapshot yet)"),
         (None, _) => String::new(),
     };
-    format!(
-        "{} cookies, {} origins{from}",
+    let mut parts = format!(
+        "{} cookies, {} origins",
         load.cookies_loaded, load.origins_loaded
-    )
+    );
+    if load.session_storage_origins > 0 {
+        parts += &format!(
+            ", sessionStorage of {} origins for new tabs",
+            load.session_storage_origins
+        );
+    }
+    if load.indexed_db_databases > 0 {
+        parts += &format!(
+            ", {} IndexedDB databases ({} records)",
+            load.indexed_db_databases, load.indexed_db_records
+        );
+    }
+    format!("{parts}{from}")
 }
 
 /// Warns on stderr about everything a load left out.
@@ -218,6 +231,10 @@ pub fn warn_load_failures(load: &LoadReport) {
 /// Warns on stderr about everything a capture left out.
 pub fn warn_capture_failures(c: &CaptureReport) {
     warn_list("could not be captured", &c.failures);
+    warn_list(
+        "hold values that cannot be saved (kept by type name only, never loaded)",
+        &c.unsupported,
+    );
 }
 
 fn warn_list(what: &str, failures: &[String]) {
