@@ -214,6 +214,39 @@ fn idb_and_session_storage_logins_are_there_in_the_next_session() {
 }
 
 #[test]
+fn logins_made_in_cross_origin_iframes_are_there_in_the_next_session() {
+    let d = daemon();
+    let server = TestServer::start();
+    // Another port: another origin of the same site, so the frames' storage is the origin's
+    // own (not partitioned under the embedding site) and a top-level page of it sees it.
+    let framed = TestServer::start();
+    d.json(&["profile", "create", "frames"]);
+    let s = d.session_start(&["--profile", "frames", "--save"]);
+    let wrote = script(
+        "state-app.js",
+        &server,
+        &url(&s),
+        &["login-frames", APP_TOKEN, &framed.origin],
+    );
+    assert_eq!(
+        wrote,
+        logged_in(APP_TOKEN),
+        "the framed libraries stored it"
+    );
+    let stop = d.session_stop(&id(&s), &[]);
+    assert_eq!(stop["capture"]["failures"], json!([]), "{stop}");
+
+    let next = d.session_start(&["--profile", "frames"]);
+    let seen = script("state-app.js", &framed, &url(&next), &["check"]);
+    assert_eq!(
+        seen,
+        logged_in(APP_TOKEN),
+        "a page of the origin that was only ever an iframe finds the login in the next session"
+    );
+    d.session_stop(&id(&next), &[]);
+}
+
+#[test]
 fn session_load_puts_idb_and_session_storage_into_a_running_session() {
     let d = daemon();
     let server = TestServer::start();
@@ -331,6 +364,46 @@ fn every_structured_clone_type_round_trips_as_indexeddb_values_and_keys() {
         "after export --format pvault and import",
     );
     d.session_stop(&id(&again), &[]);
+}
+
+#[test]
+fn values_no_encoding_can_hold_are_recorded_by_name_and_reported_not_dropped() {
+    let d = daemon();
+    let server = TestServer::start();
+    d.json(&["profile", "create", "odd"]);
+    let s = d.session_start(&["--profile", "odd", "--save"]);
+    script("idb-clone.js", &server, &url(&s), &["write-unsupported"]);
+    let stop = d.session_stop(&id(&s), &[]);
+    assert!(
+        stop.to_string().contains("Blob") && stop.to_string().contains("File"),
+        "the capture does not report the Blob and File values it could not keep: {stop}"
+    );
+
+    let state = export_pvault(&d, "odd");
+    let records = idb_store(&state, &server.origin, "odd-db", "odd")
+        .map(|st| st["records"].to_string())
+        .unwrap_or_else(|| panic!("store odd-db/odd is not in the saved state: {state}"));
+    assert!(
+        records.contains(r#""unsupported":"Blob""#) && records.contains(r#""unsupported":"File""#),
+        "the Blob and the File are not recorded by name: {records}"
+    );
+    assert!(records.contains("still here"), "{records}");
+    let out = d.run(&["profile", "export", "odd"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Blob"),
+        "Playwright's export left the Blob out without saying so: {}",
+        stderr(&out)
+    );
+
+    let next = d.session_start(&["--profile", "odd"]);
+    let seen = script("idb-clone.js", &server, &url(&next), &["read-unsupported"]);
+    assert_eq!(seen["fine"], "still here", "{seen}");
+    assert!(
+        next["load"].to_string().contains("Blob"),
+        "the load report does not name what it could not load: {next}"
+    );
+    d.session_stop(&id(&next), &[]);
 }
 
 /// What a page at each of `urls` sees of its origin's storage (tests/node/idb-dump.js), in the

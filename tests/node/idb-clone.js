@@ -8,6 +8,11 @@
 //                                     wrote; then checks that key generators continue from the
 //                                     right number and indexes work (unique ones refuse a
 //                                     duplicate). Prints {"checked": N, "problems": [...]}.
+//   node idb-clone.js write-unsupported [PATH]
+//                                     database `odd-db`, store `odd`: a Blob (inside an object),
+//                                     a File and a plain string record `fine`; prints {"written": 3}.
+//   node idb-clone.js read-unsupported [PATH]
+//                                     prints {"fine": <value of `fine` or null>, "keys": [...]}.
 //
 // Both build the data with the same function, run in the page. The comparison is exact:
 // Object.is for numbers (-0, NaN), prototypes for Map/Set/Date/RegExp/typed arrays/boxed
@@ -440,15 +445,44 @@ async function inPage(mode) {
   return { checked, problems };
 }
 
+// Runs in the page: values structured clone accepts but no JSON encoding can hold.
+async function unsupported(mode) {
+  const req = (r) =>
+    new Promise((resolve, reject) => {
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+  const open = indexedDB.open('odd-db', 1);
+  open.onupgradeneeded = () => open.result.createObjectStore('odd');
+  const db = await req(open);
+  const tx = db.transaction('odd', mode === 'write' ? 'readwrite' : 'readonly');
+  const store = tx.objectStore('odd');
+  let out;
+  if (mode === 'write') {
+    store.put({ name: 'avatar', blob: new Blob(['hello'], { type: 'text/plain' }) }, 'blob');
+    store.put(new File(['x'], 'f.txt'), 'file');
+    store.put('still here', 'fine');
+    out = { written: 3 };
+  } else {
+    out = { fine: (await req(store.get('fine'))) ?? null, keys: await req(store.getAllKeys()) };
+  }
+  await new Promise((r) => (tx.oncomplete = r));
+  db.close();
+  return out;
+}
+
 main(async () => {
   const [mode, path = '/'] = process.argv.slice(2);
-  if (mode !== 'write' && mode !== 'verify') {
-    throw new Error('usage: idb-clone.js write|verify [PATH]');
+  const modes = ['write', 'verify', 'write-unsupported', 'read-unsupported'];
+  if (!modes.includes(mode)) {
+    throw new Error(`usage: idb-clone.js ${modes.join('|')} [PATH]`);
   }
   const { browser, context } = await connect();
   const page = await context.newPage();
   await page.goto(origin + path);
-  const result = await page.evaluate(inPage, mode);
+  const result = mode.endsWith('-unsupported')
+    ? await page.evaluate(unsupported, mode.replace('-unsupported', ''))
+    : await page.evaluate(inPage, mode);
   await page.close();
   await browser.close();
   console.log(JSON.stringify(result));

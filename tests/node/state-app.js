@@ -6,6 +6,10 @@
 //   node state-app.js login TOKEN   in a new tab, stores TOKEN through every library and prints
 //                                   what they read back: {keyval, dexie, localforage, oidc}.
 //                                   The tab stays open (its sessionStorage is the login).
+//   node state-app.js login-frames TOKEN FRAME_ORIGIN
+//                                   the same, but from iframes: a new tab at $TEST_ORIGIN's
+//                                   /frames page embeds FRAME_ORIGIN's /idb-app and /oidc-app,
+//                                   and TOKEN is stored in those frames.
 //   node state-app.js check         in a new tab, prints what each library finds when the
 //                                   pages load (their titles are set by the pages' own first
 //                                   scripts): {keyval, dexie, localforage, oidc}.
@@ -49,6 +53,22 @@ main(async () => {
     await loaded(page, '/oidc-app', 'oidc:');
     const oidc = await page.evaluate((t) => window.app.login(t), token);
     result = { ...idb, oidc };
+  } else if (mode === 'login-frames') {
+    const frameOrigin = process.argv[4];
+    if (!token || !frameOrigin) throw new Error('usage: state-app.js login-frames TOKEN FRAME_ORIGIN');
+    const page = await context.newPage();
+    await page.goto(`${origin}/frames?${frameOrigin}/idb-app,${frameOrigin}/oidc-app`);
+    const frame = async (path, prefix) => {
+      let f;
+      while (!(f = page.frames().find((x) => x.url() === frameOrigin + path))) {
+        await page.waitForEvent('framenavigated');
+      }
+      await f.waitForFunction((p) => document.title.startsWith(p), prefix);
+      return f;
+    };
+    const idb = await (await frame('/idb-app', 'idb:')).evaluate((t) => window.app.login(t), token);
+    const oidc = await (await frame('/oidc-app', 'oidc:')).evaluate((t) => window.app.login(t), token);
+    result = { ...idb, oidc };
   } else if (mode === 'check') {
     const page = await context.newPage();
     result = await check(page);
@@ -72,7 +92,7 @@ main(async () => {
       second_tab: secondTab,
     };
   } else {
-    throw new Error(`usage: state-app.js login TOKEN | check | tabs (got ${mode})`);
+    throw new Error(`usage: state-app.js login TOKEN | login-frames TOKEN ORIGIN | check | tabs (got ${mode})`);
   }
   await browser.close();
   console.log(JSON.stringify(result));

@@ -13,6 +13,7 @@
 //!   default store, sessionStorage: `app.login(token)` stores a `User` with that access token,
 //!   `app.logout()` removes it, and on load the title becomes `oidc:<access token>` or
 //!   `oidc:none`.
+//! - `GET /frames?URL,URL…` is a page embedding each URL in an iframe.
 //! - `GET /lib/<name>.js` serves those libraries' browser builds from tests/node/node_modules
 //!   (installed by `npm ci` there), so the pages load them from this server, never the
 //!   internet.
@@ -229,6 +230,20 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
                 .to_owned(),
         ),
         "/idb-app" => (String::new(), IDB_APP.to_owned()),
+        "/frames" => {
+            let frames: String = path
+                .split_once('?')
+                .map(|(_, q)| q)
+                .unwrap_or_default()
+                .split(',')
+                .filter(|u| u.starts_with("http://127.0.0.1:"))
+                .map(|u| format!("<iframe src=\"{u}\"></iframe>"))
+                .collect();
+            (
+                String::new(),
+                format!("<!doctype html><title>frames</title>{frames}"),
+            )
+        }
         "/oidc-app" => (String::new(), OIDC_APP.to_owned()),
         "/logout" => (
             "Set-Cookie: sid=; Path=/; Max-Age=0\r\n".to_owned(),
