@@ -15,6 +15,7 @@
 //! What was measured on Chromium 156 and chromiumoxide 0.9 (and why the code does what it
 //! does) is in `shared/notes/chromium-cdp.md`.
 
+mod capture;
 mod cdp;
 mod cookies;
 mod discover;
@@ -22,6 +23,7 @@ mod error;
 mod file_watch;
 mod launch;
 mod leveldb;
+mod load;
 mod report;
 mod session;
 mod stub;

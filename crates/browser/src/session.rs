@@ -1,22 +1,18 @@
 //! A connected browser: launch or attach, load state, capture state, close or detach.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chromiumoxide::Browser;
 use chromiumoxide::handler::HandlerConfig;
-use chromiumoxide::{Browser, Page};
 use futures::StreamExt;
-use pvault_model::{BrowserState, Cookie, OriginState, StorageItem};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::cdp::{call_browser, call_page, http_origin};
-use crate::cookies::{cookie_problem, from_get_cookies, key_of, now_unix, to_cookie_param};
+use crate::cdp::call_browser;
 use crate::launch::{BrowserExit, ChildProcess, LaunchOptions, LocalStorageLoad};
-use crate::report::{CaptureReport, LoadMethod, LoadReport, sorted, valid_origins};
-use crate::stub::{StubPage, pairs_to_items};
+use crate::report::{LoadMethod, LoadReport, sorted, valid_origins};
 use crate::tracker::{self, Tracker};
 use crate::{BrowserError, discover, leveldb};
 
@@ -26,36 +22,24 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A browser driven over CDP: one we launched, or one we attached to.
 pub struct Session {
     /// The chromiumoxide connection (shared with the tracking task).
-    browser: Arc<Browser>,
+    pub(crate) browser: Arc<Browser>,
     /// Polls chromiumoxide's handler for as long as the connection lives.
-    handler_task: JoinHandle<()>,
+    pub(crate) handler_task: JoinHandle<()>,
     /// Tracks navigations to know which origins may have changed.
-    tracker_task: JoinHandle<()>,
+    pub(crate) tracker_task: JoinHandle<()>,
     /// Tracking state.
-    tracker: Arc<Tracker>,
+    pub(crate) tracker: Arc<Tracker>,
     /// Chrome's DevTools websocket URL.
-    ws_url: String,
+    pub(crate) ws_url: String,
     /// `Browser.getVersion`'s `product`, e.g. `Chrome/156.0.8078.79`.
-    product: String,
+    pub(crate) product: String,
     /// Our child process; `None` when attached.
-    process: Option<ChildProcess>,
+    pub(crate) process: Option<ChildProcess>,
     /// Becomes `Some` when the browser exits or (attached) the connection closes.
-    exit_rx: watch::Receiver<Option<BrowserExit>>,
+    pub(crate) exit_rx: watch::Receiver<Option<BrowserExit>>,
     /// Watches Chrome's cookie and localStorage files (launched sessions) and bumps the change
     /// signal when Chrome writes them; dropped with the session.
-    file_watch: Option<crate::file_watch::FileWatch>,
-}
-
-/// How a capture treats origins no live frame shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CaptureMode {
-    /// Reuse untouched known data; read touched origins through a stub page.
-    Cached,
-    /// Read every origin without a live frame through a stub page.
-    Uncached,
-    /// Never open a page: touched origins without a live frame keep their known data as
-    /// updated by storage events (see `tracker.rs`), and stay touched for the next capture.
-    Checkpoint,
+    pub(crate) file_watch: Option<crate::file_watch::FileWatch>,
 }
 
 impl std::fmt::Debug for Session {
@@ -254,139 +238,9 @@ impl Session {
         self.tracker.changes()
     }
 
-    /// Loads `state` into this running browser without disturbing its pages or clients:
-    /// cookies with one `Storage.setCookies`, localStorage through a new background stub page.
-    pub async fn load_state(&self, state: &BrowserState) -> Result<LoadReport, BrowserError> {
-        self.guard(self.load(state, false)).await
-    }
-
-    /// `fresh`: the browser had no state before, so what was written is all there is.
-    async fn load(&self, state: &BrowserState, fresh: bool) -> Result<LoadReport, BrowserError> {
-        let (origins, bad_origins) = valid_origins(&state.origins);
-        let cookies = self.load_cookies(&state.cookies);
-        let storage = async {
-            let mut loaded = 0;
-            let mut failed = bad_origins;
-            let todo: Vec<&OriginState> = origins
-                .iter()
-                .filter(|o| !o.local_storage.is_empty())
-                .collect();
-            if todo.is_empty() {
-                return Ok::<_, BrowserError>((loaded, failed));
-            }
-            let stub = StubPage::open(&self.browser, self.tracker.clone()).await?;
-            for o in todo {
-                match stub.write(&o.origin, &o.local_storage).await {
-                    Ok(()) => {
-                        loaded += 1;
-                        if fresh {
-                            self.tracker.set_known(&o.origin, sorted(&o.local_storage));
-                        } else {
-                            // Keys already there make the known data partial: read it next time.
-                            self.tracker.retouch([o.origin.clone()]);
-                        }
-                    }
-                    Err(e) => failed.push((o.origin.clone(), e.to_string())),
-                }
-            }
-            stub.close(&self.browser).await;
-            Ok((loaded, failed))
-        };
-        let (cookies, storage) = tokio::join!(cookies, storage);
-        let (cookies_loaded, cookies_rejected) = cookies?;
-        let (origins_loaded, origins_failed) = storage?;
-        Ok(LoadReport {
-            cookies_loaded,
-            cookies_rejected,
-            origins_loaded,
-            origins_failed,
-            method: LoadMethod::StubPage,
-        })
-    }
-
-    /// Validates, sets with one `Storage.setCookies`, then counts what Chrome kept.
-    async fn load_cookies(
-        &self,
-        cookies: &[Cookie],
-    ) -> Result<(usize, Vec<(String, String, String)>), BrowserError> {
-        let now = now_unix();
-        let mut rejected = Vec::new();
-        let mut valid: Vec<&Cookie> = Vec::new();
-        for c in cookies {
-            match cookie_problem(c, now) {
-                Some(reason) => rejected.push((c.name.clone(), c.domain.clone(), reason)),
-                None => valid.push(c),
-            }
-        }
-        if valid.is_empty() {
-            return Ok((0, rejected));
-        }
-        let params: Vec<Value> = valid.iter().map(|c| to_cookie_param(c)).collect();
-        let batch = call_browser(
-            &self.browser,
-            "Storage.setCookies",
-            json!({"cookies": params}),
-        )
-        .await;
-        if let Err(batch_err) = batch {
-            // One bad cookie fails the whole batch: find it by setting them one at a time.
-            tracing::debug!("setCookies batch failed ({batch_err}); retrying one by one");
-            let mut kept = Vec::new();
-            for (c, p) in valid.iter().zip(params) {
-                match call_browser(&self.browser, "Storage.setCookies", json!({"cookies": [p]}))
-                    .await
-                {
-                    Ok(_) => kept.push(*c),
-                    Err(e) => rejected.push((
-                        c.name.clone(),
-                        c.domain.clone(),
-                        format!("Chrome refused it: {e}"),
-                    )),
-                }
-            }
-            valid = kept;
-        }
-        let now_in = call_browser(&self.browser, "Storage.getCookies", json!({})).await?;
-        let (present, _) = from_get_cookies(&now_in);
-        let keys: BTreeSet<_> = present.iter().map(key_of).collect();
-        let mut loaded = 0;
-        for c in valid {
-            if keys.contains(&key_of(c)) {
-                loaded += 1;
-            } else {
-                rejected.push((
-                    c.name.clone(),
-                    c.domain.clone(),
-                    "silently dropped by Chrome after Storage.setCookies (e.g. over its limit of 180 cookies per site)".into(),
-                ));
-            }
-        }
-        Ok((loaded, rejected))
-    }
-
-    /// Captures cookies and the localStorage of every origin that was loaded or that a frame has
-    /// been at, without disturbing pages or connected clients.
-    pub async fn capture(&self) -> Result<(BrowserState, CaptureReport), BrowserError> {
-        self.guard(self.capture_with(CaptureMode::Cached)).await
-    }
-
-    /// A capture for a checkpoint: like [`Session::capture`] but it never opens a page, so
-    /// nothing a client can see happens. An origin a page wrote to and left since the last
-    /// read is taken from the `DOMStorage` events seen meanwhile (counted in
-    /// [`CaptureReport::origins_from_events`]); the next full capture reads it exactly.
-    pub async fn capture_checkpoint(&self) -> Result<(BrowserState, CaptureReport), BrowserError> {
-        self.guard(self.capture_with(CaptureMode::Checkpoint)).await
-    }
-
-    /// Like [`Session::capture`] but reads every origin from the browser, reusing nothing:
-    /// for verification (it costs a stub-page visit per origin without a live frame).
-    pub async fn capture_uncached(&self) -> Result<(BrowserState, CaptureReport), BrowserError> {
-        self.guard(self.capture_with(CaptureMode::Uncached)).await
-    }
-
     /// Runs `fut` unless or until the browser goes away: a dead browser fails at once instead
     /// of after chromiumoxide's 30 s request timeout.
-    async fn guard<T>(
+    pub(crate) async fn guard<T>(
         &self,
         fut: impl std::future::Future<Output = Result<T, BrowserError>>,
     ) -> Result<T, BrowserError> {
@@ -407,164 +261,6 @@ impl Session {
                 e.map(|e| gone(&e)).unwrap_or_else(|_| "process watcher ended".into()),
             )),
         }
-    }
-
-    async fn capture_with(
-        &self,
-        mode: CaptureMode,
-    ) -> Result<(BrowserState, CaptureReport), BrowserError> {
-        let mut report = CaptureReport::default();
-        let raw = call_browser(&self.browser, "Storage.getCookies", json!({})).await?;
-        let (cookies, bad) = from_get_cookies(&raw);
-        report.cookies_failed = bad;
-
-        let (touched, known, counts) = self.tracker.take_for_capture();
-        let live = self.live_frames().await;
-        let mut result: BTreeMap<String, Vec<StorageItem>> = BTreeMap::new();
-        let mut need_stub: Vec<String> = Vec::new();
-        // Checkpoint mode: origins whose data came from events, left touched for the next read.
-        let mut estimated: Vec<String> = Vec::new();
-        let all: BTreeSet<String> = known
-            .keys()
-            .cloned()
-            .chain(touched.iter().cloned())
-            .chain(live.keys().cloned())
-            .collect();
-        for origin in all {
-            if let Some(pages) = live.get(&origin) {
-                match read_live(pages, &origin).await {
-                    Some(items) => {
-                        report.origins_read_live += 1;
-                        result.insert(origin, items);
-                    }
-                    // The page left the origin between the frame tree and the read (a busy
-                    // script does that all the time): a checkpoint must still open no page,
-                    // so it takes what the storage events said, as for any origin left.
-                    None if mode == CaptureMode::Checkpoint => {
-                        report.origins_from_events += 1;
-                        estimated.push(origin.clone());
-                        if let Some(items) = known.get(&origin) {
-                            result.insert(origin, items.clone());
-                        }
-                    }
-                    None => need_stub.push(origin),
-                }
-            } else if mode == CaptureMode::Checkpoint {
-                if touched.contains(&origin) {
-                    report.origins_from_events += 1;
-                    estimated.push(origin.clone());
-                } else {
-                    report.origins_reused += 1;
-                }
-                if let Some(items) = known.get(&origin) {
-                    result.insert(origin, items.clone());
-                }
-            } else if mode == CaptureMode::Uncached
-                || touched.contains(&origin)
-                || !known.contains_key(&origin)
-            {
-                need_stub.push(origin);
-            } else {
-                report.origins_reused += 1;
-                result.insert(origin.clone(), known[&origin].clone());
-            }
-        }
-        if !need_stub.is_empty() {
-            match StubPage::open(&self.browser, self.tracker.clone()).await {
-                Ok(stub) => {
-                    for origin in need_stub {
-                        match stub.read(&origin).await {
-                            Ok(items) => {
-                                report.origins_read_stub += 1;
-                                result.insert(origin, items);
-                            }
-                            Err(e) => {
-                                self.capture_failed(&mut report, &mut result, &known, origin, e)
-                            }
-                        }
-                    }
-                    stub.close(&self.browser).await;
-                }
-                Err(e) => {
-                    for origin in need_stub {
-                        self.capture_failed(
-                            &mut report,
-                            &mut result,
-                            &known,
-                            origin,
-                            e.to_string(),
-                        );
-                    }
-                }
-            }
-        }
-        for (origin, items) in &result {
-            if !estimated.contains(origin) {
-                self.tracker.set_read(origin, items.clone(), &counts);
-            }
-        }
-        // A frame still at an origin may change it at any moment.
-        self.tracker.retouch(live.into_keys().chain(estimated));
-        let origins = result
-            .into_iter()
-            .filter(|(_, items)| !items.is_empty())
-            .map(|(origin, local_storage)| OriginState {
-                origin,
-                local_storage,
-                session_storage: None,
-                indexed_db: None,
-                extra: Default::default(),
-            })
-            .collect();
-        Ok((BrowserState { cookies, origins }, report))
-    }
-
-    fn capture_failed(
-        &self,
-        report: &mut CaptureReport,
-        result: &mut BTreeMap<String, Vec<StorageItem>>,
-        known: &BTreeMap<String, Vec<StorageItem>>,
-        origin: String,
-        err: impl ToString,
-    ) {
-        self.tracker.retouch([origin.clone()]);
-        if let Some(k) = known.get(&origin) {
-            result.insert(origin.clone(), k.clone());
-        }
-        report.origins_failed.push((origin, err.to_string()));
-    }
-
-    /// Every http(s) origin a frame of a (non-stub) page is at now, with the pages showing it.
-    async fn live_frames(&self) -> BTreeMap<String, Vec<Page>> {
-        let mut out: BTreeMap<String, Vec<Page>> = BTreeMap::new();
-        let Ok(pages) = self.browser.pages().await else {
-            return out;
-        };
-        for page in pages {
-            if self.tracker.is_internal(page.target_id().as_ref()) {
-                continue;
-            }
-            let Ok(tree) = call_page(&page, "Page.getFrameTree", json!({})).await else {
-                continue;
-            };
-            let mut stack = vec![tree.get("frameTree").cloned().unwrap_or(Value::Null)];
-            while let Some(node) = stack.pop() {
-                let url = node
-                    .pointer("/frame/url")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                if let Some(o) = http_origin(url) {
-                    let e = out.entry(o).or_default();
-                    if !e.iter().any(|p| p.target_id() == page.target_id()) {
-                        e.push(page.clone());
-                    }
-                }
-                if let Some(children) = node.get("childFrames").and_then(Value::as_array) {
-                    stack.extend(children.iter().cloned());
-                }
-            }
-        }
-        out
     }
 
     /// Closes the browser: `Browser.close` (Chrome flushes its profile), waits for the process
@@ -622,20 +318,4 @@ impl Drop for Session {
         }
         self.stop_tasks();
     }
-}
-
-/// Reads an origin's localStorage through a live frame's page session.
-async fn read_live(pages: &[Page], origin: &str) -> Option<Vec<StorageItem>> {
-    for page in pages {
-        let r = call_page(
-            page,
-            "DOMStorage.getDOMStorageItems",
-            json!({"storageId": {"securityOrigin": origin, "isLocalStorage": true}}),
-        )
-        .await;
-        if let Ok(v) = r {
-            return Some(pairs_to_items(v.get("entries").unwrap_or(&Value::Null)));
-        }
-    }
-    None
 }
