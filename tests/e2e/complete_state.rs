@@ -200,6 +200,12 @@ fn idb_and_session_storage_logins_are_there_in_the_next_session() {
     let stop = d.session_stop(&id(&s), &[]);
     assert_eq!(stop["snapshot"]["kind"], "session_save", "{stop}");
     assert_eq!(stop["capture"]["failures"], json!([]), "{stop}");
+    // idb-keyval's, Dexie's and localforage's records; oidc-client-ts's user.
+    assert!(
+        stop["snapshot"]["indexed_db_record_count"].as_u64() >= Some(3)
+            && stop["snapshot"]["session_storage_key_count"].as_u64() >= Some(1),
+        "the saved snapshot counts no IndexedDB records or sessionStorage keys: {stop}"
+    );
 
     let next = d.session_start(&["--profile", "apps"]);
     assert_eq!(next["load"]["failures"], json!([]), "{next}");
