@@ -277,6 +277,21 @@ fn session_load_puts_idb_and_session_storage_into_a_running_session() {
 }
 
 #[test]
+fn the_start_page_finds_indexeddb_when_its_first_script_runs() {
+    let d = daemon();
+    let server = TestServer::start();
+    d.import("start", &app_state(&server.origin, APP_TOKEN));
+    let s = d.session_start(&["--profile", "start", "--start-url", &server.url("/idb-app")]);
+    let seen = script("state-app.js", &server, &url(&s), &["start-page"]);
+    assert_eq!(
+        seen,
+        json!({"keyval": APP_TOKEN, "dexie": APP_TOKEN, "localforage": APP_TOKEN}),
+        "the start page's first script did not find the profile's IndexedDB (it must be in place before any page runs)"
+    );
+    d.session_stop(&id(&s), &[]);
+}
+
+#[test]
 fn pvault_run_saves_and_loads_idb_and_session_storage_logins() {
     let d = daemon();
     let server = TestServer::start();

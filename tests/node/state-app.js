@@ -13,6 +13,9 @@
 //   node state-app.js check         in a new tab, prints what each library finds when the
 //                                   pages load (their titles are set by the pages' own first
 //                                   scripts): {keyval, dexie, localforage, oidc}.
+//   node state-app.js start-page    what the session's start page (/idb-app, opened by
+//                                   `--start-url`, not by this script) found when its first
+//                                   script ran: {keyval, dexie, localforage}.
 //   node state-app.js tabs          sessionStorage per tab: prints {first, after_logout,
 //                                   after_reload, after_navigation, second_tab}: what
 //                                   /oidc-app finds in a new tab, after app.logout(), after a
@@ -69,6 +72,15 @@ main(async () => {
     const idb = await (await frame('/idb-app', 'idb:')).evaluate((t) => window.app.login(t), token);
     const oidc = await (await frame('/oidc-app', 'oidc:')).evaluate((t) => window.app.login(t), token);
     result = { ...idb, oidc };
+  } else if (mode === 'start-page') {
+    const page = context.pages().find((p) => p.url() === origin + '/idb-app');
+    if (!page) throw new Error(`no start page: ${context.pages().map((p) => p.url())}`);
+    await page.waitForFunction(
+      () => document.title.startsWith('idb:') || document.title.startsWith('error:'),
+    );
+    const title = await page.title();
+    if (!title.startsWith('idb:')) throw new Error(title);
+    result = JSON.parse(title.slice('idb:'.length));
   } else if (mode === 'check') {
     const page = await context.newPage();
     result = await check(page);
@@ -92,7 +104,7 @@ main(async () => {
       second_tab: secondTab,
     };
   } else {
-    throw new Error(`usage: state-app.js login TOKEN | login-frames TOKEN ORIGIN | check | tabs (got ${mode})`);
+    throw new Error(`usage: state-app.js login TOKEN | login-frames TOKEN ORIGIN | start-page | check | tabs (got ${mode})`);
   }
   await browser.close();
   console.log(JSON.stringify(result));
