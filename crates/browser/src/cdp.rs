@@ -63,6 +63,34 @@ pub(crate) async fn call_page(
         .map_err(|e| BrowserError::cdp(method, e))
 }
 
+/// Evaluates `expression` in a page (in the execution context `context`, else the main
+/// world), awaiting a returned promise, and returns the result by value. A script exception
+/// is an error carrying its description.
+pub(crate) async fn evaluate(
+    page: &Page,
+    expression: String,
+    context: Option<i64>,
+) -> Result<Value, BrowserError> {
+    let mut params = serde_json::json!({
+        "expression": expression,
+        "returnByValue": true,
+        "awaitPromise": true,
+    });
+    if let Some(id) = context {
+        params["contextId"] = id.into();
+    }
+    let r = call_page(page, "Runtime.evaluate", params).await?;
+    if let Some(ex) = r.get("exceptionDetails") {
+        let text = ex
+            .pointer("/exception/description")
+            .or_else(|| ex.get("text"))
+            .and_then(Value::as_str)
+            .unwrap_or("script exception");
+        return Err(BrowserError::cdp("Runtime.evaluate", text));
+    }
+    Ok(r.pointer("/result/value").cloned().unwrap_or(Value::Null))
+}
+
 /// The origin (`scheme://host[:port]`) of an http(s) URL, or `None` for anything else
 /// (about:blank, data:, chrome:, opaque origins), which has no localStorage we keep.
 pub(crate) fn http_origin(url: &str) -> Option<String> {

@@ -1,70 +1,153 @@
 //! Loading a [`BrowserState`] into a browser: cookies with one verified `Storage.setCookies`,
-//! web storage through a background stub page.
+//! localStorage and IndexedDB through a background stub page (before any page of a fresh
+//! session runs: the session is handed out only after), sessionStorage through `new_tabs.rs`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use pvault_model::{BrowserState, Cookie, OriginState};
+use pvault_model::{BrowserState, Cookie, OriginState, StorageItem};
 use serde_json::{Value, json};
 
 use crate::cdp::call_browser;
 use crate::cookies::{cookie_problem, from_get_cookies, key_of, now_unix, to_cookie_param};
 use crate::report::{LoadMethod, LoadReport, sorted, valid_origins};
 use crate::stub::StubPage;
-use crate::{BrowserError, Session};
+use crate::{BrowserError, Session, indexed_db};
 
 impl Session {
     /// Loads `state` into this running browser without disturbing its pages or clients:
-    /// cookies with one `Storage.setCookies`, localStorage through a new background stub page.
+    /// cookies with one `Storage.setCookies`, localStorage and IndexedDB through a new
+    /// background stub page (databases of the same name are replaced), sessionStorage for the
+    /// tabs opened from now on.
     pub async fn load_state(&self, state: &BrowserState) -> Result<LoadReport, BrowserError> {
-        self.guard(self.load(state, false)).await
+        self.guard(self.load(state, false, false)).await
     }
 
-    /// `fresh`: the browser had no state before, so what was written is all there is.
+    /// `fresh`: the browser had no state before, so what was loaded is all there is (and is
+    /// kept as known even where writing it failed: a save must not drop what a failed load
+    /// did not put in). `local_on_disk`: localStorage was written into Chrome's database
+    /// before launch.
     pub(crate) async fn load(
         &self,
         state: &BrowserState,
         fresh: bool,
+        local_on_disk: bool,
     ) -> Result<LoadReport, BrowserError> {
         let (origins, bad_origins) = valid_origins(&state.origins);
         let cookies = self.load_cookies(&state.cookies);
-        let storage = async {
-            let mut loaded = 0;
-            let mut failed = bad_origins;
-            let todo: Vec<&OriginState> = origins
-                .iter()
-                .filter(|o| !o.local_storage.is_empty())
-                .collect();
-            if todo.is_empty() {
-                return Ok::<_, BrowserError>((loaded, failed));
-            }
-            let stub = StubPage::open(&self.browser, self.tracker.clone()).await?;
-            for o in todo {
-                match stub.write(&o.origin, &o.local_storage).await {
-                    Ok(()) => {
-                        loaded += 1;
-                        if fresh {
-                            self.tracker.set_known(&o.origin, sorted(&o.local_storage));
-                        } else {
-                            // Keys already there make the known data partial: read it next time.
-                            self.tracker.retouch([o.origin.clone()]);
-                        }
-                    }
-                    Err(e) => failed.push((o.origin.clone(), e.to_string())),
-                }
-            }
-            stub.close(&self.browser).await;
-            Ok((loaded, failed))
-        };
+        let storage = self.load_storage(&origins, fresh, local_on_disk);
         let (cookies, storage) = tokio::join!(cookies, storage);
         let (cookies_loaded, cookies_rejected) = cookies?;
-        let (origins_loaded, origins_failed) = storage?;
+        let storage = storage?;
+        let mut origins_failed = bad_origins;
+        origins_failed.extend(storage.failed);
         Ok(LoadReport {
             cookies_loaded,
             cookies_rejected,
-            origins_loaded,
+            origins_loaded: if local_on_disk {
+                origins
+                    .iter()
+                    .filter(|o| !o.local_storage.is_empty())
+                    .count()
+            } else {
+                storage.local_origins
+            },
+            session_storage_origins: storage.session_origins,
+            indexed_db_databases: storage.databases,
+            indexed_db_records: storage.records,
             origins_failed,
-            method: LoadMethod::StubPage,
+            method: if local_on_disk {
+                LoadMethod::OnDisk
+            } else {
+                LoadMethod::StubPage
+            },
         })
+    }
+
+    /// Loads every origin's web storage; see [`Session::load`].
+    async fn load_storage(
+        &self,
+        origins: &[OriginState],
+        fresh: bool,
+        local_on_disk: bool,
+    ) -> Result<StorageLoad, BrowserError> {
+        let mut out = StorageLoad::default();
+        let session: BTreeMap<String, Vec<StorageItem>> = origins
+            .iter()
+            .filter(|o| !o.session_items().is_empty())
+            .map(|o| (o.origin.clone(), o.session_items().to_vec()))
+            .collect();
+        if !session.is_empty() {
+            match self.new_tabs().await {
+                Ok(tabs) => out.session_origins = tabs.hand_out(&session),
+                Err(e) => out.failed.extend(
+                    session
+                        .keys()
+                        .map(|o| (o.clone(), format!("sessionStorage: {e}"))),
+                ),
+            }
+        }
+        let write_local = |o: &OriginState| !local_on_disk && !o.local_storage.is_empty();
+        let todo: Vec<&OriginState> = origins
+            .iter()
+            .filter(|o| write_local(o) || !o.databases().is_empty())
+            .collect();
+        if !todo.is_empty() {
+            let stub = StubPage::open(&self.browser, self.tracker.clone()).await?;
+            for o in todo {
+                let at_origin = if write_local(o) {
+                    match stub.write(&o.origin, &o.local_storage).await {
+                        Ok(()) => {
+                            out.local_origins += 1;
+                            true
+                        }
+                        Err(e) => {
+                            out.failed
+                                .push((o.origin.clone(), format!("localStorage: {e}")));
+                            false
+                        }
+                    }
+                } else {
+                    false
+                };
+                if o.databases().is_empty() {
+                    continue;
+                }
+                let restored = async {
+                    if !at_origin {
+                        stub.goto(&o.origin).await?;
+                    }
+                    indexed_db::restore(stub.page(), None, o.databases(), !fresh).await
+                };
+                match restored.await {
+                    Ok(r) => {
+                        out.databases += o.databases().len();
+                        out.records += r.records;
+                        out.failed.extend(
+                            r.failures
+                                .into_iter()
+                                .map(|f| (o.origin.clone(), format!("IndexedDB {f}"))),
+                        );
+                    }
+                    Err(e) => out
+                        .failed
+                        .push((o.origin.clone(), format!("IndexedDB: {e}"))),
+                }
+            }
+            stub.close(&self.browser).await;
+        }
+        for o in origins {
+            self.tracker
+                .set_known_session(&o.origin, sorted(o.session_items()));
+            if fresh {
+                self.tracker.set_known(&o.origin, sorted(&o.local_storage));
+                self.tracker
+                    .set_known_idb(&o.origin, o.databases().to_vec(), None);
+            } else {
+                // Data already there makes the known data partial: read it next time.
+                self.tracker.retouch([o.origin.clone()]);
+            }
+        }
+        Ok(out)
     }
 
     /// Validates, sets with one `Storage.setCookies`, then counts what Chrome kept.
@@ -126,4 +209,19 @@ impl Session {
         }
         Ok((loaded, rejected))
     }
+}
+
+/// What loading web storage did.
+#[derive(Default)]
+struct StorageLoad {
+    /// Origins whose localStorage was written through the stub page.
+    local_origins: usize,
+    /// Origins whose sessionStorage new tabs get.
+    session_origins: usize,
+    /// IndexedDB databases written.
+    databases: usize,
+    /// IndexedDB records written.
+    records: usize,
+    /// What failed, as `(origin, "part: reason")`.
+    failed: Vec<(String, String)>,
 }

@@ -22,7 +22,14 @@ pub struct LoadReport {
     pub cookies_rejected: Vec<(String, String, String)>,
     /// Origins whose localStorage was loaded.
     pub origins_loaded: usize,
-    /// Origins whose localStorage could not be loaded, as `(origin, reason)`.
+    /// Origins whose sessionStorage new tabs get (see `new_tabs.rs`).
+    pub session_storage_origins: usize,
+    /// IndexedDB databases written.
+    pub indexed_db_databases: usize,
+    /// IndexedDB records written.
+    pub indexed_db_records: usize,
+    /// What of an origin could not be loaded, as `(origin, "part: reason")`; the part is
+    /// `localStorage`, `sessionStorage` or `IndexedDB <database>/<store> …`.
     pub origins_failed: Vec<(String, String)>,
     /// How localStorage was loaded.
     pub method: LoadMethod,
@@ -45,6 +52,52 @@ pub struct CaptureReport {
     /// Checkpoint captures only: origins a page changed and left, taken as the `DOMStorage`
     /// events since the last read left them (a full capture reads them again).
     pub origins_from_events: usize,
+    /// Origins with localStorage in the captured state.
+    pub local_storage_origins: usize,
+    /// Origins with sessionStorage in the captured state.
+    pub session_storage_origins: usize,
+    /// IndexedDB databases in the captured state.
+    pub indexed_db_databases: usize,
+    /// IndexedDB records in the captured state.
+    pub indexed_db_records: usize,
+    /// Records holding values that could not be serialized (kept by type name only, never
+    /// loaded), as `origin database/store: N records (Blob, …)`.
+    pub unsupported: Vec<String>,
+}
+
+impl CaptureReport {
+    /// Fills the counts and the unsupported list from the captured origins.
+    pub(crate) fn count(&mut self, origins: &[OriginState]) {
+        for o in origins {
+            self.local_storage_origins += usize::from(!o.local_storage.is_empty());
+            self.session_storage_origins += usize::from(!o.session_items().is_empty());
+            self.indexed_db_databases += o.databases().len();
+            for db in o.databases() {
+                for store in &db.stores {
+                    self.indexed_db_records += store.records.len();
+                    let mut names = std::collections::BTreeSet::new();
+                    let mut n = 0;
+                    for r in &store.records {
+                        let info = r.value_info();
+                        if !info.unsupported.is_empty() {
+                            n += 1;
+                            names.extend(info.unsupported);
+                        }
+                    }
+                    if n > 0 {
+                        self.unsupported.push(format!(
+                            "{} {}/{}: {n} record{} holding {} (kept by type name only)",
+                            o.origin,
+                            db.name,
+                            store.name,
+                            if n == 1 { "" } else { "s" },
+                            names.into_iter().collect::<Vec<_>>().join(", ")
+                        ));
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub(crate) fn sorted(items: &[StorageItem]) -> Vec<StorageItem> {

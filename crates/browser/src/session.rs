@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::cdp::call_browser;
 use crate::launch::{BrowserExit, ChildProcess, LaunchOptions, LocalStorageLoad};
-use crate::report::{LoadMethod, LoadReport, sorted, valid_origins};
+use crate::report::{LoadMethod, LoadReport, valid_origins};
 use crate::tracker::{self, Tracker};
 use crate::{BrowserError, discover, leveldb};
 
@@ -37,6 +37,9 @@ pub struct Session {
     pub(crate) process: Option<ChildProcess>,
     /// Becomes `Some` when the browser exits or (attached) the connection closes.
     pub(crate) exit_rx: watch::Receiver<Option<BrowserExit>>,
+    /// The connection that hands sessionStorage to new tabs, opened on the first load that
+    /// has any (most sessions never need it).
+    pub(crate) new_tabs: tokio::sync::OnceCell<crate::new_tabs::NewTabs>,
     /// Watches Chrome's cookie and localStorage files (launched sessions) and bumps the change
     /// signal when Chrome writes them; dropped with the session.
     pub(crate) file_watch: Option<crate::file_watch::FileWatch>,
@@ -58,7 +61,7 @@ impl Session {
     pub async fn launch(opts: LaunchOptions) -> Result<(Session, LoadReport), BrowserError> {
         opts.validate()?;
         let state = opts.state.clone().unwrap_or_default();
-        let (origins, bad_origins) = valid_origins(&state.origins);
+        let (origins, _) = valid_origins(&state.origins);
         let mut method = LoadMethod::StubPage;
         let mut written = Vec::new();
         if !origins.is_empty()
@@ -81,29 +84,19 @@ impl Session {
         };
         session.file_watch =
             crate::file_watch::FileWatch::start(&opts.user_data_dir, session.tracker.clone());
-        let report = if method == LoadMethod::OnDisk {
-            for o in &origins {
-                session
-                    .tracker
-                    .set_known(&o.origin, sorted(&o.local_storage));
-            }
-            let (loaded, rejected) = session.load_cookies(&state.cookies).await?;
-            LoadReport {
-                cookies_loaded: loaded,
-                cookies_rejected: rejected,
-                origins_loaded: written.len(),
-                origins_failed: bad_origins,
-                method,
-            }
-        } else {
-            match session.guard(session.load(&state, true)).await {
-                Ok(r) => r,
-                Err(e) => {
-                    session.close().await.ok();
-                    return Err(e);
-                }
+        let loaded = session
+            .guard(session.load(&state, true, method == LoadMethod::OnDisk))
+            .await;
+        let mut report = match loaded {
+            Ok(r) => r,
+            Err(e) => {
+                session.close().await.ok();
+                return Err(e);
             }
         };
+        if method == LoadMethod::OnDisk {
+            report.origins_loaded = written.len();
+        }
         if let Some(url) = start_url {
             let opened = session
                 .guard(call_browser(
@@ -205,8 +198,16 @@ impl Session {
                 .to_owned(),
             process,
             exit_rx,
+            new_tabs: tokio::sync::OnceCell::new(),
             file_watch: None,
         })
+    }
+
+    /// The sessionStorage hand-off connection, opened on first use.
+    pub(crate) async fn new_tabs(&self) -> Result<&crate::new_tabs::NewTabs, BrowserError> {
+        self.new_tabs
+            .get_or_try_init(|| crate::new_tabs::NewTabs::connect(&self.ws_url))
+            .await
     }
 
     /// Chrome's DevTools websocket URL (what Playwright's `connectOverCDP` accepts).

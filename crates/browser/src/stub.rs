@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use crate::BrowserError;
-use crate::cdp::{call_browser, call_page};
+use crate::cdp::{call_browser, call_page, evaluate};
 use crate::tracker::Tracker;
 
 /// An open stub page. Close it with [`StubPage::close`].
@@ -74,7 +74,8 @@ impl StubPage {
         })
     }
 
-    async fn goto(&self, origin: &str) -> Result<(), BrowserError> {
+    /// Navigates the stub page to `origin` (an empty document served by us).
+    pub(crate) async fn goto(&self, origin: &str) -> Result<(), BrowserError> {
         let url = format!("{origin}/");
         self.page
             .goto(url)
@@ -84,21 +85,12 @@ impl StubPage {
     }
 
     async fn eval(&self, expression: String) -> Result<Value, BrowserError> {
-        let r = call_page(
-            &self.page,
-            "Runtime.evaluate",
-            json!({"expression": expression, "returnByValue": true}),
-        )
-        .await?;
-        if let Some(ex) = r.get("exceptionDetails") {
-            let text = ex
-                .pointer("/exception/description")
-                .or_else(|| ex.get("text"))
-                .and_then(Value::as_str)
-                .unwrap_or("script exception");
-            return Err(BrowserError::cdp("Runtime.evaluate", text));
-        }
-        Ok(r.pointer("/result/value").cloned().unwrap_or(Value::Null))
+        evaluate(&self.page, expression, None).await
+    }
+
+    /// The page, for CDP commands that need a document of the origin it is at.
+    pub(crate) fn page(&self) -> &Page {
+        &self.page
     }
 
     /// Writes `items` into `origin`'s localStorage (existing keys are overwritten, others kept).

@@ -15,6 +15,16 @@
 //! Playwright's context), so for an origin a page wrote to and then left, those events are
 //! what a checkpoint has; the final capture still re-reads such an origin exactly.
 //!
+//! sessionStorage events are applied the same way, per origin, remembering which tab wrote
+//! last: a browser keeps sessionStorage per tab, a snapshot one set per origin, and the tab
+//! that changed it last is the one whose data is kept.
+//!
+//! IndexedDB has no item events; `Storage.trackIndexedDBForOrigin` on our session of a page
+//! (per origin the page has been at) makes Chrome report `Storage.indexedDBContentUpdated` /
+//! `indexedDBListUpdated` within milliseconds of a write (measured on Chromium 156; the
+//! browser-level session answers "Internal error" to it). Those mark the origin's IndexedDB
+//! dirty, so a checkpoint re-reads it through a live frame, and cost nothing while idle.
+//!
 //! Every signal (navigation, storage event, a write to Chrome's cookie or localStorage files
 //! seen by the file watch in `session.rs`) bumps a counter that [`Tracker::changes`] hands out.
 
@@ -28,11 +38,14 @@ use chromiumoxide::cdp::browser_protocol::dom_storage::{
     EventDomStorageItemsCleared, StorageId,
 };
 use chromiumoxide::cdp::browser_protocol::page::EventFrameNavigated;
+use chromiumoxide::cdp::browser_protocol::storage::{
+    EventIndexedDbContentUpdated, EventIndexedDbListUpdated,
+};
 use chromiumoxide::cdp::browser_protocol::target::{
     EventTargetCreated, EventTargetDestroyed, EventTargetInfoChanged, TargetId,
 };
 use futures::StreamExt;
-use pvault_model::StorageItem;
+use pvault_model::{IdbDatabase, StorageItem};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -92,20 +105,64 @@ pub(crate) enum StorageChange {
 /// does not overwrite what an event changed while it was reading.
 pub(crate) type EventCounts = HashMap<String, u64>;
 
+/// Which web storage area an event or a read is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Area {
+    /// localStorage (one per origin).
+    Local,
+    /// sessionStorage (one per tab and origin).
+    Session,
+}
+
+/// What is known of every origin's storage: loaded, read, or kept up to date by events.
+#[derive(Clone, Default)]
+pub(crate) struct Known {
+    /// localStorage per origin (an empty vec: known to be empty).
+    pub local: BTreeMap<String, Vec<StorageItem>>,
+    /// sessionStorage per origin.
+    pub session: BTreeMap<String, Vec<StorageItem>>,
+    /// IndexedDB per origin, shared so that a capture's copy costs nothing.
+    pub idb: BTreeMap<String, Arc<Vec<IdbDatabase>>>,
+}
+
+/// A copy of the tracking state a capture works from.
+pub(crate) struct CaptureBase {
+    /// Origins a frame has been at since their data was last read.
+    pub touched: BTreeSet<String>,
+    /// Known data of every origin.
+    pub known: Known,
+    /// localStorage event counts at the time of the copy.
+    pub counts: EventCounts,
+    /// sessionStorage event counts at the time of the copy.
+    pub session_counts: EventCounts,
+    /// Origins whose IndexedDB changed since it was last read.
+    pub idb_dirty: BTreeSet<String>,
+    /// Per origin, the tab whose sessionStorage changed last.
+    pub session_tab: HashMap<String, String>,
+}
+
 #[derive(Default)]
 struct TrackerState {
     /// Origins a frame has been at since their data was last loaded or read.
     touched: BTreeSet<String>,
-    /// Last loaded or captured localStorage per origin (empty vec = known to be empty).
-    known: BTreeMap<String, Vec<StorageItem>>,
+    /// Last loaded or captured storage per origin.
+    known: Known,
     /// Our own stub pages, whose navigations change nothing.
     internal: HashSet<String>,
     /// Page targets that already have a navigation listener.
     watched: HashSet<String>,
     /// Page targets open now (ours included; `internal` tells them apart).
     open_pages: HashSet<String>,
-    /// Per origin, how many storage events were applied to `known`.
+    /// Per origin, how many localStorage events were applied to `known`.
     events: EventCounts,
+    /// Per origin, how many sessionStorage events were applied to `known`.
+    session_events: EventCounts,
+    /// Per origin, the tab whose sessionStorage changed last.
+    session_tab: HashMap<String, String>,
+    /// Origins whose IndexedDB changed since it was last read.
+    idb_dirty: BTreeSet<String>,
+    /// `(target, origin)` pairs whose IndexedDB tracking is on.
+    idb_tracked: HashSet<(String, String)>,
 }
 
 impl std::fmt::Debug for Tracker {
@@ -174,12 +231,24 @@ impl Tracker {
 
     /// Applies a `DOMStorage` event of a (non-internal) page to the known data of `origin`
     /// and marks the origin touched, so the next full capture reads it exactly.
-    pub(crate) fn storage_changed(&self, target: &str, origin: &str, change: StorageChange) {
+    pub(crate) fn storage_changed(
+        &self,
+        target: &str,
+        area: Area,
+        origin: &str,
+        change: StorageChange,
+    ) {
         let applied = self.with(|s| {
             if s.internal.contains(target) {
                 return false;
             }
-            let items = s.known.entry(origin.to_owned()).or_default();
+            let items = match area {
+                Area::Local => s.known.local.entry(origin.to_owned()).or_default(),
+                Area::Session => {
+                    s.session_tab.insert(origin.to_owned(), target.to_owned());
+                    s.known.session.entry(origin.to_owned()).or_default()
+                }
+            };
             match change {
                 StorageChange::Set { key, value } => {
                     match items.binary_search_by(|i| i.name.as_str().cmp(&key)) {
@@ -191,7 +260,11 @@ impl Tracker {
                 StorageChange::Clear => items.clear(),
             }
             s.touched.insert(origin.to_owned());
-            *s.events.entry(origin.to_owned()).or_default() += 1;
+            let counts = match area {
+                Area::Local => &mut s.events,
+                Area::Session => &mut s.session_events,
+            };
+            *counts.entry(origin.to_owned()).or_default() += 1;
             true
         });
         if applied {
@@ -213,29 +286,73 @@ impl Tracker {
         self.with(|s| s.internal.contains(target))
     }
 
-    /// Records data just loaded into or read from the browser.
+    /// Records localStorage just loaded into or read from the browser.
     pub(crate) fn set_known(&self, origin: &str, items: Vec<StorageItem>) {
         self.with(|s| {
-            s.known.insert(origin.to_owned(), items);
+            s.known.local.insert(origin.to_owned(), items);
         });
     }
 
-    /// Whether `origin` has known data (loaded, read, or seeded from a live read).
-    pub(crate) fn is_known(&self, origin: &str) -> bool {
-        self.with(|s| s.known.contains_key(origin))
+    /// Records sessionStorage just loaded (handed to new tabs) or read.
+    pub(crate) fn set_known_session(&self, origin: &str, items: Vec<StorageItem>) {
+        self.with(|s| {
+            s.known.session.insert(origin.to_owned(), items);
+        });
+    }
+
+    /// Records IndexedDB just loaded into or read from the browser; `read_at` is the dirty
+    /// state taken before the read: a change reported since keeps the origin dirty.
+    pub(crate) fn set_known_idb(
+        &self,
+        origin: &str,
+        dbs: Vec<IdbDatabase>,
+        read_at: Option<&BTreeSet<String>>,
+    ) {
+        self.with(|s| {
+            s.known.idb.insert(origin.to_owned(), Arc::new(dbs));
+            if read_at.is_none_or(|d| d.contains(origin) == s.idb_dirty.contains(origin)) {
+                s.idb_dirty.remove(origin);
+            }
+        });
+    }
+
+    /// Marks an origin's IndexedDB changed.
+    fn idb_changed(&self, origin: &str) {
+        self.with(|s| s.idb_dirty.insert(origin.to_owned()));
+        self.bump();
+    }
+
+    /// Whether IndexedDB tracking still has to be turned on for `origin` in `target`.
+    fn start_idb_tracking(&self, target: &str, origin: &str) -> bool {
+        self.with(|s| s.idb_tracked.insert((target.to_owned(), origin.to_owned())))
+    }
+
+    /// Whether `origin` has known data of `area` (loaded, read, or seeded from a live read).
+    pub(crate) fn is_known(&self, area: Area, origin: &str) -> bool {
+        self.with(|s| match area {
+            Area::Local => s.known.local.contains_key(origin),
+            Area::Session => s.known.session.contains_key(origin),
+        })
     }
 
     /// Records a full read of `origin` made by the event watcher when the first storage event
     /// of an origin without known data arrived (a page may have written before our
     /// `DOMStorage.enable`, so the events alone would be partial).
-    pub(crate) fn seed(&self, target: &str, origin: &str, items: Vec<StorageItem>) {
+    pub(crate) fn seed(&self, target: &str, area: Area, origin: &str, items: Vec<StorageItem>) {
         let applied = self.with(|s| {
             if s.internal.contains(target) {
                 return false;
             }
-            s.known.insert(origin.to_owned(), items);
+            let (known, counts) = match area {
+                Area::Local => (&mut s.known.local, &mut s.events),
+                Area::Session => {
+                    s.session_tab.insert(origin.to_owned(), target.to_owned());
+                    (&mut s.known.session, &mut s.session_events)
+                }
+            };
+            known.insert(origin.to_owned(), items);
+            *counts.entry(origin.to_owned()).or_default() += 1;
             s.touched.insert(origin.to_owned());
-            *s.events.entry(origin.to_owned()).or_default() += 1;
             true
         });
         if applied {
@@ -245,35 +362,45 @@ impl Tracker {
 
     /// Records data read from the browser during a capture, unless a storage event changed the
     /// origin after the capture took its copy (`counts`): then the event's data is newer.
-    pub(crate) fn set_read(&self, origin: &str, items: Vec<StorageItem>, counts: &EventCounts) {
+    pub(crate) fn set_read(
+        &self,
+        area: Area,
+        origin: &str,
+        items: Vec<StorageItem>,
+        counts: &EventCounts,
+    ) {
         self.with(|s| {
-            if s.events.get(origin) == counts.get(origin) {
-                s.known.insert(origin.to_owned(), items);
+            let (known, now) = match area {
+                Area::Local => (&mut s.known.local, &s.events),
+                Area::Session => (&mut s.known.session, &s.session_events),
+            };
+            if now.get(origin) == counts.get(origin) {
+                known.insert(origin.to_owned(), items);
             }
         });
     }
 
-    /// Takes the touched set (navigations during capture re-add), a copy of known data and
-    /// the storage event counts at this moment.
-    pub(crate) fn take_for_capture(
-        &self,
-    ) -> (
-        BTreeSet<String>,
-        BTreeMap<String, Vec<StorageItem>>,
-        EventCounts,
-    ) {
-        self.with(|s| {
-            (
-                std::mem::take(&mut s.touched),
-                s.known.clone(),
-                s.events.clone(),
-            )
+    /// Takes the touched set (navigations during capture re-add) and a copy of everything
+    /// else a capture needs, at this moment.
+    pub(crate) fn take_for_capture(&self) -> CaptureBase {
+        self.with(|s| CaptureBase {
+            touched: std::mem::take(&mut s.touched),
+            known: s.known.clone(),
+            counts: s.events.clone(),
+            session_counts: s.session_events.clone(),
+            idb_dirty: s.idb_dirty.clone(),
+            session_tab: s.session_tab.clone(),
         })
     }
 
     /// Puts origins back as touched (a failed read, or a frame still live there).
     pub(crate) fn retouch(&self, origins: impl IntoIterator<Item = String>) {
         self.with(|s| s.touched.extend(origins));
+    }
+
+    /// Whether `target` is the tab whose sessionStorage of `origin` is the known one.
+    fn is_session_tab(&self, origin: &str, target: &str) -> bool {
+        self.with(|s| s.session_tab.get(origin).is_some_and(|t| t == target))
     }
 
     fn start_watch(&self, target: &str) -> bool {
@@ -345,6 +472,12 @@ fn watch_page(browser: &Arc<Browser>, tracker: &Arc<Tracker>, target: TargetId) 
         let Ok(mut navs) = page.event_listener::<EventFrameNavigated>().await else {
             return;
         };
+        let (Ok(mut idb_content), Ok(mut idb_list)) = (
+            page.event_listener::<EventIndexedDbContentUpdated>().await,
+            page.event_listener::<EventIndexedDbListUpdated>().await,
+        ) else {
+            return;
+        };
         let (Ok(mut added), Ok(mut removed), Ok(mut updated), Ok(mut cleared)) = (
             page.event_listener::<EventDomStorageItemAdded>().await,
             page.event_listener::<EventDomStorageItemRemoved>().await,
@@ -358,15 +491,34 @@ fn watch_page(browser: &Arc<Browser>, tracker: &Arc<Tracker>, target: TargetId) 
             tracing::debug!("DOMStorage.enable on a page failed: {e}");
         }
         let t = target.as_ref();
+        // Frames already there before the listener (a page opened with a URL).
+        if let Ok(tree) = call_page(&page, "Page.getFrameTree", json!({})).await {
+            for url in frame_urls(&tree) {
+                track_indexed_db(&page, &tracker, t, &url).await;
+            }
+        }
         loop {
             let (id, change) = tokio::select! {
                 ev = navs.next() => match ev {
                     Some(ev) => {
                         tracker.touch_url(t, &ev.frame.url);
+                        track_indexed_db(&page, &tracker, t, &ev.frame.url).await;
                         continue;
                     }
                     None => break,
                 },
+                Some(ev) = idb_content.next() => {
+                    if !tracker.is_internal(t) && let Some(o) = http_origin(&ev.origin) {
+                        tracker.idb_changed(&o);
+                    }
+                    continue;
+                }
+                Some(ev) = idb_list.next() => {
+                    if !tracker.is_internal(t) && let Some(o) = http_origin(&ev.origin) {
+                        tracker.idb_changed(&o);
+                    }
+                    continue;
+                }
                 Some(ev) = added.next() => (ev.storage_id.clone(), StorageChange::Set {
                     key: ev.key.clone(),
                     value: ev.new_value.clone(),
@@ -381,40 +533,96 @@ fn watch_page(browser: &Arc<Browser>, tracker: &Arc<Tracker>, target: TargetId) 
                 Some(ev) = cleared.next() => (ev.storage_id.clone(), StorageChange::Clear),
             };
             let Some(origin) = storage_origin(&id) else {
-                // Session storage or a partitioned (third-party) area: not captured, but a
-                // sign that the page is active.
+                // A partitioned (third-party) area: not captured, but a sign that the page is
+                // active.
                 tracker.bump();
                 continue;
             };
-            if tracker.is_known(&origin) {
-                tracker.storage_changed(t, &origin, change);
+            let area = if id.is_local_storage {
+                Area::Local
+            } else {
+                Area::Session
+            };
+            // sessionStorage is per tab: the first event of this tab is read whole too.
+            let first_of_tab = area == Area::Session && !tracker.is_session_tab(&origin, t);
+            if tracker.is_known(area, &origin) && !first_of_tab {
+                tracker.storage_changed(t, area, &origin, change);
                 continue;
             }
             // First event of an origin nobody read: the page is there now, so read it whole.
-            let read = call_page(
-                &page,
-                "DOMStorage.getDOMStorageItems",
-                json!({"storageId": {"securityOrigin": origin, "isLocalStorage": true}}),
-            )
-            .await;
-            match read {
-                Ok(v) => tracker.seed(
-                    t,
-                    &origin,
-                    sorted(&pairs_to_items(v.get("entries").unwrap_or(&Value::Null))),
-                ),
-                Err(_) => tracker.storage_changed(t, &origin, change),
+            match read_area(&page, area, &origin).await {
+                Some(items) => tracker.seed(t, area, &origin, items),
+                None => tracker.storage_changed(t, area, &origin, change),
             }
         }
     });
 }
 
-/// The first-party http(s) origin of a localStorage area, from `securityOrigin` or a storage
+/// Reads a whole storage area of `origin` through a page's session (sorted by key).
+pub(crate) async fn read_area(
+    page: &chromiumoxide::Page,
+    area: Area,
+    origin: &str,
+) -> Option<Vec<StorageItem>> {
+    call_page(
+        page,
+        "DOMStorage.getDOMStorageItems",
+        json!({"storageId": {"securityOrigin": origin, "isLocalStorage": area == Area::Local}}),
+    )
+    .await
+    .ok()
+    .map(|v| sorted(&pairs_to_items(v.get("entries").unwrap_or(&Value::Null))))
+}
+
+/// Turns on IndexedDB change events for the origin of `url` on our session of a page, once
+/// per page and origin.
+async fn track_indexed_db(page: &chromiumoxide::Page, tracker: &Tracker, target: &str, url: &str) {
+    let Some(origin) = http_origin(url) else {
+        return;
+    };
+    if tracker.is_internal(target) || !tracker.start_idb_tracking(target, &origin) {
+        return;
+    }
+    if let Err(e) = call_page(
+        page,
+        "Storage.trackIndexedDBForOrigin",
+        json!({"origin": origin}),
+    )
+    .await
+    {
+        tracing::debug!("Storage.trackIndexedDBForOrigin failed: {e}");
+    }
+}
+
+/// Every frame URL of a `Page.getFrameTree` answer.
+fn frame_urls(tree: &Value) -> Vec<String> {
+    frame_urls_with_ids(tree)
+        .into_iter()
+        .map(|(u, _)| u)
+        .collect()
+}
+
+/// Every frame of a `Page.getFrameTree` answer, as `(url, frame id)`.
+pub(crate) fn frame_urls_with_ids(tree: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![tree.get("frameTree").cloned().unwrap_or(Value::Null)];
+    while let Some(node) = stack.pop() {
+        if let (Some(u), Some(id)) = (
+            node.pointer("/frame/url").and_then(Value::as_str),
+            node.pointer("/frame/id").and_then(Value::as_str),
+        ) {
+            out.push((u.to_owned(), id.to_owned()));
+        }
+        if let Some(children) = node.get("childFrames").and_then(Value::as_array) {
+            stack.extend(children.iter().cloned());
+        }
+    }
+    out
+}
+
+/// The first-party http(s) origin of a web storage area, from `securityOrigin` or a storage
 /// key without a top-level-site part (`^…` marks a partitioned, third-party key).
 fn storage_origin(id: &StorageId) -> Option<String> {
-    if !id.is_local_storage {
-        return None;
-    }
     if let Some(o) = id.security_origin.as_deref().filter(|o| !o.is_empty()) {
         return http_origin(o);
     }

@@ -10,6 +10,8 @@ mod support;
 mod attach;
 #[path = "browser/checkpoint.rs"]
 mod checkpoint;
+#[path = "browser/complete_state.rs"]
+mod complete_state;
 #[path = "browser/discovery.rs"]
 mod discovery;
 #[path = "browser/login.rs"]

@@ -60,7 +60,12 @@ pub fn validate(v: &Value) -> Result<(), (String, String)> {
 /// Deepest nesting accepted inside one encoded value (the JSON parser caps documents at 128).
 const MAX_DEPTH: usize = 100;
 
-fn check(v: &Value, at: &str, ids: &mut HashSet<u64>, depth: usize) -> Result<(), (String, String)> {
+fn check(
+    v: &Value,
+    at: &str,
+    ids: &mut HashSet<u64>,
+    depth: usize,
+) -> Result<(), (String, String)> {
     let bad = |reason: String| Err((at.to_owned(), reason));
     if depth > MAX_DEPTH {
         return bad(format!("nested deeper than {MAX_DEPTH} levels"));
@@ -68,7 +73,9 @@ fn check(v: &Value, at: &str, ids: &mut HashSet<u64>, depth: usize) -> Result<()
     let o = match v {
         Value::String(_) | Value::Number(_) | Value::Bool(_) | Value::Null => return Ok(()),
         Value::Array(_) => {
-            return bad("a bare array is not an encoded value; arrays are {\"a\": [...], \"id\": n}".into());
+            return bad(
+                "a bare array is not an encoded value; arrays are {\"a\": [...], \"id\": n}".into(),
+            );
         }
         Value::Object(o) => o,
     };
@@ -179,7 +186,21 @@ fn check(v: &Value, at: &str, ids: &mut HashSet<u64>, depth: usize) -> Result<()
 /// The tag of an encoded object, if it has exactly one known tag.
 fn tag_of(o: &Map<String, Value>) -> Option<&'static str> {
     const TAGS: &[&str] = &[
-        "v", "d", "u", "bi", "e", "r", "a", "o", "m", "s", "ref", "ta", "ab", "dv", "bx",
+        "v",
+        "d",
+        "u",
+        "bi",
+        "e",
+        "r",
+        "a",
+        "o",
+        "m",
+        "s",
+        "ref",
+        "ta",
+        "ab",
+        "dv",
+        "bx",
         "unsupported",
     ];
     let mut found = TAGS.iter().copied().filter(|t| o.contains_key(*t));
@@ -196,7 +217,10 @@ fn string(v: &Value, at: &str, what: &str) -> Result<(), (String, String)> {
 
 fn fields(v: &Value, at: &str, tag: &str, names: &[&str]) -> Result<(), (String, String)> {
     let Value::Object(o) = v else {
-        return Err((format!("{at}/{tag}"), format!("{tag} must be an object with {names:?}")));
+        return Err((
+            format!("{at}/{tag}"),
+            format!("{tag} must be an object with {names:?}"),
+        ));
     };
     for n in names {
         string(
@@ -305,7 +329,12 @@ pub fn is_encoded_key(v: &Value) -> bool {
             Some("v") => matches!(o["v"].as_str(), Some("Infinity" | "-Infinity" | "-0")),
             Some("d") => o["d"].is_string(),
             Some("ab" | "ta" | "dv") => true,
-            Some("a") => !o.contains_key("holes") && o["a"].as_array().is_some_and(|a| a.iter().all(is_encoded_key)),
+            Some("a") => {
+                !o.contains_key("holes")
+                    && o["a"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().all(is_encoded_key))
+            }
             _ => false,
         },
         _ => false,
@@ -378,7 +407,10 @@ mod tests {
             info.pvault_only.into_iter().collect::<Vec<_>>(),
             vec!["DataView", "boxed primitive", "sparse array"]
         );
-        assert_eq!(info.unsupported.into_iter().collect::<Vec<_>>(), vec!["Blob"]);
+        assert_eq!(
+            info.unsupported.into_iter().collect::<Vec<_>>(),
+            vec!["Blob"]
+        );
     }
 
     #[test]
@@ -403,7 +435,9 @@ mod tests {
         assert!(is_plain_key(&json!(["a", 1, ["b"]])));
         assert!(!is_plain_key(&json!({"a": 1})));
         assert!(!is_plain_key(&json!(true)));
-        assert!(is_encoded_key(&json!({"a": [{"d": "2026-01-02T03:04:05.678Z"}, {"ab": {"b": ""}}], "id": 1})));
+        assert!(is_encoded_key(
+            &json!({"a": [{"d": "2026-01-02T03:04:05.678Z"}, {"ab": {"b": ""}}], "id": 1})
+        ));
         assert!(!is_encoded_key(&json!({"v": "NaN"})));
         assert!(!is_encoded_key(&json!({"d": null})));
         assert_eq!(
@@ -411,7 +445,11 @@ mod tests {
             Ok(Some(json!("k")))
         );
         assert_eq!(
-            key_at_path(&json!({"o": [{"k": "id", "v": {"d": "2026-01-02T03:04:05.678Z"}}], "id": 1}), true, "id"),
+            key_at_path(
+                &json!({"o": [{"k": "id", "v": {"d": "2026-01-02T03:04:05.678Z"}}], "id": 1}),
+                true,
+                "id"
+            ),
             Ok(Some(json!({"d": "2026-01-02T03:04:05.678Z"})))
         );
         assert_eq!(key_at_path(&json!({"x": 1}), false, "id"), Ok(None));

@@ -296,7 +296,11 @@ type DbIndex<'a> = BTreeMap<(String, String), &'a IdbDatabase>;
 fn databases(s: &BrowserState) -> DbIndex<'_> {
     s.origins
         .iter()
-        .flat_map(|o| o.databases().iter().map(|d| ((o.origin.clone(), d.name.clone()), d)))
+        .flat_map(|o| {
+            o.databases()
+                .iter()
+                .map(|d| ((o.origin.clone(), d.name.clone()), d))
+        })
         .collect()
 }
 
@@ -320,7 +324,8 @@ fn indexed_db_diff(from: &BrowserState, to: &BrowserState) -> Vec<IndexedDbDiff>
         if let (Some(a), Some(b)) = (a, b)
             && a.version != b.version
         {
-            d.schema.push(format!("version {} → {}", a.version, b.version));
+            d.schema
+                .push(format!("version {} → {}", a.version, b.version));
         }
         let (sa, sb) = (stores_of(a), stores_of(b));
         let names: BTreeSet<&String> = sa.keys().chain(sb.keys()).collect();
@@ -341,15 +346,26 @@ fn indexed_db_diff(from: &BrowserState, to: &BrowserState) -> Vec<IndexedDbDiff>
                     .map(|(i, r)| {
                         let value = serde_json::to_string(&(&r.value, &r.value_encoded))
                             .unwrap_or_default();
-                        (r.key_json().unwrap_or_else(|| format!("(no key #{i})")), value)
+                        (
+                            r.key_json().unwrap_or_else(|| format!("(no key #{i})")),
+                            value,
+                        )
                     })
                     .collect()
             };
             let (ra, rb) = (records(x), records(y));
             let rd = StoreRecordsDiff {
                 store: name.clone(),
-                added: rb.keys().filter(|k| !ra.contains_key(*k)).cloned().collect(),
-                removed: ra.keys().filter(|k| !rb.contains_key(*k)).cloned().collect(),
+                added: rb
+                    .keys()
+                    .filter(|k| !ra.contains_key(*k))
+                    .cloned()
+                    .collect(),
+                removed: ra
+                    .keys()
+                    .filter(|k| !rb.contains_key(*k))
+                    .cloned()
+                    .collect(),
                 changed: rb
                     .iter()
                     .filter(|(k, v)| ra.get(*k).is_some_and(|o| o != *v))

@@ -40,7 +40,11 @@ fn extra_of(o: &Map<String, Value>, known: &[&str]) -> Map<String, Value> {
         .collect()
 }
 
-fn opt_string(o: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>, StorageStateError> {
+fn opt_string(
+    o: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<String>, StorageStateError> {
     o.get(key)
         .map(|v| as_string(v, &format!("{path}.{key}")))
         .transpose()
@@ -104,7 +108,10 @@ fn valid_key_path(p: &str) -> bool {
 }
 
 /// Parses and validates an origin's `indexedDB` member.
-pub(crate) fn import_databases(v: &Value, path: &str) -> Result<Vec<IdbDatabase>, StorageStateError> {
+pub(crate) fn import_databases(
+    v: &Value,
+    path: &str,
+) -> Result<Vec<IdbDatabase>, StorageStateError> {
     let arr = as_array(v, path, MAX_DATABASES_PER_ORIGIN)?;
     let mut names = HashSet::new();
     let mut out = Vec::with_capacity(arr.len());
@@ -113,7 +120,10 @@ pub(crate) fn import_databases(v: &Value, path: &str) -> Result<Vec<IdbDatabase>
         let o = as_object(d, &dpath)?;
         let name = as_string(required(o, "name", &dpath)?, &format!("{dpath}.name"))?;
         if name.is_empty() {
-            return Err(err(format!("{dpath}.name"), "a database name cannot be empty"));
+            return Err(err(
+                format!("{dpath}.name"),
+                "a database name cannot be empty",
+            ));
         }
         if !names.insert(name.clone()) {
             return Err(err(
@@ -351,7 +361,11 @@ fn import_records(
 
 /// Derives an in-line record's key from its value and checks it against the key path; the
 /// derived key is kept in the record (pvault stores every record's key).
-fn in_line_key(rec: &mut IdbRecord, store: &IdbStore, rpath: &str) -> Result<(), StorageStateError> {
+fn in_line_key(
+    rec: &mut IdbRecord,
+    store: &IdbStore,
+    rpath: &str,
+) -> Result<(), StorageStateError> {
     let (value, is_encoded) = match (&rec.value, &rec.value_encoded) {
         (Some(v), _) => (v, false),
         (None, Some(v)) => (v, true),
@@ -456,7 +470,10 @@ pub(crate) fn export_playwright(dbs: &[IdbDatabase], left: &mut LeftOut) -> Valu
                     .as_ref()
                     .map(clone_value::inspect)
                     .unwrap_or_default();
-                if !ri.pvault_only.is_empty() || !ri.unsupported.is_empty() || !key_ri.pvault_only.is_empty() {
+                if !ri.pvault_only.is_empty()
+                    || !ri.unsupported.is_empty()
+                    || !key_ri.pvault_only.is_empty()
+                {
                     dropped += 1;
                     info.merge(ri);
                     info.merge(key_ri);
@@ -484,7 +501,11 @@ pub(crate) fn export_playwright(dbs: &[IdbDatabase], left: &mut LeftOut) -> Valu
                     .pvault_only
                     .iter()
                     .map(|s| (*s).to_owned())
-                    .chain(info.unsupported.iter().map(|u| format!("unserializable {u}")))
+                    .chain(
+                        info.unsupported
+                            .iter()
+                            .map(|u| format!("unserializable {u}")),
+                    )
                     .collect();
                 left.records.push(format!(
                     "{}/{}: {dropped} record{} ({})",
@@ -551,8 +572,7 @@ pub fn playwright_generator(s: &IdbStore) -> u64 {
     let mut next = 1u64;
     for r in &s.records {
         if let Some(n) = r.key.as_ref().and_then(Value::as_f64)
-            && n >= 1.0
-            && n < 9_007_199_254_740_992.0
+            && (1.0..9_007_199_254_740_992.0).contains(&n)
         {
             next = next.max(n.floor() as u64 + 1);
         }

@@ -22,7 +22,6 @@ use serde_json::{Map, Number, Value};
 
 use crate::{BrowserState, Cookie, OriginState, PartitionKey, StorageItem};
 
-
 /// Largest accepted input, in bytes.
 pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
 /// Most cookies accepted in one file.
@@ -142,7 +141,10 @@ pub(crate) fn as_array<'a>(
     Ok(a)
 }
 
-pub(crate) fn as_object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, StorageStateError> {
+pub(crate) fn as_object<'a>(
+    v: &'a Value,
+    path: &str,
+) -> Result<&'a Map<String, Value>, StorageStateError> {
     match v {
         Value::Object(o) => Ok(o),
         _ => Err(err(path, format!("expected an object, found {}", kind(v)))),
@@ -612,7 +614,9 @@ pub fn export_as(state: &BrowserState, format: ExportFormat) -> Export {
                         let json = crate::idb_interop::export_playwright(dbs, &mut here);
                         v.insert("indexedDB".into(), json);
                         idb.records.extend(
-                            here.records.into_iter().map(|r| format!("{} {r}", o.origin)),
+                            here.records
+                                .into_iter()
+                                .map(|r| format!("{} {r}", o.origin)),
                         );
                         idb.key_generators.extend(
                             here.key_generators

@@ -96,6 +96,8 @@ pub fn info_for(
         cookie_count: state.cookies.len() as u64,
         origin_count: state.origins.len() as u64,
         local_storage_key_count: state.local_storage_key_count() as u64,
+        session_storage_key_count: state.session_storage_key_count() as u64,
+        indexed_db_record_count: state.indexed_db_record_count() as u64,
     }
 }
 

@@ -93,6 +93,14 @@ impl TestServer {
                                  </script></body></html>"
                             ),
                         ),
+                        // What the page's own first script sees of sessionStorage.
+                        "/session-probe" => (
+                            String::new(),
+                            "<html><head><title>x</title></head><body><script>\
+                             window.firstSeen = JSON.stringify(Object.entries(sessionStorage));\
+                             </script></body></html>"
+                                .to_owned(),
+                        ),
                         _ => (String::new(), "<html><body>ok</body></html>".to_owned()),
                     };
                     let resp = format!(

@@ -170,12 +170,15 @@ fn load_report(
     failures.extend(
         r.origins_failed
             .iter()
-            .map(|(origin, why)| format!("localStorage of {origin}: {why}")),
+            .map(|(origin, why)| format!("{origin}: {why}")),
     );
     pvault_protocol::LoadReport {
         snapshot,
         cookies_loaded: r.cookies_loaded as u64,
         origins_loaded: r.origins_loaded as u64,
+        session_storage_origins: r.session_storage_origins as u64,
+        indexed_db_databases: r.indexed_db_databases as u64,
+        indexed_db_records: r.indexed_db_records as u64,
         failures,
     }
 }
@@ -190,12 +193,18 @@ fn capture_report(
         .iter()
         .map(|(name, domain, why)| format!("cookie {name}@{domain}: {why}"))
         .collect();
-    failures.extend(r.origins_failed.iter().map(|(origin, why)| {
-        format!("localStorage of {origin}: {why} (its last known content was kept)")
-    }));
+    failures.extend(
+        r.origins_failed
+            .iter()
+            .map(|(origin, why)| format!("{origin}: {why} (its last known content was kept)")),
+    );
     pvault_protocol::CaptureReport {
         cookies: state.cookies.len() as u64,
         origins: state.origins.len() as u64,
+        session_storage_origins: r.session_storage_origins as u64,
+        indexed_db_databases: r.indexed_db_databases as u64,
+        indexed_db_records: r.indexed_db_records as u64,
+        unsupported: r.unsupported.clone(),
         failures,
     }
 }

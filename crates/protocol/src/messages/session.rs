@@ -114,7 +114,17 @@ pub struct LoadReport {
     pub cookies_loaded: u64,
     /// Origins whose localStorage was written.
     pub origins_loaded: u64,
-    /// Everything that could not be loaded, named (cookie name@domain, origin) with the reason.
+    /// Origins whose sessionStorage the session hands to each new tab that first lands there.
+    #[serde(default)]
+    pub session_storage_origins: u64,
+    /// IndexedDB databases written.
+    #[serde(default)]
+    pub indexed_db_databases: u64,
+    /// IndexedDB records written.
+    #[serde(default)]
+    pub indexed_db_records: u64,
+    /// Everything that could not be loaded, named (cookie name@domain; origin and part:
+    /// localStorage, sessionStorage, IndexedDB database/store and record) with the reason.
     pub failures: Vec<String>,
 }
 
@@ -123,8 +133,21 @@ pub struct LoadReport {
 pub struct CaptureReport {
     /// Cookies captured.
     pub cookies: u64,
-    /// Origins whose localStorage was captured.
+    /// Origins with any web storage captured.
     pub origins: u64,
+    /// Origins with sessionStorage captured.
+    #[serde(default)]
+    pub session_storage_origins: u64,
+    /// IndexedDB databases captured.
+    #[serde(default)]
+    pub indexed_db_databases: u64,
+    /// IndexedDB records captured.
+    #[serde(default)]
+    pub indexed_db_records: u64,
+    /// Records whose values hold something that cannot be serialized (Blob, File…): kept in
+    /// the snapshot by type name only and never loaded, named by origin, database and store.
+    #[serde(default)]
+    pub unsupported: Vec<String>,
     /// Everything that could not be captured, named, with the reason.
     pub failures: Vec<String>,
 }
