@@ -18,7 +18,7 @@ const BUSY_SECS: &str = "8";
 const MIN_ITERATIONS: u64 = 10;
 
 /// `session.checkpoints.{captures, written}` of a running session.
-fn checkpoint_counts(d: &Daemon, sid: &str) -> (u64, u64) {
+pub(crate) fn checkpoint_counts(d: &Daemon, sid: &str) -> (u64, u64) {
     let show = d.json(&["session", "show", sid]);
     let c = &show["session"]["checkpoints"];
     match (c["captures"].as_u64(), c["written"].as_u64()) {

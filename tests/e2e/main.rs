@@ -7,6 +7,7 @@
 
 mod checkpoints;
 mod clients;
+mod complete_state;
 mod headful;
 mod playwright;
 mod puppeteer;

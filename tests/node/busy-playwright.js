@@ -7,9 +7,13 @@
 // page errors and console errors, the page count and viewport at start and end, and any failed
 // read-back, error or timeout.
 //
-// Usage: node busy-playwright.js SECONDS ORIGIN [ORIGIN...]
+// With --indexeddb, every write also puts the counter into IndexedDB (database `busy-db`,
+// store `kv`, keys `pw-counter` and `pw-key-<n % 5>`, one transaction), and every read-back
+// reads it too: checkpoints must see those writes and never make one revert.
+//
+// Usage: node busy-playwright.js [--indexeddb] SECONDS ORIGIN [ORIGIN...]
 // Prints one JSON line: {iterations, counter (the last value written), last: {origin: value
-// last written there}, pages_opened, page_errors, console_errors, problems, pages_at_start,
+// last written there}, idb_writes (with --indexeddb), pages_opened, page_errors, console_errors, problems, pages_at_start,
 // pages_at_end, viewport_at_start/end, window_at_start/end}. Exits 0 when nothing was
 // disturbed; otherwise 1 with the problems on stderr (99 when it crashed, see common.js).
 // Disconnects with browser.close(), which for connectOverCDP leaves the browser running.
@@ -21,15 +25,57 @@ const PATHS = ['/busy/one', '/busy/two', '/app'];
 // A step that takes longer than this fails the run instead of hanging it.
 const STEP_TIMEOUT_MS = 10000;
 
-// What the page sees of the counter: its localStorage key and its cookie.
-function readBack(page) {
-  return page.evaluate(() => {
+// What the page sees of the counter: its localStorage key and its cookie, and with `idb` its
+// IndexedDB record (null when there is none).
+function readBack(page, idb) {
+  return page.evaluate(async (idb) => {
     const c = document.cookie.split('; ').find((kv) => kv.startsWith('pwc='));
-    return {
+    const seen = {
       storage: localStorage.getItem('pw-counter'),
       cookie: c ? c.slice('pwc='.length) : null,
     };
-  });
+    if (idb) {
+      seen.idb = await new Promise((resolve, reject) => {
+        const open = indexedDB.open('busy-db', 1);
+        open.onupgradeneeded = () => open.result.createObjectStore('kv');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          const get = db.transaction('kv').objectStore('kv').get('pw-counter');
+          get.onsuccess = () => {
+            db.close();
+            resolve(get.result === undefined ? null : String(get.result));
+          };
+          get.onerror = () => reject(get.error);
+        };
+      });
+    }
+    return seen;
+  }, idb);
+}
+
+// Puts the counter into IndexedDB (one transaction, committed before it resolves).
+function idbWrite(page, v) {
+  return page.evaluate(
+    (v) =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open('busy-db', 1);
+        open.onupgradeneeded = () => open.result.createObjectStore('kv');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          const tx = db.transaction('kv', 'readwrite');
+          tx.objectStore('kv').put(v, 'pw-counter');
+          tx.objectStore('kv').put(v, 'pw-key-' + (v % 5));
+          tx.oncomplete = () => {
+            db.close();
+            resolve();
+          };
+          tx.onerror = () => reject(tx.error);
+        };
+      }),
+    v,
+  );
 }
 
 function innerSize(page) {
@@ -37,10 +83,13 @@ function innerSize(page) {
 }
 
 main(async () => {
-  const [secs, ...origins] = process.argv.slice(2);
+  let args = process.argv.slice(2);
+  const idb = args[0] === '--indexeddb';
+  if (idb) args = args.slice(1);
+  const [secs, ...origins] = args;
   const seconds = Number(secs);
   if (!(seconds > 0) || origins.length === 0) {
-    throw new Error('usage: node busy-playwright.js SECONDS ORIGIN [ORIGIN...]');
+    throw new Error('usage: node busy-playwright.js [--indexeddb] SECONDS ORIGIN [ORIGIN...]');
   }
   const { browser, context } = await connect();
   const report = {
@@ -52,6 +101,10 @@ main(async () => {
     console_errors: [],
     problems: [],
   };
+  if (idb) report.idb_writes = 0;
+  // Whether what the page read back is `v` in every store the run writes.
+  const holds = (seen, v) =>
+    seen.storage === String(v) && seen.cookie === String(v) && (!idb || seen.idb === String(v));
   const problem = (p) => {
     if (report.problems.length < 20) report.problems.push(p);
   };
@@ -83,8 +136,8 @@ main(async () => {
       // What this origin held when we left it must still be there.
       const want = report.last[origin];
       if (want !== undefined) {
-        const seen = await readBack(page);
-        if (seen.storage !== String(want) || seen.cookie !== String(want)) {
+        const seen = await readBack(page, idb);
+        if (!holds(seen, want)) {
           problem(`back at ${origin} (step ${i}): expected ${want}, saw ${JSON.stringify(seen)}`);
         }
       }
@@ -96,10 +149,14 @@ main(async () => {
           localStorage.setItem('pw-key-' + (v % 5), String(v));
           document.cookie = `pwc=${v}; path=/; max-age=86400`;
         }, n);
+        if (idb) {
+          await idbWrite(page, n);
+          report.idb_writes += 1;
+        }
         report.counter = n;
         report.last[origin] = n;
-        const seen = await readBack(page);
-        if (seen.storage !== String(n) || seen.cookie !== String(n)) {
+        const seen = await readBack(page, idb);
+        if (!holds(seen, n)) {
           problem(`at ${origin} (step ${i}): wrote ${n}, read ${JSON.stringify(seen)}`);
         }
         const echoed = await page.evaluate((v) => ({ v, twice: v * 2 }), n);

@@ -6,6 +6,17 @@
 //! - `GET /whoami` answers `user:<sid>` when the `sid` cookie arrives, `anonymous` otherwise.
 //! - `GET /app` is a page whose title becomes `token:<localStorage token>` (or `token:none`).
 //! - `GET /logout` expires `sid`.
+//! - `GET /idb-app` keeps a login in IndexedDB through real npm libraries (idb-keyval, Dexie,
+//!   localforage): `app.login(token)` stores it, and on load the page's title becomes
+//!   `idb:{"keyval":…,"dexie":…,"localforage":…}` (`null` where a library found nothing).
+//! - `GET /oidc-app` keeps an OpenID Connect user with oidc-client-ts's `UserManager` in its
+//!   default store, sessionStorage: `app.login(token)` stores a `User` with that access token,
+//!   `app.logout()` removes it, and on load the title becomes `oidc:<access token>` or
+//!   `oidc:none`.
+//! - `GET /frames?URL,URL…` is a page embedding each URL in an iframe.
+//! - `GET /lib/<name>.js` serves those libraries' browser builds from tests/node/node_modules
+//!   (installed by `npm ci` there), so the pages load them from this server, never the
+//!   internet.
 //!
 //! Every request's `Cookie` header is recorded so a test can assert what the browser sent.
 
@@ -17,6 +28,96 @@ use std::sync::{Arc, Mutex};
 pub const SID: &str = "sid-3f9a7c1e-secret";
 /// The localStorage token the login page stores.
 pub const TOKEN: &str = "token-8d2b6e44-secret";
+/// The OpenID Connect client id of `/oidc-app`.
+pub const OIDC_CLIENT_ID: &str = "pvault-e2e";
+
+/// The sessionStorage key under which oidc-client-ts keeps `/oidc-app`'s user:
+/// `oidc.user:<authority>:<client id>`, the authority being `<origin>/oidc`.
+pub fn oidc_user_key(origin: &str) -> String {
+    format!("oidc.user:{origin}/oidc:{OIDC_CLIENT_ID}")
+}
+
+/// Browser builds of the npm libraries the app pages use, by the name they are served under
+/// (`/lib/<name>.js`), as paths inside tests/node/node_modules.
+const LIBRARIES: &[(&str, &str)] = &[
+    ("idb-keyval", "idb-keyval/dist/umd.js"),
+    ("dexie", "dexie/dist/dexie.js"),
+    ("localforage", "localforage/dist/localforage.js"),
+    (
+        "oidc-client-ts",
+        "oidc-client-ts/dist/browser/oidc-client-ts.js",
+    ),
+];
+
+/// `/idb-app`: a token kept by three IndexedDB libraries. Dexie's table has an
+/// auto-incremented primary key and a unique index on `user`, queried by that index.
+const IDB_APP: &str = r#"<!doctype html><title>loading</title>
+<script src="/lib/idb-keyval.js"></script>
+<script src="/lib/dexie.js"></script>
+<script src="/lib/localforage.js"></script>
+<script>
+const db = new Dexie('dexie-auth');
+db.version(1).stores({ sessions: '++id, &user' });
+window.app = {
+  async login(token) {
+    await idbKeyval.set('auth-token', token);
+    await db.sessions.where('user').equals('alice').delete();
+    await db.sessions.add({ user: 'alice', token, at: new Date() });
+    await localforage.setItem('lf-token', token);
+    return this.read();
+  },
+  async read() {
+    const keyval = await idbKeyval.get('auth-token');
+    const row = await db.sessions.where('user').equals('alice').first();
+    const lf = await localforage.getItem('lf-token');
+    return { keyval: keyval ?? null, dexie: row ? row.token : null, localforage: lf ?? null };
+  },
+};
+window.app.read().then(
+  (r) => { document.title = 'idb:' + JSON.stringify(r); },
+  (e) => { document.title = 'error:' + e; },
+);
+</script>"#;
+
+/// `/oidc-app`: oidc-client-ts's `UserManager` with its default user store (sessionStorage).
+/// No provider is needed to store and read a user.
+const OIDC_APP: &str = r#"<!doctype html><title>loading</title>
+<script src="/lib/oidc-client-ts.js"></script>
+<script>
+const mgr = new oidc.UserManager({
+  authority: location.origin + '/oidc',
+  client_id: 'pvault-e2e',
+  redirect_uri: location.origin + '/oidc-app',
+  automaticSilentRenew: false,
+});
+window.app = {
+  async login(token) {
+    const now = Math.floor(Date.now() / 1000);
+    await mgr.storeUser(new oidc.User({
+      access_token: token,
+      id_token: 'id-' + token,
+      refresh_token: 'refresh-' + token,
+      token_type: 'Bearer',
+      scope: 'openid profile',
+      profile: { sub: 'alice', iss: location.origin + '/oidc', aud: 'pvault-e2e', iat: now, exp: now + 86400 },
+      expires_at: now + 86400,
+    }));
+    return this.read();
+  },
+  async read() {
+    const user = await mgr.getUser();
+    return user ? user.access_token : null;
+  },
+  async logout() {
+    await mgr.removeUser();
+    return this.read();
+  },
+};
+window.app.read().then(
+  (t) => { document.title = 'oidc:' + (t ?? 'none'); },
+  (e) => { document.title = 'error:' + e; },
+);
+</script>"#;
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -92,6 +193,12 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
         path: path_only.clone(),
         cookie: cookie.clone(),
     });
+    if let Some(name) = path_only
+        .strip_prefix("/lib/")
+        .and_then(|f| f.strip_suffix(".js"))
+    {
+        return serve_library(stream, name);
+    }
     let (extra_headers, body) = match path_only.as_str() {
         "/login" => (
             format!(
@@ -122,6 +229,22 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
              document.title = 'token:' + (localStorage.getItem('token') || 'none');</script>"
                 .to_owned(),
         ),
+        "/idb-app" => (String::new(), IDB_APP.to_owned()),
+        "/frames" => {
+            let frames: String = path
+                .split_once('?')
+                .map(|(_, q)| q)
+                .unwrap_or_default()
+                .split(',')
+                .filter(|u| u.starts_with("http://127.0.0.1:"))
+                .map(|u| format!("<iframe src=\"{u}\"></iframe>"))
+                .collect();
+            (
+                String::new(),
+                format!("<!doctype html><title>frames</title>{frames}"),
+            )
+        }
+        "/oidc-app" => (String::new(), OIDC_APP.to_owned()),
         "/logout" => (
             "Set-Cookie: sid=; Path=/; Max-Age=0\r\n".to_owned(),
             "<!doctype html><title>logged-out</title>".to_owned(),
@@ -135,5 +258,30 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
          {extra_headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;
+    out.flush()
+}
+
+/// Answers `/lib/<name>.js` with the library's browser build, or 404 for an unknown name.
+fn serve_library(mut out: TcpStream, name: &str) -> std::io::Result<()> {
+    let Some((_, file)) = LIBRARIES.iter().find(|(n, _)| *n == name) else {
+        let body = "no such library";
+        write!(
+            out,
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        return out.flush();
+    };
+    let path = super::node_dir().join("node_modules").join(file);
+    let body = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run `npm ci` in tests/node)", path.display()));
+    write!(
+        out,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/javascript; charset=utf-8\r\n\
+         Cache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    out.write_all(&body)?;
     out.flush()
 }
