@@ -97,6 +97,9 @@ impl Session {
                     } else {
                         need_stub.push(origin.clone());
                     }
+                } else if parts.idb_unread.is_some() {
+                    // IndexedDB could not be read in a live frame: the stub page tries.
+                    need_stub.push(origin.clone());
                 } else {
                     report.origins_read_live += 1;
                 }

@@ -191,8 +191,13 @@
     return db;
   }
 
+  // One read travels as one CDP message; past this an origin is refused by name, never
+  // truncated (the capture keeps its last known content and reports it).
+  const MAX_ORIGIN_CHARS = 32 * 1024 * 1024;
+
   async function collect() {
     const out = [];
+    let size = 0;
     for (const info of await indexedDB.databases()) {
       if (!info.name) continue;
       let db;
@@ -211,6 +216,9 @@
               form(values[i], 'value', 'valueEncoded', rec);
               return rec;
             });
+            size += JSON.stringify(records).length;
+            if (size > MAX_ORIGIN_CHARS)
+              throw new Error(`too_large: IndexedDB of this origin passed ${MAX_ORIGIN_CHARS >> 20} MiB at database ${db.name} store ${sname}; it was not captured (its last known content is kept)`);
             const kp = store.keyPath;
             const s = { name: sname, records, indexes: [], autoIncrement: store.autoIncrement };
             if (typeof kp === 'string') s.keyPath = kp;

@@ -373,3 +373,38 @@ async fn a_checkpoint_sees_an_indexed_db_write_without_opening_a_page() {
     drop(client);
     l.session.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_origin_past_the_read_limit_is_refused_by_name_not_truncated() {
+    let server = TestServer::start().await;
+    let l = launch(None, LocalStorageLoad::Auto).await;
+    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let page = client.open(&server.url("/")).await;
+    eval_async(
+        &page,
+        "(async () => { const r = indexedDB.open('big', 1); \
+         r.onupgradeneeded = () => r.result.createObjectStore('blobs'); \
+         const db = await new Promise(res => r.onsuccess = () => res(r.result)); \
+         const tx = db.transaction('blobs', 'readwrite'); \
+         tx.objectStore('blobs').put('x'.repeat(33 * 1024 * 1024), 'one'); \
+         await new Promise(res => tx.oncomplete = res); db.close(); return 1; })()",
+    )
+    .await;
+    let (state, report) = l.session.capture().await.unwrap();
+    assert!(
+        report
+            .origins_failed
+            .iter()
+            .any(|(o, why)| o == &server.origin
+                && why.contains("too_large")
+                && why.contains("database big")),
+        "{:?}",
+        report.origins_failed
+    );
+    assert!(
+        state.origins.iter().all(|o| o.databases().is_empty()),
+        "nothing partial was kept"
+    );
+    drop(client);
+    l.session.close().await.unwrap();
+}
