@@ -218,6 +218,54 @@ fn export_formats_name_what_playwright_leaves_out() {
 }
 
 #[test]
+fn diff_reports_session_storage_and_indexeddb() {
+    let env = Env::with_vault();
+    // The same origin without, then with, sessionStorage and IndexedDB.
+    let bare = serde_json::json!({"cookies": [], "origins": [
+        {"origin": "https://spa.test", "localStorage": [{"name": "theme", "value": "dark"}]}]});
+    let f = env.file("bare.json", bare.to_string().as_bytes());
+    env.json(&["profile", "import", "spa", f.to_str().unwrap()]);
+    let f = env.file("full.json", full_state().to_string().as_bytes());
+    env.json(&["profile", "import", "spa", f.to_str().unwrap()]);
+
+    let out = env.run(&["profile", "diff", "spa"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stdout.contains("no differences"), "{out:?}");
+    for line in [
+        "  + sessionStorage https://spa.test msal.token",
+        "  + IndexedDB https://spa.test db (database)",
+        "  + IndexedDB https://spa.test db/s key \"view\"",
+        "  + IndexedDB https://spa.test db/s key \"plain\"",
+    ] {
+        assert!(out.stdout.contains(line), "missing {line:?}: {out:?}");
+    }
+    assert!(!out.stdout.contains("SECRET"), "names only: {out:?}");
+    // The other way round: removals.
+    let out = env.run(&["profile", "diff", "spa", "2", "1"]);
+    assert!(
+        out.stdout
+            .contains("  - sessionStorage https://spa.test msal.token")
+            && out
+                .stdout
+                .contains("  - IndexedDB https://spa.test db (database)"),
+        "{out:?}"
+    );
+
+    // --json carries the new members.
+    let v = env.json(&["profile", "diff", "spa"]);
+    assert_eq!(
+        v["diff"]["sessionStorage"],
+        serde_json::json!([{"origin": "https://spa.test", "added": ["msal.token"], "removed": [], "changed": []}])
+    );
+    assert_eq!(
+        v["diff"]["indexedDB"],
+        serde_json::json!([{"origin": "https://spa.test", "database": "db", "status": "added", "schema": [],
+            "stores": [{"store": "s", "added": ["\"plain\"", "\"view\""], "removed": [], "changed": []}]}])
+    );
+    assert!(!v.to_string().contains("SECRET"), "{v}");
+}
+
+#[test]
 fn export_of_a_snapshot_larger_than_one_protocol_message() {
     // The vault holds a 70 MiB snapshot (captured sessions can be that large; imports cannot):
     // written here with the vault crate, then exported through the daemon in chunks.
