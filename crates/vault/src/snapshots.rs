@@ -208,8 +208,9 @@ impl Vault {
         if encoded.len() + OVERHEAD > MAX_BODY_SEALED {
             return Err(VaultError::TooLarge {
                 what: format!(
-                    "snapshot of profile {name_or_id:?} ({} bytes encoded)",
-                    encoded.len()
+                    "snapshot of profile {name_or_id:?} ({} bytes encoded{})",
+                    encoded.len(),
+                    largest_part(state)
                 ),
                 limit: (MAX_BODY_SEALED - OVERHEAD) as u64,
             });
@@ -465,6 +466,49 @@ impl Vault {
             })
         })
     }
+}
+
+/// Names the origin (and its IndexedDB database) taking the most room, so a refusal says
+/// where the size comes from. Names only, never content.
+fn largest_part(state: &BrowserState) -> String {
+    let Some((origin, bytes)) = state
+        .origins
+        .iter()
+        .map(|o| (o, json_len(o)))
+        .max_by_key(|(_, n)| *n)
+    else {
+        return String::new();
+    };
+    let mut out = format!("; largest origin {} with {bytes} bytes", origin.origin);
+    if let Some((db, n)) = origin
+        .databases()
+        .iter()
+        .map(|d| (d, json_len(d)))
+        .max_by_key(|(_, n)| *n)
+    {
+        out.push_str(&format!(
+            ", its largest IndexedDB database {:?} with {n} bytes",
+            db.name
+        ));
+    }
+    out
+}
+
+/// Length of a value's compact JSON, counted without keeping the bytes.
+fn json_len<T: serde::Serialize>(v: &T) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Counter(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 /// Finds one snapshot row of a profile by selector.

@@ -259,6 +259,11 @@ fn oversized_snapshot_is_refused() {
         .unwrap_err();
     assert_eq!(e.code(), "too_large");
     assert!(e.to_string().contains("profile \"p\""), "{e}");
+    assert!(
+        e.to_string()
+            .contains("largest origin https://big.example with"),
+        "{e}"
+    );
     assert_eq!(v.history("p").unwrap().len(), 0);
 }
 
