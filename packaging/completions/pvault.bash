@@ -1116,7 +1116,7 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__profile__subcmd__export)
-            opts="-o -h -V --snapshot --output --json --socket --no-autostart --help --version"
+            opts="-o -h -V --snapshot --format --output --json --socket --no-autostart --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1124,6 +1124,10 @@ _pvault() {
             case "${prev}" in
                 --snapshot)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "playwright pvault" -- "${cur}"))
                     return 0
                     ;;
                 --output)

@@ -118,7 +118,7 @@ complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_se
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "rename" -d 'Rename a profile'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "delete" -d 'Delete a profile and its whole history'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "import" -d 'Append a snapshot from a Playwright storageState file (creates the profile if missing)'
-complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "export" -d 'Print a snapshot as Playwright storageState JSON'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "export" -d 'Print a snapshot as Playwright storageState JSON (or pvault\'s own, which keeps everything)'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "history" -d 'List a profile\'s snapshots, newest first'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "diff" -d 'Show what changed between two snapshots [default: the two newest]'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "restore" -d 'Append a copy of an older snapshot, making it the newest'
@@ -155,11 +155,13 @@ complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_s
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -l snapshot -d 'Snapshot id or sequence number [default: the newest]' -r
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -l format -d '`playwright`: Playwright\'s storageState; what it cannot hold (sessionStorage, some IndexedDB values and key generator positions) is left out and named on stderr. `pvault`: pvault\'s own JSON with everything; `pvault profile import` reads both' -r -f -a "playwright\t'Playwright\'s storageState'
+pvault\t'pvault\'s own JSON (`"pvault": 1`), with everything'"
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -s o -l output -d 'Write to FILE (mode 0600) instead of stdout' -r -F
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
-complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from history" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from history" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
@@ -182,7 +184,7 @@ complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_s
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "rename" -d 'Rename a profile'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a profile and its whole history'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "import" -d 'Append a snapshot from a Playwright storageState file (creates the profile if missing)'
-complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "export" -d 'Print a snapshot as Playwright storageState JSON'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "export" -d 'Print a snapshot as Playwright storageState JSON (or pvault\'s own, which keeps everything)'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "history" -d 'List a profile\'s snapshots, newest first'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "diff" -d 'Show what changed between two snapshots [default: the two newest]'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Append a copy of an older snapshot, making it the newest'
@@ -307,7 +309,7 @@ complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subc
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "rename" -d 'Rename a profile'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "delete" -d 'Delete a profile and its whole history'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "import" -d 'Append a snapshot from a Playwright storageState file (creates the profile if missing)'
-complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "export" -d 'Print a snapshot as Playwright storageState JSON'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "export" -d 'Print a snapshot as Playwright storageState JSON (or pvault\'s own, which keeps everything)'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "history" -d 'List a profile\'s snapshots, newest first'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "diff" -d 'Show what changed between two snapshots [default: the two newest]'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "restore" -d 'Append a copy of an older snapshot, making it the newest'

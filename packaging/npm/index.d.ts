@@ -7,6 +7,8 @@ export const PROTOCOL_MAJOR: 1;
 export const PROTOCOL_MINOR: number;
 /** Largest message (one line) either side accepts: 64 MiB. */
 export const MAX_MESSAGE_BYTES: number;
+/** Largest document reassembled from a chunked `profileExport` (512 MiB). */
+export const MAX_CHUNKED_BYTES: number;
 
 export type ErrorCode =
   | 'invalid_argument' | 'not_found' | 'conflict' | 'busy' | 'locked' | 'auth_failed'
@@ -50,6 +52,13 @@ export type SnapshotKind = 'import' | 'session_save' | 'capture' | 'checkpoint' 
 export interface SnapshotInfo {
   id: string; seq: number; created_at: number; kind: SnapshotKind; content_hash: string;
   size_bytes: number; cookie_count: number; origin_count: number; local_storage_key_count: number;
+  /** 0 for snapshots written before schema 2. */
+  session_storage_key_count: number; indexed_db_record_count: number;
+}
+export type ExportFormat = 'playwright' | 'pvault';
+export interface ExportResponse {
+  snapshot: SnapshotInfo; state: StorageState; left_out: string[];
+  state_bytes?: number; state_chunks?: number;
 }
 export interface ProfileInfo {
   id: string; name: string; description?: string; settings: SessionSettings; created_at: number;
@@ -57,7 +66,11 @@ export interface ProfileInfo {
   cookie_domains: string[]; origins: string[];
 }
 /** A Playwright storageState. */
-export interface StorageState { cookies: Array<Record<string, unknown>>; origins: Array<{ origin: string; localStorage: Array<{ name: string; value: string }> }> }
+export interface StorageState {
+  pvault?: 1;
+  cookies: Array<Record<string, unknown>>;
+  origins: Array<{ origin: string; localStorage: Array<{ name: string; value: string }>; sessionStorage?: Array<{ name: string; value: string }>; indexedDB?: any[] }>;
+}
 
 export interface HelloResponse { protocol: ProtocolVersion; daemon_version: string; pid: number }
 export interface StatusResponse {
@@ -133,7 +146,12 @@ export class Client extends EventEmitter {
   profileUpdate(...a: Named<{ name: string; description?: string; clear_description?: boolean; settings?: SessionSettings }>): Promise<{ profile: ProfileInfo }>;
   profileDelete(...a: Named<{ name: string }>): Promise<Ack>;
   profileImport(...a: Named<{ name: string; state: StorageState; create?: boolean }>): Promise<{ profile: ProfileInfo; snapshot: SnapshotInfo; created: boolean }>;
-  profileExport(...a: Named<{ name: string; snapshot?: string }>): Promise<{ snapshot: SnapshotInfo; state: StorageState }>;
+  /**
+   * `format`: 'playwright' (default; what it cannot hold is named in `left_out`, names only)
+   * or 'pvault' (everything). Sent with `chunked: true` and reassembled into `state`, so a
+   * snapshot larger than one message exports too.
+   */
+  profileExport(...a: Named<{ name: string; snapshot?: string; format?: ExportFormat; chunked?: boolean }>): Promise<ExportResponse>;
   profileHistory(...a: Named<{ name: string }>): Promise<{ profile_id: string; snapshots: SnapshotInfo[] }>;
   profileDiff(...a: Named<{ name: string; from?: string; to?: string }>): Promise<{ from: SnapshotInfo; to: SnapshotInfo; diff: any }>;
   profileRestore(...a: Named<{ name: string; snapshot: string }>): Promise<{ snapshot: SnapshotInfo; restored_from: SnapshotInfo }>;

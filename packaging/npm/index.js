@@ -15,9 +15,14 @@ const { createRequire } = require('node:module');
 /** Protocol major version this client speaks; the daemon refuses another at `hello`. */
 const PROTOCOL_MAJOR = 1;
 /** Protocol minor version this client knows. */
-const PROTOCOL_MINOR = 2;
+const PROTOCOL_MINOR = 3;
 /** Largest message either side accepts (one line without its newline): 64 MiB. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest document reassembled from a chunked response (`profile.export`): 512 MiB, room for
+ * the JSON of any snapshot the vault holds (its cap is 256 MiB).
+ */
+const MAX_CHUNKED_BYTES = 512 * 1024 * 1024;
 /** Largest request id: ids must survive JavaScript numbers. */
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 
@@ -181,6 +186,20 @@ class Client extends EventEmitter {
       this._socket.destroy();
       return;
     }
+    if (msg.id !== null && msg.id !== undefined && typeof msg.chunk === 'string') {
+      // One piece of a chunked response; the result that follows says how many bytes.
+      const p = this._pending.get(msg.id);
+      if (!p) return;
+      const piece = Buffer.from(msg.chunk, 'base64');
+      p.chunkBytes = (p.chunkBytes ?? 0) + piece.length;
+      if (p.chunkBytes > MAX_CHUNKED_BYTES) {
+        this._pending.delete(msg.id);
+        p.reject(new PvaultError('too_large', `pvaultd sent more than ${MAX_CHUNKED_BYTES} bytes of chunks`, p.method));
+        return;
+      }
+      (p.chunks ??= []).push(piece);
+      return;
+    }
     if (typeof msg.event === 'string') {
       const ev = { event: msg.event, data: msg.data ?? {} };
       this.emit('event', ev);
@@ -196,8 +215,20 @@ class Client extends EventEmitter {
     const p = this._pending.get(msg.id);
     if (!p) return;
     this._pending.delete(msg.id);
-    if (msg.error) p.reject(new PvaultError(msg.error.code, msg.error.message, p.method));
-    else p.resolve(msg.result ?? {});
+    if (msg.error) return p.reject(new PvaultError(msg.error.code, msg.error.message, p.method));
+    const result = msg.result ?? {};
+    if (result.state_chunks !== undefined) {
+      const doc = Buffer.concat(p.chunks ?? []);
+      if (doc.length !== result.state_bytes) {
+        return p.reject(new PvaultError('internal', `pvaultd announced ${result.state_bytes} bytes but sent ${doc.length}`, p.method));
+      }
+      try {
+        result.state = JSON.parse(doc.toString('utf8'));
+      } catch {
+        return p.reject(new PvaultError('internal', 'pvaultd sent chunks that are not JSON', p.method));
+      }
+    }
+    p.resolve(result);
   }
 
   _fail(err) {
@@ -261,7 +292,10 @@ for (const [method, primary] of Object.entries(METHODS)) {
   if (method === 'subscribe') continue;
   Object.defineProperty(Client.prototype, camelName(method), {
     value: function (arg, extra) {
-      const params = typeof arg === 'string' && primary ? { ...extra, [primary]: arg } : (arg ?? {});
+      let params = typeof arg === 'string' && primary ? { ...extra, [primary]: arg } : (arg ?? {});
+      // Exports come in chunks, reassembled into `state`, so a snapshot larger than one
+      // message exports too.
+      if (method === 'profile.export') params = { chunked: true, ...params };
       return this.call(method, params);
     },
     writable: true,
@@ -398,6 +432,7 @@ async function withProfile(profile, options, fn) {
 module.exports = {
   PROTOCOL_MAJOR,
   PROTOCOL_MINOR,
+  MAX_CHUNKED_BYTES,
   MAX_MESSAGE_BYTES,
   ERROR_CODES,
   METHODS,

@@ -194,6 +194,10 @@ fn node_client_every_method_errors_and_too_large() {
                 "passed",
             ),
             (
+                "a chunked export is reassembled from its chunk frames, whatever arrives between them",
+                "passed",
+            ),
+            (
                 "withProfile drives a real browser and ends the session when the callback throws",
                 "passed",
             ),
@@ -204,6 +208,10 @@ fn node_client_every_method_errors_and_too_large() {
                 "passed",
             ),
             ("profile methods", "passed"),
+            (
+                "profile.export formats: left_out names what Playwright cannot hold, pvault keeps it",
+                "passed",
+            ),
             (
                 "pipelining: 64 requests in flight on one connection",
                 "passed",
@@ -236,6 +244,8 @@ fn python_client_every_method_errors_and_too_large() {
             ("test_every_method_exists_in_both_clients", "passed"),
             ("test_pipelined_answers_in_reverse_order", "passed"),
             ("test_default_limit_accepts_lines_over_64_kib", "passed"),
+            ("test_chunked_export_is_reassembled", "passed"),
+            ("test_async_chunked_export_is_reassembled", "passed"),
             ("test_sync_session", "passed"),
             ("test_async_session", "passed"),
             ("test_1_sync_client_every_method", sessions),

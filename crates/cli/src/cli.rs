@@ -156,13 +156,18 @@ pub enum ProfileCmd {
         /// storageState JSON file, or `-` for stdin.
         file: PathBuf,
     },
-    /// Print a snapshot as Playwright storageState JSON.
+    /// Print a snapshot as Playwright storageState JSON (or pvault's own, which keeps everything).
     Export {
         /// Profile name.
         name: String,
         /// Snapshot id or sequence number [default: the newest].
         #[arg(long)]
         snapshot: Option<String>,
+        /// `playwright`: Playwright's storageState; what it cannot hold (sessionStorage, some
+        /// IndexedDB values and key generator positions) is left out and named on stderr.
+        /// `pvault`: pvault's own JSON with everything; `pvault profile import` reads both.
+        #[arg(long, value_enum, default_value_t = ExportFormatArg::Playwright)]
+        format: ExportFormatArg,
         /// Write to FILE (mode 0600) instead of stdout.
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
@@ -188,4 +193,13 @@ pub enum ProfileCmd {
         /// Snapshot id or sequence number.
         snapshot: String,
     },
+}
+
+/// `profile export --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormatArg {
+    /// Playwright's storageState.
+    Playwright,
+    /// pvault's own JSON (`"pvault": 1`), with everything.
+    Pvault,
 }

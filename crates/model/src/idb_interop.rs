@@ -107,11 +107,9 @@ fn valid_key_path(p: &str) -> bool {
         })
 }
 
-/// Parses and validates an origin's `indexedDB` member.
-pub(crate) fn import_databases(
-    v: &Value,
-    path: &str,
-) -> Result<Vec<IdbDatabase>, StorageStateError> {
+/// Parses and validates an origin's `indexedDB` member (`path` names it in errors, e.g.
+/// `origins[0].indexedDB`). In-line records get the key their key path selects.
+pub fn import_databases(v: &Value, path: &str) -> Result<Vec<IdbDatabase>, StorageStateError> {
     let arr = as_array(v, path, MAX_DATABASES_PER_ORIGIN)?;
     let mut names = HashSet::new();
     let mut out = Vec::with_capacity(arr.len());

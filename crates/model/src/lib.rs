@@ -22,7 +22,7 @@ pub use cookie_rules::cdp_cookie_problem;
 pub use diff::{
     CookieChange, CookieKey, IndexedDbDiff, OriginStorageDiff, StateDiff, StoreRecordsDiff, diff,
 };
-pub use idb_interop::playwright_generator;
+pub use idb_interop::{import_databases, playwright_generator};
 pub use indexed_db::{Form, IdbDatabase, IdbIndex, IdbRecord, IdbStore};
 pub use storage_state::{
     Export, ExportFormat, StorageStateError, export_as, export_storage_state,

@@ -81,6 +81,8 @@ struct Shared {
 struct ConnState {
     /// Calls awaiting their response, by id.
     pending: HashMap<u64, oneshot::Sender<Reply>>,
+    /// Decoded `chunk` frames received so far for a pending call, by id.
+    chunks: HashMap<u64, Vec<u8>>,
     /// Set once the connection is unusable.
     closed: Option<CloseReason>,
 }
@@ -195,8 +197,34 @@ impl Client {
         })
     }
 
+    /// Like [`Client::call`] for a request answered in `chunk` frames before its result
+    /// (`profile.export` with `chunked`): returns the result and the reassembled bytes.
+    pub async fn call_chunked<R: Request>(
+        &self,
+        req: &R,
+    ) -> Result<(R::Response, Vec<u8>), ClientError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let raw = self.call_raw_id(id, R::METHOD, req).await;
+        // The reader stores every chunk before it hands over the result.
+        let bytes = self.shared.state.lock().unwrap().chunks.remove(&id);
+        let resp = serde_json::from_str(raw?.get()).map_err(|e| ClientError::Protocol {
+            method: R::METHOD,
+            detail: e.to_string(),
+        })?;
+        Ok((resp, bytes.unwrap_or_default()))
+    }
+
     async fn call_raw<P: serde::Serialize>(&self, method: &'static str, params: &P) -> Reply {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.call_raw_id(id, method, params).await
+    }
+
+    async fn call_raw_id<P: serde::Serialize>(
+        &self,
+        id: u64,
+        method: &'static str,
+        params: &P,
+    ) -> Reply {
         let line = encode_request(id, method, params);
         let (tx, rx) = oneshot::channel();
         {
@@ -253,6 +281,39 @@ async fn read_loop(mut reader: BufReader<tokio::net::unix::OwnedReadHalf>, share
         let Ok(msg) = serde_json::from_slice::<Incoming<'_>>(&buf) else {
             continue;
         };
+        if let (Some(id), Some(chunk)) = (msg.id, msg.chunk) {
+            use base64::Engine as _;
+            let mut st = shared.state.lock().unwrap();
+            if !st.pending.contains_key(&id) {
+                continue;
+            }
+            let decoded = base64::engine::general_purpose::STANDARD.decode(chunk);
+            let have = st.chunks.get(&id).map_or(0, Vec::len);
+            let failure = match decoded {
+                Err(_) => Some(ClientError::Remote {
+                    code: ErrorCode::Internal,
+                    message: "the daemon sent a chunk that is not base64".into(),
+                }),
+                Ok(d) if have + d.len() > crate::MAX_CHUNKED_BYTES => Some(ClientError::Remote {
+                    code: ErrorCode::TooLarge,
+                    message: format!(
+                        "the daemon sent more than {} bytes of chunks",
+                        crate::MAX_CHUNKED_BYTES
+                    ),
+                }),
+                Ok(d) => {
+                    st.chunks.entry(id).or_default().extend_from_slice(&d);
+                    None
+                }
+            };
+            if let Some(e) = failure {
+                st.chunks.remove(&id);
+                if let Some(tx) = st.pending.remove(&id) {
+                    let _ = tx.send(Err(e));
+                }
+            }
+            continue;
+        }
         if msg.event.is_some() {
             // Unknown events (newer daemon) are skipped, as protocol.md requires.
             if let Ok(ev) = serde_json::from_slice::<Event>(&buf)

@@ -231,6 +231,20 @@ pub fn encode_error(id: Option<u64>, error: &ErrorBody) -> Vec<u8> {
     line(&ErrorOut { id, error })
 }
 
+/// Encodes a `chunk` frame of a chunked response: `{"id": N, "chunk": "<base64>"}`.
+pub fn encode_chunk(id: u64, bytes: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut out = Vec::with_capacity(bytes.len() / 3 * 4 + 64);
+    out.extend_from_slice(format!("{{\"id\":{id},\"chunk\":\"").as_bytes());
+    out.extend_from_slice(
+        base64::engine::general_purpose::STANDARD
+            .encode(bytes)
+            .as_bytes(),
+    );
+    out.extend_from_slice(b"\"}\n");
+    out
+}
+
 /// Encodes an event line.
 pub fn encode_event(event: &Event) -> Vec<u8> {
     line(event)
@@ -254,4 +268,7 @@ pub struct Incoming<'a> {
     /// Event data.
     #[serde(default, borrow)]
     pub data: Option<&'a RawValue>,
+    /// One piece of a chunked response (base64), before its `result`.
+    #[serde(default, borrow)]
+    pub chunk: Option<&'a str>,
 }

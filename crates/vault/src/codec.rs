@@ -4,20 +4,34 @@
 //! for the model types in their declared field order (with `float_roundtrip`, so cookie
 //! expiries come back bit-for-bit); unknown CDP fields kept in `extra` keep their order
 //! (`preserve_order`). A snapshot's content hash is SHA-256 over exactly these bytes.
+//!
+//! Snapshot bodies carry a schema version (`snapshots.schema_version`, bound in the AAD).
+//! Schema 2 is the typed `BrowserState` (sessionStorage and typed IndexedDB). Schema 1 bodies
+//! were written when `indexedDB` was kept verbatim, unvalidated; they are decoded leniently
+//! (see [`decode_state`]).
 
 use pvault_model::{BrowserState, SessionSettings, SnapshotInfo, SnapshotKind};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, VaultError};
 
 /// Version byte of every record plaintext this build writes and reads.
 pub const PLAINTEXT_VERSION: u8 = 1;
-/// Schema version of records (bound in the AAD, stored in `snapshots.schema_version`).
-pub const RECORD_SCHEMA_VERSION: u16 = 1;
+/// Schema version of the snapshot records this build writes (bound in the AAD, stored in
+/// `snapshots.schema_version`).
+pub const RECORD_SCHEMA_VERSION: u16 = 2;
+/// Snapshot schema versions this build reads; any other is refused, never guessed.
+pub const READABLE_SNAPSHOT_SCHEMAS: [u16; 2] = [1, 2];
+/// Schema version bound in the AAD of profile metadata (it has no column; it never changed).
+pub const META_SCHEMA_VERSION: u16 = 1;
+/// Member under which a schema-1 origin keeps an `indexedDB` that is not valid IndexedDB
+/// content: verbatim, so nothing is lost, and under its own name, so nothing loads it.
+pub const INDEXED_DB_UNPARSED: &str = "indexedDBUnparsed";
 
 /// Largest sealed snapshot body accepted (checked before decrypting).
-pub const MAX_BODY_SEALED: usize = 64 * 1024 * 1024;
+pub const MAX_BODY_SEALED: usize = 256 * 1024 * 1024;
 /// Largest sealed profile-meta record accepted.
 pub const MAX_META_SEALED: usize = 1024 * 1024;
 /// Largest sealed snapshot-info record accepted.
@@ -47,9 +61,58 @@ pub fn encode_state(state: &BrowserState) -> Result<Vec<u8>> {
     encode(state, "snapshot")
 }
 
-/// Decodes a snapshot's content.
-pub fn decode_state(bytes: &[u8]) -> Result<BrowserState> {
-    decode(bytes, "snapshot content")
+/// Decodes a snapshot's content written with snapshot schema `schema`.
+///
+/// Schema 2 is strict: the body is the typed `BrowserState`. Schema 1 is lenient about one
+/// member only: an origin's `indexedDB`, stored verbatim then, is decoded with the validation
+/// `profile import` applies; when that fails it is kept verbatim as [`INDEXED_DB_UNPARSED`]
+/// instead of failing the whole snapshot.
+pub fn decode_state(bytes: &[u8], schema: u16) -> Result<BrowserState> {
+    match schema {
+        1 => decode_state_v1(bytes),
+        2 => decode(bytes, "snapshot content"),
+        other => Err(VaultError::UnsupportedVersion {
+            what: "snapshot schema",
+            found: other.into(),
+            supported: "1, 2".into(),
+        }),
+    }
+}
+
+fn decode_state_v1(bytes: &[u8]) -> Result<BrowserState> {
+    let mut doc: Value = decode(bytes, "snapshot content")?;
+    if let Some(origins) = doc.get_mut("origins").and_then(Value::as_array_mut) {
+        for (i, origin) in origins.iter_mut().enumerate() {
+            let Some(o) = origin.as_object_mut() else {
+                continue;
+            };
+            match o.get("indexedDB") {
+                None | Some(Value::Null) => continue,
+                Some(idb) => {
+                    let path = format!("origins[{i}].indexedDB");
+                    match pvault_model::import_databases(idb, &path) {
+                        Ok(dbs) => {
+                            let typed = serde_json::to_value(dbs).map_err(|e| {
+                                VaultError::corrupt(format!("{path} does not re-encode: {e}"))
+                            })?;
+                            o.insert("indexedDB".into(), typed);
+                        }
+                        Err(_) => {
+                            if o.contains_key(INDEXED_DB_UNPARSED) {
+                                return Err(VaultError::corrupt(format!(
+                                    "origins[{i}] has both an invalid indexedDB and {INDEXED_DB_UNPARSED}"
+                                )));
+                            }
+                            let raw = o.remove("indexedDB").unwrap_or_default();
+                            o.insert(INDEXED_DB_UNPARSED.into(), raw);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    serde_json::from_value(doc)
+        .map_err(|e| VaultError::corrupt(format!("snapshot content does not decode: {e}")))
 }
 
 /// Encodes profile metadata.
@@ -147,23 +210,29 @@ mod tests {
     fn plaintext_framing_is_strict() {
         let ok = encode_state(&BrowserState::default()).unwrap();
         assert_eq!(ok, b"\x01{\"cookies\":[],\"origins\":[]}");
-        assert_eq!(decode_state(&ok).unwrap(), BrowserState::default());
+        assert_eq!(
+            decode_state(&ok, RECORD_SCHEMA_VERSION).unwrap(),
+            BrowserState::default()
+        );
         let mut trailing_ws = ok.clone();
         trailing_ws.extend_from_slice(b" \n");
-        assert!(decode_state(&trailing_ws).is_ok());
+        assert!(decode_state(&trailing_ws, RECORD_SCHEMA_VERSION).is_ok());
         let mut trailing = ok.clone();
         trailing.extend_from_slice(b"x");
         assert!(matches!(
-            decode_state(&trailing),
+            decode_state(&trailing, RECORD_SCHEMA_VERSION),
             Err(VaultError::Corrupt { .. })
         ));
         let mut v2 = ok.clone();
         v2[0] = 2;
         assert!(matches!(
-            decode_state(&v2),
+            decode_state(&v2, RECORD_SCHEMA_VERSION),
             Err(VaultError::UnsupportedVersion { found: 2, .. })
         ));
-        assert!(matches!(decode_state(b""), Err(VaultError::Corrupt { .. })));
+        assert!(matches!(
+            decode_state(b"", RECORD_SCHEMA_VERSION),
+            Err(VaultError::Corrupt { .. })
+        ));
         // Profile metadata refuses unknown members (it is ours alone; nothing may hide there).
         let meta = b"\x01{\"name\":\"a\",\"description\":null,\"settings\":{},\"latest\":null,\"cookie_domains\":[],\"origins\":[],\"x\":1}";
         assert!(decode_meta(meta).is_err());

@@ -1,6 +1,6 @@
 //! Entry points for the fuzz targets (`fuzz/fuzz_targets/record_decode.rs`). Not a stable API.
 
-use crate::codec::{self, MAX_BODY_SEALED, RECORD_SCHEMA_VERSION};
+use crate::codec::{self, MAX_BODY_SEALED, READABLE_SNAPSHOT_SCHEMAS, RECORD_SCHEMA_VERSION};
 use crate::keys::SecretKey;
 use crate::seal::{self, RecordKind};
 
@@ -20,10 +20,12 @@ pub fn decode_record(data: &[u8]) {
     ] {
         let aad = seal::aad_record(&ids, &ids, &ids, kind, RECORD_SCHEMA_VERSION);
         if let Some(pt) = seal::open(&key, &aad, data) {
-            let _ = codec::decode_state(&pt);
+            let _ = codec::decode_state(&pt, RECORD_SCHEMA_VERSION);
         }
     }
-    let _ = codec::decode_state(data);
+    for schema in READABLE_SNAPSHOT_SCHEMAS {
+        let _ = codec::decode_state(data, schema);
+    }
     let _ = codec::decode_meta(data);
     let _ = codec::decode_info(data);
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use pvault_model::{ProfileInfo, SessionSettings};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use crate::codec::{self, MAX_META_SEALED, ProfileMeta, RECORD_SCHEMA_VERSION};
+use crate::codec::{self, MAX_META_SEALED, META_SCHEMA_VERSION, ProfileMeta};
 use crate::error::{Result, VaultError};
 use crate::keys::{Id, SecretKey, hmac_sha256};
 use crate::seal::{self, RecordKind};
@@ -264,7 +264,7 @@ impl Vault {
             id,
             &[0; 16],
             RecordKind::ProfileMeta,
-            RECORD_SCHEMA_VERSION,
+            META_SCHEMA_VERSION,
         );
         seal::seal(&self.env, dk, &aad, &pt)
     }
@@ -570,7 +570,7 @@ pub(crate) fn open_meta(vault_id: &Id, dk: &SecretKey, row: &ProfileRow) -> Resu
         &row.id,
         &[0; 16],
         RecordKind::ProfileMeta,
-        RECORD_SCHEMA_VERSION,
+        META_SCHEMA_VERSION,
     );
     let pt = seal::open(dk, &aad, &row.meta)
         .ok_or_else(|| VaultError::DecryptionFailed { record: record() })?;

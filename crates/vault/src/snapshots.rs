@@ -7,7 +7,9 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use zeroize::Zeroizing;
 
 use crate::Snapshot;
-use crate::codec::{self, MAX_BODY_SEALED, MAX_INFO_SEALED, RECORD_SCHEMA_VERSION};
+use crate::codec::{
+    self, MAX_BODY_SEALED, MAX_INFO_SEALED, READABLE_SNAPSHOT_SCHEMAS, RECORD_SCHEMA_VERSION,
+};
 use crate::error::{Result, VaultError};
 use crate::keys::{Id, SecretKey};
 use crate::profiles::OpenProfile;
@@ -63,18 +65,23 @@ pub(crate) fn open_record(
             limit: cap as u64,
         });
     }
-    let sv = u16::try_from(row.schema_version)
-        .ok()
-        .filter(|v| *v == RECORD_SCHEMA_VERSION)
-        .ok_or(VaultError::UnsupportedVersion {
-            what: "snapshot schema",
-            found: row.schema_version as u64,
-            supported: RECORD_SCHEMA_VERSION.to_string(),
-        })?;
+    let sv = schema_of(row)?;
     let aad = seal::aad_record(vault_id, profile, &row.id, kind, sv);
     seal::open(dk, &aad, blob).ok_or_else(|| VaultError::DecryptionFailed {
         record: record_name(profile, &row.id, kind),
     })
+}
+
+/// The row's schema version, if this build reads it (refused before any decryption).
+fn schema_of(row: &SnapshotRow) -> Result<u16> {
+    u16::try_from(row.schema_version)
+        .ok()
+        .filter(|v| READABLE_SNAPSHOT_SCHEMAS.contains(v))
+        .ok_or(VaultError::UnsupportedVersion {
+            what: "snapshot schema",
+            found: row.schema_version as u64,
+            supported: "1, 2".into(),
+        })
 }
 
 /// Opens a snapshot's info and checks the plaintext columns agree with it.
@@ -121,7 +128,7 @@ pub(crate) fn open_body(
             record_name(profile, &row.id, RecordKind::SnapshotBody)
         )));
     }
-    codec::decode_state(&pt)
+    codec::decode_state(&pt, schema_of(row)?)
 }
 
 fn row_from(r: &rusqlite::Row<'_>, with_body: bool) -> rusqlite::Result<(Vec<u8>, SnapshotRow)> {
@@ -200,7 +207,11 @@ impl Vault {
         let encoded = Zeroizing::new(codec::encode_state(state)?);
         if encoded.len() + OVERHEAD > MAX_BODY_SEALED {
             return Err(VaultError::TooLarge {
-                what: "snapshot".into(),
+                what: format!(
+                    "snapshot of profile {name_or_id:?} ({} bytes encoded{})",
+                    encoded.len(),
+                    largest_part(state)
+                ),
                 limit: (MAX_BODY_SEALED - OVERHEAD) as u64,
             });
         }
@@ -391,6 +402,52 @@ impl Vault {
         })
     }
 
+    /// Test vectors only: replaces a stored snapshot's body plaintext with `body` (version
+    /// byte included) sealed under `schema_version`, and its info (content hash and size
+    /// updated; the schema-2 counts left out for schema 1, whose info had none) likewise,
+    /// as an older build or a defective writer would have left it. Never use it on a real
+    /// vault: it bypasses every check of the writer.
+    #[doc(hidden)]
+    pub fn rewrite_snapshot_for_test_vectors(
+        &self,
+        name_or_id: &str,
+        snapshot: &str,
+        schema_version: u16,
+        body: &[u8],
+    ) -> Result<()> {
+        self.with_keys(|keys| {
+            self.store.write(|tx| {
+                let open = self.resolve(tx, keys, name_or_id)?;
+                let row = find_row(tx, &open.row.id, name_or_id, Some(snapshot))?;
+                let mut info = open_info(&self.vault_id, &open.dk, &open.row.id, &row)?;
+                info.content_hash = codec::content_hash(body);
+                info.size_bytes = body.len() as u64;
+                let mut info_json = serde_json::to_value(&info)
+                    .map_err(|e| VaultError::corrupt(format!("info: {e}")))?;
+                if schema_version == 1
+                    && let Some(o) = info_json.as_object_mut()
+                {
+                    o.remove("session_storage_key_count");
+                    o.remove("indexed_db_record_count");
+                }
+                let mut info_pt = vec![codec::PLAINTEXT_VERSION];
+                serde_json::to_writer(&mut info_pt, &info_json)
+                    .map_err(|e| VaultError::corrupt(format!("info: {e}")))?;
+                let pid = open.row.id;
+                let aad = |kind| seal::aad_record(&self.vault_id, &pid, &row.id, kind, schema_version);
+                let sealed_body = seal::seal(&self.env, &open.dk, &aad(RecordKind::SnapshotBody), body)?;
+                let sealed_info =
+                    seal::seal(&self.env, &open.dk, &aad(RecordKind::SnapshotInfo), &info_pt)?;
+                tx.execute(
+                    "UPDATE snapshots SET schema_version = ?1, size_bytes = ?2, info = ?3, body = ?4 WHERE snapshot_id = ?5",
+                    params![schema_version, body.len() as i64, sealed_info, sealed_body, &row.id[..]],
+                )
+                .map_err(VaultError::storage("rewrite snapshot"))?;
+                Ok(())
+            })
+        })
+    }
+
     /// Appends a copy of an older snapshot as the newest (kind `restore`).
     pub fn restore(&self, name_or_id: &str, snapshot: &str) -> Result<SnapshotInfo> {
         self.with_keys(|keys| {
@@ -409,6 +466,49 @@ impl Vault {
             })
         })
     }
+}
+
+/// Names the origin (and its IndexedDB database) taking the most room, so a refusal says
+/// where the size comes from. Names only, never content.
+fn largest_part(state: &BrowserState) -> String {
+    let Some((origin, bytes)) = state
+        .origins
+        .iter()
+        .map(|o| (o, json_len(o)))
+        .max_by_key(|(_, n)| *n)
+    else {
+        return String::new();
+    };
+    let mut out = format!("; largest origin {} with {bytes} bytes", origin.origin);
+    if let Some((db, n)) = origin
+        .databases()
+        .iter()
+        .map(|d| (d, json_len(d)))
+        .max_by_key(|(_, n)| *n)
+    {
+        out.push_str(&format!(
+            ", its largest IndexedDB database {:?} with {n} bytes",
+            db.name
+        ));
+    }
+    out
+}
+
+/// Length of a value's compact JSON, counted without keeping the bytes.
+fn json_len<T: serde::Serialize>(v: &T) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Counter(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 /// Finds one snapshot row of a profile by selector.

@@ -128,6 +128,36 @@ test('profile methods', opts, async () => {
   await assert.rejects(c.profileShow('spare'), code('not_found'));
 });
 
+test('profile.export formats: left_out names what Playwright cannot hold, pvault keeps it', opts, async () => {
+  const full = {
+    cookies: [],
+    origins: [{
+      origin: 'https://spa.test', localStorage: [], sessionStorage: [{ name: 'msal.token', value: 'SECRETSESSION' }],
+      indexedDB: [{ name: 'db', version: 1, stores: [{ name: 's', autoIncrement: false, indexes: [], records: [
+        { key: 'view', valueEncoded: { dv: { b: 'AQID' } } }, { key: 'plain', value: { t: 'SECRETIDB' } }] }] }],
+    }],
+  };
+  await c.profileImport('spa', { state: { pvault: 1, ...full } });
+  const pw = await c.profileExport('spa');
+  assert.equal(pw.state.pvault, undefined);
+  assert.equal(pw.state.origins[0].sessionStorage, undefined);
+  assert.equal(pw.state.origins[0].indexedDB[0].stores[0].records.length, 1);
+  assert.equal(pw.left_out.length, 2, pw.left_out.join('\n'));
+  assert.ok(pw.left_out.some((l) => l.includes('sessionStorage')));
+  assert.ok(pw.left_out.some((l) => l.includes('DataView')));
+  assert.ok(!pw.left_out.join('').includes('SECRET'), 'names only, never values');
+  const own = await c.profileExport('spa', { format: 'pvault' });
+  assert.equal(own.state.pvault, 1);
+  assert.deepEqual(own.left_out, []);
+  assert.deepEqual(own.state.origins[0].sessionStorage, full.origins[0].sessionStorage);
+  assert.equal(own.state.origins[0].indexedDB[0].stores[0].records.length, 2);
+  // Without chunks the document comes inside the result, the same.
+  const inline = await c.call('profile.export', { name: 'spa', format: 'pvault' });
+  assert.deepEqual(inline.state, own.state);
+  await assert.rejects(c.profileExport('spa', { format: 'json' }), code('invalid_argument'));
+  await c.profileDelete('spa');
+});
+
 test('pipelining: 64 requests in flight on one connection', opts, async () => {
   const names = Array.from({ length: 8 }, (_, i) => `p${i}`);
   await Promise.all(names.map((n) => c.profileCreate(n, { description: `d-${n}` })));

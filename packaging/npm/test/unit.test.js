@@ -74,6 +74,26 @@ test('pipelined requests are matched by id, whatever the answer order', async (t
   assert.deepEqual(held.map((r) => r.method), ['profile.show', 'profile.show', 'profile.show']);
 });
 
+test('a chunked export is reassembled from its chunk frames, whatever arrives between them', async (t) => {
+  const doc = Buffer.from(JSON.stringify({ cookies: [], origins: [{ origin: 'https://a.test', localStorage: [{ name: 'k', value: 'é'.repeat(1000) }] }] }));
+  const seen = [];
+  const sockPath = await fakeDaemon(t, (req, sock) => {
+    seen.push(req);
+    const pieces = [doc.subarray(0, 7), doc.subarray(7, 1500), doc.subarray(1500)];
+    for (const [i, piece] of pieces.entries()) {
+      sock.write(JSON.stringify({ id: req.id, chunk: piece.toString('base64') }) + '\n');
+      if (i === 0) sock.write('{"event":"vault.locked","data":{"reason":"idle"}}\n');
+    }
+    sock.write(JSON.stringify({ id: req.id, result: { snapshot: { seq: 1 }, left_out: ['sessionStorage of 1 origin'], state_bytes: doc.length, state_chunks: 3 } }) + '\n');
+  });
+  const c = await pvault.connect({ socketPath: sockPath });
+  t.after(() => c.close());
+  const res = await c.profileExport('p', { format: 'pvault' });
+  assert.deepEqual(seen[0].params, { chunked: true, format: 'pvault', name: 'p' });
+  assert.deepEqual(res.state, JSON.parse(doc.toString('utf8')));
+  assert.deepEqual(res.left_out, ['sessionStorage of 1 origin']);
+});
+
 test('events are delivered and error responses become PvaultError with code', async (t) => {
   const sockPath = await fakeDaemon(t, (req, sock) => {
     if (req.method === 'subscribe') {

@@ -17,6 +17,7 @@ Errors are :class:`PvaultError` with a stable ``code``. Playwright helpers are i
 
 from ._protocol import (
     ERROR_CODES,
+    MAX_CHUNKED_BYTES,
     MAX_MESSAGE_BYTES,
     METHODS,
     PROTOCOL_MAJOR,
@@ -35,6 +36,7 @@ __all__ = [
     "AsyncClient",
     "Client",
     "ERROR_CODES",
+    "MAX_CHUNKED_BYTES",
     "MAX_MESSAGE_BYTES",
     "METHODS",
     "PROTOCOL_MAJOR",

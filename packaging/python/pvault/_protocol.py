@@ -12,9 +12,12 @@ from typing import Any, Mapping
 #: Protocol major version this client speaks; the daemon refuses another at ``hello``.
 PROTOCOL_MAJOR = 1
 #: Protocol minor version this client knows.
-PROTOCOL_MINOR = 2
+PROTOCOL_MINOR = 3
 #: Largest message (one line, without its newline) either side accepts: 64 MiB.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+#: Largest document reassembled from a chunked ``profile.export``: 512 MiB, room for the JSON
+#: of any snapshot the vault holds (its cap is 256 MiB).
+MAX_CHUNKED_BYTES = 512 * 1024 * 1024
 #: Largest request id (ids must survive JavaScript numbers, so the daemon caps them).
 MAX_ID = 2**53 - 1
 
@@ -120,7 +123,36 @@ def build_params(method: str, args: tuple, kwargs: dict) -> dict:
         if primary is None or len(args) > 1:
             raise TypeError(f"{python_name(method)}() takes keyword arguments only")
         params[primary] = args[0]
+    if method == "profile.export":
+        # Exports come in chunks, reassembled into ``state``, so a snapshot larger than one
+        # message exports too.
+        params.setdefault("chunked", True)
     return params
+
+
+def chunk_bytes(msg: dict, have: int, method: str) -> bytes:
+    """The decoded bytes of a ``chunk`` frame, refusing to grow past MAX_CHUNKED_BYTES."""
+    try:
+        piece = base64.b64decode(msg["chunk"], validate=True)
+    except (ValueError, TypeError):
+        raise PvaultError("internal", "pvaultd sent a chunk that is not base64", method) from None
+    if have + len(piece) > MAX_CHUNKED_BYTES:
+        raise PvaultError("too_large", f"pvaultd sent more than {MAX_CHUNKED_BYTES} bytes of chunks", method)
+    return piece
+
+
+def assemble(result: dict, pieces: list[bytes], method: str) -> dict:
+    """A chunked result with its document put back as ``state``; other results unchanged."""
+    if "state_chunks" not in result:
+        return result
+    doc = b"".join(pieces)
+    if len(doc) != result.get("state_bytes"):
+        raise PvaultError("internal", f"pvaultd announced {result.get('state_bytes')} bytes but sent {len(doc)}", method)
+    try:
+        result["state"] = json.loads(doc.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise PvaultError("internal", "pvaultd sent chunks that are not JSON", method) from None
+    return result
 
 
 def encode_request(req_id: int, method: str, params: dict) -> bytes:

@@ -15,7 +15,9 @@ from ._protocol import (
     MAX_MESSAGE_BYTES,
     METHODS,
     PvaultError,
+    assemble,
     build_params,
+    chunk_bytes,
     decode_line,
     encode_request,
     hello_params,
@@ -39,6 +41,8 @@ class AsyncClient:
         self._max_in = max_in
         self._next_id = 1
         self._pending: dict[int, tuple[str, asyncio.Future]] = {}
+        # Decoded `chunk` frames of pending calls, by id.
+        self._chunks: dict[int, list[bytes]] = {}
         self._events: asyncio.Queue[dict] = asyncio.Queue()
         self._closed: PvaultError | None = None
         self._done = asyncio.get_running_loop().create_future()
@@ -120,6 +124,15 @@ class AsyncClient:
                 except PvaultError as e:
                     self._fail(e)
                     return
+                if isinstance(msg.get("chunk"), str):
+                    entry = self._pending.get(msg.get("id"))
+                    if entry is not None and not entry[1].done():
+                        pieces = self._chunks.setdefault(msg["id"], [])
+                        try:
+                            pieces.append(chunk_bytes(msg, sum(map(len, pieces)), entry[0]))
+                        except PvaultError as e:
+                            entry[1].set_exception(e)
+                    continue
                 if isinstance(msg.get("event"), str):
                     self._events.put_nowait({"event": msg["event"], "data": msg.get("data") or {}})
                     continue
@@ -135,10 +148,14 @@ class AsyncClient:
                 if fut.done():
                     continue
                 err = msg.get("error")
+                pieces = self._chunks.pop(msg["id"], [])
                 if err:
                     fut.set_exception(PvaultError(err.get("code", "internal"), err.get("message", ""), method))
                 else:
-                    fut.set_result(msg.get("result") or {})
+                    try:
+                        fut.set_result(assemble(msg.get("result") or {}, pieces, method))
+                    except PvaultError as e:
+                        fut.set_exception(e)
         finally:
             self._fail(PvaultError("unavailable", "the connection to pvaultd is closed"))
             self._writer.close()
@@ -168,6 +185,7 @@ class AsyncClient:
             return await fut
         finally:
             self._pending.pop(req_id, None)
+            self._chunks.pop(req_id, None)
 
     async def subscribe(self) -> dict:
         """From now on, events arrive on this connection: read them with :meth:`next_event`."""

@@ -14,7 +14,9 @@ from ._protocol import (
     MAX_MESSAGE_BYTES,
     METHODS,
     PvaultError,
+    assemble,
     build_params,
+    chunk_bytes,
     decode_line,
     encode_request,
     hello_params,
@@ -147,11 +149,19 @@ class Client:
                 # The daemon closed while we were sending (e.g. after answering too_large):
                 # what it said before closing is still there to read.
                 pass
+            pieces: list[bytes] = []
+            have = 0
             while True:
                 try:
                     msg = self._read_message()
                 except PvaultError as e:
                     raise e.for_method(method) from None
+                if isinstance(msg.get("chunk"), str):
+                    if msg.get("id") == req_id:
+                        piece = chunk_bytes(msg, have, method)
+                        have += len(piece)
+                        pieces.append(piece)
+                    continue
                 if isinstance(msg.get("event"), str):
                     self._events.append({"event": msg["event"], "data": msg.get("data") or {}})
                     continue
@@ -165,7 +175,7 @@ class Client:
                 if "error" in msg and msg["error"]:
                     err = msg["error"]
                     raise PvaultError(err.get("code", "internal"), err.get("message", ""), method)
-                return msg.get("result") or {}
+                return assemble(msg.get("result") or {}, pieces, method)
 
     def subscribe(self) -> dict:
         """From now on, events arrive on this connection: read them with :meth:`next_event`."""

@@ -123,6 +123,20 @@ class Daemon(unittest.TestCase):
             second = c.profile_import("github", state=state("two", extra="x"))
             self.assertEqual(c.profile_export("github")["state"]["cookies"][0]["value"], "two")
             self.assertEqual(c.profile_export("github", snapshot=str(first["snapshot"]["seq"]))["state"]["cookies"][0]["value"], "one")
+            # Formats: Playwright's names what it cannot hold (names only), pvault's keeps it.
+            full = {"pvault": 1, "cookies": [], "origins": [{"origin": "https://spa.test", "localStorage": [],
+                    "sessionStorage": [{"name": "msal.token", "value": "SECRETSESSION"}]}]}
+            c.profile_import("spa", state=full)
+            pw = c.profile_export("spa")
+            self.assertNotIn("sessionStorage", pw["state"]["origins"][0])
+            self.assertEqual(len(pw["left_out"]), 1)
+            self.assertIn("sessionStorage", pw["left_out"][0])
+            self.assertNotIn("SECRET", pw["left_out"][0])
+            own = c.profile_export("spa", format="pvault")
+            self.assertEqual((own["state"]["pvault"], own["left_out"]), (1, []))
+            self.assertEqual(own["state"]["origins"][0]["sessionStorage"], full["origins"][0]["sessionStorage"])
+            self.assertEqual(c.profile_export("spa", format="pvault", chunked=False)["state"], own["state"])
+            c.profile_delete("spa")
             self.assertEqual([s["id"] for s in c.profile_history("github")["snapshots"]], [second["snapshot"]["id"], first["snapshot"]["id"]])
             diff = c.profile_diff("github", from_=first["snapshot"]["id"], to=second["snapshot"]["id"])
             self.assertEqual(diff["from"]["id"], first["snapshot"]["id"])
@@ -220,6 +234,7 @@ class Daemon(unittest.TestCase):
             first = await c.profile_import("a0", state=state("one"))
             second = await c.profile_import("a0", state=state("two"))
             self.assertEqual((await c.profile_export("a0"))["state"]["origins"][0]["localStorage"][0]["value"], "two")
+            self.assertEqual((await c.profile_export("a0", format="pvault"))["state"]["pvault"], 1)
             self.assertEqual(len((await c.profile_history("a0"))["snapshots"]), 2)
             self.assertEqual((await c.profile_diff("a0"))["to"]["id"], second["snapshot"]["id"])
             await c.profile_restore("a0", snapshot=first["snapshot"]["id"])

@@ -5,8 +5,10 @@ cap, connection-level errors, the outgoing cap), for the sync and the asyncio cl
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -102,6 +104,48 @@ class SyncFraming(unittest.TestCase):
             pvault.Client("/nonexistent/pvaultd.sock")
         self.assertEqual(cm.exception.code, "unavailable")
         self.assertIn("PVAULT_SOCKET", str(cm.exception))
+
+
+def chunked_export_daemon(seen):
+    """A fake daemon answering profile.export in three chunk frames (an event between them)."""
+    doc = json.dumps({"cookies": [], "origins": [{"origin": "https://a.test", "localStorage": [{"name": "k", "value": "é" * 1000}]}]}).encode()
+
+    def on(req, conn):
+        seen.append(req)
+        for i, piece in enumerate([doc[:7], doc[7:1500], doc[1500:]]):
+            send(conn, {"id": req["id"], "chunk": base64.b64encode(piece).decode()})
+            if i == 0:
+                send(conn, {"event": "vault.locked", "data": {"reason": "idle"}})
+        send(conn, {"id": req["id"], "result": {"snapshot": {"seq": 1}, "left_out": ["x"], "state_bytes": len(doc), "state_chunks": 3}})
+
+    return doc, on
+
+
+class ChunkedExport(unittest.TestCase):
+    def test_chunked_export_is_reassembled(self):
+        seen = []
+        doc, on = chunked_export_daemon(seen)
+        fake = FakeDaemon(on)
+        self.addCleanup(fake.close)
+        with pvault.Client(fake.path) as c:
+            res = c.profile_export("p", format="pvault")
+        self.assertEqual(seen[0]["params"], {"format": "pvault", "name": "p", "chunked": True})
+        self.assertEqual(res["state"], json.loads(doc))
+        self.assertEqual(res["left_out"], ["x"])
+
+    def test_async_chunked_export_is_reassembled(self):
+        seen = []
+        doc, on = chunked_export_daemon(seen)
+        fake = FakeDaemon(on)
+        self.addCleanup(fake.close)
+
+        async def go():
+            async with pvault.AsyncClient.connect(fake.path) as c:
+                return await c.profile_export("p")
+
+        res = asyncio.run(go())
+        self.assertEqual(seen[0]["params"], {"name": "p", "chunked": True})
+        self.assertEqual(res["state"], json.loads(doc))
 
 
 class AsyncFraming(unittest.IsolatedAsyncioTestCase):

@@ -41,14 +41,40 @@ pub fn render_state_diff(d: &StateDiff) -> String {
     for o in &d.origins_removed {
         out.push_str(&format!("  - origin {o}\n"));
     }
-    for o in &d.local_storage {
-        for (mark, keys) in [('+', &o.added), ('-', &o.removed), ('~', &o.changed)] {
-            for k in keys {
-                out.push_str(&format!(
-                    "  {mark} localStorage {} {}\n",
-                    o.origin,
-                    display_name(k)
-                ));
+    for (kind, list) in [
+        ("localStorage", &d.local_storage),
+        ("sessionStorage", &d.session_storage),
+    ] {
+        for o in list {
+            for (mark, keys) in [('+', &o.added), ('-', &o.removed), ('~', &o.changed)] {
+                for k in keys {
+                    out.push_str(&format!(
+                        "  {mark} {kind} {} {}\n",
+                        o.origin,
+                        display_name(k)
+                    ));
+                }
+            }
+        }
+    }
+    for db in &d.indexed_db {
+        let name = format!("IndexedDB {} {}", db.origin, display_name(&db.database));
+        match db.status.as_str() {
+            "added" => out.push_str(&format!("  + {name} (database)\n")),
+            "removed" => out.push_str(&format!("  - {name} (database)\n")),
+            _ => {}
+        }
+        for change in &db.schema {
+            out.push_str(&format!("  ~ {name}: {change}\n"));
+        }
+        for st in &db.stores {
+            for (mark, keys) in [('+', &st.added), ('-', &st.removed), ('~', &st.changed)] {
+                for k in keys {
+                    out.push_str(&format!(
+                        "  {mark} {name}/{} key {k}\n",
+                        display_name(&st.store)
+                    ));
+                }
             }
         }
     }
@@ -169,6 +195,61 @@ mod tests {
         assert!(s.contains("  ~ localStorage https://a.com k"), "{s}");
         assert!(!s.contains("v2"), "no values: {s}");
         assert_eq!(render_state_diff(&pvault_model::diff(&to, &to)), "");
+    }
+
+    #[test]
+    fn session_storage_and_indexeddb_changes_are_listed_without_values() {
+        let from: pvault_model::BrowserState = serde_json::from_value(json!({
+            "cookies": [],
+            "origins": [{"origin": "https://a.com", "localStorage": [],
+                "sessionStorage": [{"name": "gone", "value": "SECRET1"}, {"name": "tok", "value": "SECRET2"}],
+                "indexedDB": [
+                    {"name": "app", "version": 1, "stores": [
+                        {"name": "kv", "records": [{"key": "a", "value": "SECRET3"}, {"key": "b", "value": 1}]},
+                        {"name": "old", "records": []}]},
+                    {"name": "dropped", "version": 1, "stores": []}]}]
+        }))
+        .unwrap();
+        let to: pvault_model::BrowserState = serde_json::from_value(json!({
+            "cookies": [],
+            "origins": [{"origin": "https://a.com", "localStorage": [],
+                "sessionStorage": [{"name": "tok", "value": "SECRET4"}, {"name": "new", "value": "x"}],
+                "indexedDB": [
+                    {"name": "app", "version": 2, "stores": [
+                        {"name": "kv", "records": [{"key": "a", "value": "SECRET5"},
+                                                   {"keyEncoded": {"d": "2026-01-02T03:04:05.678Z"}, "value": 2}]}]},
+                    {"name": "firebaseLocalStorageDb", "version": 1, "stores": [
+                        {"name": "firebaseLocalStorage", "keyPath": "fbase_key",
+                         "records": [{"key": "firebase:authUser:k", "value": {"fbase_key": "firebase:authUser:k"}}]}]}]}]
+        }))
+        .unwrap();
+        let s = render_state_diff(&pvault_model::diff(&from, &to));
+        for line in [
+            "  + sessionStorage https://a.com new",
+            "  - sessionStorage https://a.com gone",
+            "  ~ sessionStorage https://a.com tok",
+            "  ~ IndexedDB https://a.com app: version 1 → 2",
+            "  ~ IndexedDB https://a.com app: store \"old\" removed",
+            "  ~ IndexedDB https://a.com app/kv key \"a\"",
+            "  - IndexedDB https://a.com app/kv key \"b\"",
+            "  + IndexedDB https://a.com app/kv key encoded:{\"d\":\"2026-01-02T03:04:05.678Z\"}",
+            "  - IndexedDB https://a.com dropped (database)",
+            "  + IndexedDB https://a.com firebaseLocalStorageDb (database)",
+            "  + IndexedDB https://a.com firebaseLocalStorageDb/firebaseLocalStorage key \"firebase:authUser:k\"",
+        ] {
+            assert!(s.contains(&format!("{line}\n")), "missing {line:?} in\n{s}");
+        }
+        assert!(!s.contains("SECRET"), "no values: {s}");
+        assert!(s.starts_with("cookies +0 -0 ~0"), "{s}");
+        assert!(s.contains("sessionStorage keys +1 -1 ~1"), "{s}");
+
+        // A state with only these parts differs from one without them.
+        let bare: pvault_model::BrowserState = serde_json::from_value(json!({
+            "cookies": [], "origins": [{"origin": "https://a.com", "localStorage": []}]
+        }))
+        .unwrap();
+        assert!(!render_state_diff(&pvault_model::diff(&bare, &to)).is_empty());
+        assert!(!render_state_diff(&pvault_model::diff(&to, &bare)).is_empty());
     }
 
     #[test]

@@ -7,14 +7,14 @@ use std::path::Path;
 
 use pvault_model::{ProfileInfo, SnapshotInfo, StateDiff};
 use pvault_protocol::{
-    MAX_MESSAGE_BYTES, ProfileCreate, ProfileDelete, ProfileDiff, ProfileExport, ProfileHistory,
-    ProfileImport, ProfileList, ProfileRename, ProfileRestore, ProfileShow,
+    ExportFormat, MAX_MESSAGE_BYTES, ProfileCreate, ProfileDelete, ProfileDiff, ProfileExport,
+    ProfileHistory, ProfileImport, ProfileList, ProfileRename, ProfileRestore, ProfileShow,
 };
 use serde_json::{Value, json};
 
 use super::Ctx;
 use super::diff_view::{render_diff, render_state_diff};
-use crate::cli::ProfileCmd;
+use crate::cli::{ExportFormatArg, ProfileCmd};
 use crate::exit::{CliError, CliResult};
 use crate::output::{Table, format_size, format_time, short_id, write_stdout};
 
@@ -30,8 +30,9 @@ pub async fn run(ctx: &Ctx, cmd: ProfileCmd) -> CliResult {
         ProfileCmd::Export {
             name,
             snapshot,
+            format,
             output,
-        } => export(ctx, name, snapshot, output.as_deref()).await,
+        } => export(ctx, name, snapshot, format, output.as_deref()).await,
         ProfileCmd::History { name } => history(ctx, name).await,
         ProfileCmd::Diff { name, from, to } => diff(ctx, name, from, to).await,
         ProfileCmd::Restore { name, snapshot } => restore(ctx, name, snapshot).await,
@@ -291,16 +292,47 @@ fn read_state(file: &Path) -> CliResult<Value> {
     Ok(v)
 }
 
-/// `profile export NAME [--snapshot S] [-o FILE]`: storageState JSON on stdout (with or
-/// without `--json`: it is JSON either way), or written to FILE with mode 0600.
+/// `profile export NAME [--snapshot S] [--format F] [-o FILE]`: the document on stdout (with
+/// or without `--json`: it is JSON either way), or written to FILE with mode 0600. What the
+/// format left out is named on stderr. The document comes in chunks, so a snapshot larger
+/// than one protocol message exports too.
 async fn export(
     ctx: &Ctx,
     name: String,
     snapshot: Option<String>,
+    format: ExportFormatArg,
     output: Option<&Path>,
 ) -> CliResult {
-    let res = ctx.call1(&ProfileExport { name, snapshot }).await?;
-    let mut text = serde_json::to_string_pretty(&res.state)
+    let client = ctx.client().await?;
+    let req = ProfileExport {
+        name,
+        snapshot,
+        format: Some(match format {
+            ExportFormatArg::Playwright => ExportFormat::Playwright,
+            ExportFormatArg::Pvault => ExportFormat::Pvault,
+        }),
+        chunked: true,
+    };
+    let (res, doc) = client
+        .call_chunked(&req)
+        .await
+        .map_err(|e| crate::connect::map_client_error(e, &ctx.target.socket))?;
+    if res.state_bytes != Some(doc.len() as u64) {
+        return Err(CliError::other(format!(
+            "pvaultd announced {:?} bytes of export but sent {}; try again",
+            res.state_bytes,
+            doc.len()
+        )));
+    }
+    for line in &res.left_out {
+        eprintln!(
+            "warning: left out of Playwright's format: {line}; use --format pvault to keep everything"
+        );
+    }
+    let state: serde_json::Value = serde_json::from_slice(&doc)
+        .map_err(|e| CliError::other(format!("pvaultd sent an export that is not JSON: {e}")))?;
+    drop(doc);
+    let mut text = serde_json::to_string_pretty(&state)
         .map_err(|e| CliError::other(format!("cannot encode the storageState: {e}")))?;
     text.push('\n');
     let Some(path) = output else {
@@ -310,7 +342,7 @@ async fn export(
     if ctx.out.json {
         return ctx
             .out
-            .json(&json!({"path": crate::connect::absolute(path)?, "snapshot": res.snapshot}));
+            .json(&json!({"path": crate::connect::absolute(path)?, "snapshot": res.snapshot, "left_out": res.left_out}));
     }
     ctx.out.line(format!(
         "wrote snapshot #{} to {}",

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Env, assert_same_state, mode, sample_state};
+use crate::support::{Env, PASS, assert_same_state, mode, sample_state};
 
 /// Asserts `v` has the documented Profile fields.
 fn assert_profile_shape(v: &Value, name: &str) {
@@ -140,6 +140,175 @@ fn import_export_round_trip() {
         .assert_error(3, Some("not_found"));
     env.run(&["--json", "profile", "export", "nope"])
         .assert_error(3, Some("not_found"));
+}
+
+/// pvault's own JSON with what Playwright's format cannot hold: sessionStorage and an
+/// IndexedDB value using a pvault-only tag (a DataView). Values carry `SECRET` markers.
+fn full_state() -> Value {
+    serde_json::json!({
+        "pvault": 1,
+        "cookies": [],
+        "origins": [{
+            "origin": "https://spa.test",
+            "localStorage": [{"name": "theme", "value": "dark"}],
+            "sessionStorage": [{"name": "msal.token", "value": "SECRETSESSION"}],
+            "indexedDB": [{"name": "db", "version": 1, "stores": [{
+                "name": "s", "autoIncrement": false, "indexes": [], "records": [
+                    {"key": "view", "valueEncoded": {"dv": {"b": "AQID"}}},
+                    {"key": "plain", "value": {"t": "SECRETIDB"}}]}]}]
+        }]
+    })
+}
+
+#[test]
+fn export_formats_name_what_playwright_leaves_out() {
+    let env = Env::with_vault();
+    let f = env.file("full.json", full_state().to_string().as_bytes());
+    env.json(&["profile", "import", "spa", f.to_str().unwrap()]);
+
+    // Playwright's format (the default): what it cannot hold is named on stderr, never values.
+    let out = env.run(&["profile", "export", "spa"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let pw = out.json();
+    assert!(pw.get("pvault").is_none(), "{pw}");
+    assert!(pw["origins"][0].get("sessionStorage").is_none(), "{pw}");
+    assert_eq!(
+        pw["origins"][0]["indexedDB"][0]["stores"][0]["records"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{out:?}");
+    assert!(
+        warnings.iter().all(
+            |w| w.starts_with("warning: left out of Playwright's format: ")
+                && w.ends_with("; use --format pvault to keep everything")
+        ),
+        "{out:?}"
+    );
+    assert!(warnings[0].contains("sessionStorage") && warnings[0].contains("https://spa.test"));
+    assert!(warnings[1].contains("db/s: 1 record (DataView)"), "{out:?}");
+    assert!(!out.stderr.contains("SECRET"), "names only: {out:?}");
+
+    // pvault's format keeps everything, says nothing, and imports back to the same content.
+    let out = env.run(&["profile", "export", "spa", "--format", "pvault"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stderr.contains("warning"), "{out:?}");
+    let own = out.json();
+    assert_eq!(own, full_state());
+    let again = env.file("again.json", own.to_string().as_bytes());
+    env.json(&["profile", "import", "spa", again.to_str().unwrap()]);
+    assert_eq!(
+        env.json(&["profile", "export", "spa", "--format", "pvault"]),
+        full_state()
+    );
+
+    // -o with --json reports the left-out lines too.
+    let dest = env.dir.path().join("pw.json");
+    let v = env.json(&["profile", "export", "spa", "-o", dest.to_str().unwrap()]);
+    assert_eq!(v["left_out"].as_array().unwrap().len(), 2, "{v}");
+    env.run(&["--json", "profile", "export", "spa", "--format", "json"])
+        .assert_error(2, Some("usage"));
+}
+
+#[test]
+fn diff_reports_session_storage_and_indexeddb() {
+    let env = Env::with_vault();
+    // The same origin without, then with, sessionStorage and IndexedDB.
+    let bare = serde_json::json!({"cookies": [], "origins": [
+        {"origin": "https://spa.test", "localStorage": [{"name": "theme", "value": "dark"}]}]});
+    let f = env.file("bare.json", bare.to_string().as_bytes());
+    env.json(&["profile", "import", "spa", f.to_str().unwrap()]);
+    let f = env.file("full.json", full_state().to_string().as_bytes());
+    env.json(&["profile", "import", "spa", f.to_str().unwrap()]);
+
+    let out = env.run(&["profile", "diff", "spa"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stdout.contains("no differences"), "{out:?}");
+    for line in [
+        "  + sessionStorage https://spa.test msal.token",
+        "  + IndexedDB https://spa.test db (database)",
+        "  + IndexedDB https://spa.test db/s key \"view\"",
+        "  + IndexedDB https://spa.test db/s key \"plain\"",
+    ] {
+        assert!(out.stdout.contains(line), "missing {line:?}: {out:?}");
+    }
+    assert!(!out.stdout.contains("SECRET"), "names only: {out:?}");
+    // The other way round: removals.
+    let out = env.run(&["profile", "diff", "spa", "2", "1"]);
+    assert!(
+        out.stdout
+            .contains("  - sessionStorage https://spa.test msal.token")
+            && out
+                .stdout
+                .contains("  - IndexedDB https://spa.test db (database)"),
+        "{out:?}"
+    );
+
+    // --json carries the new members.
+    let v = env.json(&["profile", "diff", "spa"]);
+    assert_eq!(
+        v["diff"]["sessionStorage"],
+        serde_json::json!([{"origin": "https://spa.test", "added": ["msal.token"], "removed": [], "changed": []}])
+    );
+    assert_eq!(
+        v["diff"]["indexedDB"],
+        serde_json::json!([{"origin": "https://spa.test", "database": "db", "status": "added", "schema": [],
+            "stores": [{"store": "s", "added": ["\"plain\"", "\"view\""], "removed": [], "changed": []}]}])
+    );
+    assert!(!v.to_string().contains("SECRET"), "{v}");
+}
+
+#[test]
+fn export_of_a_snapshot_larger_than_one_protocol_message() {
+    // The vault holds a 70 MiB snapshot (captured sessions can be that large; imports cannot):
+    // written here with the vault crate, then exported through the daemon in chunks.
+    let env = Env::new();
+    std::fs::create_dir(&env.home).unwrap();
+    std::fs::set_permissions(
+        &env.home,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let big = "x".repeat(70 * 1024 * 1024);
+    {
+        let v = pvault_vault::Vault::create(
+            &env.home,
+            &pvault_vault::Credential::Passphrase(zeroize::Zeroizing::new(PASS.to_owned())),
+            &pvault_vault::CreateOptions {
+                kdf_target: None,
+                retention: 20,
+                kdf_params: Some(pvault_vault::KdfParams::OWASP_MINIMUM),
+            },
+        )
+        .unwrap();
+        v.create_profile("big", None, &Default::default()).unwrap();
+        let mut origin = pvault_model::OriginState::new("https://big.test");
+        origin.local_storage.push(pvault_model::StorageItem {
+            name: "k".into(),
+            value: big.clone(),
+        });
+        let state = pvault_model::BrowserState {
+            cookies: vec![],
+            origins: vec![origin],
+        };
+        v.append_snapshot("big", &state, pvault_model::SnapshotKind::Capture)
+            .unwrap();
+    }
+    let pass = env.file("pass", PASS.as_bytes());
+    let out = env.run(&["unlock", "--passphrase-file", pass.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let dest = env.dir.path().join("big.json");
+    let out = env.run(&["profile", "export", "big", "-o", dest.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let written: Value = serde_json::from_slice(&std::fs::read(&dest).unwrap()).unwrap();
+    assert!(written["origins"][0]["localStorage"][0]["value"] == big.as_str());
 }
 
 #[test]

@@ -126,7 +126,7 @@ pub(crate) async fn dispatch(d: &Arc<Daemon>, id: u64, method: &str, params: &Ra
         ProfileUpdate::METHOD => run(id, params, |p| profile::update(d, p)).await,
         ProfileDelete::METHOD => run(id, params, |p| profile::delete(d, p)).await,
         ProfileImport::METHOD => run(id, params, |p| profile::import(d, p)).await,
-        ProfileExport::METHOD => run(id, params, |p| profile::export(d, p)).await,
+        ProfileExport::METHOD => profile::export_frames(d, id, params).await,
         ProfileHistory::METHOD => run(id, params, |p| profile::history(d, p)).await,
         ProfileDiff::METHOD => run(id, params, |p| profile::diff(d, p)).await,
         ProfileRestore::METHOD => run(id, params, |p| profile::restore(d, p)).await,

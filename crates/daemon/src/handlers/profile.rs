@@ -4,13 +4,16 @@
 use std::sync::Arc;
 
 use pvault_model::{BrowserState, SnapshotKind};
+use pvault_protocol::frame::{encode_chunk, encode_error, encode_result};
 use pvault_protocol::{
-    Ack, ErrorBody, ErrorCode, Event, ProfileCreate, ProfileDelete, ProfileDiff,
-    ProfileDiffResponse, ProfileExport, ProfileExportResponse, ProfileHistory,
-    ProfileHistoryResponse, ProfileImport, ProfileImportResponse, ProfileList, ProfileListResponse,
-    ProfileRename, ProfileResponse, ProfileRestore, ProfileRestoreResponse, ProfileShow,
-    ProfileUpdate,
+    Ack, EXPORT_CHUNK_BYTES, ErrorBody, ErrorCode, Event, ExportFormat, MAX_MESSAGE_BYTES,
+    ProfileCreate, ProfileDelete, ProfileDiff, ProfileDiffResponse, ProfileExport,
+    ProfileExportResponse, ProfileHistory, ProfileHistoryResponse, ProfileImport,
+    ProfileImportResponse, ProfileList, ProfileListResponse, ProfileRename, ProfileResponse,
+    ProfileRestore, ProfileRestoreResponse, ProfileShow, ProfileUpdate,
 };
+
+use serde_json::value::RawValue;
 
 use super::{blocking, vault_err};
 use crate::state::Daemon;
@@ -181,21 +184,68 @@ pub(super) async fn import(
     Ok(resp)
 }
 
-pub(super) async fn export(
-    d: &Arc<Daemon>,
-    p: ProfileExport,
-) -> Result<ProfileExportResponse, ErrorBody> {
-    let v = d.unlocked_vault()?;
-    blocking(move || {
+/// `profile.export`: the document inside the result, or with `chunked` in `chunk` frames
+/// followed by a result without it. Every frame is returned in one buffer, in order, so the
+/// connection's writer sends them back to back.
+pub(super) async fn export_frames(d: &Arc<Daemon>, id: u64, params: &RawValue) -> Vec<u8> {
+    let p = match super::parse::<ProfileExport>(params.get()) {
+        Ok(p) => p,
+        Err(e) => return encode_error(Some(id), &e),
+    };
+    let v = match d.unlocked_vault() {
+        Ok(v) => v,
+        Err(e) => return encode_error(Some(id), &e),
+    };
+    let frames = blocking(move || {
         let snap = v
             .read_snapshot(&p.name, p.snapshot.as_deref())
             .map_err(vault_err)?;
-        Ok(ProfileExportResponse {
-            state: pvault_model::storage_state::export_storage_state(&snap.state),
+        let format = match p.format.unwrap_or_default() {
+            ExportFormat::Playwright => pvault_model::ExportFormat::Playwright,
+            ExportFormat::Pvault => pvault_model::ExportFormat::Pvault,
+        };
+        let export = pvault_model::export_as(&snap.state, format);
+        drop(snap.state);
+        let mut resp = ProfileExportResponse {
             snapshot: snap.info,
-        })
+            state: serde_json::Value::Null,
+            left_out: export.left_out,
+            state_bytes: None,
+            state_chunks: None,
+        };
+        if p.chunked {
+            let doc = serde_json::to_vec(&export.json).map_err(|e| {
+                ErrorBody::new(ErrorCode::Internal, format!("cannot encode the export: {e}"))
+            })?;
+            drop(export.json);
+            let mut out = Vec::with_capacity(doc.len() / 3 * 4 + 4096);
+            let mut n = 0u64;
+            for piece in doc.chunks(EXPORT_CHUNK_BYTES) {
+                out.extend_from_slice(&encode_chunk(id, piece));
+                n += 1;
+            }
+            resp.state_bytes = Some(doc.len() as u64);
+            resp.state_chunks = Some(n);
+            out.extend_from_slice(&encode_result(id, &resp));
+            return Ok(out);
+        }
+        resp.state = export.json;
+        let line = encode_result(id, &resp);
+        if line.len() > MAX_MESSAGE_BYTES + 1 {
+            return Err(ErrorBody::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "snapshot #{} of profile {} exports to {} bytes, more than one message of {MAX_MESSAGE_BYTES} bytes; request it with \"chunked\": true (the pvault CLI and clients do)",
+                    resp.snapshot.seq,
+                    p.name,
+                    line.len()
+                ),
+            ));
+        }
+        Ok(line)
     })
-    .await
+    .await;
+    frames.unwrap_or_else(|e| encode_error(Some(id), &e))
 }
 
 pub(super) async fn history(

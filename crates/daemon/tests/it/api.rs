@@ -12,6 +12,128 @@ fn pass(p: &str) -> Credential {
     Credential::Passphrase(Secret::new(p))
 }
 
+/// Content Playwright's format cannot hold: sessionStorage and a DataView value.
+fn full_state() -> serde_json::Value {
+    json!({
+        "pvault": 1,
+        "cookies": [],
+        "origins": [{
+            "origin": "https://spa.test",
+            "localStorage": [],
+            "sessionStorage": [{"name": "msal.token", "value": "SECRETSESSION"}],
+            "indexedDB": [{"name": "db", "version": 1, "stores": [{
+                "name": "s", "autoIncrement": false, "indexes": [], "records": [
+                    {"key": "view", "valueEncoded": {"dv": {"b": "AQID"}}},
+                    {"key": "plain", "value": {"t": "SECRETIDB"}}]}]}]
+        }]
+    })
+}
+
+fn export(name: &str, format: Option<ExportFormat>, chunked: bool) -> ProfileExport {
+    ProfileExport {
+        name: name.into(),
+        snapshot: None,
+        format,
+        chunked,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_export_formats_and_chunks() {
+    let p = start_in_process(|_| {}).await;
+    let c = Client::connect(&p.socket).await.unwrap();
+    assert_eq!(c.daemon().protocol.minor, 3);
+    c.call(&VaultInit {
+        credential: pass(PASS),
+    })
+    .await
+    .unwrap();
+    c.call(&ProfileImport {
+        name: "spa".into(),
+        state: full_state(),
+        create: true,
+    })
+    .await
+    .unwrap();
+
+    // Playwright's format (the default) leaves out and names, never quoting values.
+    let pw = c.call(&export("spa", None, false)).await.unwrap();
+    assert!(pw.state.get("pvault").is_none());
+    assert!(pw.state["origins"][0].get("sessionStorage").is_none());
+    assert_eq!(pw.left_out.len(), 2, "{:?}", pw.left_out);
+    assert!(pw.left_out[0].contains("sessionStorage of 1 origin (https://spa.test)"));
+    assert!(pw.left_out[1].contains("https://spa.test db/s: 1 record (DataView)"));
+    assert!(!pw.left_out.concat().contains("SECRET"));
+    assert_eq!(
+        c.call(&export("spa", Some(ExportFormat::Playwright), false))
+            .await
+            .unwrap(),
+        pw
+    );
+    // pvault's format keeps everything.
+    let own = c
+        .call(&export("spa", Some(ExportFormat::Pvault), false))
+        .await
+        .unwrap();
+    assert_eq!(own.state, full_state());
+    assert!(own.left_out.is_empty());
+    // Chunked: the same document, in chunk frames before a result without it.
+    let (res, doc) = c
+        .call_chunked(&export("spa", Some(ExportFormat::Pvault), true))
+        .await
+        .unwrap();
+    assert!(res.state.is_null());
+    assert_eq!(res.state_bytes, Some(doc.len() as u64));
+    assert_eq!(res.state_chunks, Some(1));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&doc).unwrap(),
+        own.state
+    );
+
+    // A snapshot larger than one message (written straight into the vault, as a session's
+    // capture could be): too_large unchunked, naming the snapshot; whole in chunks.
+    let big = "x".repeat(70 * 1024 * 1024);
+    {
+        let v = pvault_vault::Vault::open(&p.home()).unwrap();
+        v.unlock(&pvault_vault::Credential::Passphrase(
+            zeroize::Zeroizing::new(PASS.to_owned()),
+        ))
+        .unwrap();
+        let mut origin = pvault_model::OriginState::new("https://big.test");
+        origin.session_storage = Some(vec![pvault_model::StorageItem {
+            name: "k".into(),
+            value: big.clone(),
+        }]);
+        v.create_profile("big", None, &Default::default()).unwrap();
+        v.append_snapshot(
+            "big",
+            &pvault_model::BrowserState {
+                cookies: vec![],
+                origins: vec![origin],
+            },
+            pvault_model::SnapshotKind::Capture,
+        )
+        .unwrap();
+    }
+    let e = c
+        .call(&export("big", Some(ExportFormat::Pvault), false))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::TooLarge));
+    assert!(e.to_string().contains("snapshot #1 of profile big"), "{e}");
+    assert!(e.to_string().contains("chunked"), "{e}");
+    let (res, doc) = c
+        .call_chunked(&export("big", Some(ExportFormat::Pvault), true))
+        .await
+        .unwrap();
+    assert_eq!(res.state_chunks, Some(5));
+    let state: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+    assert!(state["origins"][0]["sessionStorage"][0]["value"] == big.as_str());
+    // The connection is still fine afterwards.
+    c.call(&Status {}).await.unwrap();
+    p.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profile_methods_end_to_end() {
     let p = start_in_process(|_| {}).await;
@@ -104,6 +226,8 @@ async fn profile_methods_end_to_end() {
         .call(&ProfileExport {
             name: "work".into(),
             snapshot: Some("1".into()),
+            format: None,
+            chunked: false,
         })
         .await
         .unwrap();
@@ -113,6 +237,8 @@ async fn profile_methods_end_to_end() {
         .call(&ProfileExport {
             name: "work".into(),
             snapshot: None,
+            format: None,
+            chunked: false,
         })
         .await
         .unwrap();

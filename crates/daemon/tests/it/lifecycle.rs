@@ -53,6 +53,11 @@ pub async fn start_in_process(tweak: impl FnOnce(&mut Options)) -> InProc {
 }
 
 impl InProc {
+    /// The daemon's `PVAULT_HOME` (the vault directory).
+    pub fn home(&self) -> std::path::PathBuf {
+        self._dir.path().join("home")
+    }
+
     pub async fn shutdown(mut self) {
         let _ = self.stop.take().unwrap().send(());
         self.task.await.unwrap();

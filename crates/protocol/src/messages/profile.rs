@@ -135,7 +135,7 @@ pub struct ProfileImportResponse {
     pub created: bool,
 }
 
-/// `profile.export`: a snapshot as a Playwright storageState.
+/// `profile.export`: a snapshot as a Playwright storageState (or pvault's own JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileExport {
@@ -144,16 +144,53 @@ pub struct ProfileExport {
     /// Seq number, id or unique id prefix (≥ 6 hex digits); `None` = the newest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+    /// The document's format (added in 1.3); `None` = Playwright's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<ExportFormat>,
+    /// Send the document in `chunk` frames before the result instead of inside it (added in
+    /// 1.3), so a snapshot larger than one message still exports. See protocol.md §5.3.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub chunked: bool,
 }
 request!(ProfileExport, "profile.export", ProfileExportResponse);
+
+/// Formats of `profile.export`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// Playwright's storageState: what it cannot hold is left out and named in `left_out`.
+    #[default]
+    Playwright,
+    /// pvault's own JSON (`"pvault": 1`): everything; `profile.import` reads it back exactly.
+    Pvault,
+}
+
+/// Raw bytes of document carried by one `chunk` frame (before base64): 16 MiB, so a frame
+/// stays far below [`crate::MAX_MESSAGE_BYTES`].
+pub const EXPORT_CHUNK_BYTES: usize = 16 * 1024 * 1024;
+
+/// Largest document a client reassembles from `chunk` frames: twice the vault's 256 MiB
+/// snapshot cap, room for the JSON of any snapshot the vault can hold.
+pub const MAX_CHUNKED_BYTES: usize = 512 * 1024 * 1024;
 
 /// Result of `profile.export`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileExportResponse {
     /// The snapshot exported.
     pub snapshot: SnapshotInfo,
-    /// Its content as a Playwright storageState object.
+    /// Its content in the requested format; absent (null) when sent in chunks.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub state: serde_json::Value,
+    /// What the format could not hold, one line per kind (names only, never values); empty
+    /// for the pvault format (added in 1.3).
+    #[serde(default)]
+    pub left_out: Vec<String>,
+    /// With `chunked`: the document's length in bytes, the sum of the chunks' decoded lengths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_bytes: Option<u64>,
+    /// With `chunked`: how many `chunk` frames preceded this result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_chunks: Option<u64>,
 }
 
 /// `profile.history`: the snapshots kept, newest first.

@@ -11,7 +11,13 @@ use zeroize::Zeroizing;
 
 use crate::common::*;
 
-const MARKERS: [&str; 8] = [
+const MARKERS: [&str; 14] = [
+    "MARKER-SS-KEY",
+    "MARKER-SS-VALUE",
+    "MARKER-IDB-DATABASE",
+    "MARKER-IDB-STORE",
+    "MARKER-IDB-KEY",
+    "MARKER-IDB-VALUE",
     "MarkerProfileName",
     "MARKER-COOKIE-NAME",
     "MARKER-COOKIE-VALUE",
@@ -44,8 +50,18 @@ fn marker_values_never_reach_the_files() {
             name: "MARKER-LS-KEY".into(),
             value: "MARKER-LS-VALUE".into(),
         }],
-        session_storage: None,
-        indexed_db: None,
+        session_storage: Some(vec![StorageItem {
+            name: "MARKER-SS-KEY".into(),
+            value: "MARKER-SS-VALUE".into(),
+        }]),
+        indexed_db: Some(
+            serde_json::from_value(serde_json::json!([{
+                "name": "MARKER-IDB-DATABASE", "version": 1, "stores": [{
+                    "name": "MARKER-IDB-STORE", "indexes": [], "records": [
+                        {"key": "MARKER-IDB-KEY", "valueEncoded": {"bi": "1"}},
+                        {"key": 1, "value": {"token": "MARKER-IDB-VALUE"}}]}]}]))
+            .unwrap(),
+        ),
         extra: Map::new(),
     });
     for _ in 0..3 {

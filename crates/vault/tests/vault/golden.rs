@@ -1,84 +1,165 @@
-//! Known answers: the checked-in golden vault (fixed seed → fixed ids, salts, nonces, keys and
-//! times) opens with its passphrase and with its key file and decrypts to exactly
-//! `expected.json`; rebuilding it from the same seed reproduces every stored blob byte for
-//! byte, so any change to the format (writer or reader side) fails here. Regenerate (only
-//! for an intended, versioned format change; see vault-format.md) with
-//! `cargo test -p pvault-vault --test vault golden::regenerate_golden_fixture -- --ignored`.
+//! Known answers: the checked-in golden vaults (fixed seed → fixed ids, salts, nonces, keys
+//! and times) open with their passphrase and with their key file and decrypt to exactly their
+//! `expected.json`.
+//!
+//! - `fixtures/golden` is the format-1 vault written with snapshot schema 1 (by the build of
+//!   the day, before schema 2). It is frozen: this build writes schema 2, so it cannot rebuild
+//!   it; its files are pinned by hash and every later build must open it with identical content.
+//! - `fixtures/golden-v2` holds schema-2 snapshots (sessionStorage, typed IndexedDB, the tagged
+//!   value encoding). Rebuilding it from its seed reproduces every stored blob byte for byte, so
+//!   any change to the writer or the reader fails here. Regenerate (only for an intended,
+//!   versioned change; see vault-format.md) with
+//!   `cargo test -p pvault-vault --test vault golden::regenerate_golden_v2_fixture -- --ignored`.
 
 use std::path::{Path, PathBuf};
 
-use pvault_model::{SessionSettings, SnapshotKind, Viewport};
+use pvault_model::{BrowserState, OriginState, SessionSettings, SnapshotKind};
 use pvault_vault::{CreateOptions, Credential, KdfParams, Vault};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::common::*;
 
-/// Passphrase of the golden vault.
+/// Passphrase of the golden vaults.
 pub const GOLDEN_PASS: &str = "pvault golden ☃ passphrase";
-/// Seed of the deterministic generator that made it.
-const SEED: [u8; 32] = *b"pvault golden vault seed, v1 ###";
+/// Seed of the deterministic generator that made the schema-2 golden vault.
+const SEED_V2: [u8; 32] = *b"pvault golden vault seed, v2 ###";
+/// SHA-256 of the frozen schema-1 fixture's files (`vault.db`, `expected.json`).
+const V1_FILES: [(&str, &str); 2] = [
+    (
+        "vault.db",
+        "bf88af1e17fb84708f5555cc295ddcc448401de6c1d7c4b23d7a7a23d8c03ac3",
+    ),
+    (
+        "expected.json",
+        "bcd31df8fcc07ac892eb98edf29982376845510f0ef43f18bceb5624d9aaeab9",
+    ),
+];
 
-/// Key file of the golden vault: bytes 0, 1, …, 63.
+/// Key file of the golden vaults: bytes 0, 1, …, 63.
 pub fn golden_keyfile() -> Credential {
     Credential::KeyFile(Zeroizing::new((0u8..64).collect()))
 }
 
-/// The fixture directory in the source tree.
+/// The schema-1 fixture directory in the source tree.
 pub fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden")
 }
 
-/// Builds the golden vault in `dir` (deterministically).
-fn build(dir: &Path) {
+/// The schema-2 fixture directory in the source tree.
+pub fn fixture_v2_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v2")
+}
+
+/// The schema-2 golden content: a logged-in single-page app with sessionStorage and
+/// IndexedDB holding every kind of key and value the encoding has. `round` varies values so
+/// two snapshots differ.
+pub fn idb_state(round: u32) -> BrowserState {
+    let date = "2026-01-02T03:04:05.678Z";
+    let origin: OriginState = serde_json::from_value(json!({
+        "origin": "https://app.example.com",
+        "localStorage": [{"name": "theme", "value": "dark"}],
+        "sessionStorage": [
+            {"name": "msal.token.keys.client-id", "value": format!("{{\"accessToken\":[\"at-{round}\"]}}")},
+            {"name": "oidc.user:https://idp.example:client", "value": "séssion-☃"}
+        ],
+        "indexedDB": [
+            {"name": "firebaseLocalStorageDb", "version": 1, "stores": [
+                {"name": "firebaseLocalStorage", "keyPath": "fbase_key", "autoIncrement": false,
+                 "indexes": [], "records": [
+                    {"key": "firebase:authUser:AIza:[DEFAULT]", "value": {
+                        "fbase_key": "firebase:authUser:AIza:[DEFAULT]",
+                        "value": {"uid": "u-1", "stsTokenManager": {
+                            "refreshToken": format!("rt-{round}"), "expirationTime": 1_767_229_200_000u64}}}}
+                ]}
+            ]},
+            {"name": "types", "version": 3, "durability": "future member kept verbatim", "stores": [
+                {"name": "values", "autoIncrement": false, "indexes": [], "records": [
+                    {"key": "plain", "value": {"a": [1, "two", true, null], "n": round}},
+                    {"key": "date", "valueEncoded": {"d": date}},
+                    {"key": "invalid-date", "valueEncoded": {"d": null}},
+                    {"key": "specials", "valueEncoded": {"a": [{"v": "NaN"}, {"v": "Infinity"},
+                        {"v": "-Infinity"}, {"v": "-0"}, {"v": "undefined"}, {"v": "null"}], "id": 1}},
+                    {"key": "bigint", "valueEncoded": {"bi": "-123456789012345678901234567890"}},
+                    {"key": "map", "valueEncoded": {"m": [
+                        {"k": "a", "v": 1},
+                        {"k": {"d": date}, "v": {"s": [1, 2], "id": 2}}], "id": 1}},
+                    {"key": "set", "valueEncoded": {"s": ["x", {"bi": "7"}], "id": 1}},
+                    {"key": "typed", "valueEncoded": {"o": [
+                        {"k": "u8", "v": {"ta": {"b": "AQID", "k": "ui8"}}},
+                        {"k": "i16", "v": {"ta": {"b": "//8BAA==", "k": "i16"}}},
+                        {"k": "f64", "v": {"ta": {"b": "AAAAAAAA8D8=", "k": "f64"}}},
+                        {"k": "bi64", "v": {"ta": {"b": "AQAAAAAAAAA=", "k": "bi64"}}},
+                        {"k": "f16", "v": {"ta": {"b": "ADw=", "k": "f16"}}}], "id": 1}},
+                    {"key": "buffer", "valueEncoded": {"ab": {"b": "3q2+7w=="}}},
+                    {"key": "view", "valueEncoded": {"dv": {"b": "AQIDBA=="}}},
+                    {"key": "cycle", "valueEncoded": {"o": [
+                        {"k": "name", "v": "root"}, {"k": "self", "v": {"ref": 1}}], "id": 1}},
+                    {"key": "sparse", "valueEncoded": {"a": [1, {"v": "undefined"}, 3], "id": 1, "holes": [1]}},
+                    {"key": "blob", "valueEncoded": {"o": [{"k": "file", "v": {"unsupported": "Blob"}}], "id": 1}},
+                    {"key": "regexp", "valueEncoded": {"r": {"p": "^a+$", "f": "gi"}}},
+                    {"key": "url", "valueEncoded": {"u": "https://example.com/a?b"}},
+                    {"key": "error", "valueEncoded": {"e": {"n": "TypeError", "m": "boom", "s": "TypeError: boom"}}},
+                    {"key": "boxed", "valueEncoded": {"bx": "str"}}
+                ]},
+                {"name": "compound", "keyPathArray": ["user", "seq"], "autoIncrement": false,
+                 "indexes": [
+                    {"name": "byTag", "keyPath": "tags", "multiEntry": true, "unique": false},
+                    {"name": "byUserSeq", "keyPathArray": ["user", "seq"], "multiEntry": false, "unique": true}],
+                 "records": [
+                    {"key": ["alice", 1], "value": {"user": "alice", "seq": 1, "tags": ["a", "b"]}},
+                    {"key": ["bob", round], "value": {"user": "bob", "seq": round, "tags": []}}]},
+                {"name": "binaryKeys", "autoIncrement": false, "indexes": [], "records": [
+                    {"key": -1.5, "value": "negative number"},
+                    {"keyEncoded": {"v": "-Infinity"}, "value": "minus infinity"},
+                    {"keyEncoded": {"d": date}, "value": "by date"},
+                    {"keyEncoded": {"ab": {"b": "AQI="}}, "value": "by bytes"},
+                    {"keyEncoded": {"a": [{"d": date}, "x"], "id": 1}, "value": "by array"}]},
+                {"name": "counter", "keyPath": "id", "autoIncrement": true, "keyGenerator": 42,
+                 "indexes": [{"name": "byN", "keyPath": "n", "multiEntry": false, "unique": true}],
+                 "records": [{"key": 7, "value": {"id": 7, "n": "seven"}}]},
+                {"name": "outOfLineAuto", "autoIncrement": true, "keyGenerator": 3, "indexes": [],
+                 "records": [{"key": 1, "value": "one"}, {"key": 2, "value": "two"}]}
+            ]}
+        ]
+    }))
+    .unwrap();
+    let mut state = state_with("spa");
+    state.origins.insert(0, origin);
+    state
+}
+
+/// Builds the schema-2 golden vault in `dir` (deterministically).
+fn build_v2(dir: &Path) {
     let opts = CreateOptions {
         kdf_target: None,
         retention: 20,
         kdf_params: Some(KdfParams::OWASP_MINIMUM),
     };
-    let v =
-        Vault::create_deterministic_for_test_vectors(dir, &pass(GOLDEN_PASS), &opts, SEED).unwrap();
+    let v = Vault::create_deterministic_for_test_vectors(dir, &pass(GOLDEN_PASS), &opts, SEED_V2)
+        .unwrap();
     v.set_keyfile(&golden_keyfile()).unwrap();
-    let settings = SessionSettings {
-        proxy: Some("socks5://127.0.0.1:1080".into()),
-        viewport: Some(Viewport {
-            width: 1280,
-            height: 800,
-        }),
-        user_agent: None,
-        locale: Some("fr-FR".into()),
-    };
-    v.create_profile("work-github", Some("Compte de travail — ✓"), &settings)
-        .unwrap();
-    v.create_profile("personal.mail", None, &SessionSettings::default())
-        .unwrap();
-    v.append_snapshot("work-github", &rich_state("一"), SnapshotKind::Import)
-        .unwrap();
-    v.append_snapshot_for_session(
-        "work-github",
-        &state_with("ckpt"),
-        SnapshotKind::Checkpoint,
-        "sess-1",
+    v.create_profile(
+        "spa.example",
+        Some("IndexedDB + sessionStorage ✓"),
+        &SessionSettings::default(),
     )
     .unwrap();
-    v.append_snapshot_for_session(
-        "work-github",
-        &rich_state("二"),
-        SnapshotKind::Checkpoint,
-        "sess-1",
-    )
-    .unwrap();
-    v.append_snapshot_for_session(
-        "work-github",
-        &rich_state("三"),
-        SnapshotKind::SessionSave,
-        "sess-1",
-    )
-    .unwrap();
-    v.append_snapshot("personal.mail", &state_with("mail"), SnapshotKind::Capture)
+    v.create_profile("plain", None, &SessionSettings::default())
         .unwrap();
-    v.restore("work-github", "1").unwrap();
-    v.touch_profile("personal.mail").unwrap();
+    v.append_snapshot("spa.example", &idb_state(1), SnapshotKind::Import)
+        .unwrap();
+    // The second round changes a sessionStorage value, a record's value and a compound key,
+    // and drops a store, so the two snapshots differ in every part.
+    let mut second = idb_state(2);
+    second.origins[0].indexed_db.as_mut().unwrap()[1]
+        .stores
+        .retain(|s| s.name != "outOfLineAuto");
+    v.append_snapshot_for_session("spa.example", &second, SnapshotKind::SessionSave, "sess-2")
+        .unwrap();
+    v.append_snapshot("plain", &rich_state("四"), SnapshotKind::Capture)
+        .unwrap();
 }
 
 /// Everything a reader can get out of a vault, as JSON.
@@ -102,20 +183,105 @@ fn dump(v: &Vault) -> Value {
     json!({ "vault_id": v.vault_id(), "profiles": profiles })
 }
 
-fn expected() -> Value {
-    serde_json::from_slice(&std::fs::read(fixture_dir().join("expected.json")).unwrap()).unwrap()
+fn expected_in(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap()
+}
+
+/// What a schema-1 snapshot info reads as today: the counts schema 2 added are 0 (their info
+/// never had them; the members default).
+fn with_zero_v2_counts(mut v: Value) -> Value {
+    fn fix(info: &mut Value) {
+        if let Some(o) = info.as_object_mut() {
+            o.insert("session_storage_key_count".into(), json!(0));
+            o.insert("indexed_db_record_count".into(), json!(0));
+        }
+    }
+    for p in v["profiles"].as_array_mut().unwrap() {
+        if p["profile"].get("latest").is_some() {
+            fix(&mut p["profile"]["latest"]);
+        }
+        for s in p["snapshots"].as_array_mut().unwrap() {
+            fix(&mut s["info"]);
+        }
+    }
+    v
 }
 
 #[test]
 fn golden_fixture_decrypts_to_exact_content() {
+    let expected = with_zero_v2_counts(expected_in(&fixture_dir()));
     let (_t, dir) = copy_vault(&fixture_dir());
     let v = Vault::open(&dir).unwrap();
     v.unlock(&pass(GOLDEN_PASS)).unwrap();
-    assert_eq!(dump(&v), expected());
+    assert_eq!(dump(&v), expected);
     assert_eq!(v.verify().unwrap().failures, Vec::<String>::new());
     let v = Vault::open(&dir).unwrap();
     v.unlock(&golden_keyfile()).unwrap();
-    assert_eq!(dump(&v), expected());
+    assert_eq!(dump(&v), expected);
+    let schemas: Vec<i64> = raw(&dir)
+        .prepare("SELECT DISTINCT schema_version FROM snapshots")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(schemas, [1]);
+}
+
+#[test]
+fn golden_v1_fixture_is_frozen() {
+    for (file, hash) in V1_FILES {
+        let bytes = std::fs::read(fixture_dir().join(file)).unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            hash,
+            "{file} of the schema-1 golden fixture changed; it must never be regenerated"
+        );
+    }
+}
+
+#[test]
+fn golden_v2_fixture_decrypts_to_exact_content() {
+    let expected = expected_in(&fixture_v2_dir());
+    let (_t, dir) = copy_vault(&fixture_v2_dir());
+    let v = Vault::open(&dir).unwrap();
+    v.unlock(&pass(GOLDEN_PASS)).unwrap();
+    assert_eq!(dump(&v), expected);
+    assert_eq!(v.verify().unwrap().failures, Vec::<String>::new());
+    let v = Vault::open(&dir).unwrap();
+    v.unlock(&golden_keyfile()).unwrap();
+    assert_eq!(dump(&v), expected);
+    // The content is what it claims to be: the schema-2 parts are there, and counted.
+    let newest = v.read_snapshot("spa.example", None).unwrap();
+    assert_eq!(newest.state, {
+        let mut s = idb_state(2);
+        s.origins[0].indexed_db.as_mut().unwrap()[1]
+            .stores
+            .retain(|s| s.name != "outOfLineAuto");
+        s
+    });
+    assert_eq!(newest.info.session_storage_key_count, 2);
+    assert_eq!(newest.info.indexed_db_record_count, 26);
+    let first = v.read_snapshot("spa.example", Some("1")).unwrap();
+    assert_eq!(first.state, idb_state(1));
+    assert_eq!(first.info.indexed_db_record_count, 28);
+}
+
+#[test]
+fn golden_v2_fixture_is_written_with_schema_2() {
+    let (_t, dir) = copy_vault(&fixture_v2_dir());
+    let schemas: Vec<i64> = raw(&dir)
+        .prepare("SELECT DISTINCT schema_version FROM snapshots")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(schemas, [2]);
+    // And it is valid import content: what this build writes, it would also accept.
+    let state = idb_state(1);
+    let idb = serde_json::to_value(&state.origins[0].indexed_db).unwrap();
+    pvault_model::import_databases(&idb, "origins[0].indexedDB").unwrap();
 }
 
 /// Every stored column of every row, in a stable order.
@@ -155,20 +321,20 @@ fn rows(dir: &Path) -> Vec<(String, Vec<Value>)> {
 }
 
 #[test]
-fn golden_fixture_is_reproduced_byte_for_byte() {
+fn golden_v2_fixture_is_reproduced_byte_for_byte() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("v");
-    build(&dir);
-    let (_t2, fixture) = copy_vault(&fixture_dir());
+    build_v2(&dir);
+    let (_t2, fixture) = copy_vault(&fixture_v2_dir());
     assert_eq!(rows(&dir), rows(&fixture));
 }
 
 #[test]
-#[ignore = "rewrites the checked-in golden fixture; run only for an intended format change"]
-fn regenerate_golden_fixture() {
+#[ignore = "rewrites the checked-in schema-2 golden fixture; run only for an intended format change"]
+fn regenerate_golden_v2_fixture() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("v");
-    build(&dir);
+    build_v2(&dir);
     let v = reopen_with(&dir, GOLDEN_PASS);
     let expected = serde_json::to_string_pretty(&dump(&v)).unwrap() + "\n";
     drop(v);
@@ -179,7 +345,7 @@ fn regenerate_golden_fixture() {
     raw(&dir)
         .execute_batch("PRAGMA journal_mode = DELETE;")
         .unwrap();
-    let out = fixture_dir();
+    let out = fixture_v2_dir();
     std::fs::create_dir_all(&out).unwrap();
     for f in ["vault.db", "vault.db-wal", "vault.db-shm"] {
         let _ = std::fs::remove_file(out.join(f));

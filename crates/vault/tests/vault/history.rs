@@ -251,12 +251,19 @@ fn discarding_a_session_drops_its_checkpoint_and_the_newest_is_the_one_before() 
 fn oversized_snapshot_is_refused() {
     let (_t, v) = new_vault();
     v.create_profile("p", None, &Default::default()).unwrap();
+    // Past the 256 MiB sealed-body cap: refused, naming the profile, nothing stored.
     let mut s = state_with("big");
-    s.origins[0].local_storage[0].value = "x".repeat(65 * 1024 * 1024);
+    s.origins[0].local_storage[0].value = "x".repeat(256 * 1024 * 1024);
     let e = v
         .append_snapshot("p", &s, SnapshotKind::Import)
         .unwrap_err();
     assert_eq!(e.code(), "too_large");
+    assert!(e.to_string().contains("profile \"p\""), "{e}");
+    assert!(
+        e.to_string()
+            .contains("largest origin https://big.example with"),
+        "{e}"
+    );
     assert_eq!(v.history("p").unwrap().len(), 0);
 }
 

@@ -1,7 +1,9 @@
 //! The negative corpus (`tests/vectors/negative.json`, in the spirit of age's test vectors):
 //! each vector applies one defect to a copy of the golden fixture and states the layer that
 //! must reject it (open, unlock or the named operation) and the exact error; defects caught
-//! at the operation layer must also show up in `verify`.
+//! at the operation layer must also show up in `verify`. A vector may name another fixture
+//! (`"fixture": "golden-v2"`, the schema-2 one) and may re-seal a snapshot body with valid
+//! keys (`"reseal"`), for defects that only a writer holding the keys could make.
 
 use std::path::Path;
 
@@ -9,7 +11,7 @@ use pvault_vault::{Vault, VaultError};
 use serde_json::Value;
 
 use crate::common::*;
-use crate::golden::{GOLDEN_PASS, fixture_dir};
+use crate::golden::{GOLDEN_PASS, fixture_dir, fixture_v2_dir};
 
 const P1: &str = "(SELECT profile_id FROM profiles ORDER BY created_at LIMIT 1)";
 const P2: &str = "(SELECT profile_id FROM profiles ORDER BY created_at LIMIT 1 OFFSET 1)";
@@ -63,7 +65,25 @@ fn run_op(v: &Vault, op: &str) -> Result<(), VaultError> {
 /// Runs one vector; returns the error it produced at the expected layer.
 fn run(vector: &Value) -> VaultError {
     let name = vector["name"].as_str().unwrap();
-    let (_t, dir) = copy_vault(&fixture_dir());
+    let fixture = match vector.get("fixture").and_then(Value::as_str) {
+        None | Some("golden") => fixture_dir(),
+        Some("golden-v2") => fixture_v2_dir(),
+        Some(f) => panic!("{name}: unknown fixture {f}"),
+    };
+    let (_t, dir) = copy_vault(&fixture);
+    if let Some(r) = vector.get("reseal") {
+        let v = Vault::open(&dir).unwrap();
+        v.unlock(&pass(GOLDEN_PASS)).unwrap();
+        let mut body = vec![1u8];
+        body.extend_from_slice(r["body"].to_string().as_bytes());
+        v.rewrite_snapshot_for_test_vectors(
+            r["profile"].as_str().unwrap(),
+            r["snapshot"].as_str().unwrap(),
+            r["schema"].as_u64().unwrap() as u16,
+            &body,
+        )
+        .unwrap();
+    }
     apply(&dir, vector);
     let layer = vector["layer"].as_str().unwrap();
     let opened = Vault::open(&dir);
