@@ -160,6 +160,8 @@ pub struct Registry {
     inner: Mutex<Inner>,
     /// The CDP relay, started with the first session.
     relay: tokio::sync::OnceCell<Relay>,
+    /// This daemon's owner lock, named in every session record.
+    pub(super) owner: std::sync::OnceLock<Option<super::recover::OwnerLock>>,
 }
 
 impl Registry {

@@ -130,6 +130,7 @@ pub(super) async fn start(
     let mut record = super::recover::Record {
         session_id: id.clone(),
         daemon_pid: std::process::id(),
+        owner_lock: super::owner_lock(d),
         browser_pid: None,
         user_data_dir: opts.user_data_dir.clone(),
     };

@@ -6,6 +6,7 @@
 //! recovery (issue 5) are in `checkpoints`.
 
 mod checkpoints;
+mod recovery;
 pub(crate) mod support;
 
 use serde_json::{Value, json};
