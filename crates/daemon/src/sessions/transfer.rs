@@ -16,6 +16,7 @@ use super::stop::announce_saved;
 use super::{browser_err, capture_report, load_report};
 use crate::handlers::{blocking, vault_err};
 use crate::state::Daemon;
+use crate::sync::MutexExt as _;
 
 /// A capture at lock time must not hold the lock (and the user) for long.
 const LOCK_CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -138,7 +139,7 @@ pub(super) async fn load(
     }
     let report = session.load_state(&state).await.map_err(browser_err)?;
     // The session now shows this profile; it stays read-only (`save` is fixed at start).
-    *entry.profile.lock().unwrap() = Some(ProfileRef {
+    *entry.profile.locked() = Some(ProfileRef {
         id: info.id.clone(),
         name: info.name.clone(),
     });

@@ -7,6 +7,7 @@ mod bad_inputs;
 mod chrome_port;
 mod config_reload;
 mod durability;
+mod faults;
 mod harness;
 mod lifecycle;
 mod relay;
