@@ -231,12 +231,45 @@ fn keep_session_cookies(user_data_dir: &std::path::Path) -> Result<(), BrowserEr
         })
 }
 
+/// Everything done on disk and with subprocesses before Chrome starts, in ONE task on tokio's
+/// blocking pool so no runtime thread waits on it: checking the options (reads the
+/// user-data-dir), asking the executable its version (`chrome --version`, a subprocess),
+/// writing localStorage into Chrome's LevelDB when that version is verified, and writing
+/// `Preferences`. Returns how localStorage gets loaded and the origins written on disk.
+pub(crate) async fn prepare(
+    opts: &LaunchOptions,
+    origins: Vec<pvault_model::OriginState>,
+) -> Result<(crate::report::LoadMethod, Vec<String>), BrowserError> {
+    let opts = opts.clone();
+    let work = move || {
+        use crate::report::LoadMethod;
+        opts.validate()?;
+        let mut method = LoadMethod::StubPage;
+        let mut written = Vec::new();
+        if !origins.is_empty()
+            && opts.local_storage_load == LocalStorageLoad::Auto
+            && crate::discover::chrome_major_version(&opts.executable)
+                .is_some_and(|m| crate::leveldb::VERIFIED_MAJORS.contains(&m))
+        {
+            written = crate::leveldb::write_local_storage(&opts.user_data_dir, &origins)?;
+            method = LoadMethod::OnDisk;
+        }
+        keep_session_cookies(&opts.user_data_dir)?;
+        Ok((method, written))
+    };
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| BrowserError::Io {
+            what: "preparing the browser's launch".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+}
+
 /// Spawns Chrome and waits for its DevTools websocket address on stderr.
 pub(crate) async fn spawn(
     opts: &LaunchOptions,
     exit_tx: watch::Sender<Option<BrowserExit>>,
 ) -> Result<(ChildProcess, String), BrowserError> {
-    keep_session_cookies(&opts.user_data_dir)?;
     let mut cmd = tokio::process::Command::new(&opts.executable);
     cmd.args(opts.args())
         .stdin(Stdio::null())

@@ -13,3 +13,4 @@ mod lifecycle;
 mod relay;
 mod security;
 mod sessions;
+mod stalls;
