@@ -15,7 +15,7 @@ const { createRequire } = require('node:module');
 /** Protocol major version this client speaks; the daemon refuses another at `hello`. */
 const PROTOCOL_MAJOR = 1;
 /** Protocol minor version this client knows. */
-const PROTOCOL_MINOR = 2;
+const PROTOCOL_MINOR = 3;
 /** Largest message either side accepts (one line without its newline): 64 MiB. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Largest request id: ids must survive JavaScript numbers. */
@@ -389,8 +389,11 @@ async function withProfile(profile, options, fn) {
   const start = { profile, save };
   for (const k of SESSION_OPTIONS) if (options[k] !== undefined) start[k] = options[k];
   let session;
+  let profileCreated = false;
   try {
-    ({ session } = await client.sessionStart(start));
+    const started = await client.sessionStart(start);
+    session = started.session;
+    profileCreated = Boolean(started.profile_created);
   } catch (err) {
     if (ownClient) client.close();
     throw err;
@@ -402,7 +405,7 @@ async function withProfile(profile, options, fn) {
     browser = await chromium.connectOverCDP(session.cdp_ws_url);
     const context = browser.contexts()[0] ?? await browser.newContext();
     const page = context.pages()[0] ?? await context.newPage();
-    return await fn({ browser, context, page, session, client });
+    return await fn({ browser, context, page, session, profileCreated, client });
   } catch (err) {
     failed = true;
     failure = err;

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 #: Protocol major version this client speaks; the daemon refuses another at ``hello``.
 PROTOCOL_MAJOR = 1
 #: Protocol minor version this client knows.
-PROTOCOL_MINOR = 2
+PROTOCOL_MINOR = 3
 #: Largest message (one line, without its newline) either side accepts: 64 MiB.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 #: Largest request id (ids must survive JavaScript numbers, so the daemon caps them).

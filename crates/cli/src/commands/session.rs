@@ -175,6 +175,7 @@ pub fn started_json(res: &SessionStartResponse) -> CliResult<Value> {
         crate::exit::CliError::other(format!("cannot encode the session as JSON: {e}"))
     })?;
     doc["load"] = serde_json::to_value(&res.load).unwrap_or(Value::Null);
+    doc["profile_created"] = Value::Bool(res.profile_created);
     Ok(doc)
 }
 
@@ -191,10 +192,21 @@ fn print_started(ctx: &Ctx, res: &SessionStartResponse) -> CliResult {
         format!("session_id: {}", s.session_id),
         format!("cdp_ws_url: {}", s.cdp_ws_url),
     ];
-    if let Some(load) = &res.load {
+    if let Some(created) = created_profile(res) {
+        lines.push(format!(
+            "created:    profile {created} (it did not exist; the session saves into it)"
+        ));
+    } else if let Some(load) = &res.load {
         lines.push(format!("loaded:     {}", describe_load(s, load)));
     }
     ctx.out.line(lines.join("\n"))
+}
+
+/// The profile `session start --save` created because it did not exist, if it did.
+pub fn created_profile(res: &SessionStartResponse) -> Option<&str> {
+    res.profile_created
+        .then_some(res.session.profile.as_deref())
+        .flatten()
 }
 
 /// `12 cookies, 3 origins from profile github (snapshot #4)`.

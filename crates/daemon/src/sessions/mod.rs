@@ -118,6 +118,29 @@ fn owner_lock(d: &Daemon) -> Option<PathBuf> {
         .map(|l| l.path.clone())
 }
 
+/// The profile `name`, created (empty, default settings) if it does not exist; the bool says
+/// whether it was created here. A profile created by someone else between the two calls is
+/// used as found.
+pub(super) fn profile_or_create(
+    v: &pvault_vault::Vault,
+    name: &str,
+) -> Result<(pvault_model::ProfileInfo, bool), ErrorBody> {
+    use crate::handlers::vault_err;
+    match v.profile(name) {
+        Ok(p) => Ok((p, false)),
+        Err(e) if e.code() == "not_found" => {
+            match v.create_profile(name, None, &Default::default()) {
+                Ok(p) => Ok((p, true)),
+                Err(e) if e.code() == "conflict" => {
+                    Ok((v.profile(name).map_err(vault_err)?, false))
+                }
+                Err(e) => Err(vault_err(e)),
+            }
+        }
+        Err(e) => Err(vault_err(e)),
+    }
+}
+
 /// Stops every session at daemon shutdown: `save` sessions save first (when the vault is
 /// unlocked); attached ones are detached. Runs them in parallel; returns when all ended.
 pub async fn shutdown(d: &Arc<Daemon>) {

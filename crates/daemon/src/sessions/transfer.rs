@@ -55,18 +55,7 @@ pub(super) async fn capture(
     let report = capture_report(&state, &rep);
     let (name, sid) = (p.into.clone(), entry.id.clone());
     let (profile, snapshot) = blocking(move || {
-        let profile = match v.profile(&name) {
-            Ok(p) => p,
-            Err(e) if e.code() == "not_found" => {
-                match v.create_profile(&name, None, &Default::default()) {
-                    Ok(p) => p,
-                    // Created by someone else between the two calls: write into theirs.
-                    Err(e) if e.code() == "conflict" => v.profile(&name).map_err(vault_err)?,
-                    Err(e) => return Err(vault_err(e)),
-                }
-            }
-            Err(e) => return Err(vault_err(e)),
-        };
+        let (profile, _) = super::profile_or_create(&v, &name)?;
         let snapshot = v
             .append_snapshot_for_session(&profile.id, &state, SnapshotKind::Capture, &sid)
             .map_err(vault_err)?;

@@ -179,6 +179,9 @@ pub struct SessionStartResponse {
     pub session: SessionInfo,
     /// What loading the profile did; `null` without a profile.
     pub load: Option<LoadReport>,
+    /// Whether the session's `save` profile did not exist and was created for it (1.3).
+    #[serde(default)]
+    pub profile_created: bool,
 }
 
 /// `session.list`.

@@ -7,6 +7,7 @@
 
 mod checkpoints;
 mod recovery;
+mod save_new;
 pub(crate) mod support;
 
 use serde_json::{Value, json};
