@@ -21,7 +21,7 @@ use super::Ctx;
 use super::vault::format_duration;
 use crate::connect::absolute;
 use crate::exit::CliResult;
-use crate::output::{Table, format_time, short_id};
+use crate::output::{Table, format_time, plural, short_id};
 
 /// `session …`.
 #[derive(Debug, Subcommand)]
@@ -217,8 +217,9 @@ fn describe_load(s: &SessionInfo, load: &LoadReport) -> String {
         (None, _) => String::new(),
     };
     format!(
-        "{} cookies, {} origins{from}",
-        load.cookies_loaded, load.origins_loaded
+        "{}, {}{from}",
+        plural(load.cookies_loaded, "cookie"),
+        plural(load.origins_loaded, "origin")
     )
 }
 
@@ -331,9 +332,9 @@ async fn show(ctx: &Ctx, session_id: String) -> CliResult {
 fn describe_checkpoints(c: &pvault_protocol::CheckpointStats) -> String {
     match (c.last_capture_at, c.last_capture_ms) {
         (Some(at), Some(ms)) => format!(
-            "{} written of {} captures, last at {} (took {ms} ms)",
+            "{} written of {}, last at {} (took {ms} ms)",
             c.written,
-            c.captures,
+            plural(c.captures, "capture"),
             format_time(at)
         ),
         _ => "none yet".to_owned(),
@@ -394,11 +395,11 @@ pub fn describe_stop(res: &SessionStopResponse) -> String {
 /// `snapshot #4 (1a2b3c4d): 12 cookies, 3 origins`.
 fn describe_snapshot(s: &SnapshotInfo) -> String {
     format!(
-        "snapshot #{} ({}): {} cookies, {} origins",
+        "snapshot #{} ({}): {}, {}",
         s.seq,
         short_id(&s.id),
-        s.cookie_count,
-        s.origin_count
+        plural(s.cookie_count, "cookie"),
+        plural(s.origin_count, "origin")
     )
 }
 
@@ -440,7 +441,8 @@ async fn load(ctx: &Ctx, session_id: String, profile: String) -> CliResult {
         .map(|s| format!(" (snapshot #{})", s.seq))
         .unwrap_or_default();
     ctx.out.line(format!(
-        "loaded profile {profile}{snap}: {} cookies, {} origins",
-        res.load.cookies_loaded, res.load.origins_loaded
+        "loaded profile {profile}{snap}: {}, {}",
+        plural(res.load.cookies_loaded, "cookie"),
+        plural(res.load.origins_loaded, "origin")
     ))
 }

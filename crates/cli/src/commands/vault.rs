@@ -13,7 +13,7 @@ use crate::cli::{CredentialArgs, PasswdArgs};
 use crate::connect;
 use crate::credentials;
 use crate::exit::{CliError, CliResult};
-use crate::output::format_size;
+use crate::output::{format_size, plural};
 
 /// `pvault init`: creates the vault and leaves it unlocked.
 pub async fn init(ctx: &Ctx, a: &CredentialArgs) -> CliResult {
@@ -213,12 +213,14 @@ pub async fn verify(ctx: &Ctx) -> CliResult {
     if ctx.out.json {
         ctx.out.json(&res)?;
     } else if res.ok {
-        ctx.out
-            .line(format!("ok: {} records authenticated", res.records))?;
+        ctx.out.line(format!(
+            "ok: {} authenticated",
+            plural(res.records, "record")
+        ))?;
     } else {
         let mut s = format!(
-            "{} records authenticated, {} FAILED:",
-            res.records,
+            "{} authenticated, {} FAILED:",
+            plural(res.records, "record"),
             res.failures.len()
         );
         for f in &res.failures {
@@ -231,9 +233,9 @@ pub async fn verify(ctx: &Ctx) -> CliResult {
         Ok(())
     } else {
         Err(CliError::other(format!(
-            "{} records failed authentication: the vault file is damaged or was tampered with; \
+            "{} failed authentication: the vault file is damaged or was tampered with; \
              restore a backup",
-            res.failures.len()
+            plural(res.failures.len() as u64, "record")
         ))
         .without_json())
     }

@@ -14,6 +14,15 @@ fn session_start_save_creates_a_missing_profile_and_says_so() {
     assert_eq!(s["profile_created"], true, "{s}");
     assert_eq!(s["profile"], "fresh", "{s}");
     let id = s["session_id"].as_str().unwrap().to_owned();
+    // JSON.md: session ids are `s` + 12 lowercase hex digits.
+    assert!(
+        id.len() == 13
+            && id.starts_with('s')
+            && id[1..]
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "{id}"
+    );
     let stopped = env.json(&["session", "stop", &id]);
     assert!(stopped["snapshot"].is_object(), "{stopped}");
 

@@ -189,7 +189,8 @@ fn runtime_dir(d: &Daemon) -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join(format!("pvault-{}", d.euid)))
 }
 
-/// A fresh session id: `s` + 12 hex digits. Not a secret (issue 5 adds relay tokens).
+/// A fresh session id: `s` + 12 lowercase hex digits. Not a secret: the relay token in
+/// `cdp_ws_url` is what guards the browser.
 fn new_session_id() -> String {
     let mut b = [0u8; 6];
     if getrandom::fill(&mut b).is_err() {
