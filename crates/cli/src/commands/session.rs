@@ -262,10 +262,20 @@ async fn list(ctx: &Ctx) -> CliResult {
             s.profile.clone().unwrap_or_else(|| "-".into()),
             mode(s).into(),
             format_time(s.started_at),
-            s.cdp_ws_url.clone(),
+            elide_token(&s.cdp_ws_url),
         ]);
     }
     crate::output::write_stdout(t.render().as_bytes())
+}
+
+/// A CDP URL with its secret part (the relay token, the last path segment) replaced by `…`:
+/// a table on a screen is no place for a password. `session show ID`, `--json` and `pvault
+/// run`'s environment give the full URL.
+fn elide_token(url: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((head, token)) if !token.is_empty() && head.contains("://") => format!("{head}/…"),
+        _ => url.to_owned(),
+    }
 }
 
 /// `attached`, `save` or `read-only`.

@@ -157,3 +157,26 @@ fn counts_are_pluralized_in_plain_output() {
     let out = env.run(&["session", "stop", &id]);
     assert_eq!(out.code, 0, "{out:?}");
 }
+
+#[test]
+fn session_list_elides_the_relay_token_which_show_and_json_give() {
+    let env = Env::with_vault();
+    let s = env.json(&["session", "start"]);
+    let id = s["session_id"].as_str().unwrap().to_owned();
+    let url = s["cdp_ws_url"].as_str().unwrap().to_owned();
+    let (head, token) = url.rsplit_once('/').unwrap();
+    assert!(token.len() >= 32, "{url}");
+
+    let out = env.run(&["session", "list"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        !out.stdout.contains(token),
+        "the table shows the token: {out:?}"
+    );
+    assert!(out.stdout.contains(&format!("{head}/…")), "{out:?}");
+
+    let listed = env.json(&["session", "list"]);
+    assert_eq!(listed["sessions"][0]["cdp_ws_url"], url.as_str());
+    assert!(show(&env, &id).stdout.contains(&url));
+    env.json(&["session", "stop", &id]);
+}
