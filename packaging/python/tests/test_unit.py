@@ -46,6 +46,17 @@ class Rules(unittest.TestCase):
         self.assertEqual(pvault.key_file(b"\x00\x01\xff"), {"key_file": "AAH/"})
 
 
+class Distribution(unittest.TestCase):
+    @unittest.skipUnless(importlib.util.find_spec("tomllib"), "tomllib needs Python 3.11")
+    def test_distribution_name_is_free_and_the_import_name_is_pvault(self):
+        # "pvault" on PyPI is an unrelated password manager: publishing under it is impossible.
+        import tomllib
+
+        meta = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+        self.assertEqual(meta["project"]["name"], "pvault-client")
+        self.assertEqual(meta["tool"]["setuptools"]["packages"], ["pvault"])
+
+
 class SyncFraming(unittest.TestCase):
     def test_errors_and_events(self):
         def on(req, conn):
