@@ -6,6 +6,7 @@
 //! recovery (issue 5) are in `checkpoints`.
 
 mod checkpoints;
+mod leftovers;
 mod recovery;
 mod save_new;
 pub(crate) mod support;
