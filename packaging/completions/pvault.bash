@@ -936,7 +936,7 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__init)
-            opts="-h -V --passphrase-file --keyfile --json --socket --no-autostart --help --version"
+            opts="-h -V --passphrase-file --keyfile --allow-weak-passphrase --json --socket --no-autostart --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1002,7 +1002,7 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__passwd)
-            opts="-h -V --passphrase-file --keyfile --new-passphrase-file --new-keyfile --json --socket --no-autostart --help --version"
+            opts="-h -V --passphrase-file --keyfile --new-passphrase-file --new-keyfile --allow-weak-passphrase --json --socket --no-autostart --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

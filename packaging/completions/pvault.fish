@@ -46,6 +46,7 @@ complete -c pvault -n "__fish_pvault_needs_command" -f -a "help" -d 'Print this 
 complete -c pvault -n "__fish_pvault_using_subcommand init" -l passphrase-file -d 'Read the passphrase from F (one trailing newline is stripped; `-` = stdin)' -r -F
 complete -c pvault -n "__fish_pvault_using_subcommand init" -l keyfile -d 'Use the raw bytes of key file F (at least 32 bytes)' -r -F
 complete -c pvault -n "__fish_pvault_using_subcommand init" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand init" -l allow-weak-passphrase -d 'Accept a passphrase that is very easy to guess (refused otherwise; a weak one only gets a warning)'
 complete -c pvault -n "__fish_pvault_using_subcommand init" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
 complete -c pvault -n "__fish_pvault_using_subcommand init" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
 complete -c pvault -n "__fish_pvault_using_subcommand init" -s h -l help -d 'Print help'
@@ -72,6 +73,7 @@ complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l keyfile -d 'The
 complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l new-passphrase-file -d 'File holding the new passphrase' -r -F
 complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l new-keyfile -d 'Add or replace the key-file slot with this key file instead' -r -F
 complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l allow-weak-passphrase -d 'Accept a new passphrase that is very easy to guess (refused otherwise; a weak one only gets a warning)'
 complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
 complete -c pvault -n "__fish_pvault_using_subcommand passwd" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
 complete -c pvault -n "__fish_pvault_using_subcommand passwd" -s h -l help -d 'Print help'

@@ -107,7 +107,7 @@ export interface SessionStartParams {
   viewport?: Viewport; proxy?: string; user_agent?: string; locale?: string; extensions?: string[];
   timeout_secs?: number;
 }
-export interface SessionStartResponse { session: SessionInfo; load: LoadReport | null }
+export interface SessionStartResponse { session: SessionInfo; load: LoadReport | null; profile_created?: boolean }
 
 /** Unknown event names (added in minor versions) must be ignored. */
 export interface PvaultEvent {
@@ -190,6 +190,8 @@ export interface ProfileSession {
   /** Its first page. */
   page: any;
   session: SessionInfo;
+  /** Whether `save: true` created the profile because it did not exist. */
+  profileCreated: boolean;
   client: Client;
 }
 

@@ -304,13 +304,41 @@ for (const [method, primary] of Object.entries(METHODS)) {
 }
 
 /**
+ * Pauses (ms) between tries when the daemon refuses the connection or drops it before the
+ * hello reply: that is a daemon going away (killed, or stopping), and one restarted meanwhile
+ * (systemd, a `pvault` command) gets a moment to answer.
+ */
+const DYING_DAEMON_BACKOFF_MS = Object.freeze([25, 50, 100, 200, 400]);
+
+/**
  * Connects to pvaultd and does the handshake. Options: `socketPath` (default by the CLI's
  * rules), `clientName`, `maxMessageBytes` (cap on incoming lines), `maxRequestBytes`,
  * `timeoutMs` for connecting and the handshake (default 10 s).
+ *
+ * A refusal, reset or close before the hello reply means no daemon serves the socket right
+ * now: connecting is retried a few times with a short backoff. Only the connection and its
+ * hello are retried, never a request.
  */
 async function connect(options = {}) {
   const where = options.socketPath ?? socketPath();
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await connectOnce(options, where, Math.max(1, deadline - Date.now()));
+    } catch (err) {
+      const pause = DYING_DAEMON_BACKOFF_MS[attempt];
+      if (!err.retryable || pause === undefined || Date.now() + pause >= deadline) {
+        delete err.retryable;
+        throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+}
+
+/** One try of `connect`; a failure that may be retried has `retryable` set. */
+async function connectOnce(options, where, timeoutMs) {
   const socket = await new Promise((resolve, reject) => {
     const s = net.createConnection({ path: where });
     const timer = setTimeout(() => {
@@ -324,8 +352,10 @@ async function connect(options = {}) {
     });
     s.once('error', (err) => {
       clearTimeout(timer);
-      reject(new PvaultError('unavailable',
-        `cannot connect to pvaultd at ${where} (${err.code ?? err.message}): start it with \`pvault daemon start\` or \`systemctl --user start pvaultd.socket\`, or set PVAULT_SOCKET`));
+      const e = new PvaultError('unavailable',
+        `cannot connect to pvaultd at ${where} (${err.code ?? err.message}): start it with \`pvault daemon start\` or \`systemctl --user start pvaultd.socket\`, or set PVAULT_SOCKET`);
+      e.retryable = err.code === 'ECONNREFUSED';
+      reject(e);
     });
   });
   const client = new Client(socket, options);
@@ -339,6 +369,8 @@ async function connect(options = {}) {
       }),
     ]);
   } catch (err) {
+    // Closed or reset before the reply (not a timeout, not an error answer): a dying daemon.
+    if (err.code === 'unavailable' && client.closed) err.retryable = true;
     client.close();
     throw err;
   } finally {
@@ -391,8 +423,11 @@ async function withProfile(profile, options, fn) {
   const start = { profile, save };
   for (const k of SESSION_OPTIONS) if (options[k] !== undefined) start[k] = options[k];
   let session;
+  let profileCreated = false;
   try {
-    ({ session } = await client.sessionStart(start));
+    const started = await client.sessionStart(start);
+    session = started.session;
+    profileCreated = Boolean(started.profile_created);
   } catch (err) {
     if (ownClient) client.close();
     throw err;
@@ -404,7 +439,7 @@ async function withProfile(profile, options, fn) {
     browser = await chromium.connectOverCDP(session.cdp_ws_url);
     const context = browser.contexts()[0] ?? await browser.newContext();
     const page = context.pages()[0] ?? await context.newPage();
-    return await fn({ browser, context, page, session, client });
+    return await fn({ browser, context, page, session, profileCreated, client });
   } catch (err) {
     failed = true;
     failure = err;

@@ -231,12 +231,103 @@ fn keep_session_cookies(user_data_dir: &std::path::Path) -> Result<(), BrowserEr
         })
 }
 
+/// Places inside the user-data-dir where Chrome's process environment points every place it
+/// would otherwise write outside it, so that removing the user-data-dir removes all of it.
+/// Measured on Chromium 156 (a session's browser and a renderer crashed with SIGSEGV, under a
+/// sandboxed `$HOME`): without them, crashpad keeps its database and minidumps (process
+/// memory: cookies and tokens in the clear) in `$XDG_CONFIG_HOME/chromium/Crash Reports`
+/// whatever `--disable-breakpad`, `--disable-crash-reporter` or `--crash-dumps-dir` say, never
+/// removed; the process-singleton directory `org.chromium.Chromium.*` lands in `$TMPDIR`
+/// (`/tmp`) and outlives a killed browser; dconf writes `$XDG_CACHE_HOME/dconf/user`. With
+/// `BREAKPAD_DUMP_LOCATION`, `TMPDIR` and `XDG_CACHE_HOME` pointing in here, nothing else was
+/// written under `$HOME`, the XDG directories or `/tmp`, headless or headful. `HOME` and
+/// `XDG_CONFIG_HOME` stay the user's: a headful window keeps the user's fonts and GTK settings.
+const PRIVATE_DIRS: [(&str, &str); 3] = [
+    // Short: see SINGLETON_SOCKET_SUFFIX.
+    ("TMPDIR", ".t"),
+    ("XDG_CACHE_HOME", ".xdg-cache"),
+    ("BREAKPAD_DUMP_LOCATION", ".crash"),
+];
+
+/// What Chrome appends to `$TMPDIR` for its process-singleton socket. A Unix socket path holds
+/// at most 107 bytes, and Chrome aborts at start (`Socket path too long`) when
+/// `$TMPDIR` + this is longer.
+const SINGLETON_SOCKET_SUFFIX: &str = "/org.chromium.Chromium.XXXXXX/SingletonSocket";
+
+/// The environment variables of [`PRIVATE_DIRS`] for a user-data-dir, with their directories.
+/// `TMPDIR` is left out (Chrome then uses the inherited one, and its singleton directory
+/// outlives a killed browser there) only when the user-data-dir's path is too long for the
+/// singleton socket.
+fn private_dirs(user_data_dir: &std::path::Path) -> Vec<(&'static str, std::path::PathBuf)> {
+    PRIVATE_DIRS
+        .iter()
+        .map(|(var, name)| (*var, user_data_dir.join(name)))
+        .filter(|(var, dir)| {
+            *var != "TMPDIR" || dir.as_os_str().len() + SINGLETON_SOCKET_SUFFIX.len() <= 107
+        })
+        .collect()
+}
+
+/// Creates the [`PRIVATE_DIRS`] directories (0700).
+fn make_private_dirs(user_data_dir: &std::path::Path) -> Result<(), BrowserError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dirs = private_dirs(user_data_dir);
+    if !dirs.iter().any(|(var, _)| *var == "TMPDIR") {
+        tracing::warn!(user_data_dir = %user_data_dir.display(), "the user-data-dir's path is too long for Chrome's singleton socket inside it; Chrome keeps its temporary files in the inherited TMPDIR");
+    }
+    for (_, dir) in dirs {
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|source| BrowserError::Io {
+                what: format!("creating Chrome's private directory {}", dir.display()),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// Everything done on disk and with subprocesses before Chrome starts, in ONE task on tokio's
+/// blocking pool so no runtime thread waits on it: checking the options (reads the
+/// user-data-dir), asking the executable its version (`chrome --version`, a subprocess),
+/// writing localStorage into Chrome's LevelDB when that version is verified, writing
+/// `Preferences`, and creating the [`PRIVATE_DIRS`] directories. Returns how localStorage gets
+/// loaded and the origins written on disk.
+pub(crate) async fn prepare(
+    opts: &LaunchOptions,
+    origins: Vec<pvault_model::OriginState>,
+) -> Result<(crate::report::LoadMethod, Vec<String>), BrowserError> {
+    let opts = opts.clone();
+    let work = move || {
+        use crate::report::LoadMethod;
+        opts.validate()?;
+        let mut method = LoadMethod::StubPage;
+        let mut written = Vec::new();
+        if !origins.is_empty()
+            && opts.local_storage_load == LocalStorageLoad::Auto
+            && crate::discover::chrome_major_version(&opts.executable)
+                .is_some_and(|m| crate::leveldb::VERIFIED_MAJORS.contains(&m))
+        {
+            written = crate::leveldb::write_local_storage(&opts.user_data_dir, &origins)?;
+            method = LoadMethod::OnDisk;
+        }
+        keep_session_cookies(&opts.user_data_dir)?;
+        make_private_dirs(&opts.user_data_dir)?;
+        Ok((method, written))
+    };
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| BrowserError::Io {
+            what: "preparing the browser's launch".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+}
+
 /// Spawns Chrome and waits for its DevTools websocket address on stderr.
 pub(crate) async fn spawn(
     opts: &LaunchOptions,
     exit_tx: watch::Sender<Option<BrowserExit>>,
 ) -> Result<(ChildProcess, String), BrowserError> {
-    keep_session_cookies(&opts.user_data_dir)?;
     let mut cmd = tokio::process::Command::new(&opts.executable);
     cmd.args(opts.args())
         .stdin(Stdio::null())
@@ -247,6 +338,7 @@ pub(crate) async fn spawn(
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDS")
         .env_remove("LISTEN_FDNAMES")
+        .envs(private_dirs(&opts.user_data_dir))
         // If the runtime that owns the watcher task shuts down (a test that panicked, the
         // daemon exiting), the child is dropped with it: kill it rather than orphan it.
         .kill_on_drop(true);
@@ -325,4 +417,27 @@ pub(crate) async fn spawn(
         },
         url,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::private_dirs;
+    use std::path::Path;
+
+    #[test]
+    fn tmpdir_moves_inside_unless_the_singleton_socket_path_would_be_too_long() {
+        let vars = |udd: &str| -> Vec<&str> {
+            private_dirs(Path::new(udd))
+                .into_iter()
+                .map(|(v, _)| v)
+                .collect()
+        };
+        let short = "/run/user/1000/pvault/sessions/s0123456789ab/chrome";
+        assert_eq!(
+            vars(short),
+            ["TMPDIR", "XDG_CACHE_HOME", "BREAKPAD_DUMP_LOCATION"]
+        );
+        let long = format!("/home/someone/{}/chrome", "x".repeat(60));
+        assert_eq!(vars(&long), ["XDG_CACHE_HOME", "BREAKPAD_DUMP_LOCATION"]);
+    }
 }

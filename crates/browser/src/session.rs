@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::BrowserError;
 use crate::cdp::call_browser;
-use crate::launch::{BrowserExit, ChildProcess, LaunchOptions, LocalStorageLoad};
+use crate::launch::{BrowserExit, ChildProcess, LaunchOptions};
 use crate::report::{LoadMethod, LoadReport, valid_origins};
 use crate::tracker::{self, Tracker};
-use crate::{BrowserError, discover, leveldb};
 
 /// How long `close` waits for Chrome to exit after `Browser.close` before killing it.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,19 +59,9 @@ impl Session {
     /// Launches Chrome with `opts.state` loaded and verified. The session is usable (and its
     /// `cdp_ws_url` can be handed out) when this returns.
     pub async fn launch(opts: LaunchOptions) -> Result<(Session, LoadReport), BrowserError> {
-        opts.validate()?;
         let state = opts.state.clone().unwrap_or_default();
         let (origins, _) = valid_origins(&state.origins);
-        let mut method = LoadMethod::StubPage;
-        let mut written = Vec::new();
-        if !origins.is_empty()
-            && opts.local_storage_load == LocalStorageLoad::Auto
-            && discover::chrome_major_version(&opts.executable)
-                .is_some_and(|m| leveldb::VERIFIED_MAJORS.contains(&m))
-        {
-            written = leveldb::write_local_storage(&opts.user_data_dir, &origins)?;
-            method = LoadMethod::OnDisk;
-        }
+        let (method, written) = crate::launch::prepare(&opts, origins.clone()).await?;
         let (exit_tx, exit_rx) = watch::channel(None);
         // The start page must see the loaded state, so it is opened over CDP after the load:
         // on the command line Chrome would request it before the cookies are set.

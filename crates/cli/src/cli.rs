@@ -36,7 +36,7 @@ pub struct GlobalOpts {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the vault and leave it unlocked.
-    Init(CredentialArgs),
+    Init(InitArgs),
     /// Unlock the vault.
     Unlock(CredentialArgs),
     /// Lock the vault (the daemon forgets the keys).
@@ -91,6 +91,17 @@ pub struct CredentialArgs {
     pub keyfile: Option<PathBuf>,
 }
 
+/// `init`: the new vault's secret.
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub credential: CredentialArgs,
+    /// Accept a passphrase that is very easy to guess (refused otherwise; a weak one only
+    /// gets a warning).
+    #[arg(long)]
+    pub allow_weak_passphrase: bool,
+}
+
 /// `passwd`: the old secret and the new one; each is prompted for when not given.
 #[derive(Debug, Clone, Args)]
 pub struct PasswdArgs {
@@ -106,6 +117,10 @@ pub struct PasswdArgs {
     /// Add or replace the key-file slot with this key file instead.
     #[arg(long, value_name = "NEW")]
     pub new_keyfile: Option<PathBuf>,
+    /// Accept a new passphrase that is very easy to guess (refused otherwise; a weak one only
+    /// gets a warning).
+    #[arg(long)]
+    pub allow_weak_passphrase: bool,
 }
 
 /// `daemon …`.

@@ -95,29 +95,60 @@ async fn dial(socket: &Path) -> Result<Client, ClientError> {
 }
 
 /// Whether a connect error means "no daemon here" (so starting one is right), as opposed to
-/// e.g. a permission problem, where a new daemon would fail the same way.
+/// e.g. a permission problem, where a new daemon would fail the same way. A connection reset
+/// or closed before the `hello` reply counts: that is a daemon that was dying (`kill -9`)
+/// when the kernel queued our connection.
 fn nobody_home(e: &ClientError) -> bool {
     match e {
-        ClientError::Connect { source, .. } => {
-            matches!(
-                source.kind(),
-                ErrorKind::NotFound | ErrorKind::ConnectionRefused
-            )
-        }
+        ClientError::Connect { source, .. } => matches!(
+            source.kind(),
+            ErrorKind::NotFound
+                | ErrorKind::ConnectionRefused
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof
+        ),
         _ => false,
     }
 }
 
+/// Pauses between tries to reach a daemon that is going away, without autostart: a daemon
+/// restarted by someone else (systemd, another `pvault`) gets a moment to answer.
+const DYING_DAEMON_BACKOFF: [Duration; 4] = [
+    Duration::from_millis(25),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+];
+
 /// Connects to the daemon, starting it first when nothing answers and autostart is on.
+///
+/// Only the connection and its `hello` are ever retried: no request has been sent yet, so a
+/// retry can never run a command twice.
 pub async fn connect(target: &Target, out: Output) -> CliResult<Client> {
-    match dial(&target.socket).await {
-        Ok(c) => Ok(c),
-        Err(e) if target.autostart && nobody_home(&e) => {
-            let (client, _pid) = start_and_wait(target, out).await?;
-            Ok(client)
+    let mut backoff = DYING_DAEMON_BACKOFF.iter();
+    loop {
+        match dial(&target.socket).await {
+            Ok(c) => return Ok(c),
+            Err(e) if target.autostart && nobody_home(&e) => {
+                let (client, _pid) = start_and_wait(target, out).await?;
+                return Ok(client);
+            }
+            Err(e) if dying(&e) => match backoff.next() {
+                Some(pause) => tokio::time::sleep(*pause).await,
+                None => return Err(map_client_error(e, &target.socket)),
+            },
+            Err(e) => return Err(map_client_error(e, &target.socket)),
         }
-        Err(e) => Err(map_client_error(e, &target.socket)),
     }
+}
+
+/// Whether a connect error is a daemon going away (refused, or reset before `hello`) rather
+/// than no daemon ever having been there (no socket file).
+fn dying(e: &ClientError) -> bool {
+    nobody_home(e)
+        && !matches!(e, ClientError::Connect { source, .. } if source.kind() == ErrorKind::NotFound)
 }
 
 /// Connects without ever starting a daemon; `Ok(None)` when nothing answers.

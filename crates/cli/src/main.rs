@@ -13,6 +13,7 @@ mod connect;
 mod credentials;
 mod exit;
 mod output;
+mod strength;
 
 use clap::Parser;
 

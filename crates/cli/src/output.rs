@@ -11,6 +11,15 @@ use serde::Serialize;
 
 use crate::exit::{CliError, CliResult};
 
+/// `1 cookie`, `2 cookies`, `0 cookies`: a count with its noun, pluralized with `s`.
+pub fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// The output mode chosen on the command line.
 #[derive(Debug, Clone, Copy)]
 pub struct Output {

@@ -16,6 +16,8 @@ mod packaging;
 mod profile;
 #[path = "cli/prompt.rs"]
 mod prompt;
+#[path = "cli/save_new.rs"]
+mod save_new;
 #[path = "cli/session.rs"]
 mod session;
 #[path = "cli/vault.rs"]

@@ -241,7 +241,7 @@ async fn read_loop<R: tokio::io::AsyncBufRead + Unpin>(
                 let method = method.to_owned();
                 let params = req.params.to_owned();
                 tokio::spawn(async move {
-                    let line = handlers::dispatch(&d, id, &method, &params).await;
+                    let line = handlers::dispatch_guarded(&d, id, &method, &params).await;
                     if handlers::is_vault_activity(&method) {
                         d.touch();
                     }

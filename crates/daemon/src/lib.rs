@@ -17,7 +17,10 @@ pub mod relay;
 pub mod sessions;
 pub mod socket;
 pub mod state;
+mod sync;
 pub mod systemd;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

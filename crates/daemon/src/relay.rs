@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use crate::sync::MutexExt as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -184,7 +185,7 @@ impl RelayTarget {
 
     /// Sets what runs before a client's `Browser.close` is passed on (see [`BeforeClose`]).
     pub fn set_before_close(&self, hook: BeforeClose) {
-        *self.inner.before_close.lock().unwrap() = Some(hook);
+        *self.inner.before_close.locked() = Some(hook);
     }
 
     /// Completes once the target is unregistered (or the relay stopped).
@@ -254,7 +255,7 @@ impl Relay {
             closed: self.shared.stop.child_token(),
             before_close: Mutex::new(None),
         });
-        self.shared.targets.lock().unwrap().push(inner.clone());
+        self.shared.targets.locked().push(inner.clone());
         Ok(RelayTarget {
             inner,
             relay: Arc::downgrade(&self.shared),
@@ -264,7 +265,7 @@ impl Relay {
 
     /// Sessions registered now.
     pub fn len(&self) -> usize {
-        self.shared.targets.lock().unwrap().len()
+        self.shared.targets.locked().len()
     }
 
     /// Whether no session is registered.
@@ -334,7 +335,7 @@ impl Shared {
     /// The target whose token equals `token`, compared in constant time against every
     /// registered token (no early exit on a match or a mismatch).
     fn find(&self, token: &[u8]) -> Option<Arc<TargetInner>> {
-        let targets = self.targets.lock().unwrap();
+        let targets = self.targets.locked();
         let mut found = None;
         for t in targets.iter() {
             if ct_eq(t.token.as_bytes(), token) {

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{CONFIG_FILE, Config, ConfigState};
 use crate::sessions::Registry;
+use crate::sync::{MutexExt as _, RwLockExt as _};
 
 /// How the daemon runs. [`Options::new`] gives production defaults.
 #[derive(Debug, Clone)]
@@ -134,12 +135,12 @@ impl Daemon {
 
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap().config.clone()
+        self.config.read_locked().config.clone()
     }
 
     /// The configuration with its reload status.
     pub fn config_state(&self) -> ConfigState {
-        self.config.read().unwrap().clone()
+        self.config.read_locked().clone()
     }
 
     /// Asks the daemon to shut down (as `daemon.shutdown` does).
@@ -151,7 +152,7 @@ impl Daemon {
     pub fn reload_config(&self) {
         let path = self.opts.home.join(CONFIG_FILE);
         let result = Config::load(&path);
-        let mut st = self.config.write().unwrap();
+        let mut st = self.config.write_locked();
         match result {
             Ok(cfg) => {
                 if *st.config != cfg {
@@ -176,11 +177,11 @@ impl Daemon {
 
     /// The vault handle, if a vault exists.
     pub(crate) fn vault_handle(&self) -> Option<Arc<Vault>> {
-        self.vault.read().unwrap().clone()
+        self.vault.read_locked().clone()
     }
 
     pub(crate) fn set_vault(&self, v: Arc<Vault>) {
-        *self.vault.write().unwrap() = Some(v);
+        *self.vault.write_locked() = Some(v);
     }
 
     /// The vault if it exists and is unlocked, else `not_found` / `locked`.
@@ -215,7 +216,7 @@ impl Daemon {
 
     /// Records use of the vault: restarts the auto-lock countdown.
     pub(crate) fn touch(&self) {
-        *self.last_activity.lock().unwrap() = Instant::now();
+        *self.last_activity.locked() = Instant::now();
     }
 
     /// Seconds until auto-lock, when unlocked and auto-lock is on.
@@ -224,7 +225,7 @@ impl Daemon {
         if secs == 0 || !self.is_unlocked() {
             return None;
         }
-        let deadline = *self.last_activity.lock().unwrap() + Duration::from_secs(secs);
+        let deadline = *self.last_activity.locked() + Duration::from_secs(secs);
         Some(deadline.saturating_duration_since(Instant::now()).as_secs())
     }
 
@@ -265,10 +266,10 @@ impl Daemon {
                     _ = self.shutdown.cancelled() => return,
                 }
             }
-            let deadline = *self.last_activity.lock().unwrap() + Duration::from_secs(secs);
+            let deadline = *self.last_activity.locked() + Duration::from_secs(secs);
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => {
-                    let last = *self.last_activity.lock().unwrap();
+                    let last = *self.last_activity.locked();
                     if Instant::now() >= last + Duration::from_secs(secs) {
                         let _guard = self.lifecycle.lock().await;
                         crate::sessions::checkpoint_before_lock(&self).await;

@@ -20,7 +20,8 @@ use crate::{
 /// Errors of the client.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// No daemon answers at the socket (missing, refused, or permission denied).
+    /// No daemon answers at the socket (missing, refused, permission denied, or the
+    /// connection was reset or closed before the `hello` reply).
     #[error("cannot connect to pvaultd at {path}: {source}")]
     Connect {
         /// The socket path tried.
@@ -168,13 +169,29 @@ impl Client {
             },
             _reader_task: Arc::new(ReaderGuard(task)),
         };
-        client.hello = client
+        let hello = client
             .call(&Hello {
                 protocol: PROTOCOL_MAJOR,
                 minor: Some(PROTOCOL_MINOR),
                 client: Some(format!("pvault-protocol {}", env!("CARGO_PKG_VERSION"))),
             })
-            .await?;
+            .await;
+        client.hello = match hello {
+            Ok(h) => h,
+            // Reset or closed before the hello reply: a daemon dying (or killed) after the
+            // kernel queued our connection. No daemon serves this socket, so this is a
+            // connect failure, which callers may retry (nothing but `hello` was sent).
+            Err(ClientError::Closed { reason }) => {
+                return Err(ClientError::Connect {
+                    path: path.to_owned(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        format!("the connection closed before the hello reply: {reason}"),
+                    ),
+                });
+            }
+            Err(e) => return Err(e),
+        };
         Ok(client)
     }
 

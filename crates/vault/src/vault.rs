@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::codec::ProfileMeta;
@@ -61,8 +61,13 @@ pub struct Vault {
     pub(crate) vault_id: Id,
     /// Source of randomness and time.
     pub(crate) env: Env,
-    /// `Some` while unlocked.
-    pub(crate) keys: RwLock<Option<Keys>>,
+    /// `Some` while unlocked. The lock is held only to clone or replace the `Arc`, never for
+    /// an operation: a long `verify` or import works on its own snapshot of the keys, so
+    /// `lock` and `is_unlocked` never wait behind it (with a lock held for whole operations,
+    /// one waiting `lock` stalled every later `is_unlocked` caller behind it). `lock` drops
+    /// the vault's reference at once; the keys are zeroized when the last operation using
+    /// them ends.
+    pub(crate) keys: Mutex<Option<Arc<Keys>>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -137,7 +142,7 @@ impl Vault {
                 store,
                 vault_id,
                 env,
-                keys: RwLock::new(Some(Keys::new(mk))),
+                keys: Mutex::new(Some(Arc::new(Keys::new(mk)))),
             })
         })();
         if result.is_err() {
@@ -166,7 +171,7 @@ impl Vault {
             store,
             vault_id,
             env: Env::Os,
-            keys: RwLock::new(None),
+            keys: Mutex::new(None),
         })
     }
 
@@ -186,8 +191,9 @@ impl Vault {
         let (mk, kdf_time) = self
             .store
             .read(|tx| slots::open_slot(tx, &self.vault_id, cred))?;
-        let keys = Keys::new(mk);
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Some(keys);
+        let keys = Arc::new(Keys::new(mk));
+        let old = self.keys_slot().replace(keys);
+        drop(old);
         let total = start.elapsed();
         Ok(UnlockTiming {
             kdf: kdf_time,
@@ -195,27 +201,35 @@ impl Vault {
         })
     }
 
-    /// Forgets every key (zeroized). Idempotent.
+    /// Forgets every key: later operations get `Locked` at once. Keys are zeroized when the
+    /// last reference goes: now, or when operations already running finish. Idempotent; never
+    /// waits for a running operation.
     pub fn lock(&self) {
-        // Dropping `Keys` zeroizes the master key, the name key and every cached data key.
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = None;
+        // Taken out under the lock, dropped after it: dropping `Keys` zeroizes the master key,
+        // the name key and every cached data key, which needs no lock held.
+        let old = self.keys_slot().take();
+        drop(old);
     }
 
     /// Whether keys are loaded.
     pub fn is_unlocked(&self) -> bool {
-        self.keys
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
+        self.keys_slot().is_some()
     }
 
-    /// Runs `f` with the keys; `Locked` if there are none.
+    /// Runs `f` with the keys; `Locked` if there are none. `f` works on a snapshot: the keys'
+    /// lock is released before `f` runs.
     pub(crate) fn with_keys<T>(&self, f: impl FnOnce(&Keys) -> Result<T>) -> Result<T> {
-        let guard = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        match guard.as_ref() {
-            Some(k) => f(k),
+        let keys = self.keys_slot().clone();
+        match keys {
+            Some(k) => f(&k),
             None => Err(VaultError::Locked),
         }
+    }
+
+    /// The keys' slot, locked for a clone or a swap. A poisoned lock is taken anyway: the
+    /// slot is an `Option<Arc>`, replaced in one assignment, never left half-written.
+    fn keys_slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Keys>>> {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Replaces the passphrase keyslot; `old` must open a slot. Re-wraps the master key only.

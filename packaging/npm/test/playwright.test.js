@@ -20,9 +20,10 @@ async function title(page, url, expected) {
 test('log in with save, then find the login in the next session', opts, async () => {
   const c = await pvault.connect();
   try {
-    await c.profileCreate('github');
-    const seen = await pvault.withProfile('github', { save: true }, async ({ browser, context, page, session }) => {
+    // The profile does not exist yet: save creates it.
+    const seen = await pvault.withProfile('github', { save: true }, async ({ browser, context, page, session, profileCreated }) => {
       assert.equal(session.profile, 'github');
+      assert.equal(profileCreated, true);
       assert.equal(browser.contexts()[0], context);
       assert.equal(await title(page, `${origin}/login`, 'logged-in'), 'logged-in');
       return session.session_id;

@@ -219,3 +219,57 @@ test('withProfile drives a real browser and ends the session when the callback t
   await pvault.withProfile('github', { socketPath: sockPath, chromium: pw.chromium }, async () => {});
   assert.equal(stops[2].discard, true);
 });
+
+test('a daemon that drops connections before hello is retried; a sent request never is', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pvault-node-unit-'));
+  const sockPath = path.join(dir, 's.sock');
+  let connections = 0;
+  const requests = [];
+  // The first two connections are closed before any answer, as a daemon being killed does;
+  // the third one answers hello, then dies on the first request.
+  const server = net.createServer((sock) => {
+    connections += 1;
+    sock.on('error', () => {});
+    if (connections <= 2) {
+      sock.destroy();
+      return;
+    }
+    let buf = '';
+    sock.on('data', (d) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const req = JSON.parse(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (req.method === 'hello') {
+          sock.write(JSON.stringify({ id: req.id, result: { protocol: { major: 1, minor: 0 }, daemon_version: 'fake', pid: 1 } }) + '\n');
+        } else {
+          requests.push(req.method);
+          sock.destroy();
+        }
+      }
+    });
+  });
+  await new Promise((r) => server.listen(sockPath, r));
+  t.after(() => { server.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+
+  const c = await pvault.connect({ socketPath: sockPath });
+  assert.equal(connections, 3);
+  assert.equal(c.server.daemon_version, 'fake');
+  await assert.rejects(c.profileDelete('x'), (e) => e.code === 'unavailable');
+  assert.deepEqual(requests, ['profile.delete'], 'the request was sent once');
+  assert.equal(connections, 3, 'no reconnection after a request was sent');
+});
+
+test('a refused connection is retried briefly, then reported', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pvault-node-unit-'));
+  // A socket file nobody listens on: what a killed daemon leaves behind.
+  const sockPath = path.join(dir, 's.sock');
+  // Bound, never listened on, and the binding process gone (Node cannot bind without listening).
+  require('node:child_process').execFileSync('python3', ['-c',
+    'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', sockPath]);
+  const t0 = Date.now();
+  await assert.rejects(pvault.connect({ socketPath: sockPath }), (e) => e.code === 'unavailable' && /ECONNREFUSED/.test(e.message));
+  assert.ok(Date.now() - t0 >= 25, 'it retried before giving up');
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -175,6 +175,13 @@ def too_large_incoming(limit: int) -> PvaultError:
     )
 
 
+#: Pauses (seconds) between tries when the daemon refuses the connection or drops it before
+#: the hello reply: that is a daemon going away (killed, or stopping), and one restarted
+#: meanwhile (systemd, a ``pvault`` command) gets a moment to answer. Only the connection and
+#: its hello are retried, never a request.
+DYING_DAEMON_BACKOFF = (0.025, 0.05, 0.1, 0.2, 0.4)
+
+
 def unavailable(path: str, err: BaseException) -> PvaultError:
     return PvaultError(
         "unavailable",

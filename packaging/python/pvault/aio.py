@@ -11,6 +11,7 @@ import contextlib
 from typing import Any, AsyncIterator
 
 from ._protocol import (
+    DYING_DAEMON_BACKOFF,
     MAX_ID,
     MAX_MESSAGE_BYTES,
     METHODS,
@@ -27,6 +28,14 @@ from ._protocol import (
     too_large_request,
     unavailable,
 )
+
+
+class _DyingDaemon(Exception):
+    """A connection attempt that met a daemon going away; ``error`` is what to raise if no
+    retry is left."""
+
+    def __init__(self, error: PvaultError):
+        self.error = error
 
 
 class AsyncClient:
@@ -67,11 +76,25 @@ class AsyncClient:
     @classmethod
     async def _connect(cls, path, timeout, client_name, max_in, max_out) -> "AsyncClient":
         where = path or socket_path()
+        # A refusal, or a close/reset before the hello reply, is a daemon going away: retried.
+        for pause in (*DYING_DAEMON_BACKOFF, None):
+            try:
+                return await cls._connect_once(where, timeout, client_name, max_in, max_out)
+            except _DyingDaemon as e:
+                if pause is None:
+                    raise e.error from None
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
+
+    @classmethod
+    async def _connect_once(cls, where, timeout, client_name, max_in, max_out) -> "AsyncClient":
         try:
             # limit: a line may be max_in bytes plus an optional "\r" before the "\n".
             reader, writer = await asyncio.wait_for(
                 asyncio.open_unix_connection(where, limit=max_in + 1), timeout
             )
+        except ConnectionRefusedError as e:
+            raise _DyingDaemon(unavailable(where, e)) from None
         except (OSError, asyncio.TimeoutError) as e:
             raise unavailable(where, e) from None
         client = cls(reader, writer, max_out, max_in)
@@ -80,6 +103,12 @@ class AsyncClient:
         except asyncio.TimeoutError:
             await client.close()
             raise PvaultError("unavailable", f"pvaultd at {where} did not answer hello in time") from None
+        except PvaultError as e:
+            await client.close()
+            # `unavailable` from the read loop: closed or reset before the reply.
+            if e.code == "unavailable":
+                raise _DyingDaemon(e) from None
+            raise
         except BaseException:
             await client.close()
             raise

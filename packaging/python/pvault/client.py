@@ -7,9 +7,11 @@ from __future__ import annotations
 import collections
 import socket
 import threading
+import time
 from typing import Any, Iterator
 
 from ._protocol import (
+    DYING_DAEMON_BACKOFF,
     MAX_ID,
     MAX_MESSAGE_BYTES,
     METHODS,
@@ -26,6 +28,14 @@ from ._protocol import (
     too_large_request,
     unavailable,
 )
+
+
+class _DyingDaemon(Exception):
+    """A connection attempt that met a daemon going away; ``error`` is what to raise if no
+    retry is left."""
+
+    def __init__(self, error: PvaultError):
+        self.error = error
 
 
 class Client:
@@ -49,10 +59,22 @@ class Client:
         self._max_in = max_message_bytes
         self._max_out = max_request_bytes
         self._lock = threading.RLock()
+        self._events: collections.deque[dict] = collections.deque()
+        # A refusal, or a close/reset before the hello reply, is a daemon going away: retried.
+        for pause in (*DYING_DAEMON_BACKOFF, None):
+            try:
+                self._open(timeout, client_name)
+                return
+            except _DyingDaemon as e:
+                if pause is None:
+                    raise e.error from None
+                time.sleep(pause)
+
+    def _open(self, timeout: float | None, client_name: str | None) -> None:
+        """One try: connects and says hello; raises :class:`_DyingDaemon` when it may be retried."""
         self._buf = bytearray()
         self._scanned = 0
         self._next_id = 1
-        self._events: collections.deque[dict] = collections.deque()
         self._closed: PvaultError | None = None
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.settimeout(timeout)
@@ -60,10 +82,20 @@ class Client:
             self._sock.connect(self.path)
         except OSError as e:
             self._sock.close()
-            raise unavailable(self.path, e) from None
+            err = unavailable(self.path, e)
+            if isinstance(e, ConnectionRefusedError):
+                raise _DyingDaemon(err) from None
+            raise err from None
         try:
             #: The daemon's answer to ``hello``.
             self.server: dict = self.call("hello", hello_params(client_name))
+        except PvaultError as e:
+            # Closed or reset before the reply (``_closed`` is set only then, not on a timeout).
+            dying = e.code == "unavailable" and self._closed is not None
+            self.close()
+            if dying:
+                raise _DyingDaemon(e) from None
+            raise
         except BaseException:
             self.close()
             raise

@@ -19,11 +19,20 @@ no browser download for ``connect_over_cdp``.
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any, AsyncIterator, Iterator
 
 from ._protocol import PvaultError
 from .aio import AsyncClient
 from .client import Client
+
+_log = logging.getLogger("pvault")
+
+
+def _note_created(started: dict) -> None:
+    # `save=True` into a profile that did not exist created it: worth telling, never an error.
+    if started.get("profile_created"):
+        _log.info("created profile %s (it did not exist; the session saves into it)", started["session"].get("profile"))
 
 
 def _discard(save: bool, failed: bool, save_on_error: bool) -> bool:
@@ -48,6 +57,7 @@ def session(
     c = client if client is not None else Client(socket_path, timeout=None)
     try:
         started = c.session_start(profile=profile, save=save, **start_options)
+        _note_created(started)
         sid = started["session"]["session_id"]
         pw = None
         browser = None
@@ -98,6 +108,7 @@ async def async_session(
     c = client if client is not None else await AsyncClient.connect(socket_path, timeout=None)
     try:
         started = await c.session_start(profile=profile, save=save, **start_options)
+        _note_created(started)
         sid = started["session"]["session_id"]
         pw = None
         browser = None

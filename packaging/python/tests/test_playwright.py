@@ -30,13 +30,13 @@ def wait_title(page, expected: str) -> str:
 @unittest.skipUnless(ORIGIN, "needs the e2e login server and a pvaultd with an unlocked vault (PVAULT_TEST_LOGIN_ORIGIN)")
 class Playwright(unittest.TestCase):
     def test_1_sync_login_with_save(self):
-        with pvault.Client() as c:
-            c.profile_create("py")
-        with pvault.playwright.session("py", save=True) as (browser, context):
+        # The profile does not exist yet: save=True creates it (and logs so).
+        with self.assertLogs("pvault", level="INFO") as logs, pvault.playwright.session("py", save=True) as (browser, context):
             self.assertIs(browser.contexts[0], context)
             page = context.pages[0] if context.pages else context.new_page()
             page.goto(f"{ORIGIN}/login")
             self.assertEqual(wait_title(page, "logged-in"), "logged-in")
+        self.assertIn("created profile py", "\n".join(logs.output))
         with pvault.Client() as c:
             self.assertEqual(c.session_list()["sessions"], [])
             snap = c.profile_history("py")["snapshots"][0]

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -45,6 +46,17 @@ class Rules(unittest.TestCase):
         with self.assertRaises(TypeError):
             build_params("status", ("x",), {})
         self.assertEqual(pvault.key_file(b"\x00\x01\xff"), {"key_file": "AAH/"})
+
+
+class Distribution(unittest.TestCase):
+    @unittest.skipUnless(importlib.util.find_spec("tomllib"), "tomllib needs Python 3.11")
+    def test_distribution_name_is_free_and_the_import_name_is_pvault(self):
+        # "pvault" on PyPI is an unrelated password manager: publishing under it is impossible.
+        import tomllib
+
+        meta = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+        self.assertEqual(meta["project"]["name"], "pvault-client")
+        self.assertEqual(meta["tool"]["setuptools"]["packages"], ["pvault"])
 
 
 class SyncFraming(unittest.TestCase):
@@ -204,6 +216,73 @@ class AsyncFraming(unittest.IsolatedAsyncioTestCase):
 
 
 HAVE_PLAYWRIGHT = importlib.util.find_spec("playwright") is not None
+
+
+class DyingFake(FakeDaemon):
+    """Closes its first ``drops`` connections before any answer, as a daemon being killed
+    does; later ones answer hello, then close on the first request (recorded)."""
+
+    def __init__(self, drops: int):
+        self.drops = drops
+        self.connections = 0
+        super().__init__(lambda req, conn: conn.shutdown(socket.SHUT_RDWR))
+
+    def _conn(self, conn):
+        self.connections += 1
+        if self.connections <= self.drops:
+            conn.close()
+            return
+        super()._conn(conn)
+
+
+def stale_socket() -> str:
+    """A socket file nobody listens on (what a killed daemon leaves): connecting is refused."""
+    d = tempfile.mkdtemp(prefix="pvault-py-unit-")
+    path = os.path.join(d, "s.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.close()
+    return path
+
+
+class DyingDaemon(unittest.TestCase):
+    def test_sync_retries_a_drop_before_hello_and_never_resends_a_request(self):
+        fake = DyingFake(drops=2)
+        self.addCleanup(fake.close)
+        with pvault.Client(fake.path, timeout=5) as c:
+            self.assertEqual(fake.connections, 3)
+            with self.assertRaises(pvault.PvaultError) as cm:
+                c.profile_delete("x")
+            self.assertEqual(cm.exception.code, "unavailable")
+        self.assertEqual([r["method"] for r in fake.requests], ["profile.delete"])
+        self.assertEqual(fake.connections, 3)
+
+    def test_sync_refused_is_retried_then_reported(self):
+        t0 = time.monotonic()
+        with self.assertRaises(pvault.PvaultError) as cm:
+            pvault.Client(stale_socket(), timeout=5)
+        self.assertEqual(cm.exception.code, "unavailable")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.025)
+
+
+class AsyncDyingDaemon(unittest.IsolatedAsyncioTestCase):
+    async def test_async_retries_a_drop_before_hello_and_never_resends_a_request(self):
+        fake = DyingFake(drops=2)
+        self.addCleanup(fake.close)
+        async with pvault.AsyncClient.connect(fake.path, timeout=5) as c:
+            self.assertEqual(fake.connections, 3)
+            with self.assertRaises(pvault.PvaultError) as cm:
+                await c.profile_delete("x")
+            self.assertEqual(cm.exception.code, "unavailable")
+        self.assertEqual([r["method"] for r in fake.requests], ["profile.delete"])
+        self.assertEqual(fake.connections, 3)
+
+    async def test_async_refused_is_retried_then_reported(self):
+        t0 = time.monotonic()
+        with self.assertRaises(pvault.PvaultError) as cm:
+            await pvault.AsyncClient.connect(stale_socket(), timeout=5)
+        self.assertEqual(cm.exception.code, "unavailable")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.025)
 
 
 class ChromeWithPort:

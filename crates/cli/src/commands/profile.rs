@@ -16,7 +16,7 @@ use super::Ctx;
 use super::diff_view::{render_diff, render_state_diff};
 use crate::cli::{ExportFormatArg, ProfileCmd};
 use crate::exit::{CliError, CliResult};
-use crate::output::{Table, format_size, format_time, short_id, write_stdout};
+use crate::output::{Table, format_size, format_time, plural, short_id, write_stdout};
 
 /// Dispatches `profile …`.
 pub async fn run(ctx: &Ctx, cmd: ProfileCmd) -> CliResult {
@@ -247,14 +247,6 @@ async fn import(ctx: &Ctx, name: String, file: &Path) -> CliResult {
 }
 
 /// `1 cookie`, `2 cookies`.
-fn plural(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
-
 /// Reads a storageState file (`-` = stdin) into JSON, refusing what the daemon would refuse
 /// anyway (too large, not an object) before sending it.
 fn read_state(file: &Path) -> CliResult<Value> {
@@ -407,7 +399,36 @@ async fn history(ctx: &Ctx, name: String) -> CliResult {
             format_size(s.size_bytes),
         ]);
     }
-    write_stdout(t.render().as_bytes())
+    let mut text = t.render();
+    let seqs: Vec<u64> = res.snapshots.iter().map(|s| s.seq).collect();
+    if let Some(missing) = missing_seqs(&seqs) {
+        text.push_str(&format!(
+            "note: no {missing}: snapshot numbers are never reused (restore and diff take them), \
+             so the numbers of checkpoints replaced by their session's final save and of \
+             snapshots dropped by retention stay unused\n"
+        ));
+    }
+    write_stdout(text.as_bytes())
+}
+
+/// The snapshot numbers below the newest that the history lacks, as `#1-#2, #5`; `None` if
+/// there is no gap. `seqs` in any order.
+fn missing_seqs(seqs: &[u64]) -> Option<String> {
+    let mut sorted = seqs.to_vec();
+    sorted.sort_unstable();
+    let mut ranges = Vec::new();
+    let mut expect = 1;
+    for &s in &sorted {
+        if s > expect {
+            ranges.push(if s - 1 == expect {
+                format!("#{expect}")
+            } else {
+                format!("#{expect}-#{}", s - 1)
+            });
+        }
+        expect = s + 1;
+    }
+    (!ranges.is_empty()).then(|| ranges.join(", "))
 }
 
 /// `profile diff NAME [FROM [TO]]`.
@@ -484,5 +505,13 @@ mod tests {
             1,
             "no temporary file left"
         );
+    }
+
+    #[test]
+    fn gaps_in_snapshot_numbers_are_named() {
+        assert_eq!(missing_seqs(&[3, 2, 1]), None);
+        assert_eq!(missing_seqs(&[3]), Some("#1-#2".into()));
+        assert_eq!(missing_seqs(&[6, 4, 1]), Some("#2-#3, #5".into()));
+        assert_eq!(missing_seqs(&[]), None);
     }
 }

@@ -107,6 +107,10 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> CliResult {
     if let Some(load) = &res.load {
         warn_load_failures(load);
     }
+    // On stderr in every mode: stdout is CMD's.
+    if let Some(created) = super::session::created_profile(&res) {
+        eprintln!("pvault: created profile {created} (it did not exist; --save saves into it)");
+    }
     let session_id = res.session.session_id.clone();
     drop(client);
 

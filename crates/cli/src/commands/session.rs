@@ -21,7 +21,7 @@ use super::Ctx;
 use super::vault::format_duration;
 use crate::connect::absolute;
 use crate::exit::CliResult;
-use crate::output::{Table, format_time, short_id};
+use crate::output::{Table, format_time, plural, short_id};
 
 /// `session …`.
 #[derive(Debug, Subcommand)]
@@ -175,6 +175,7 @@ pub fn started_json(res: &SessionStartResponse) -> CliResult<Value> {
         crate::exit::CliError::other(format!("cannot encode the session as JSON: {e}"))
     })?;
     doc["load"] = serde_json::to_value(&res.load).unwrap_or(Value::Null);
+    doc["profile_created"] = Value::Bool(res.profile_created);
     Ok(doc)
 }
 
@@ -191,10 +192,21 @@ fn print_started(ctx: &Ctx, res: &SessionStartResponse) -> CliResult {
         format!("session_id: {}", s.session_id),
         format!("cdp_ws_url: {}", s.cdp_ws_url),
     ];
-    if let Some(load) = &res.load {
+    if let Some(created) = created_profile(res) {
+        lines.push(format!(
+            "created:    profile {created} (it did not exist; the session saves into it)"
+        ));
+    } else if let Some(load) = &res.load {
         lines.push(format!("loaded:     {}", describe_load(s, load)));
     }
     ctx.out.line(lines.join("\n"))
+}
+
+/// The profile `session start --save` created because it did not exist, if it did.
+pub fn created_profile(res: &SessionStartResponse) -> Option<&str> {
+    res.profile_created
+        .then_some(res.session.profile.as_deref())
+        .flatten()
 }
 
 /// `12 cookies, 3 origins from profile github (snapshot #4)`.
@@ -205,19 +217,21 @@ fn describe_load(s: &SessionInfo, load: &LoadReport) -> String {
         (None, _) => String::new(),
     };
     let mut parts = format!(
-        "{} cookies, {} origins",
-        load.cookies_loaded, load.origins_loaded
+        "{}, {}",
+        plural(load.cookies_loaded, "cookie"),
+        plural(load.origins_loaded, "origin")
     );
     if load.session_storage_origins > 0 {
         parts += &format!(
-            ", sessionStorage of {} origins for new tabs",
-            load.session_storage_origins
+            ", sessionStorage of {} for new tabs",
+            plural(load.session_storage_origins, "origin")
         );
     }
     if load.indexed_db_databases > 0 {
         parts += &format!(
-            ", {} IndexedDB databases ({} records)",
-            load.indexed_db_databases, load.indexed_db_records
+            ", {} ({})",
+            plural(load.indexed_db_databases, "IndexedDB database"),
+            plural(load.indexed_db_records, "record")
         );
     }
     format!("{parts}{from}")
@@ -266,10 +280,20 @@ async fn list(ctx: &Ctx) -> CliResult {
             s.profile.clone().unwrap_or_else(|| "-".into()),
             mode(s).into(),
             format_time(s.started_at),
-            s.cdp_ws_url.clone(),
+            elide_token(&s.cdp_ws_url),
         ]);
     }
     crate::output::write_stdout(t.render().as_bytes())
+}
+
+/// A CDP URL with its secret part (the relay token, the last path segment) replaced by `…`:
+/// a table on a screen is no place for a password. `session show ID`, `--json` and `pvault
+/// run`'s environment give the full URL.
+fn elide_token(url: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((head, token)) if !token.is_empty() && head.contains("://") => format!("{head}/…"),
+        _ => url.to_owned(),
+    }
 }
 
 /// `attached`, `save` or `read-only`.
@@ -336,9 +360,9 @@ async fn show(ctx: &Ctx, session_id: String) -> CliResult {
 fn describe_checkpoints(c: &pvault_protocol::CheckpointStats) -> String {
     match (c.last_capture_at, c.last_capture_ms) {
         (Some(at), Some(ms)) => format!(
-            "{} written of {} captures, last at {} (took {ms} ms)",
+            "{} written of {}, last at {} (took {ms} ms)",
             c.written,
-            c.captures,
+            plural(c.captures, "capture"),
             format_time(at)
         ),
         _ => "none yet".to_owned(),
@@ -399,11 +423,11 @@ pub fn describe_stop(res: &SessionStopResponse) -> String {
 /// `snapshot #4 (1a2b3c4d): 12 cookies, 3 origins`.
 fn describe_snapshot(s: &SnapshotInfo) -> String {
     format!(
-        "snapshot #{} ({}): {} cookies, {} origins",
+        "snapshot #{} ({}): {}, {}",
         s.seq,
         short_id(&s.id),
-        s.cookie_count,
-        s.origin_count
+        plural(s.cookie_count, "cookie"),
+        plural(s.origin_count, "origin")
     )
 }
 
@@ -445,7 +469,8 @@ async fn load(ctx: &Ctx, session_id: String, profile: String) -> CliResult {
         .map(|s| format!(" (snapshot #{})", s.seq))
         .unwrap_or_default();
     ctx.out.line(format!(
-        "loaded profile {profile}{snap}: {} cookies, {} origins",
-        res.load.cookies_loaded, res.load.origins_loaded
+        "loaded profile {profile}{snap}: {}, {}",
+        plural(res.load.cookies_loaded, "cookie"),
+        plural(res.load.origins_loaded, "origin")
     ))
 }

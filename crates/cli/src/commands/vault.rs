@@ -9,14 +9,15 @@ use pvault_protocol::{
 use serde_json::json;
 
 use super::Ctx;
-use crate::cli::{CredentialArgs, PasswdArgs};
+use crate::cli::{CredentialArgs, InitArgs, PasswdArgs};
 use crate::connect;
 use crate::credentials;
 use crate::exit::{CliError, CliResult};
-use crate::output::format_size;
+use crate::output::{format_size, plural};
 
 /// `pvault init`: creates the vault and leaves it unlocked.
-pub async fn init(ctx: &Ctx, a: &CredentialArgs) -> CliResult {
+pub async fn init(ctx: &Ctx, args: &InitArgs) -> CliResult {
+    let a = &args.credential;
     let client = ctx.client().await?;
     let cred = match credentials::from_files(a.passphrase_file.as_deref(), a.keyfile.as_deref())? {
         Some(c) => c,
@@ -33,6 +34,7 @@ pub async fn init(ctx: &Ctx, a: &CredentialArgs) -> CliResult {
             )?)
         }
     };
+    crate::strength::check_new(&cred, args.allow_weak_passphrase)?;
     let res = {
         let _spin = ctx.out.spinner("creating the vault (deriving keys)");
         ctx.call(&client, &VaultInit { credential: cred }).await
@@ -185,6 +187,7 @@ pub async fn passwd(ctx: &Ctx, a: &PasswdArgs) -> CliResult {
         Some(c) => c,
         None => Credential::Passphrase(credentials::prompt("new passphrase", true, hint)?),
     };
+    crate::strength::check_new(&new, a.allow_weak_passphrase)?;
     let changed = match new {
         Credential::Passphrase(_) => "passphrase",
         Credential::KeyFile(_) => "keyfile",
@@ -213,12 +216,14 @@ pub async fn verify(ctx: &Ctx) -> CliResult {
     if ctx.out.json {
         ctx.out.json(&res)?;
     } else if res.ok {
-        ctx.out
-            .line(format!("ok: {} records authenticated", res.records))?;
+        ctx.out.line(format!(
+            "ok: {} authenticated",
+            plural(res.records, "record")
+        ))?;
     } else {
         let mut s = format!(
-            "{} records authenticated, {} FAILED:",
-            res.records,
+            "{} authenticated, {} FAILED:",
+            plural(res.records, "record"),
             res.failures.len()
         );
         for f in &res.failures {
@@ -231,9 +236,9 @@ pub async fn verify(ctx: &Ctx) -> CliResult {
         Ok(())
     } else {
         Err(CliError::other(format!(
-            "{} records failed authentication: the vault file is damaged or was tampered with; \
+            "{} failed authentication: the vault file is damaged or was tampered with; \
              restore a backup",
-            res.failures.len()
+            plural(res.failures.len() as u64, "record")
         ))
         .without_json())
     }

@@ -169,3 +169,27 @@ fn a_relative_pvault_home_means_the_callers_directory() {
     let home = env.dir.path().join("rel-home");
     assert_eq!(out.json()["home"].as_str().unwrap(), home.to_str().unwrap());
 }
+
+#[test]
+fn a_command_right_after_kill_9_of_the_daemon_succeeds_20_times_in_a_row() {
+    // The command connects while the killed daemon is still being torn down: its connection
+    // is refused, or reset before the hello reply. Either means "no daemon": the CLI starts a
+    // new one and the command succeeds.
+    let env = crate::support::Env::with_vault();
+    let pass = env.file("pass-again", crate::support::PASS.as_bytes());
+    let mut last = None;
+    for i in 0..20 {
+        let pid = env.daemon_pid().expect("a daemon runs");
+        assert_ne!(Some(pid), last, "try {i}: a new daemon every time");
+        last = Some(pid);
+        // SAFETY: kill(2) on the pid of the daemon this test started.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        let out = env.run(&[
+            "--json",
+            "unlock",
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ]);
+        assert_eq!(out.code, 0, "try {i}: {out:?}");
+    }
+}

@@ -435,3 +435,35 @@ fn two_clients_racing_for_one_name_get_exactly_one_conflict() {
     }
     assert_eq!(env.json(&["profile", "list"])["total"], 5);
 }
+
+#[test]
+fn history_explains_missing_snapshot_numbers() {
+    let env = Env::new();
+    // Retention 1: importing twice drops #1, so the history shows #2 alone.
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&env.home)
+        .unwrap();
+    std::fs::write(env.home.join("config.toml"), "retention = 1\n").unwrap();
+    let pass = env.file("pass", crate::support::PASS.as_bytes());
+    let out = env.run(&["init", "--passphrase-file", pass.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let f = env.file("a.json", sample_state("a").to_string().as_bytes());
+    env.json(&["profile", "import", "p", f.to_str().unwrap()]);
+    let out = env.run(&["profile", "history", "p"]);
+    assert!(!out.stdout.contains("note:"), "no gap yet: {out:?}");
+    env.json(&["profile", "import", "p", f.to_str().unwrap()]);
+    let out = env.run(&["profile", "history", "p"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("#2"), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("note: no #1: snapshot numbers are never reused"),
+        "{out:?}"
+    );
+    // --json stays data only.
+    let h = env.json(&["profile", "history", "p"]);
+    assert_eq!(h["snapshots"].as_array().unwrap().len(), 1, "{h}");
+}

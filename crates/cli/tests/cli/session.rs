@@ -130,3 +130,53 @@ fn session_show_prints_clients_and_the_inactivity_timeout_left() {
     let stop = env.run(&["session", "stop", &id]);
     assert_eq!(stop.code, 0, "{stop:?}");
 }
+
+#[test]
+fn counts_are_pluralized_in_plain_output() {
+    let env = Env::with_vault();
+    let one = serde_json::json!({
+        "cookies": [{"name": "sid", "value": "v", "domain": "example.com", "path": "/",
+                     "expires": -1, "httpOnly": true, "secure": true, "sameSite": "Lax"}],
+        "origins": [{"origin": "https://example.com", "localStorage": [{"name": "k", "value": "v"}]}]
+    });
+    let f = env.file("one.json", one.to_string().as_bytes());
+    env.json(&["profile", "import", "one", f.to_str().unwrap()]);
+    let out = env.run(&["session", "start", "--profile", "one"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("loaded:     1 cookie, 1 origin from profile one"),
+        "{out:?}"
+    );
+    let id = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("session_id: "))
+        .unwrap()
+        .to_owned();
+    let out = env.run(&["session", "stop", &id]);
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn session_list_elides_the_relay_token_which_show_and_json_give() {
+    let env = Env::with_vault();
+    let s = env.json(&["session", "start"]);
+    let id = s["session_id"].as_str().unwrap().to_owned();
+    let url = s["cdp_ws_url"].as_str().unwrap().to_owned();
+    let (head, token) = url.rsplit_once('/').unwrap();
+    assert!(token.len() >= 32, "{url}");
+
+    let out = env.run(&["session", "list"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        !out.stdout.contains(token),
+        "the table shows the token: {out:?}"
+    );
+    assert!(out.stdout.contains(&format!("{head}/…")), "{out:?}");
+
+    let listed = env.json(&["session", "list"]);
+    assert_eq!(listed["sessions"][0]["cdp_ws_url"], url.as_str());
+    assert!(show(&env, &id).stdout.contains(&url));
+    env.json(&["session", "stop", &id]);
+}

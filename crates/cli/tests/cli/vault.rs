@@ -220,3 +220,68 @@ fn verify_and_backup() {
     env.run(&["--json", "verify"])
         .assert_error(6, Some("locked"));
 }
+
+#[test]
+fn init_refuses_a_very_weak_passphrase_unless_insisted_and_warns_on_a_weak_one() {
+    let env = Env::new();
+    let weak = env.file("weak", b"abc12\n");
+    let out = env.run(&[
+        "--json",
+        "init",
+        "--passphrase-file",
+        weak.to_str().unwrap(),
+    ]);
+    out.assert_error(2, Some("usage"));
+    assert!(
+        out.stderr.contains("too weak") && out.stderr.contains("--allow-weak-passphrase"),
+        "{out:?}"
+    );
+    assert!(
+        !out.stderr.contains("abc12"),
+        "never quotes the passphrase: {out:?}"
+    );
+    assert_eq!(env.json(&["status"])["vault_exists"], false);
+
+    // Score 2: created, with a warning.
+    let meh = env.file("meh", b"one thing\n");
+    let out = env.run(&["init", "--passphrase-file", meh.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("warning: this passphrase is weak"),
+        "{out:?}"
+    );
+
+    // passwd applies the same rule to the new passphrase; the flag insists.
+    let args = |new: &std::path::Path| {
+        vec![
+            "--json".to_owned(),
+            "passwd".to_owned(),
+            "--passphrase-file".to_owned(),
+            meh.to_str().unwrap().to_owned(),
+            "--new-passphrase-file".to_owned(),
+            new.to_str().unwrap().to_owned(),
+        ]
+    };
+    let a = args(&weak);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    env.run(&a).assert_error(2, Some("usage"));
+    let mut a = a.clone();
+    a.push("--allow-weak-passphrase");
+    let out = env.run(&a);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("very weak"), "{out:?}");
+}
+
+#[test]
+fn init_with_allow_weak_passphrase_accepts_a_very_weak_one() {
+    let env = Env::new();
+    let weak = env.file("weak", b"abc12\n");
+    let out = env.run(&[
+        "init",
+        "--passphrase-file",
+        weak.to_str().unwrap(),
+        "--allow-weak-passphrase",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(env.json(&["status"])["vault_exists"], true);
+}

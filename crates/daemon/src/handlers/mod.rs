@@ -69,6 +69,37 @@ pub(crate) async fn blocking<T: Send + 'static>(
     }
 }
 
+/// [`dispatch`], answering `internal` if the handler panics: a bug in one request must neither
+/// leave its client waiting forever nor take down the daemon. (The panic itself is printed by
+/// the panic hook; locks it poisoned are taken anyway, see `crate::sync`.)
+pub(crate) async fn dispatch_guarded(
+    d: &Arc<Daemon>,
+    id: u64,
+    method: &str,
+    params: &RawValue,
+) -> Vec<u8> {
+    use futures::FutureExt as _;
+    match std::panic::AssertUnwindSafe(dispatch(d, id, method, params))
+        .catch_unwind()
+        .await
+    {
+        Ok(line) => line,
+        Err(_) => {
+            let method = method.chars().take(64).collect::<String>();
+            tracing::error!(%method, "a request handler panicked; answered internal");
+            encode_error(
+                Some(id),
+                &ErrorBody::new(
+                    ErrorCode::Internal,
+                    format!(
+                        "internal error in pvaultd while handling {method} (see the daemon log); other requests are not affected"
+                    ),
+                ),
+            )
+        }
+    }
+}
+
 /// Maps a vault error to an error body.
 pub(crate) fn vault_err(e: pvault_vault::VaultError) -> ErrorBody {
     let code = ErrorCode::from_wire(e.code()).unwrap_or(ErrorCode::Internal);
@@ -103,6 +134,8 @@ pub(crate) fn is_vault_activity(method: &str) -> bool {
 /// Handles one request (other than `hello` and `subscribe`, which belong to the connection)
 /// and returns the encoded response line.
 pub(crate) async fn dispatch(d: &Arc<Daemon>, id: u64, method: &str, params: &RawValue) -> Vec<u8> {
+    #[cfg(feature = "test-hooks")]
+    crate::test_hooks::maybe_panic(d, method);
     match method {
         Status::METHOD => run(id, params, |_: Status| status(d)).await,
         DaemonShutdown::METHOD => {

@@ -12,6 +12,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{CLOSE_TIMEOUT, TargetInner};
+use crate::sync::MutexExt as _;
 
 /// The longest a `Browser.close` is held for the hook.
 pub(super) const BEFORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -56,7 +57,7 @@ where
             Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
                 let run = match (hook, &m) {
                     (Some(target), Message::Text(t)) if is_browser_close(t.as_str()) => {
-                        target.before_close.lock().unwrap().clone()
+                        target.before_close.locked().clone()
                     }
                     _ => None,
                 };

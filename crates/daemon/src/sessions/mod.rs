@@ -86,8 +86,59 @@ pub(crate) async fn handle(
 /// At daemon start: kills the Chromes and removes the session directories that a previous
 /// daemon on this runtime directory left behind (it was killed before it could stop them).
 pub async fn recover(d: &Arc<Daemon>) {
-    let base = runtime_dir(d).join("sessions");
-    let _ = tokio::task::spawn_blocking(move || recover::cleanup(&base)).await;
+    let d = d.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        // Taken first, so a daemon starting meanwhile on the same runtime directory sees us.
+        let mine = owner_lock(&d);
+        let run = runtime_dir(&d);
+        recover::cleanup(&run.join("sessions"));
+        recover::remove_stale_owner_locks(&run.join(OWNERS_DIR), mine.as_deref());
+    })
+    .await;
+}
+
+/// Where the daemons of a runtime directory keep their owner locks (see `recover`).
+const OWNERS_DIR: &str = "owners";
+
+/// This daemon's owner lock (taken on first use and held until the daemon exits), for the
+/// session records. `None` if it cannot be created: records then name only the pid.
+fn owner_lock(d: &Daemon) -> Option<PathBuf> {
+    d.sessions
+        .owner
+        .get_or_init(|| {
+            match recover::OwnerLock::take(&runtime_dir(d).join(OWNERS_DIR)) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot create the daemon's owner lock; a restart after a crash may leave browsers behind");
+                    None
+                }
+            }
+        })
+        .as_ref()
+        .map(|l| l.path.clone())
+}
+
+/// The profile `name`, created (empty, default settings) if it does not exist; the bool says
+/// whether it was created here. A profile created by someone else between the two calls is
+/// used as found.
+pub(super) fn profile_or_create(
+    v: &pvault_vault::Vault,
+    name: &str,
+) -> Result<(pvault_model::ProfileInfo, bool), ErrorBody> {
+    use crate::handlers::vault_err;
+    match v.profile(name) {
+        Ok(p) => Ok((p, false)),
+        Err(e) if e.code() == "not_found" => {
+            match v.create_profile(name, None, &Default::default()) {
+                Ok(p) => Ok((p, true)),
+                Err(e) if e.code() == "conflict" => {
+                    Ok((v.profile(name).map_err(vault_err)?, false))
+                }
+                Err(e) => Err(vault_err(e)),
+            }
+        }
+        Err(e) => Err(vault_err(e)),
+    }
 }
 
 /// Stops every session at daemon shutdown: `save` sessions save first (when the vault is
@@ -138,7 +189,8 @@ fn runtime_dir(d: &Daemon) -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join(format!("pvault-{}", d.euid)))
 }
 
-/// A fresh session id: `s` + 12 hex digits. Not a secret (issue 5 adds relay tokens).
+/// A fresh session id: `s` + 12 lowercase hex digits. Not a secret: the relay token in
+/// `cdp_ws_url` is what guards the browser.
 fn new_session_id() -> String {
     let mut b = [0u8; 6];
     if getrandom::fill(&mut b).is_err() {

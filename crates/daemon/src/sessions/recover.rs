@@ -2,11 +2,19 @@
 //! with `kill -9` leaves its Chromes running and their user-data-dirs (profiles in the clear)
 //! on disk. They are found by these records — never by process name — and removed.
 //!
-//! `<runtime>/sessions/<id>/session.json`: `{"session_id", "daemon_pid", "browser_pid",
-//! "user_data_dir"}`, written (0600) before Chrome starts and again once its pid is known.
+//! `<runtime>/sessions/<id>/session.json`: `{"session_id", "daemon_pid", "owner_lock",
+//! "browser_pid", "user_data_dir"}`, written (0600) before Chrome starts and again once its pid
+//! is known.
+//!
+//! Whether the daemon that wrote a record still runs is decided by its owner lock, never by its
+//! pid: each daemon holds an exclusive `flock` on `<runtime>/owners/<random>.lock` for its whole
+//! life, and the kernel drops it the moment the process dies. A pid says nothing reliable: a
+//! killed daemon stays in `/proc` as a zombie until its parent reaps it (in a container whose
+//! init reaps slowly, or never, that is forever), and a recycled pid names another process.
 
+use std::fs::File;
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -19,8 +27,13 @@ const RECORD: &str = "session.json";
 pub(super) struct Record {
     /// Session id.
     pub session_id: String,
-    /// The daemon that owns the session.
+    /// The daemon that owns the session (for people reading the record; liveness is decided
+    /// by `owner_lock`).
     pub daemon_pid: u32,
+    /// The owner lock of the daemon that owns the session: held while that daemon lives.
+    /// Absent in records written by a pvaultd older than the owner lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_lock: Option<PathBuf>,
     /// Chrome's pid once launched.
     pub browser_pid: Option<u32>,
     /// Chrome's `--user-data-dir` (also how a pid is confirmed to still be that Chrome).
@@ -40,6 +53,92 @@ pub(super) fn write(dir: &Path, rec: &Record) -> std::io::Result<()> {
     std::fs::rename(&tmp, dir.join(RECORD))
 }
 
+/// This daemon's owner lock: an exclusively locked, uniquely named file, held open for the
+/// daemon's life. Its descriptor is close-on-exec, so no Chrome inherits (and prolongs) it.
+#[derive(Debug)]
+pub(crate) struct OwnerLock {
+    /// Where the lock file is (recorded in every session record).
+    pub path: PathBuf,
+    /// Held open: the lock lasts as long as the descriptor.
+    _file: File,
+}
+
+impl OwnerLock {
+    /// Creates and locks `<owners>/<random>.lock` (the directory 0700, the file 0600).
+    pub(super) fn take(owners: &Path) -> std::io::Result<OwnerLock> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(owners)?;
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).map_err(std::io::Error::other)?;
+        let name = hex::encode(b);
+        // Locked under a name the stale-lock sweep ignores, then renamed: another daemon's
+        // sweep must never see this file unlocked and remove it.
+        let tmp = owners.join(format!("{name}.tmp"));
+        let path = owners.join(format!("{name}.lock"));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::Error(e) => e,
+            std::fs::TryLockError::WouldBlock => {
+                std::io::Error::other("a fresh owner lock file is locked by someone else")
+            }
+        })?;
+        // For people reading the file; the lock itself is what counts.
+        let _ = writeln!(file, "{}", std::process::id());
+        std::fs::rename(&tmp, &path)?;
+        Ok(OwnerLock { path, _file: file })
+    }
+}
+
+/// Whether the daemon that wrote `rec` still runs.
+fn owner_alive(rec: &Record) -> bool {
+    match &rec.owner_lock {
+        Some(path) => lock_held(path),
+        // A record from before owner locks: its pid is all there is. A zombie counts as dead.
+        None => rec.daemon_pid != std::process::id() && running(rec.daemon_pid),
+    }
+}
+
+/// Whether some process holds the lock on `path`. A missing file means its owner is gone
+/// (its leftovers are being or were cleaned); a file that cannot be opened is assumed held, so
+/// that a doubt never kills a live daemon's browser.
+fn lock_held(path: &Path) -> bool {
+    match File::open(path) {
+        Ok(f) => match f.try_lock_shared() {
+            Ok(()) => false,
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(e)) => {
+                tracing::warn!(lock = %path.display(), error = %e, "cannot test a daemon's owner lock; assuming it runs");
+                true
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => {
+            tracing::warn!(lock = %path.display(), error = %e, "cannot open a daemon's owner lock; assuming it runs");
+            true
+        }
+    }
+}
+
+/// Removes the owner lock files in `owners` that no process holds (their daemons died).
+pub(super) fn remove_stale_owner_locks(owners: &Path, mine: Option<&Path>) {
+    let Ok(rd) = std::fs::read_dir(owners) else {
+        return;
+    };
+    for ent in rd.flatten() {
+        let path = ent.path();
+        let is_lock = path.extension().is_some_and(|x| x == "lock");
+        if is_lock && Some(path.as_path()) != mine && !lock_held(&path) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
 /// Removes the session directories of daemons that are gone, killing their Chromes first.
 /// Directories of a live daemon (another socket in the same runtime directory) are left alone.
 pub(super) fn cleanup(base: &Path) {
@@ -51,10 +150,7 @@ pub(super) fn cleanup(base: &Path) {
         let rec: Option<Record> = std::fs::read(dir.join(RECORD))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
-        if let Some(r) = &rec
-            && r.daemon_pid != std::process::id()
-            && alive(r.daemon_pid)
-        {
+        if rec.as_ref().is_some_and(owner_alive) {
             continue;
         }
         if let Some(r) = &rec {
@@ -119,10 +215,6 @@ fn running(pid: u32) -> bool {
             .starts_with('Z'),
         Err(_) => false,
     }
-}
-
-fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Every process running with `--user-data-dir=<udd>`.

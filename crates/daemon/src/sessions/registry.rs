@@ -1,7 +1,8 @@
 //! The registry of sessions: running ones by id, the single-writer claims (profile id → the
 //! `save` session holding it), and a short memory of ended sessions for `session.show`.
 //!
-//! Locking: the registry's own mutex is a plain `std` mutex, never held across an `.await`.
+//! Locking: the registry's own mutex is a plain `std` mutex, never held across an `.await`
+//! and never held while calling out of the registry.
 //! Each session's browser sits behind its own async mutex ([`Entry::slot`]) so a capture, a
 //! load and a stop of the same session run one at a time, while other sessions proceed.
 
@@ -13,6 +14,7 @@ use pvault_browser::Session;
 use pvault_protocol::{ErrorBody, ErrorCode, SessionInfo, SessionState};
 
 use crate::relay::{Relay, RelayTarget};
+use crate::sync::MutexExt as _;
 
 /// Ended sessions remembered for `session.show` (oldest forgotten first).
 const ENDED_KEPT: usize = 64;
@@ -76,12 +78,12 @@ impl std::fmt::Debug for LatestState {
 impl Entry {
     /// Records the newest captured state.
     pub fn set_latest(&self, state: Arc<pvault_model::BrowserState>) {
-        *self.latest.lock().unwrap() = Some(LatestState(state));
+        *self.latest.locked() = Some(LatestState(state));
     }
 
     /// Counts one checkpoint capture that took `ms` (and was `written` when it differed).
     pub fn count_checkpoint(&self, ms: u64, written: bool) {
-        if let Some(c) = self.checkpoints.lock().unwrap().as_mut() {
+        if let Some(c) = self.checkpoints.locked().as_mut() {
             c.captures += 1;
             c.written += written as u64;
             c.last_capture_at = Some(super::now_ms());
@@ -92,12 +94,12 @@ impl Entry {
 
     /// Takes the newest captured state, if any.
     pub fn take_latest(&self) -> Option<Arc<pvault_model::BrowserState>> {
-        self.latest.lock().unwrap().take().map(|l| l.0)
+        self.latest.locked().take().map(|l| l.0)
     }
 
     /// The profile loaded, if any.
     pub fn profile(&self) -> Option<ProfileRef> {
-        self.profile.lock().unwrap().clone()
+        self.profile.locked().clone()
     }
 
     /// The protocol's view of this session in `state`.
@@ -126,7 +128,7 @@ impl Entry {
             clients: running.then_some(activity.clients as u64),
             timeout_secs: self.timeout.map(|t| t.as_secs()),
             timeout_left_secs: left,
-            checkpoints: *self.checkpoints.lock().unwrap(),
+            checkpoints: *self.checkpoints.locked(),
         }
     }
 
@@ -160,6 +162,8 @@ pub struct Registry {
     inner: Mutex<Inner>,
     /// The CDP relay, started with the first session.
     relay: tokio::sync::OnceCell<Relay>,
+    /// This daemon's owner lock, named in every session record.
+    pub(super) owner: std::sync::OnceLock<Option<super::recover::OwnerLock>>,
 }
 
 impl Registry {
@@ -176,7 +180,7 @@ impl Registry {
 
     /// Number of running sessions.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap().running.len()
+        self.inner.locked().running.len()
     }
 
     /// Whether no session runs.
@@ -187,7 +191,7 @@ impl Registry {
     /// Claims the single-writer slot of `profile_id` for `session_id`; on failure returns the
     /// id of the session that holds it.
     pub(crate) fn claim_writer(&self, profile_id: &str, session_id: &str) -> Result<(), String> {
-        let mut g = self.inner.lock().unwrap();
+        let mut g = self.inner.locked();
         match g.writers.get(profile_id) {
             Some(holder) if holder != session_id => Err(holder.clone()),
             _ => {
@@ -200,7 +204,7 @@ impl Registry {
 
     /// Releases `profile_id`'s writer claim if `session_id` holds it.
     pub(crate) fn release_writer(&self, profile_id: &str, session_id: &str) {
-        let mut g = self.inner.lock().unwrap();
+        let mut g = self.inner.locked();
         if g.writers.get(profile_id).is_some_and(|h| h == session_id) {
             g.writers.remove(profile_id);
         }
@@ -208,12 +212,12 @@ impl Registry {
 
     /// The session holding `profile_id`'s writer claim, if any.
     pub(crate) fn writer_of(&self, profile_id: &str) -> Option<String> {
-        self.inner.lock().unwrap().writers.get(profile_id).cloned()
+        self.inner.locked().writers.get(profile_id).cloned()
     }
 
     /// Registers a started session; refused once shutdown has begun.
     pub(crate) fn insert(&self, e: Arc<Entry>) -> Result<(), Arc<Entry>> {
-        let mut g = self.inner.lock().unwrap();
+        let mut g = self.inner.locked();
         if g.closed {
             return Err(e);
         }
@@ -223,12 +227,12 @@ impl Registry {
 
     /// Whether shutdown has begun.
     pub(crate) fn is_closed(&self) -> bool {
-        self.inner.lock().unwrap().closed
+        self.inner.locked().closed
     }
 
     /// The running session `id`, or `not_found` (saying so when it already ended).
     pub(crate) fn running(&self, id: &str) -> Result<Arc<Entry>, ErrorBody> {
-        let g = self.inner.lock().unwrap();
+        let g = self.inner.locked();
         if let Some(e) = g.running.get(id) {
             return Ok(e.clone());
         }
@@ -264,7 +268,7 @@ impl Registry {
         if let Ok(e) = self.running(id) {
             return Ok(e.running_info());
         }
-        let g = self.inner.lock().unwrap();
+        let g = self.inner.locked();
         g.ended
             .iter()
             .rev()
@@ -278,34 +282,48 @@ impl Registry {
             })
     }
 
-    /// Moves a session from running to ended, releasing its writer claim. Returns its final
-    /// info, or `None` if it had already been removed.
+    /// Moves a session from running to ended, releasing its writer claim, then unregisters it
+    /// from the relay (its token stops working and relayed clients are disconnected). Returns
+    /// its final info, or `None` if it had already been removed.
+    ///
+    /// Nothing outside the registry is called while its lock is held (the relay and the
+    /// entry's own locks are used before or after), so no other component can stall or
+    /// deadlock every session call.
     pub(crate) fn remove(
         &self,
         e: &Entry,
         state: SessionState,
         ended_at: i64,
     ) -> Option<SessionInfo> {
-        let mut g = self.inner.lock().unwrap();
-        g.running.remove(&e.id)?;
-        // Its token stops working now, and relayed clients are disconnected.
-        e.relay.unregister();
-        if let Some(p) = e.profile()
-            && g.writers.get(&p.id).is_some_and(|h| *h == e.id)
-        {
-            g.writers.remove(&p.id);
-        }
         let info = e.info(state, Some(ended_at));
-        g.ended.push_back(info.clone());
-        while g.ended.len() > ENDED_KEPT {
-            g.ended.pop_front();
+        let profile = e.profile();
+        {
+            let mut g = self.inner.locked();
+            g.running.remove(&e.id)?;
+            if let Some(p) = &profile
+                && g.writers.get(&p.id).is_some_and(|h| *h == e.id)
+            {
+                g.writers.remove(&p.id);
+            }
+            g.ended.push_back(info.clone());
+            while g.ended.len() > ENDED_KEPT {
+                g.ended.pop_front();
+            }
         }
+        e.relay.unregister();
         Some(info)
+    }
+
+    /// Tests only: panics while holding the registry's lock, as a bug in a handler would.
+    #[cfg(feature = "test-hooks")]
+    pub(crate) fn panic_while_locked(&self) {
+        let _g = self.inner.locked();
+        panic!("fault injected by PVAULT_TEST_PANIC_METHOD");
     }
 
     /// Marks the registry closed (shutdown) and returns every running session.
     pub(crate) fn close(&self) -> Vec<Arc<Entry>> {
-        self.inner.lock().unwrap().closed = true;
+        self.inner.locked().closed = true;
         self.all_running()
     }
 }

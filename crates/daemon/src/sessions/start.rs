@@ -66,10 +66,17 @@ pub(super) async fn start(
     let id = new_session_id();
 
     // The profile and its newest snapshot, read before anything is launched.
+    // A `save` session into a profile that does not exist yet creates it (the first login of
+    // a new account); a read-only one gets `not_found` (there is nothing to load, and a typo
+    // must not pass silently).
     let mut loaded: Option<(ProfileInfo, Option<SnapshotInfo>, BrowserState)> = None;
+    let mut profile_created = false;
     if let Some(name) = p.profile.clone() {
         let v = d.unlocked_vault()?;
-        loaded = Some(blocking(move || newest_state(&v, &name)).await?);
+        let save = p.save;
+        let (l, created) = blocking(move || newest_state(&v, &name, save)).await?;
+        loaded = Some(l);
+        profile_created = created;
     }
     let profile = loaded.as_ref().map(|(info, ..)| ProfileRef {
         id: info.id.clone(),
@@ -92,6 +99,12 @@ pub(super) async fn start(
             d.sessions.release_writer(&pr.id, &id);
         }
     };
+    // A session that fails to start leaves no profile it created behind.
+    let forget_created = async |d: &Daemon| {
+        if let (true, Some(pr)) = (profile_created, &profile) {
+            forget_profile(d, pr).await;
+        }
+    };
 
     let settings = SessionSettings {
         proxy: p.proxy.clone(),
@@ -105,10 +118,11 @@ pub(super) async fn start(
         .unwrap_or_default())
     .or(&cfg.session.defaults);
 
-    let dir = match make_session_dir(d, &id) {
-        Ok(dir) => dir,
+    let (dir, mut record) = match prepare_session_dir(d, &id).await {
+        Ok(x) => x,
         Err(e) => {
             release(d);
+            forget_created(d).await;
             return Err(e);
         }
     };
@@ -127,20 +141,12 @@ pub(super) async fn start(
     // What a checkpoint compares the first capture with (only a `save` session checkpoints).
     let baseline = p.save.then(|| state.clone().unwrap_or_default());
     opts.state = state;
-    let mut record = super::recover::Record {
-        session_id: id.clone(),
-        daemon_pid: std::process::id(),
-        browser_pid: None,
-        user_data_dir: opts.user_data_dir.clone(),
-    };
-    if let Err(e) = super::recover::write(&dir, &record) {
-        tracing::warn!(error = %e, "cannot write the session record");
-    }
     let launched = Session::launch(opts).await;
     let (session, report) = match launched {
         Ok(x) => x,
         Err(e) => {
             release(d);
+            forget_created(d).await;
             remove_dir(dir).await;
             return Err(browser_err(e));
         }
@@ -150,14 +156,14 @@ pub(super) async fn start(
         Err(e) => {
             let _ = session.close().await;
             release(d);
+            forget_created(d).await;
             remove_dir(dir).await;
             return Err(ErrorBody::new(ErrorCode::Internal, e.to_string()));
         }
     };
     record.browser_pid = session.pid();
-    if let Err(e) = super::recover::write(&dir, &record) {
-        tracing::warn!(error = %e, "cannot write the session record");
-    }
+    let record_dir = dir.clone();
+    let _ = tokio::task::spawn_blocking(move || write_record(&record_dir, &record)).await;
     let load = had_profile.then(|| load_report(&report, snapshot));
     if let Some(pr) = &profile {
         let v = d.unlocked_vault();
@@ -207,9 +213,13 @@ pub(super) async fn start(
         ));
     }
     tracing::info!(session = %info.session_id, pid = ?info.pid, profile = ?info.profile, save = info.save, "session started");
+    if profile_created {
+        tracing::info!(session = %info.session_id, profile = ?info.profile, "created the profile the session saves into");
+    }
     Ok(SessionStartResponse {
         session: info,
         load,
+        profile_created,
     })
 }
 
@@ -256,6 +266,7 @@ pub(super) async fn attach(
     Ok(SessionStartResponse {
         session: info,
         load: None,
+        profile_created: false,
     })
 }
 
@@ -326,18 +337,68 @@ fn find_chrome(config: Option<PathBuf>) -> Result<PathBuf, ErrorBody> {
     pvault_browser::discover_chrome_in(env, config, &search).map_err(browser_err)
 }
 
-/// The profile and its newest snapshot's state (empty when its history is empty).
+/// The profile and its newest snapshot's state (empty when its history is empty). With
+/// `create`, a missing profile is created (empty); the bool says whether it was.
+#[allow(clippy::type_complexity)]
 fn newest_state(
     v: &pvault_vault::Vault,
     name: &str,
-) -> Result<(ProfileInfo, Option<SnapshotInfo>, BrowserState), ErrorBody> {
-    let info = v.profile(name).map_err(vault_err)?;
+    create: bool,
+) -> Result<((ProfileInfo, Option<SnapshotInfo>, BrowserState), bool), ErrorBody> {
+    let (info, created) = if create {
+        super::profile_or_create(v, name)?
+    } else {
+        (v.profile(name).map_err(vault_err)?, false)
+    };
+    if created {
+        return Ok(((info, None, BrowserState::default()), true));
+    }
     match v.read_snapshot(&info.id, None) {
-        Ok(s) => Ok((info, Some(s.info), s.state)),
+        Ok(s) => Ok(((info, Some(s.info), s.state), false)),
         Err(pvault_vault::VaultError::SnapshotNotFound { .. }) => {
-            Ok((info, None, BrowserState::default()))
+            Ok(((info, None, BrowserState::default()), false))
         }
         Err(e) => Err(vault_err(e)),
+    }
+}
+
+/// Deletes a profile this start created, after the start failed (best effort: logged).
+async fn forget_profile(d: &Daemon, pr: &ProfileRef) {
+    let Ok(v) = d.unlocked_vault() else { return };
+    let pid = pr.id.clone();
+    if let Err(e) = blocking(move || v.delete_profile(&pid).map_err(vault_err)).await {
+        tracing::warn!(profile = %pr.name, error = %e.message, "could not delete the profile created for a session that failed to start");
+    }
+}
+
+/// Creates the session's directory and writes its record (before Chrome starts, so a killed
+/// daemon's successor finds it), in one task on the blocking pool: file system work never
+/// runs on a runtime thread.
+async fn prepare_session_dir(
+    d: &Arc<Daemon>,
+    id: &str,
+) -> Result<(PathBuf, super::recover::Record), ErrorBody> {
+    let (d, id) = (d.clone(), id.to_owned());
+    blocking(move || {
+        let dir = make_session_dir(&d, &id)?;
+        let record = super::recover::Record {
+            session_id: id,
+            daemon_pid: std::process::id(),
+            owner_lock: super::owner_lock(&d),
+            browser_pid: None,
+            user_data_dir: dir.join("chrome"),
+        };
+        write_record(&dir, &record);
+        Ok((dir, record))
+    })
+    .await
+}
+
+/// Writes (replaces) a session record; a failure is logged, not fatal: the session works, only
+/// the cleanup after a crash of the daemon would miss it.
+fn write_record(dir: &std::path::Path, record: &super::recover::Record) {
+    if let Err(e) = super::recover::write(dir, record) {
+        tracing::warn!(error = %e, "cannot write the session record");
     }
 }
 

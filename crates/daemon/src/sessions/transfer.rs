@@ -16,6 +16,7 @@ use super::stop::announce_saved;
 use super::{browser_err, capture_report, load_report};
 use crate::handlers::{blocking, vault_err};
 use crate::state::Daemon;
+use crate::sync::MutexExt as _;
 
 /// A capture at lock time must not hold the lock (and the user) for long.
 const LOCK_CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -54,18 +55,7 @@ pub(super) async fn capture(
     let report = capture_report(&state, &rep);
     let (name, sid) = (p.into.clone(), entry.id.clone());
     let (profile, snapshot) = blocking(move || {
-        let profile = match v.profile(&name) {
-            Ok(p) => p,
-            Err(e) if e.code() == "not_found" => {
-                match v.create_profile(&name, None, &Default::default()) {
-                    Ok(p) => p,
-                    // Created by someone else between the two calls: write into theirs.
-                    Err(e) if e.code() == "conflict" => v.profile(&name).map_err(vault_err)?,
-                    Err(e) => return Err(vault_err(e)),
-                }
-            }
-            Err(e) => return Err(vault_err(e)),
-        };
+        let (profile, _) = super::profile_or_create(&v, &name)?;
         let snapshot = v
             .append_snapshot_for_session(&profile.id, &state, SnapshotKind::Capture, &sid)
             .map_err(vault_err)?;
@@ -138,7 +128,7 @@ pub(super) async fn load(
     }
     let report = session.load_state(&state).await.map_err(browser_err)?;
     // The session now shows this profile; it stays read-only (`save` is fixed at start).
-    *entry.profile.lock().unwrap() = Some(ProfileRef {
+    *entry.profile.locked() = Some(ProfileRef {
         id: info.id.clone(),
         name: info.name.clone(),
     });

@@ -11,7 +11,7 @@ use super::request;
 /// A running (or attached) browser session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
-    /// Session id.
+    /// Session id: `s` + 12 lowercase hex digits.
     pub session_id: String,
     /// The daemon's CDP relay URL for this session (`ws://127.0.0.1:PORT/devtools/browser/TOKEN`),
     /// for `connectOverCDP` / Puppeteer's `connect`. The token is a secret: whoever holds the
@@ -202,6 +202,9 @@ pub struct SessionStartResponse {
     pub session: SessionInfo,
     /// What loading the profile did; `null` without a profile.
     pub load: Option<LoadReport>,
+    /// Whether the session's `save` profile did not exist and was created for it (1.3).
+    #[serde(default)]
+    pub profile_created: bool,
 }
 
 /// `session.list`.

@@ -6,6 +6,9 @@
 //! recovery (issue 5) are in `checkpoints`.
 
 mod checkpoints;
+mod leftovers;
+mod recovery;
+mod save_new;
 pub(crate) mod support;
 
 use serde_json::{Value, json};

@@ -1,0 +1,181 @@
+"""What both clients share: protocol constants, the method table, errors, socket discovery,
+credentials, and turning a call's arguments into ``params``. No I/O here."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+#: Protocol major version this client speaks; the daemon refuses another at ``hello``.
+PROTOCOL_MAJOR = 1
+#: Protocol minor version this client knows.
+PROTOCOL_MINOR = 3
+#: Largest message (one line, without its newline) either side accepts: 64 MiB.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+#: Largest request id (ids must survive JavaScript numbers, so the daemon caps them).
+MAX_ID = 2**53 - 1
+
+#: The protocol's stable error codes.
+ERROR_CODES = (
+    "invalid_argument",
+    "not_found",
+    "conflict",
+    "busy",
+    "locked",
+    "auth_failed",
+    "too_large",
+    "unsupported",
+    "browser_error",
+    "internal",
+)
+
+#: Every method of protocol 1 → the parameter a positional argument stands for (or None), so
+#: ``profile_show("github")`` means ``profile_show(name="github")``.
+METHODS: dict[str, str | None] = {
+    "hello": None,
+    "status": None,
+    "subscribe": None,
+    "daemon.shutdown": None,
+    "vault.init": "credential",
+    "vault.unlock": "credential",
+    "vault.lock": None,
+    "vault.passwd": None,
+    "vault.verify": None,
+    "vault.backup": "path",
+    "profile.create": "name",
+    "profile.list": None,
+    "profile.show": "name",
+    "profile.rename": "name",
+    "profile.update": "name",
+    "profile.delete": "name",
+    "profile.import": "name",
+    "profile.export": "name",
+    "profile.history": "name",
+    "profile.diff": "name",
+    "profile.restore": "name",
+    "session.start": "profile",
+    "session.list": None,
+    "session.show": "session_id",
+    "session.stop": "session_id",
+    "session.capture": "session_id",
+    "session.load": "session_id",
+    "session.attach": "cdp_url",
+}
+
+
+class PvaultError(Exception):
+    """An error from pvaultd, with its stable ``code`` (one of :data:`ERROR_CODES`), or from
+    this client: ``unavailable`` when no daemon answers or the connection closed first."""
+
+    def __init__(self, code: str, message: str, method: str | None = None):
+        super().__init__(f"{method}: {message}" if method else message)
+        #: Stable error code: test this, never the message.
+        self.code = code
+        #: Human-readable explanation from the daemon.
+        self.message = message
+        #: The method of the failed request, if any.
+        self.method = method
+
+    def for_method(self, method: str) -> "PvaultError":
+        """The same error, attributed to ``method``."""
+        return PvaultError(self.code, self.message, method)
+
+
+def socket_path(env: Mapping[str, str] | None = None, uid: int | None = None) -> str:
+    """The socket, by the CLI's rules: ``$PVAULT_SOCKET``, else
+    ``$XDG_RUNTIME_DIR/pvault/pvaultd.sock``, else ``/tmp/pvault-<uid>/pvaultd.sock``."""
+    env = os.environ if env is None else env
+    if env.get("PVAULT_SOCKET"):
+        return env["PVAULT_SOCKET"]
+    if env.get("XDG_RUNTIME_DIR"):
+        return os.path.join(env["XDG_RUNTIME_DIR"], "pvault", "pvaultd.sock")
+    return f"/tmp/pvault-{os.geteuid() if uid is None else uid}/pvaultd.sock"
+
+
+def passphrase(text: str) -> dict:
+    """A passphrase credential for ``vault_init`` / ``vault_unlock`` / ``vault_passwd``."""
+    return {"passphrase": str(text)}
+
+
+def key_file(source: bytes | str | os.PathLike) -> dict:
+    """A key-file credential from the file's bytes, or from a path to read them from."""
+    data = bytes(source) if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
+    return {"key_file": base64.b64encode(data).decode("ascii")}
+
+
+def python_name(method: str) -> str:
+    """``profile.create`` → ``profile_create``."""
+    return method.replace(".", "_")
+
+
+def build_params(method: str, args: tuple, kwargs: dict) -> dict:
+    """``params`` from a call's arguments. A trailing underscore is dropped from keyword names
+    so Python keywords can be passed (``profile_diff("gh", from_="1")``)."""
+    params = {k[:-1] if k.endswith("_") else k: v for k, v in kwargs.items() if v is not None}
+    if args:
+        primary = METHODS.get(method)
+        if primary is None or len(args) > 1:
+            raise TypeError(f"{python_name(method)}() takes keyword arguments only")
+        params[primary] = args[0]
+    return params
+
+
+def encode_request(req_id: int, method: str, params: dict) -> bytes:
+    """One compact request line with its newline."""
+    body = {"id": req_id, "method": method, "params": params}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def too_large_request(size: int, limit: int, method: str) -> PvaultError:
+    return PvaultError(
+        "too_large",
+        f"the request is {size} bytes, over the protocol's limit of {limit} bytes",
+        method,
+    )
+
+
+def too_large_incoming(limit: int) -> PvaultError:
+    return PvaultError(
+        "too_large", f"pvaultd sent a message over {limit} bytes; the connection is closed"
+    )
+
+
+#: Pauses (seconds) between tries when the daemon refuses the connection or drops it before
+#: the hello reply: that is a daemon going away (killed, or stopping), and one restarted
+#: meanwhile (systemd, a ``pvault`` command) gets a moment to answer. Only the connection and
+#: its hello are retried, never a request.
+DYING_DAEMON_BACKOFF = (0.025, 0.05, 0.1, 0.2, 0.4)
+
+
+def unavailable(path: str, err: BaseException) -> PvaultError:
+    return PvaultError(
+        "unavailable",
+        f"cannot connect to pvaultd at {path} ({err}): start it with `pvault daemon start` or "
+        "`systemctl --user start pvaultd.socket`, or set PVAULT_SOCKET",
+    )
+
+
+def decode_line(line: bytes) -> dict[str, Any]:
+    """Parses one line the daemon sent (a response or an event)."""
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    try:
+        msg = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise PvaultError("internal", "pvaultd sent a line that is not JSON") from None
+    if not isinstance(msg, dict):
+        raise PvaultError("internal", "pvaultd sent a line that is not a JSON object")
+    return msg
+
+
+def hello_params(client_name: str | None) -> dict:
+    from . import __version__
+
+    return {
+        "protocol": PROTOCOL_MAJOR,
+        "minor": PROTOCOL_MINOR,
+        "client": client_name or f"pvault-python {__version__}",
+    }
