@@ -48,7 +48,7 @@ pub const SHAPES: [Shape; 3] = [
         idb_records: 0,
     },
     Shape {
-        name: "large+idb",
+        name: "large-idb",
         cookies: 1000,
         domains: 50,
         origins: 20,
