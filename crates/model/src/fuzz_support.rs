@@ -1,7 +1,8 @@
 //! The checks the fuzz targets run, kept here so the normal test suite runs them too (the
 //! fuzz harness in `fuzz/` needs a nightly-like toolchain; these functions do not).
 
-use crate::storage_state::{export_storage_state, import_storage_state};
+use crate::export::export_storage_state;
+use crate::storage_state::import_storage_state;
 
 /// Imports `data`; if it is accepted, checks that its export is a fixed point: the exported
 /// JSON imports again and exports to the identical JSON. Panics on any violation.

@@ -12,6 +12,7 @@
 pub mod clone_value;
 pub mod cookie_rules;
 pub mod diff;
+pub mod export;
 pub mod fuzz_support;
 mod idb_interop;
 pub mod indexed_db;
@@ -22,12 +23,12 @@ pub use cookie_rules::cdp_cookie_problem;
 pub use diff::{
     CookieChange, CookieKey, IndexedDbDiff, OriginStorageDiff, StateDiff, StoreRecordsDiff, diff,
 };
+pub use export::{
+    Export, ExportFormat, export_as, export_storage_state, export_storage_state_string,
+};
 pub use idb_interop::{import_databases, playwright_generator};
 pub use indexed_db::{Form, IdbDatabase, IdbIndex, IdbRecord, IdbStore};
-pub use storage_state::{
-    Export, ExportFormat, StorageStateError, export_as, export_storage_state,
-    export_storage_state_string, import_storage_state,
-};
+pub use storage_state::{StorageStateError, import_storage_state};
 pub use viewport::ViewportParseError;
 
 use serde::{Deserialize, Serialize};
