@@ -1,4 +1,4 @@
-//! Checkpoint cost benchmark (issue 5). In one run, on the typical and large states of
+//! Checkpoint cost benchmark. In one run, on the typical and large states of
 //! `states.rs` imported into a fresh vault, with the release `pvaultd` and the same Chromium:
 //!
 //! 1. **Time per checkpoint.** A `--save` session of each state, with one page open on the

@@ -1,4 +1,4 @@
-//! Checkpoints while a Playwright script runs (issue 5): they must not disturb it. A real
+//! Checkpoints while a Playwright script runs: they must not disturb it. A real
 //! `--save` session checkpoints (timer and change signals) while tests/node/busy-playwright.js
 //! navigates between two origins of the test server, writing and reading back a counter in
 //! localStorage and cookies; the script sees no new page, no error, no changed value or

@@ -44,7 +44,7 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Asks the daemon directly whether it serves `session.*` yet (issue 4): until then the
+/// Asks the daemon directly whether it serves `session.*` yet: until then the
 /// clients' session tests skip themselves, and these tests expect exactly that skip.
 fn sessions_supported(d: &Daemon) -> bool {
     let mut s = UnixStream::connect(d.socket()).expect("connect to pvaultd");

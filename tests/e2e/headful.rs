@@ -1,4 +1,4 @@
-//! Headful sessions under Xvfb (issue 5): a person closing the last window ends a `--save`
+//! Headful sessions under Xvfb: a person closing the last window ends a `--save`
 //! session with its latest state saved (reason `browser_closed`, a `session_save` snapshot
 //! holding a session cookie, a persistent cookie and a localStorage item made in the page, no
 //! checkpoint left, the session directory and Chrome gone); headful sessions have no

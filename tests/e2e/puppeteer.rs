@@ -1,5 +1,5 @@
 //! Real Puppeteer (`puppeteer-core`, tests/node/puppeteer.js) through the daemon's CDP relay
-//! (issue 5): `puppeteer.connect` to a `--save` session's `cdp_ws_url` sets a cookie and a
+//!: `puppeteer.connect` to a `--save` session's `cdp_ws_url` sets a cookie and a
 //! localStorage item in a page of the local test server, disconnects, and the session's saved
 //! snapshot holds both; the same URL with a wrong token is refused (HTTP 403) and Puppeteer's
 //! connect fails.

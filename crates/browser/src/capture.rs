@@ -18,9 +18,10 @@ use serde_json::json;
 
 use crate::cdp::{call_browser, call_page, http_origin};
 use crate::cookies::from_get_cookies;
+use crate::page_events::{frame_urls_with_ids, read_area};
 use crate::report::CaptureReport;
 use crate::stub::StubPage;
-use crate::tracker::{Area, CaptureBase, frame_urls_with_ids, read_area};
+use crate::tracker::{Area, CaptureBase};
 use crate::{BrowserError, Session, indexed_db};
 
 /// How a capture treats origins no live frame shows.

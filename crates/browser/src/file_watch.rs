@@ -1,5 +1,5 @@
 //! A watch on a launched Chrome's cookie and localStorage files, one of the change signals of
-//! checkpoints (issue 5). Chrome writes its `Cookies` database only every 30 s or 512 changes,
+//! checkpoints. Chrome writes its `Cookies` database only every 30 s or 512 changes,
 //! so the files are a hint that something changed, never a source of state: capture goes over
 //! CDP.
 //!

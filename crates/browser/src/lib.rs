@@ -10,10 +10,10 @@
 //! (what checkpoints stand on), [`Session::exit_watch`], [`Session::close`] and
 //! [`Session::detach`]. All CDP traffic for state goes through `cdp.rs` (raw JSON commands), and
 //! the process and connection setup through `launch.rs` and `Session::connect`, so a pipe
-//! transport (`--remote-debugging-pipe`, issue 5) replaces those two places only.
+//! transport (`--remote-debugging-pipe`) replaces those two places only.
 //!
-//! What was measured on Chromium 156 and chromiumoxide 0.9 (and why the code does what it
-//! does) is in `shared/notes/chromium-cdp.md`.
+//! What was measured on Chromium 156 and chromiumoxide 0.9, and why the code does what it
+//! does, is said in each module's comments where it matters.
 
 mod capture;
 mod cdp;
@@ -26,6 +26,7 @@ mod launch;
 mod leveldb;
 mod load;
 mod new_tabs;
+mod page_events;
 mod report;
 mod session;
 mod stub;

@@ -13,8 +13,9 @@ use tokio::task::JoinHandle;
 use crate::BrowserError;
 use crate::cdp::call_browser;
 use crate::launch::{BrowserExit, ChildProcess, LaunchOptions};
+use crate::page_events;
 use crate::report::{LoadMethod, LoadReport, valid_origins};
-use crate::tracker::{self, Tracker};
+use crate::tracker::Tracker;
 
 /// How long `close` waits for Chrome to exit after `Browser.close` before killing it.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -174,7 +175,7 @@ impl Session {
             }
         };
         let tracker = Arc::new(Tracker::default());
-        let tracker_task = tracker::spawn(browser.clone(), tracker.clone());
+        let tracker_task = page_events::spawn(browser.clone(), tracker.clone());
         Ok(Session {
             browser,
             handler_task,

@@ -6,7 +6,7 @@
 //! (each a blocking connection with one request in flight), also against the echo baseline;
 //! and the daemon's RSS idle and after 100,000 requests (VmRSS from /proc/<pid>/status).
 //!
-//! Targets (issue 3): p50 ≤ 100 µs; ≥ 20,000 req/s at 16 clients on 2 cores; RSS ≤ 20 MB idle,
+//! Targets: p50 ≤ 100 µs; ≥ 20,000 req/s at 16 clients on 2 cores; RSS ≤ 20 MB idle,
 //! growth ≤ 2 MB after 100,000 requests.
 
 use std::io::{BufRead, BufReader, Write};

@@ -5,7 +5,7 @@
 //! Modules: [`socket`] (runtime directory, lock file, bind/adopt), [`config`] (`config.toml`
 //! and its reload), [`state`] (the shared [`Daemon`]: vault handle, auto-lock, events),
 //! `connection` (framing, handshake, pipelining), `handlers` (one function per method),
-//! [`sessions`] (browser sessions, issue 4), [`relay`] (the guarded CDP relay, issue 5),
+//! [`sessions`] (browser sessions), [`relay`] (the guarded CDP relay),
 //! [`keyfile`] (unattended unlock at start), [`hardening`] and [`systemd`].
 
 pub mod config;

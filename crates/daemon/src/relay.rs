@@ -1,4 +1,4 @@
-//! The guarded CDP relay (issue 5): one websocket listener on `127.0.0.1` (random port) that
+//! The guarded CDP relay: one websocket listener on `127.0.0.1` (random port) that
 //! clients such as Playwright's `connectOverCDP` and Puppeteer's `connect` use instead of
 //! Chrome's own debugging port. A client connects to
 //! `ws://127.0.0.1:PORT/devtools/browser/<token>`, where the token is 256 random bits drawn

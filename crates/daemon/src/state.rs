@@ -79,7 +79,7 @@ pub struct Daemon {
     pub(crate) connections: AtomicU64,
     /// Cancelled when the daemon stops (signal or `daemon.shutdown`).
     pub(crate) shutdown: CancellationToken,
-    /// Browser sessions (issue 4).
+    /// Browser sessions.
     pub sessions: Registry,
 }
 

@@ -103,7 +103,7 @@ pub fn json_version(port: u16) -> Option<Value> {
     serde_json::from_str(body).ok()
 }
 
-/// The flags this project launches Chromium with (shared/notes/chromium-cdp.md), for a
+/// The flags this project launches Chromium with (measured on Chromium 156; see `crates/browser/src/launch.rs`), for a
 /// browser the tests or the benchmark start themselves.
 pub fn chromium_args(user_data_dir: &Path) -> Vec<String> {
     let mut args: Vec<String> = [

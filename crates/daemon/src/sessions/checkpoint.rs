@@ -1,4 +1,4 @@
-//! Crash-safe checkpoints (issue 5): while a `save` session runs, its state is captured
+//! Crash-safe checkpoints: while a `save` session runs, its state is captured
 //! whenever it may have changed and appended to the profile's history as a `checkpoint`
 //! (the vault keeps one per session and drops it when the final snapshot lands), so a crash of
 //! Chrome or of the daemon, or a person closing the window, loses at most the last few

@@ -1,5 +1,5 @@
-//! Browser sessions (issue 4): `session.start/list/show/stop/capture/load/attach`, their
-//! events, the crash watch, the checkpoints of `save` sessions (issue 5), and stopping every
+//! Browser sessions: `session.start/list/show/stop/capture/load/attach`, their
+//! events, the crash watch, the checkpoints of `save` sessions, and stopping every
 //! session at shutdown. Chrome is driven only through `pvault-browser`.
 //!
 //! Modules: [`registry`] (running sessions, single-writer claims), `checkpoint` (crash-safe

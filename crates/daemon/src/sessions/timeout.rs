@@ -1,4 +1,4 @@
-//! The inactivity timeout (issue 5): a launched session with no CDP client connected through
+//! The inactivity timeout: a launched session with no CDP client connected through
 //! the relay for its `timeout` ends on its own, saving first when it is a `save` session —
 //! the same path as `session.stop`. The relay's client count is the only signal: the daemon's
 //! own CDP connection (capture, load, checkpoints) does not count as a client.

@@ -1,4 +1,4 @@
-//! The documented fallback for Chrome's own debugging port (README, Security; issue 5): with
+//! The documented fallback for Chrome's own debugging port (README, Security): with
 //! no pipe transport in chromiumoxide 0.9, Chrome keeps a `--remote-debugging-port=0` listener.
 //! What must hold, checked from the kernel's socket tables rather than from Chrome's word:
 //! every TCP socket any of the session's Chrome processes listens on is bound to 127.0.0.1

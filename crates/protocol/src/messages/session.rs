@@ -1,4 +1,4 @@
-//! `session.*` requests (issue 4): browser sessions launched or attached by the daemon. The
+//! `session.*` requests: browser sessions launched or attached by the daemon. The
 //! semantics (errors per case, single writer, locking) are in `protocol.md`, section Sessions.
 
 use std::path::PathBuf;

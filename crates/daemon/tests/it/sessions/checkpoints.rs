@@ -1,4 +1,4 @@
-//! Crash-safe checkpoints (issue 5) against real Chromium: `kill -9` of Chrome keeps a
+//! Crash-safe checkpoints against real Chromium: `kill -9` of Chrome keeps a
 //! checkpoint holding a change made 5 s before (a cookie set by script, which raises no CDP
 //! event, so only the checkpoint timer can see it); `kill -9` of the daemon leaves no Chrome
 //! process and no directory after a restart, and its checkpoint is in the history; a browser

@@ -3,7 +3,7 @@
 //! the single writer (`busy`), capture while another CDP client stays connected, load into a
 //! running session (and `conflict`), attach/detach, crash, locking under a save session,
 //! shutdown saving, cleanup after a killed daemon, and "no Chrome found". Checkpoints and
-//! recovery (issue 5) are in `checkpoints`.
+//! recovery are in `checkpoints`.
 
 mod checkpoints;
 mod leftovers;
