@@ -1,4 +1,4 @@
-//! Checkpoint cost benchmark. In one run, on the typical and large states of
+//! Checkpoint cost benchmark. In one run, on the typical, large and large-with-IndexedDB states of
 //! `states.rs` imported into a fresh vault, with the release `pvaultd` and the same Chromium:
 //!
 //! 1. **Time per checkpoint.** A `--save` session of each state, with one page open on the
@@ -11,7 +11,7 @@
 //! 2. **CPU over an idle session.** The CPU time (utime + stime + cutime + cstime of
 //!    `/proc/<pid>/stat`) of `pvaultd` and every process under it or whose command line holds
 //!    the session's user-data-dir, over `BENCH_SECS`, of (A) a `--save` session of the large
-//!    state (checkpoints on) and (B) a read-only session of the same state (no checkpoints),
+//!    state with IndexedDB (checkpoints on) and (B) a read-only session of the same state (no checkpoints),
 //!    each with one page open and a CDP client connected doing nothing. Checkpoint CPU =
 //!    (A − B) / `BENCH_SECS`, as % of one core; the target is ≤ 2 % while idle.
 //! 3. **CPU over a busy session**: the same with `tests/node/bench-checkpoints-busy.js`
@@ -385,9 +385,10 @@ fn main() {
     for shape in &SHAPES {
         d.import(shape.name, &state(shape));
     }
-    // One fresh copy of the large state per CPU run: a `--save` session's checkpoints stay in
-    // its profile's history even when it is stopped with `discard`.
-    let large = state(&SHAPES[1]);
+    // One fresh copy of the largest state (large plus IndexedDB) per CPU run: a `--save`
+    // session's checkpoints stay in its profile's history even when it is stopped with
+    // `discard`.
+    let large = state(&SHAPES[2]);
     let runs = ["idle-ro", "idle-save", "busy-save", "busy-ro"].map(|r| format!("large-{r}"));
     for r in &runs {
         d.import(r, &large);
@@ -468,7 +469,7 @@ fn main() {
     );
 
     println!(
-        "\n2-3. CPU of pvaultd + the session's Chromium over {secs} s, large state, one page, one CDP client"
+        "\n2-3. CPU of pvaultd + the session's Chromium over {secs} s, large state with IndexedDB, one page, one CDP client"
     );
     println!(
         "{:<5} {:>12} {:>11} {:>9} {:>12} {:>8} {:>9} {:>8} {:>12}",
