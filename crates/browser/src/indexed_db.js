@@ -283,7 +283,8 @@
     let written = 0;
     try {
       if (!info.stores.length) return 0;
-      const tx = db.transaction(info.stores.map((s) => s.name), 'readwrite');
+      // Relaxed: the vault holds the data; a crash of the browser mid-load loses nothing.
+      const tx = db.transaction(info.stores.map((s) => s.name), 'readwrite', { durability: 'relaxed' });
       const done = new Promise((resolve, reject) => {
         tx.oncomplete = resolve;
         tx.onerror = (ev) => { ev.preventDefault(); };
