@@ -174,10 +174,18 @@ impl Session {
                 continue;
             }
             let restored = async {
+                let t0 = std::time::Instant::now();
                 if !at_origin {
                     stub.goto(&o.origin).await?;
                 }
-                indexed_db::restore(stub.page(), None, o.databases(), !fresh).await
+                let t1 = std::time::Instant::now();
+                let r = indexed_db::restore(stub.page(), None, o.databases(), !fresh).await;
+                tracing::debug!(
+                    goto_ms = (t1 - t0).as_millis() as u64,
+                    restore_ms = t1.elapsed().as_millis() as u64,
+                    "IndexedDB of an origin loaded"
+                );
+                r
             };
             match restored.await {
                 Ok(r) => {

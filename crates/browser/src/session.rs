@@ -75,9 +75,11 @@ impl Session {
         };
         session.file_watch =
             crate::file_watch::FileWatch::start(&opts.user_data_dir, session.tracker.clone());
+        let t_load = std::time::Instant::now();
         let loaded = session
             .guard(session.load(&state, true, method == LoadMethod::OnDisk))
             .await;
+        tracing::debug!(ms = t_load.elapsed().as_millis() as u64, "state loaded");
         let mut report = match loaded {
             Ok(r) => r,
             Err(e) => {
