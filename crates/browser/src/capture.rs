@@ -137,9 +137,10 @@ impl Session {
                 parts.session = items;
             }
             if let Some(dbs) = parts.idb_read.take() {
+                let dbs = Arc::new(dbs);
                 self.tracker
                     .set_known_idb(origin, dbs.clone(), Some(&base.idb_dirty));
-                parts.idb = Arc::new(dbs);
+                parts.idb = dbs;
             }
         }
         // A frame still at an origin may change it at any moment.
@@ -150,7 +151,7 @@ impl Session {
                 origin,
                 local_storage: p.local,
                 session_storage: Some(p.session).filter(|s| !s.is_empty()),
-                indexed_db: Some(p.idb.as_ref().clone()).filter(|d| !d.is_empty()),
+                indexed_db: Some(p.idb).filter(|d| !d.is_empty()),
                 extra: Default::default(),
             })
             .filter(|o| !o.is_empty())

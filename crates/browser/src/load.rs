@@ -134,8 +134,11 @@ impl Session {
                 .set_known_session(&o.origin, sorted(o.session_items()));
             if fresh {
                 self.tracker.set_known(&o.origin, sorted(&o.local_storage));
-                self.tracker
-                    .set_known_idb(&o.origin, o.databases().to_vec(), None);
+                self.tracker.set_known_idb(
+                    &o.origin,
+                    o.indexed_db.clone().unwrap_or_default(),
+                    None,
+                );
             } else {
                 // Data already there makes the known data partial: read it next time.
                 self.tracker.retouch([o.origin.clone()]);

@@ -287,11 +287,11 @@ impl Tracker {
     pub(crate) fn set_known_idb(
         &self,
         origin: &str,
-        dbs: Vec<IdbDatabase>,
+        dbs: Arc<Vec<IdbDatabase>>,
         read_at: Option<&BTreeSet<String>>,
     ) {
         self.with(|s| {
-            s.known.idb.insert(origin.to_owned(), Arc::new(dbs));
+            s.known.idb.insert(origin.to_owned(), dbs);
             if read_at.is_none_or(|d| d.contains(origin) == s.idb_dirty.contains(origin)) {
                 s.idb_dirty.remove(origin);
             }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::clone_value::{self, EncodedInfo};
 
 /// One database of an origin.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdbDatabase {
     /// Database name (unique per origin; never empty).
     pub name: String,
@@ -28,7 +28,7 @@ pub struct IdbDatabase {
 }
 
 /// One object store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdbStore {
     /// Store name (unique in its database).
@@ -59,7 +59,7 @@ pub struct IdbStore {
 }
 
 /// One index of a store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdbIndex {
     /// Index name.
@@ -84,7 +84,7 @@ pub struct IdbIndex {
 /// One record. Exactly one of `key`/`key_encoded` for a store without a key path (pvault
 /// also writes it for stores with one; Playwright leaves it out there), and exactly one of
 /// `value`/`value_encoded`. Values are secrets: never logged.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdbRecord {
     /// The key as plain JSON (a string or finite number, or an array of them).

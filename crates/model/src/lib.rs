@@ -120,9 +120,11 @@ pub struct OriginState {
     /// origin. `None` and an empty list both mean none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_storage: Option<Vec<StorageItem>>,
-    /// IndexedDB databases (names unique). `None` and an empty list both mean none.
+    /// IndexedDB databases (names unique). `None` and an empty list both mean none. Shared:
+    /// a running session's checkpoints hand the same (possibly megabytes of) records from
+    /// one capture to the next without copying them, and compare them by pointer first.
     #[serde(default, rename = "indexedDB", skip_serializing_if = "Option::is_none")]
-    pub indexed_db: Option<Vec<IdbDatabase>>,
+    pub indexed_db: Option<std::sync::Arc<Vec<IdbDatabase>>>,
     /// Fields this version does not know, kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -147,7 +149,7 @@ impl OriginState {
 
     /// IndexedDB databases (empty when none).
     pub fn databases(&self) -> &[IdbDatabase] {
-        self.indexed_db.as_deref().unwrap_or_default()
+        self.indexed_db.as_deref().map_or(&[], Vec::as_slice)
     }
 
     /// Whether the origin holds anything at all.

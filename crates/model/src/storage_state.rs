@@ -462,7 +462,7 @@ fn import_origins(v: &Value) -> Result<Vec<OriginState>, StorageStateError> {
             origin,
             local_storage,
             session_storage,
-            indexed_db,
+            indexed_db: indexed_db.map(std::sync::Arc::new),
             extra,
         });
     }

@@ -402,7 +402,7 @@ mod properties {
                             .map(|(name, value)| StorageItem { name, value })
                             .collect(),
                         session_storage: None,
-                        indexed_db,
+                        indexed_db: indexed_db.map(std::sync::Arc::new),
                         extra: Default::default(),
                     })
                     .collect(),

@@ -153,7 +153,7 @@ fn build_v2(dir: &Path) {
     // The second round changes a sessionStorage value, a record's value and a compound key,
     // and drops a store, so the two snapshots differ in every part.
     let mut second = idb_state(2);
-    second.origins[0].indexed_db.as_mut().unwrap()[1]
+    std::sync::Arc::make_mut(second.origins[0].indexed_db.as_mut().unwrap())[1]
         .stores
         .retain(|s| s.name != "outOfLineAuto");
     v.append_snapshot_for_session("spa.example", &second, SnapshotKind::SessionSave, "sess-2")
@@ -255,7 +255,7 @@ fn golden_v2_fixture_decrypts_to_exact_content() {
     let newest = v.read_snapshot("spa.example", None).unwrap();
     assert_eq!(newest.state, {
         let mut s = idb_state(2);
-        s.origins[0].indexed_db.as_mut().unwrap()[1]
+        std::sync::Arc::make_mut(s.origins[0].indexed_db.as_mut().unwrap())[1]
             .stores
             .retain(|s| s.name != "outOfLineAuto");
         s
