@@ -218,13 +218,7 @@ fn golden_fixture_decrypts_to_exact_content() {
     let v = Vault::open(&dir).unwrap();
     v.unlock(&golden_keyfile()).unwrap();
     assert_eq!(dump(&v), expected);
-    let schemas: Vec<i64> = raw(&dir)
-        .prepare("SELECT DISTINCT schema_version FROM snapshots")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let schemas = snapshot_schemas(&dir);
     assert_eq!(schemas, [1]);
 }
 
@@ -270,13 +264,7 @@ fn golden_v2_fixture_decrypts_to_exact_content() {
 #[test]
 fn golden_v2_fixture_is_written_with_schema_2() {
     let (_t, dir) = copy_vault(&fixture_v2_dir());
-    let schemas: Vec<i64> = raw(&dir)
-        .prepare("SELECT DISTINCT schema_version FROM snapshots")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let schemas = snapshot_schemas(&dir);
     assert_eq!(schemas, [2]);
     // And it is valid import content: what this build writes, it would also accept.
     let state = idb_state(1);
@@ -358,4 +346,15 @@ fn reopen_with(dir: &Path, pw: &str) -> Vault {
     let v = Vault::open(dir).unwrap();
     v.unlock(&pass(pw)).unwrap();
     v
+}
+
+/// The distinct `snapshots.schema_version` values of the vault in `dir`.
+fn snapshot_schemas(dir: &std::path::Path) -> Vec<i64> {
+    raw(dir)
+        .prepare("SELECT DISTINCT schema_version FROM snapshots")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
