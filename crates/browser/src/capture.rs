@@ -176,8 +176,10 @@ impl Session {
                 break;
             }
         }
-        // sessionStorage: the tab that changed it last, if it is still at the origin; with
-        // no event yet (a write before our `DOMStorage.enable`), the first tab holding any.
+        // sessionStorage: the tab that changed it last, if it is still at the origin. With no
+        // event yet, the first tab whose data differs from what is known: every new tab starts
+        // with the known data, so a difference is a change made before our `DOMStorage.enable`
+        // on that tab (a logout in a tab opened a moment ago), and it must not be lost.
         match base.session_tab.get(origin) {
             Some(tab) => {
                 if let Some(page) = pages.iter().find(|p| p.target_id().as_ref() == tab)
@@ -186,17 +188,16 @@ impl Session {
                     parts.session_read = Some(items);
                 }
             }
-            None if parts.session.is_empty() => {
+            None => {
                 for page in &pages {
                     if let Some(items) = read_area(page, Area::Session, origin).await
-                        && !items.is_empty()
+                        && items != parts.session
                     {
                         parts.session_read = Some(items);
                         break;
                     }
                 }
             }
-            None => {}
         }
         let idb_needed = mode != CaptureMode::Checkpoint
             || base.idb_dirty.contains(origin)
