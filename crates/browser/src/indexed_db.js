@@ -280,14 +280,26 @@
     open.onblocked = () => failures.push(`${info.name}: opening was blocked by another connection`);
     const db = await req(open);
     db.onversionchange = () => db.close();
-    let written = 0;
+    let issued = 0;
+    let failed = 0;
     try {
       if (!info.stores.length) return 0;
       // Relaxed: the vault holds the data; a crash of the browser mid-load loses nothing.
       const tx = db.transaction(info.stores.map((s) => s.name), 'readwrite', { durability: 'relaxed' });
+      // A failed put's error event bubbles up to the transaction: one handler for all of
+      // them (a handler per request costs a JS callback per record, measurably slower on
+      // thousands), which keeps the transaction going and names the record.
+      const what = new Map();
       const done = new Promise((resolve, reject) => {
         tx.oncomplete = resolve;
-        tx.onerror = (ev) => { ev.preventDefault(); };
+        tx.onerror = (ev) => {
+          ev.preventDefault();
+          const r = ev.target;
+          const name = what.get(r);
+          if (name === undefined) return;
+          failed++;
+          failures.push(`${name}: ${r.error && r.error.name}: ${r.error && r.error.message}`);
+        };
         tx.onabort = () => reject(tx.error || new Error('transaction aborted'));
       });
       for (const s of info.stores) {
@@ -311,11 +323,8 @@
             failures.push(`${info.name}/${s.name} record ${n}: ${e.name}: ${e.message}`);
             return;
           }
-          r.onsuccess = () => { written++; };
-          r.onerror = (ev) => {
-            ev.preventDefault();
-            failures.push(`${info.name}/${s.name} record ${n}: ${r.error && r.error.name}: ${r.error && r.error.message}`);
-          };
+          issued++;
+          what.set(r, `${info.name}/${s.name} record ${n}`);
         });
         // Move the key generator to where it was: records deleted after being added leave
         // it above the largest key, and the next generated key must not reuse theirs.
@@ -324,28 +333,30 @@
           const k = gen - 1;
           const p = inLine ? store.put(holder(s.keyPath, k)) : store.put(null, k);
           p.onsuccess = () => store.delete(k);
-          p.onerror = (ev) => { ev.preventDefault(); failures.push(`${info.name}/${s.name}: key generator not restored`); };
+          p.onerror = (ev) => {
+            ev.preventDefault();
+            ev.stopPropagation();
+            failures.push(`${info.name}/${s.name}: key generator not restored`);
+          };
         }
       }
       await done;
     } finally {
       db.close();
     }
-    return written;
+    return issued - failed;
   }
 
   if (arg.op === 'collect') return collect();
   if (arg.op === 'restore') {
     const failures = [];
-    let records = 0;
-    for (const info of arg.databases) {
-      try {
-        records += await restoreDb(info, !!arg.replace, failures);
-      } catch (e) {
+    // Databases are independent: their transactions overlap in Chrome's storage service.
+    const counts = await Promise.all(arg.databases.map((info) =>
+      restoreDb(info, !!arg.replace, failures).catch((e) => {
         failures.push(`${info.name}: ${e && e.message ? e.message : e}`);
-      }
-    }
-    return { records, failures };
+        return 0;
+      })));
+    return { records: counts.reduce((a, b) => a + b, 0), failures };
   }
   throw new Error(`unknown op ${arg.op}`);
 })

@@ -1,22 +1,26 @@
 //! Loading a [`BrowserState`] into a browser: cookies with one verified `Storage.setCookies`,
-//! localStorage and IndexedDB through a background stub page (before any page of a fresh
-//! session runs: the session is handed out only after), sessionStorage through `new_tabs.rs`.
+//! localStorage and IndexedDB through background stub tabs (`stub_tab.rs`; before any page of
+//! a fresh session runs: the session is handed out only after), sessionStorage through
+//! `new_tabs.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pvault_model::{BrowserState, Cookie, OriginState, StorageItem};
 use serde_json::{Value, json};
 
-use crate::cdp::call_browser;
+use crate::cdp::{PageSession, call_browser};
 use crate::cookies::{cookie_problem, from_get_cookies, key_of, now_unix, to_cookie_param};
 use crate::report::{LoadMethod, LoadReport, sorted, valid_origins};
+use crate::new_tabs::NewTabs;
 use crate::stub::StubPage;
+use crate::stub_tab::{StubTab, write_local_storage};
 use crate::{BrowserError, Session, indexed_db};
 
 impl Session {
     /// Loads `state` into this running browser without disturbing its pages or clients:
-    /// cookies with one `Storage.setCookies`, localStorage and IndexedDB through a new
-    /// background stub page (databases of the same name are replaced), sessionStorage for the
+    /// cookies with one `Storage.setCookies`, localStorage and IndexedDB through background
+    /// stub tabs (databases of the same name are replaced), sessionStorage for the
     /// tabs opened from now on.
     pub async fn load_state(&self, state: &BrowserState) -> Result<LoadReport, BrowserError> {
         self.guard(self.load(state, false, false)).await
@@ -87,40 +91,42 @@ impl Session {
             }
         }
         let write_local = |o: &OriginState| !local_on_disk && !o.local_storage.is_empty();
-        let todo: Vec<&OriginState> = origins
+        let mut todo: Vec<&OriginState> = origins
             .iter()
             .filter(|o| write_local(o) || !o.databases().is_empty())
             .collect();
         if !todo.is_empty() {
-            // Origins are written in parallel, one stub page each for up to STUB_PAGES at a
-            // time: IndexedDB writes of different origins go to different backing stores and
-            // overlap (a record costs about 0.15 ms of round trips to Chrome's storage
-            // service, so 10,000 records in one page take 1.5 s).
-            let lanes = todo.len().min(STUB_PAGES);
-            let mut chunks: Vec<Vec<&OriginState>> = vec![Vec::new(); lanes];
-            for (i, o) in todo.into_iter().enumerate() {
-                chunks[i % lanes].push(o);
-            }
-            let mut stubs = Vec::with_capacity(lanes);
-            for _ in 0..lanes {
-                match StubPage::open(&self.browser, self.tracker.clone()).await {
-                    Ok(stub) => stubs.push(stub),
-                    Err(e) => {
-                        for stub in stubs {
-                            stub.close(&self.browser).await;
-                        }
-                        return Err(e);
+            // Origins are written in parallel by up to STUB_WRITERS writers, each taking the
+            // next origin when it is done, the ones with most IndexedDB records first:
+            // IndexedDB writes of different origins go to different backing stores and
+            // overlap (a record costs about 0.1 ms of round trips to Chrome's storage
+            // service, so 10,000 records in one page take a second).
+            todo.sort_by_key(|o| std::cmp::Reverse(idb_records(o)));
+            let lanes = todo.len().min(STUB_WRITERS);
+            let writers = match self.stub_writers(fresh, lanes).await {
+                Ok(w) => w,
+                Err(e) => {
+                    for o in &todo {
+                        out.failed
+                            .push((o.origin.clone(), format!("web storage: {e}")));
                     }
+                    Vec::new()
                 }
-            }
-            let results =
-                futures::future::join_all(stubs.iter().zip(chunks).map(|(stub, chunk)| {
-                    self.load_through_stub(stub, chunk, fresh, local_on_disk)
-                }))
-                .await;
-            // One at a time: the last one stays open when it is the browser's only page.
-            for stub in stubs {
-                stub.close(&self.browser).await;
+            };
+            let next = AtomicUsize::new(0);
+            let results = futures::future::join_all(writers.iter().map(|w| async {
+                let mut out = StorageLoad::default();
+                while let Some(o) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    self.load_origin(w, o, fresh, local_on_disk, &mut out).await;
+                }
+                out
+            }))
+            .await;
+            // One at a time: a stub page that is the browser's last page is replaced first.
+            for w in writers {
+                if let StubWriter::Page(stub) = w {
+                    stub.close(&self.browser).await;
+                }
             }
             for r in results {
                 out.local_origins += r.local_origins;
@@ -147,65 +153,85 @@ impl Session {
         Ok(out)
     }
 
-    /// Writes localStorage (unless already on disk) and IndexedDB of `origins` through one
-    /// stub page, in turn.
-    async fn load_through_stub(
+    /// `lanes` writers: for a fresh browser stub tabs (no client is connected yet to see
+    /// them, and each is created at its origin directly), else stub pages (chromiumoxide's,
+    /// navigated from origin to origin: a stub tab of a running browser was seen to never
+    /// commit its navigation while a client's page of the same site was open).
+    async fn stub_writers(
         &self,
-        stub: &StubPage,
-        origins: Vec<&OriginState>,
         fresh: bool,
-        local_on_disk: bool,
-    ) -> StorageLoad {
-        let mut out = StorageLoad::default();
-        for o in origins {
-            let at_origin = if !local_on_disk && !o.local_storage.is_empty() {
-                match stub.write(&o.origin, &o.local_storage).await {
-                    Ok(()) => {
-                        out.local_origins += 1;
-                        true
-                    }
-                    Err(e) => {
-                        out.failed
-                            .push((o.origin.clone(), format!("localStorage: {e}")));
-                        false
-                    }
-                }
-            } else {
-                false
-            };
-            if o.databases().is_empty() {
-                continue;
-            }
-            let restored = async {
-                let t0 = std::time::Instant::now();
-                if !at_origin {
-                    stub.goto(&o.origin).await?;
-                }
-                let t1 = std::time::Instant::now();
-                let r = indexed_db::restore(stub.page(), None, o.databases(), !fresh).await;
-                tracing::debug!(
-                    goto_ms = (t1 - t0).as_millis() as u64,
-                    restore_ms = t1.elapsed().as_millis() as u64,
-                    "IndexedDB of an origin loaded"
-                );
-                r
-            };
-            match restored.await {
-                Ok(r) => {
-                    out.databases += o.databases().len();
-                    out.records += r.records;
-                    out.failed.extend(
-                        r.failures
-                            .into_iter()
-                            .map(|f| (o.origin.clone(), format!("IndexedDB {f}"))),
-                    );
-                }
-                Err(e) => out
-                    .failed
-                    .push((o.origin.clone(), format!("IndexedDB: {e}"))),
+        lanes: usize,
+    ) -> Result<Vec<StubWriter<'_>>, BrowserError> {
+        if fresh {
+            let tabs = self.new_tabs().await?;
+            return Ok((0..lanes).map(|_| StubWriter::Tabs(tabs)).collect());
+        }
+        // Opened at the same time: each costs a target creation and an attach.
+        let opened = futures::future::join_all(
+            (0..lanes).map(|_| StubPage::open(&self.browser, self.tracker.clone())),
+        )
+        .await;
+        let mut stubs = Vec::with_capacity(lanes);
+        let mut open_err = None;
+        for r in opened {
+            match r {
+                Ok(stub) => stubs.push(StubWriter::Page(stub)),
+                Err(e) => open_err = Some(e),
             }
         }
-        out
+        if let Some(e) = open_err {
+            for w in stubs {
+                if let StubWriter::Page(stub) = w {
+                    stub.close(&self.browser).await;
+                }
+            }
+            return Err(e);
+        }
+        Ok(stubs)
+    }
+
+    /// Writes localStorage (unless already on disk) and IndexedDB of `o` through `writer`,
+    /// adding what happened to `out`.
+    async fn load_origin(
+        &self,
+        writer: &StubWriter<'_>,
+        o: &OriginState,
+        fresh: bool,
+        local_on_disk: bool,
+        out: &mut StorageLoad,
+    ) {
+        let write_local = !local_on_disk && !o.local_storage.is_empty();
+        let t0 = std::time::Instant::now();
+        let opened = match writer {
+            StubWriter::Tabs(tabs) => match StubTab::open(tabs, &self.tracker, &o.origin).await {
+                Ok(tab) => {
+                    write_origin(tab.page(), o, fresh, write_local, out).await;
+                    tab.close().await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            StubWriter::Page(stub) => match stub.goto(&o.origin).await {
+                Ok(()) => {
+                    write_origin(stub.page().into(), o, fresh, write_local, out).await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(e) = opened {
+            if write_local {
+                out.failed
+                    .push((o.origin.clone(), format!("localStorage: {e}")));
+            }
+            if !o.databases().is_empty() {
+                out.failed.push((o.origin.clone(), format!("IndexedDB: {e}")));
+            }
+        }
+        tracing::debug!(
+            ms = t0.elapsed().as_millis() as u64,
+            "web storage of an origin loaded"
+        );
     }
 
     /// Validates, sets with one `Storage.setCookies`, then counts what Chrome kept.
@@ -269,8 +295,61 @@ impl Session {
     }
 }
 
-/// Stub pages a load writes through at the same time.
-const STUB_PAGES: usize = 4;
+/// Writes localStorage (when `write_local`) and IndexedDB of `o` through `page`, a document
+/// of its origin, adding what happened to `out`.
+async fn write_origin(
+    page: PageSession<'_>,
+    o: &OriginState,
+    fresh: bool,
+    write_local: bool,
+    out: &mut StorageLoad,
+) {
+    if write_local {
+        match write_local_storage(page, &o.local_storage).await {
+            Ok(()) => out.local_origins += 1,
+            Err(e) => out
+                .failed
+                .push((o.origin.clone(), format!("localStorage: {e}"))),
+        }
+    }
+    if o.databases().is_empty() {
+        return;
+    }
+    match indexed_db::restore(page, None, o.databases(), !fresh).await {
+        Ok(r) => {
+            out.databases += o.databases().len();
+            out.records += r.records;
+            out.failed.extend(
+                r.failures
+                    .into_iter()
+                    .map(|f| (o.origin.clone(), format!("IndexedDB {f}"))),
+            );
+        }
+        Err(e) => out
+            .failed
+            .push((o.origin.clone(), format!("IndexedDB: {e}"))),
+    }
+}
+
+/// IndexedDB records of an origin: what its load costs, in the main.
+fn idb_records(o: &OriginState) -> usize {
+    o.databases()
+        .iter()
+        .flat_map(|d| &d.stores)
+        .map(|s| s.records.len())
+        .sum()
+}
+
+/// Stub tabs or pages a load writes through at the same time.
+const STUB_WRITERS: usize = 6;
+
+/// What a load writes an origin's storage through.
+enum StubWriter<'a> {
+    /// A new stub tab per origin (a fresh browser).
+    Tabs(&'a NewTabs),
+    /// One stub page, navigated to each origin in turn (a running browser).
+    Page(StubPage),
+}
 
 /// What loading web storage did.
 #[derive(Default)]

@@ -18,8 +18,11 @@ use crate::tracker::Tracker;
 
 /// An open stub page. Close it with [`StubPage::close`].
 pub(crate) struct StubPage {
+    /// The background page, navigated from origin to origin.
     page: Page,
+    /// Answers every request of the page with an empty document.
     fulfil: JoinHandle<()>,
+    /// Marks the page internal while it is ours.
     tracker: Arc<Tracker>,
 }
 
@@ -93,33 +96,6 @@ impl StubPage {
         &self.page
     }
 
-    /// Writes `items` into `origin`'s localStorage (existing keys are overwritten, others kept).
-    pub(crate) async fn write(
-        &self,
-        origin: &str,
-        items: &[StorageItem],
-    ) -> Result<(), BrowserError> {
-        self.goto(origin).await?;
-        let pairs: Vec<[&str; 2]> = items
-            .iter()
-            .map(|i| [i.name.as_str(), i.value.as_str()])
-            .collect();
-        let data = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
-        let v = self
-            .eval(format!(
-                "(() => {{ const d = {data}; for (const [k, v] of d) localStorage.setItem(k, v); \
-                 let n = 0; for (const [k, v] of d) if (localStorage.getItem(k) === v) n++; return n; }})()"
-            ))
-            .await?;
-        if v.as_u64() != Some(items.len() as u64) {
-            return Err(BrowserError::cdp(
-                "Runtime.evaluate",
-                format!("only {v} of {} localStorage items read back", items.len()),
-            ));
-        }
-        Ok(())
-    }
-
     /// Reads all of `origin`'s localStorage.
     pub(crate) async fn read(&self, origin: &str) -> Result<Vec<StorageItem>, BrowserError> {
         self.goto(origin).await?;
@@ -133,30 +109,50 @@ impl StubPage {
         Ok(pairs_to_items(&v))
     }
 
-    /// Closes the stub page, unless it is the browser's only page: Chrome deletes every session
-    /// cookie when its last page closes (measured on 156), so then the page is kept as a plain
-    /// `about:blank` tab instead (interception off, no longer ours).
+    /// Closes the stub page. Chrome deletes every session cookie when its last page closes
+    /// (measured on 156), so when the stub is the browser's only page a plain `about:blank`
+    /// tab is opened first to take its place.
+    ///
+    /// The target stays marked internal after it is gone: its navigation events may still be
+    /// in a queue, and one handled after the close must not mark the origins it visited as
+    /// changed by a page (target ids are never reused, so the mark harms nothing).
     pub(crate) async fn close(self, browser: &Browser) {
         self.fulfil.abort();
         let id = self.page.target_id().as_ref().to_owned();
         let others = call_browser(browser, "Target.getTargets", json!({}))
             .await
             .ok()
-            .and_then(|v| v.get("targetInfos").and_then(Value::as_array).cloned())
-            .map(|list| {
-                list.iter()
-                    .filter(|t| t.get("type").and_then(Value::as_str) == Some("page"))
-                    .filter(|t| t.get("targetId").and_then(Value::as_str) != Some(id.as_str()))
-                    .count()
-            });
-        if others.is_some_and(|n| n > 0) {
-            let _ = self.page.close().await;
-        } else {
-            let _ = call_page(&self.page, "Fetch.disable", json!({})).await;
-            let _ = self.page.goto("about:blank").await;
+            .map(|t| other_pages(&t, &id));
+        if others == Some(0) {
+            let replaced = call_browser(
+                browser,
+                "Target.createTarget",
+                json!({"url": "about:blank", "background": true}),
+            )
+            .await;
+            if let Err(e) = replaced {
+                // Keeping the stub (no longer intercepting) keeps the session cookies.
+                tracing::debug!("no tab to replace the stub page: {e}");
+                let _ = call_page(&self.page, "Fetch.disable", json!({})).await;
+                let _ = self.page.goto("about:blank").await;
+                self.tracker.set_internal(&id, false);
+                return;
+            }
         }
-        self.tracker.set_internal(&id, false);
+        let _ = self.page.close().await;
     }
+}
+
+/// The pages in a `Target.getTargets` result other than `except`.
+pub(crate) fn other_pages(targets: &Value, except: &str) -> usize {
+    targets
+        .get("targetInfos")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|t| t.get("type").and_then(Value::as_str) == Some("page"))
+        .filter(|t| t.get("targetId").and_then(Value::as_str) != Some(except))
+        .count()
 }
 
 /// `[[k, v], ...]` → items sorted by name (Chrome's order is not meaningful).

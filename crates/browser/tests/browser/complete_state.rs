@@ -304,7 +304,9 @@ async fn parts_nothing_touched_are_captured_back_as_loaded_and_failures_are_name
             l.report.indexed_db_databases,
             l.report.indexed_db_records
         ),
-        (1, 1, 1)
+        (1, 1, 1),
+        "{:?}",
+        l.report.origins_failed
     );
     assert!(
         l.report
