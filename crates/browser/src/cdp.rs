@@ -12,7 +12,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::BrowserError;
-use crate::own_connection::OwnSender;
 
 /// A CDP command given by name, with JSON params and a JSON result.
 #[derive(Debug, Clone)]
@@ -64,47 +63,11 @@ pub(crate) async fn call_page(
         .map_err(|e| BrowserError::cdp(method, e))
 }
 
-/// A page's CDP session: chromiumoxide's, or one of our own connection (`own_connection.rs`).
-#[derive(Clone, Copy)]
-pub(crate) enum PageSession<'a> {
-    /// A chromiumoxide page.
-    Oxide(&'a Page),
-    /// A flat session on our own connection.
-    Own {
-        /// The connection.
-        sender: &'a OwnSender,
-        /// The session id.
-        session: &'a str,
-    },
-}
-
-impl<'a> From<&'a Page> for PageSession<'a> {
-    fn from(page: &'a Page) -> Self {
-        PageSession::Oxide(page)
-    }
-}
-
-impl PageSession<'_> {
-    /// Sends `method` on the page's session.
-    pub(crate) async fn call(
-        self,
-        method: &'static str,
-        params: Value,
-    ) -> Result<Value, BrowserError> {
-        match self {
-            PageSession::Oxide(page) => call_page(page, method, params).await,
-            PageSession::Own { sender, session } => {
-                sender.call(Some(session), method, params).await
-            }
-        }
-    }
-}
-
 /// Evaluates `expression` in a page (in the execution context `context`, else the main
 /// world), awaiting a returned promise, and returns the result by value. A script exception
 /// is an error carrying its description.
-pub(crate) async fn evaluate<'a>(
-    page: impl Into<PageSession<'a>>,
+pub(crate) async fn evaluate(
+    page: &Page,
     expression: String,
     context: Option<i64>,
 ) -> Result<Value, BrowserError> {
@@ -116,7 +79,7 @@ pub(crate) async fn evaluate<'a>(
     if let Some(id) = context {
         params["contextId"] = id.into();
     }
-    let r = page.into().call("Runtime.evaluate", params).await?;
+    let r = call_page(page, "Runtime.evaluate", params).await?;
     if let Some(ex) = r.get("exceptionDetails") {
         let text = ex
             .pointer("/exception/description")

@@ -14,7 +14,7 @@ use pvault_model::IdbDatabase;
 use serde_json::{Value, json};
 
 use crate::BrowserError;
-use crate::cdp::{PageSession, call_page, evaluate};
+use crate::cdp::{call_page, evaluate};
 
 /// The script: an expression whose value is an async function of one argument.
 const SCRIPT: &str = include_str!("indexed_db.js");
@@ -24,7 +24,7 @@ const WORLD: &str = "pvault";
 
 /// Runs the script with `arg` in `context` (an isolated world) or the page's main world.
 pub(crate) async fn run(
-    page: PageSession<'_>,
+    page: &Page,
     context: Option<i64>,
     arg: &Value,
 ) -> Result<Value, BrowserError> {
@@ -55,7 +55,7 @@ pub(crate) async fn collect(
     context: Option<i64>,
     origin: &str,
 ) -> Result<Vec<IdbDatabase>, BrowserError> {
-    let raw = run(page.into(), context, &json!({"op": "collect"})).await?;
+    let raw = run(page, context, &json!({"op": "collect"})).await?;
     let mut dbs: Vec<IdbDatabase> = serde_json::from_value(raw)
         .map_err(|e| BrowserError::cdp("IndexedDB read", format!("unexpected shape: {e}")))?;
     for db in &mut dbs {
@@ -100,7 +100,7 @@ pub(crate) struct Restored {
 /// deleted first (a running session); else one that exists is a failure (a fresh browser
 /// has none).
 pub(crate) async fn restore(
-    page: PageSession<'_>,
+    page: &Page,
     context: Option<i64>,
     dbs: &[IdbDatabase],
     replace: bool,

@@ -26,12 +26,10 @@ mod launch;
 mod leveldb;
 mod load;
 mod new_tabs;
-mod own_connection;
 mod page_events;
 mod report;
 mod session;
 mod stub;
-mod stub_tab;
 mod tracker;
 
 pub use discover::{ChromeSearch, chrome_major_version, discover_chrome, discover_chrome_in};

@@ -1,26 +1,24 @@
 //! Loading a [`BrowserState`] into a browser: cookies with one verified `Storage.setCookies`,
-//! localStorage and IndexedDB through background stub tabs (`stub_tab.rs`; before any page of
-//! a fresh session runs: the session is handed out only after), sessionStorage through
-//! `new_tabs.rs`.
+//! localStorage and IndexedDB through background stub pages (before any page of a fresh
+//! session runs: the session is handed out only after), sessionStorage through `new_tabs.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use chromiumoxide::Page;
 use pvault_model::{BrowserState, Cookie, OriginState, StorageItem};
 use serde_json::{Value, json};
 
-use crate::cdp::{PageSession, call_browser};
+use crate::cdp::call_browser;
 use crate::cookies::{cookie_problem, from_get_cookies, key_of, now_unix, to_cookie_param};
 use crate::report::{LoadMethod, LoadReport, sorted, valid_origins};
-use crate::new_tabs::NewTabs;
-use crate::stub::StubPage;
-use crate::stub_tab::{StubTab, write_local_storage};
+use crate::stub::{StubPage, write_local_storage};
 use crate::{BrowserError, Session, indexed_db};
 
 impl Session {
     /// Loads `state` into this running browser without disturbing its pages or clients:
     /// cookies with one `Storage.setCookies`, localStorage and IndexedDB through background
-    /// stub tabs (databases of the same name are replaced), sessionStorage for the
+    /// stub pages (databases of the same name are replaced), sessionStorage for the
     /// tabs opened from now on.
     pub async fn load_state(&self, state: &BrowserState) -> Result<LoadReport, BrowserError> {
         self.guard(self.load(state, false, false)).await
@@ -96,15 +94,15 @@ impl Session {
             .filter(|o| write_local(o) || !o.databases().is_empty())
             .collect();
         if !todo.is_empty() {
-            // Origins are written in parallel by up to STUB_WRITERS writers, each taking the
-            // next origin when it is done, the ones with most IndexedDB records first:
+            // Origins are written in parallel through up to STUB_PAGES stub pages, each taking
+            // the next origin when it is done, the ones with most IndexedDB records first:
             // IndexedDB writes of different origins go to different backing stores and
             // overlap (a record costs about 0.1 ms of round trips to Chrome's storage
             // service, so 10,000 records in one page take a second).
             todo.sort_by_key(|o| std::cmp::Reverse(idb_records(o)));
-            let lanes = todo.len().min(STUB_WRITERS);
-            let writers = match self.stub_writers(fresh, lanes).await {
-                Ok(w) => w,
+            let lanes = todo.len().min(STUB_PAGES);
+            let stubs = match self.open_stubs(lanes).await {
+                Ok(stubs) => stubs,
                 Err(e) => {
                     for o in &todo {
                         out.failed
@@ -114,19 +112,18 @@ impl Session {
                 }
             };
             let next = AtomicUsize::new(0);
-            let results = futures::future::join_all(writers.iter().map(|w| async {
+            let results = futures::future::join_all(stubs.iter().map(|stub| async {
                 let mut out = StorageLoad::default();
                 while let Some(o) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    self.load_origin(w, o, fresh, local_on_disk, &mut out).await;
+                    self.load_origin(stub, o, fresh, local_on_disk, &mut out)
+                        .await;
                 }
                 out
             }))
             .await;
             // One at a time: a stub page that is the browser's last page is replaced first.
-            for w in writers {
-                if let StubWriter::Page(stub) = w {
-                    stub.close(&self.browser).await;
-                }
+            for stub in stubs {
+                stub.close(&self.browser).await;
             }
             for r in results {
                 out.local_origins += r.local_origins;
@@ -153,20 +150,9 @@ impl Session {
         Ok(out)
     }
 
-    /// `lanes` writers: for a fresh browser stub tabs (no client is connected yet to see
-    /// them, and each is created at its origin directly), else stub pages (chromiumoxide's,
-    /// navigated from origin to origin: a stub tab of a running browser was seen to never
-    /// commit its navigation while a client's page of the same site was open).
-    async fn stub_writers(
-        &self,
-        fresh: bool,
-        lanes: usize,
-    ) -> Result<Vec<StubWriter<'_>>, BrowserError> {
-        if fresh {
-            let tabs = self.new_tabs().await?;
-            return Ok((0..lanes).map(|_| StubWriter::Tabs(tabs)).collect());
-        }
-        // Opened at the same time: each costs a target creation and an attach.
+    /// Opens `lanes` stub pages at the same time (each costs a target creation, a renderer
+    /// process and chromiumoxide's page set-up).
+    async fn open_stubs(&self, lanes: usize) -> Result<Vec<StubPage>, BrowserError> {
         let opened = futures::future::join_all(
             (0..lanes).map(|_| StubPage::open(&self.browser, self.tracker.clone())),
         )
@@ -175,26 +161,24 @@ impl Session {
         let mut open_err = None;
         for r in opened {
             match r {
-                Ok(stub) => stubs.push(StubWriter::Page(stub)),
+                Ok(stub) => stubs.push(stub),
                 Err(e) => open_err = Some(e),
             }
         }
         if let Some(e) = open_err {
-            for w in stubs {
-                if let StubWriter::Page(stub) = w {
-                    stub.close(&self.browser).await;
-                }
+            for stub in stubs {
+                stub.close(&self.browser).await;
             }
             return Err(e);
         }
         Ok(stubs)
     }
 
-    /// Writes localStorage (unless already on disk) and IndexedDB of `o` through `writer`,
+    /// Writes localStorage (unless already on disk) and IndexedDB of `o` through `stub`,
     /// adding what happened to `out`.
     async fn load_origin(
         &self,
-        writer: &StubWriter<'_>,
+        stub: &StubPage,
         o: &OriginState,
         fresh: bool,
         local_on_disk: bool,
@@ -202,34 +186,22 @@ impl Session {
     ) {
         let write_local = !local_on_disk && !o.local_storage.is_empty();
         let t0 = std::time::Instant::now();
-        let opened = match writer {
-            StubWriter::Tabs(tabs) => match StubTab::open(tabs, &self.tracker, &o.origin).await {
-                Ok(tab) => {
-                    write_origin(tab.page(), o, fresh, write_local, out).await;
-                    tab.close().await;
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
-            StubWriter::Page(stub) => match stub.goto(&o.origin).await {
-                Ok(()) => {
-                    write_origin(stub.page().into(), o, fresh, write_local, out).await;
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
-        };
-        if let Err(e) = opened {
+        if let Err(e) = stub.goto(&o.origin).await {
             if write_local {
                 out.failed
                     .push((o.origin.clone(), format!("localStorage: {e}")));
             }
             if !o.databases().is_empty() {
-                out.failed.push((o.origin.clone(), format!("IndexedDB: {e}")));
+                out.failed
+                    .push((o.origin.clone(), format!("IndexedDB: {e}")));
             }
+            return;
         }
+        let t1 = std::time::Instant::now();
+        write_origin(stub.page(), o, fresh, write_local, out).await;
         tracing::debug!(
-            ms = t0.elapsed().as_millis() as u64,
+            goto_ms = (t1 - t0).as_millis() as u64,
+            write_ms = t1.elapsed().as_millis() as u64,
             "web storage of an origin loaded"
         );
     }
@@ -298,7 +270,7 @@ impl Session {
 /// Writes localStorage (when `write_local`) and IndexedDB of `o` through `page`, a document
 /// of its origin, adding what happened to `out`.
 async fn write_origin(
-    page: PageSession<'_>,
+    page: &Page,
     o: &OriginState,
     fresh: bool,
     write_local: bool,
@@ -340,16 +312,8 @@ fn idb_records(o: &OriginState) -> usize {
         .sum()
 }
 
-/// Stub tabs or pages a load writes through at the same time.
-const STUB_WRITERS: usize = 6;
-
-/// What a load writes an origin's storage through.
-enum StubWriter<'a> {
-    /// A new stub tab per origin (a fresh browser).
-    Tabs(&'a NewTabs),
-    /// One stub page, navigated to each origin in turn (a running browser).
-    Page(StubPage),
-}
+/// Stub pages a load writes through at the same time.
+const STUB_PAGES: usize = 6;
 
 /// What loading web storage did.
 #[derive(Default)]

@@ -1,5 +1,4 @@
-//! Handing a profile's sessionStorage to new tabs, and holding our own stub tabs (see
-//! `stub_tab.rs`) before their first request for their creator.
+//! Handing a profile's sessionStorage to new tabs.
 //!
 //! A browser keeps sessionStorage per tab; a snapshot keeps one set per origin. The rule: a tab
 //! whose first http(s) navigation lands on origin O starts with O's saved sessionStorage, and
@@ -14,39 +13,28 @@
 //! released it (`Runtime.runIfWaitingForDebugger`). When the tab's main frame commits its first
 //! http(s) document we detach, which removes the script (it belongs to our session). chromium
 //! oxide's connection cannot do this: it attaches to targets itself, without waiting, and sends
-//! nothing on a session it did not create (see `own_connection.rs`). Other clients
-//! (Playwright's own auto-attach) are unaffected: domains and scripts are per session.
+//! nothing on a session it did not create. Other clients (Playwright's own auto-attach) are
+//! unaffected: domains and scripts are per session.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use futures::{SinkExt, StreamExt};
 use pvault_model::StorageItem;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::BrowserError;
 use crate::cdp::http_origin;
-use crate::own_connection::{OwnConnection, OwnSender, lock};
 
 /// The seeding connection of a session.
 pub(crate) struct NewTabs {
-    /// Our connection, with auto-attach on.
-    conn: OwnConnection,
     /// The script new tabs get; `None` when there is nothing to hand out.
     script: Arc<Mutex<Option<Arc<str>>>>,
-    /// Stub tabs being created, by the number in their URL (see [`stub_number`]): they are
-    /// not seeded or released here but handed, still waiting, to their creator.
-    stubs: Arc<Mutex<HashMap<u64, oneshot::Sender<HeldTab>>>>,
-    /// The number of the next stub tab.
-    next_stub: std::sync::atomic::AtomicU64,
-}
-
-/// A new tab held before its first navigation, for its creator to set up and release.
-pub(crate) struct HeldTab {
-    /// Its target id.
-    pub target: String,
-    /// Our session with it.
-    pub session: String,
+    /// Reads the connection and answers attached targets; aborted on drop.
+    task: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for NewTabs {
@@ -56,69 +44,77 @@ impl std::fmt::Debug for NewTabs {
     }
 }
 
-/// The query member that marks a stub tab's URL, with the stub's number as its value.
-pub(crate) const STUB_MARK: &str = "pvault-stub";
-
-/// The stub number of a URL made by [`NewTabs::stub_url`].
-fn stub_number(url: &str) -> Option<u64> {
-    let (_, query) = url.split_once('?')?;
-    query
-        .strip_prefix(STUB_MARK)?
-        .strip_prefix('=')?
-        .parse()
-        .ok()
+impl Drop for NewTabs {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl NewTabs {
     /// Connects to the browser's DevTools endpoint `ws_url` and holds every new tab until it
     /// has the current script. Returns once auto-attach is on.
     pub(crate) async fn connect(ws_url: &str) -> Result<NewTabs, BrowserError> {
-        let script: Arc<Mutex<Option<Arc<str>>>> = Arc::default();
-        let stubs: Arc<Mutex<HashMap<u64, oneshot::Sender<HeldTab>>>> = Arc::default();
-        let mut state = Attached {
-            script: script.clone(),
-            stubs: stubs.clone(),
-            seeding: HashSet::new(),
+        let connect_err = |e: &dyn std::fmt::Display| BrowserError::Connect {
+            url: ws_url.to_owned(),
+            detail: format!("sessionStorage hand-off connection: {e}"),
         };
-        let conn = OwnConnection::connect(
-            ws_url,
-            Box::new(move |v: &Value, sender: &OwnSender| state.handle(v, sender)),
-        )
-        .await?;
-        // Tabs created after the answer are held for us.
-        conn.sender()
-            .call(
-                None,
-                "Target.setAutoAttach",
-                json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true}),
-            )
+        let (ws, _) = tokio_tungstenite::connect_async(ws_url)
             .await
-            .map_err(|e| BrowserError::Connect {
-                url: ws_url.to_owned(),
-                detail: format!("sessionStorage hand-off connection: {e}"),
-            })?;
-        Ok(NewTabs {
-            conn,
-            script,
-            stubs,
-            next_stub: Default::default(),
-        })
-    }
-
-    /// The connection's sender.
-    pub(crate) fn sender(&self) -> &OwnSender {
-        self.conn.sender()
-    }
-
-    /// A URL at `origin` for a new stub tab, and what receives the tab, held before its first
-    /// navigation, once Chrome has attached it.
-    pub(crate) fn stub_url(&self, origin: &str) -> (String, oneshot::Receiver<HeldTab>) {
-        let n = self
-            .next_stub
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        lock(&self.stubs).insert(n, tx);
-        (format!("{origin}/?{STUB_MARK}={n}"), rx)
+            .map_err(|e| connect_err(&e))?;
+        let (mut sink, mut stream) = ws.split();
+        let setup = json!({"id": 1, "method": "Target.setAutoAttach", "params": {
+            "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true}});
+        sink.send(Message::text(setup.to_string()))
+            .await
+            .map_err(|e| connect_err(&e))?;
+        // Wait for the answer: tabs created after it are held for us.
+        let mut early = Vec::new();
+        loop {
+            let msg = stream
+                .next()
+                .await
+                .ok_or_else(|| connect_err(&"closed during setup"))?
+                .map_err(|e| connect_err(&e))?;
+            let Ok(text) = msg.to_text() else { continue };
+            let Ok(v) = serde_json::from_str::<Value>(text) else {
+                continue;
+            };
+            if v.get("id").and_then(Value::as_u64) == Some(1) {
+                if let Some(e) = v.get("error") {
+                    return Err(connect_err(&e));
+                }
+                break;
+            }
+            early.push(v);
+        }
+        let script: Arc<Mutex<Option<Arc<str>>>> = Arc::default();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+        let writer = async move {
+            while let Some(m) = rx.recv().await {
+                if sink.send(Message::text(m.to_string())).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let reader = {
+            let script = script.clone();
+            async move {
+                let mut state = Attached::default();
+                for v in early {
+                    state.handle(&v, &script, &tx);
+                }
+                while let Some(Ok(msg)) = stream.next().await {
+                    let Ok(text) = msg.to_text() else { continue };
+                    if let Ok(v) = serde_json::from_str::<Value>(text) {
+                        state.handle(&v, &script, &tx);
+                    }
+                }
+            }
+        };
+        let task = tokio::spawn(async move {
+            tokio::join!(writer, reader);
+        });
+        Ok(NewTabs { script, task })
     }
 
     /// Sets what new tabs get from now on (replacing what was set before); origins with no
@@ -144,32 +140,49 @@ impl NewTabs {
                  for (const [k, v] of d) sessionStorage.setItem(k, v); }} catch (e) {{}} }})()"
             ))
         });
-        *lock(&self.script) = source;
+        *self.script.lock().unwrap_or_else(|p| p.into_inner()) = source;
         n
     }
 }
 
-/// What the connection's event handler keeps.
+/// The sessions of tabs that are waiting for their first http(s) document.
+#[derive(Default)]
 struct Attached {
-    /// The script new tabs get (shared with [`NewTabs`]).
-    script: Arc<Mutex<Option<Arc<str>>>>,
-    /// Stub tabs being created (shared with [`NewTabs`]).
-    stubs: Arc<Mutex<HashMap<u64, oneshot::Sender<HeldTab>>>>,
-    /// Session ids of tabs with our script, waiting for their first http(s) document.
+    /// Session ids of tabs with our script.
     seeding: HashSet<String>,
+    /// Next command id (1 was the setup).
+    next_id: u64,
 }
 
 impl Attached {
-    fn detach(&mut self, tx: &OwnSender, session: &str) {
-        self.seeding.remove(session);
-        tx.send(
-            None,
-            "Target.detachFromTarget",
-            json!({"sessionId": session}),
+    fn send(
+        &mut self,
+        tx: &mpsc::UnboundedSender<Value>,
+        session: &str,
+        method: &str,
+        params: Value,
+    ) {
+        self.next_id = self.next_id.max(1) + 1;
+        let _ = tx.send(
+            json!({"id": self.next_id, "sessionId": session, "method": method, "params": params}),
         );
     }
 
-    fn handle(&mut self, v: &Value, tx: &OwnSender) {
+    fn detach(&mut self, tx: &mpsc::UnboundedSender<Value>, session: &str) {
+        self.seeding.remove(session);
+        self.next_id = self.next_id.max(1) + 1;
+        let _ = tx.send(
+            json!({"id": self.next_id, "method": "Target.detachFromTarget",
+            "params": {"sessionId": session}}),
+        );
+    }
+
+    fn handle(
+        &mut self,
+        v: &Value,
+        script: &Mutex<Option<Arc<str>>>,
+        tx: &mpsc::UnboundedSender<Value>,
+    ) {
         match v.get("method").and_then(Value::as_str) {
             Some("Target.attachedToTarget") => {
                 let p = &v["params"];
@@ -182,46 +195,27 @@ impl Attached {
                     .and_then(Value::as_str)
                     .unwrap_or("");
                 let waiting = p.get("waitingForDebugger").and_then(Value::as_bool) == Some(true);
-                if is_page
-                    && waiting
-                    && let Some(n) = stub_number(url)
-                    && let Some(creator) = lock(&self.stubs).remove(&n)
-                {
-                    let target = p
-                        .pointer("/targetInfo/targetId")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned();
-                    let held = HeldTab {
-                        target,
-                        session: session.to_owned(),
-                    };
-                    if let Err(held) = creator.send(held) {
-                        // The creator gave up: release the tab, it will be closed.
-                        tx.send(Some(&held.session), "Runtime.runIfWaitingForDebugger", json!({}));
-                    }
-                    return;
-                }
-                let source = lock(&self.script).clone();
+                let source = script.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 // A new tab (waiting: its URL is where it is going, no document yet), or one
                 // not yet at an http(s) document (the blank tab of a headful start), gets the
                 // script; anything else is released and left alone.
                 match source {
                     Some(source) if is_page && (waiting || http_origin(url).is_none()) => {
-                        tx.send(
-                            Some(session),
+                        self.send(
+                            tx,
+                            session,
                             "Page.addScriptToEvaluateOnNewDocument",
                             json!({"source": &*source, "runImmediately": true}),
                         );
-                        tx.send(Some(session), "Page.enable", json!({}));
+                        self.send(tx, session, "Page.enable", json!({}));
                         self.seeding.insert(session.to_owned());
                         if waiting {
-                            tx.send(Some(session), "Runtime.runIfWaitingForDebugger", json!({}));
+                            self.send(tx, session, "Runtime.runIfWaitingForDebugger", json!({}));
                         }
                     }
                     _ => {
                         if waiting {
-                            tx.send(Some(session), "Runtime.runIfWaitingForDebugger", json!({}));
+                            self.send(tx, session, "Runtime.runIfWaitingForDebugger", json!({}));
                         }
                         self.detach(tx, session);
                     }
@@ -248,4 +242,3 @@ impl Attached {
         }
     }
 }
-

@@ -132,9 +132,6 @@ struct TrackerState {
     /// Our own stub pages, whose navigations change nothing; kept after they close, as
     /// their events may still be queued (target ids are never reused).
     internal: HashSet<String>,
-    /// URLs of our stub tabs, whose navigations change nothing even when reported before the
-    /// tab's target id is known to be ours (unique, never a page's).
-    ignored_urls: HashSet<String>,
     /// Page targets that already have a navigation listener.
     watched: HashSet<String>,
     /// Page targets open now (ours included; `internal` tells them apart).
@@ -203,7 +200,7 @@ impl Tracker {
     pub(crate) fn touch_url(&self, target: &str, url: &str) {
         if let Some(o) = http_origin(url) {
             let touched = self.with(|s| {
-                !s.internal.contains(target) && !s.ignored_urls.contains(url) && {
+                !s.internal.contains(target) && {
                     s.touched.insert(o);
                     true
                 }
@@ -265,11 +262,6 @@ impl Tracker {
                 s.internal.remove(target);
             }
         });
-    }
-
-    /// Ignores navigations to `url` from now on (a stub tab's).
-    pub(crate) fn ignore_url(&self, url: &str) {
-        self.with(|s| s.ignored_urls.insert(url.to_owned()));
     }
 
     pub(crate) fn is_internal(&self, target: &str) -> bool {
