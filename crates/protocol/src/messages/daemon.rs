@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-
 /// A protocol version: `major` changes break compatibility, `minor` adds methods or optional
 /// fields only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

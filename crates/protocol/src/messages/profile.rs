@@ -4,7 +4,6 @@
 use pvault_model::{ProfileInfo, SessionSettings, SnapshotInfo};
 use serde::{Deserialize, Serialize};
 
-
 /// Result of requests that return one profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileResponse {
