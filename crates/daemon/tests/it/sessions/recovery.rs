@@ -69,9 +69,11 @@ fn a_killed_daemon_that_is_still_an_unreaped_zombie_is_recovered_from() {
     // A zombie whose threads have all exited: the leader alone in its task list. (A leader
     // shows `Z` as soon as it exits itself, while its other threads may still be tearing down
     // and holding its files, locks included.)
-    wait_for("the killed daemon to be a zombie", 20, || {
-        proc_state(daemon_pid) == Some('Z') && threads(daemon_pid) == 1
-    });
+    wait_for(
+        "the killed daemon to be a zombie",
+        Duration::from_secs(20),
+        || proc_state(daemon_pid) == Some('Z') && threads(daemon_pid) == 1,
+    );
     assert!(alive(pid), "Chrome outlives kill -9 of its daemon");
     let _d2 = assert_recovered_promptly(&env, pid);
     assert_eq!(
@@ -104,7 +106,7 @@ fn a_live_daemon_on_another_socket_keeps_its_session() {
     let (_d, pid, record) = daemon_with_a_session(&env);
     let other = Env::new();
     let mut c = env.command();
-    c.env("PVAULT_CHROME", CHROME)
+    c.env("PVAULT_CHROME", chrome())
         .env("PVAULT_HOME", other.home.clone())
         .env("PVAULT_SOCKET", env.socket.with_file_name("other.sock"));
     let child = c.spawn().unwrap();
@@ -112,9 +114,11 @@ fn a_live_daemon_on_another_socket_keeps_its_session() {
         child: Some(child),
         socket: env.socket.with_file_name("other.sock"),
     };
-    wait_for("the second daemon to answer", 20, || {
-        crate::harness::Raw::try_connect(&d2.socket).is_some()
-    });
+    wait_for(
+        "the second daemon to answer",
+        Duration::from_secs(20),
+        || crate::harness::Raw::try_connect(&d2.socket).is_some(),
+    );
     // Its recovery has run before it answered.
     d2.session().status();
     assert!(alive(pid), "the first daemon's browser still runs");
