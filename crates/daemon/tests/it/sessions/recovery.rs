@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::support::*;
-use crate::harness::{Env, wait_for};
+use crate::harness::{Env, wait_for, wait_for_with};
 
 /// How long after the new daemon's start the old session may still be around.
 const RECOVERY_BUDGET: Duration = Duration::from_secs(5);
@@ -40,21 +40,19 @@ fn daemon_with_a_session(env: &Env) -> (crate::harness::Daemon, u32, std::path::
 fn assert_recovered_promptly(env: &Env, pid: u32) -> crate::harness::Daemon {
     let t0 = Instant::now();
     let d2 = start_daemon(env, &[]);
-    loop {
-        let done = !alive(pid) && session_dirs(env).is_empty();
-        if done {
-            break;
-        }
-        assert!(
-            t0.elapsed() < RECOVERY_BUDGET,
-            "the old session is still there {:?} after the new daemon started: browser alive {}, dirs {:?}; log:\n{}",
-            t0.elapsed(),
-            alive(pid),
-            session_dirs(env),
-            env.log()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_with(
+        "the old session to be gone after the new daemon started",
+        RECOVERY_BUDGET.saturating_sub(t0.elapsed()),
+        || {
+            format!(
+                "browser alive {}, dirs {:?}; log:\n{}",
+                alive(pid),
+                session_dirs(env),
+                env.log()
+            )
+        },
+        || !alive(pid) && session_dirs(env).is_empty(),
+    );
     d2
 }
 
