@@ -22,6 +22,12 @@ export class PvaultError extends Error {
   readonly name: 'PvaultError';
   readonly code: ErrorCode | 'unavailable';
   readonly method?: string;
+  /** The daemon's explanation, without the method or the hint. */
+  readonly detail: string;
+  /** What the user can do about it, when the daemon said (protocol 1.4). */
+  readonly hint?: string;
+  /** The same error, attributed to `method`. */
+  forMethod(method: string): PvaultError;
   /** Set by withProfile when ending the session failed after the callback threw. */
   cleanupError?: unknown;
 }

@@ -15,7 +15,7 @@ const { createRequire } = require('node:module');
 /** Protocol major version this client speaks; the daemon refuses another at `hello`. */
 const PROTOCOL_MAJOR = 1;
 /** Protocol minor version this client knows. */
-const PROTOCOL_MINOR = 3;
+const PROTOCOL_MINOR = 4;
 /** Largest message either side accepts (one line without its newline): 64 MiB. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /**
@@ -72,13 +72,28 @@ const METHODS = Object.freeze({
  * `unavailable` when no daemon answers or the connection closed before the answer.
  */
 class PvaultError extends Error {
-  constructor(code, message, method) {
-    super(method ? `${method}: ${message}` : message);
+  constructor(code, message, method, hint) {
+    const text = method ? `${method}: ${message}` : message;
+    super(hint ? `${text} (hint: ${hint})` : text);
     this.name = 'PvaultError';
     /** Stable error code: switch on this, never on the message. */
     this.code = code;
     /** The method of the failed request, when there was one. */
     this.method = method;
+    /** The daemon's explanation, without the method or the hint. */
+    this.detail = message;
+    /** What the user can do about it, when the daemon said (protocol 1.4), else undefined. */
+    this.hint = hint;
+  }
+
+  /** The error of a response's `error` body, attributed to `method`. */
+  static fromBody(body, method) {
+    return new PvaultError(body.code, body.message, method, body.hint ?? undefined);
+  }
+
+  /** The same error, attributed to `method`. */
+  forMethod(method) {
+    return new PvaultError(this.code, this.detail, method, this.hint);
   }
 }
 
@@ -209,13 +224,13 @@ class Client extends EventEmitter {
     if (msg.id === null || msg.id === undefined) {
       // An error about the connection itself (too_large, a timeout, refused peer): it is
       // followed by the daemon closing, so every pending request gets it.
-      if (msg.error) this._fail(new PvaultError(msg.error.code, msg.error.message));
+      if (msg.error) this._fail(PvaultError.fromBody(msg.error));
       return;
     }
     const p = this._pending.get(msg.id);
     if (!p) return;
     this._pending.delete(msg.id);
-    if (msg.error) return p.reject(new PvaultError(msg.error.code, msg.error.message, p.method));
+    if (msg.error) return p.reject(PvaultError.fromBody(msg.error, p.method));
     const result = msg.result ?? {};
     if (result.state_chunks !== undefined) {
       const doc = Buffer.concat(p.chunks ?? []);
@@ -238,7 +253,7 @@ class Client extends EventEmitter {
     }
     const reason = this._closedWith;
     for (const [, p] of this._pending) {
-      p.reject(new PvaultError(reason.code, reason.message, p.method));
+      p.reject(reason.forMethod(p.method));
     }
     this._pending.clear();
     if (this._socket.destroyed && !this._closeEmitted) {
@@ -259,7 +274,7 @@ class Client extends EventEmitter {
   call(method, params = {}) {
     if (this._socket.destroyed || this._closedWith) {
       const why = this._closedWith ?? new PvaultError('unavailable', 'the connection to pvaultd is closed');
-      return Promise.reject(new PvaultError(why.code, why.message, method));
+      return Promise.reject(why.forMethod(method));
     }
     const id = this._nextId;
     this._nextId = id >= MAX_ID ? 1 : id + 1;

@@ -13,7 +13,7 @@
 //!    the session's user-data-dir, over `BENCH_SECS`, of (A) a `--save` session of the large
 //!    state with IndexedDB (checkpoints on) and (B) a read-only session of the same state (no checkpoints),
 //!    each with one page open and a CDP client connected doing nothing. Checkpoint CPU =
-//!    (A − B) / `BENCH_SECS`, as % of one core; the target is ≤ 2 % while idle.
+//!    (A − B) / `BENCH_SECS`, as % of one core; the target is ≤ 2 % while idle.
 //! 3. **CPU over a busy session**: the same with `tests/node/bench-checkpoints-busy.js`
 //!    (Playwright) navigating every second and writing localStorage and a cookie every 100 ms,
 //!    in both A and B. The node process itself is not counted.
@@ -49,12 +49,10 @@ use pvault_protocol::{
 use serde_json::{Value, json};
 
 use measure::{median, ms};
+use pvault_testkit::{Cdp, TestServer, chrome, wait_for};
 use states::{SHAPES, Shape, state};
-use support::cdp::Cdp;
 use support::daemon::Daemon;
-use support::http::TestServer;
 use support::session::{Interactive, node};
-use support::{chrome, wait_for};
 
 /// The daemon, its protocol client and the local test server, shared by every phase.
 struct Bench {

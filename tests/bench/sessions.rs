@@ -37,10 +37,9 @@ use pvault_protocol::{SessionCapture, SessionStart, SessionStop};
 use serde_json::{Value, json};
 
 use measure::{median, ms};
+use pvault_testkit::{Cdp, chrome, chromium_args, node_dir};
 use states::{SHAPES, state};
-use support::cdp::{self, Cdp};
 use support::daemon::Daemon;
-use support::{chrome, node_dir};
 
 /// (a): spawn Chromium with the project's flags until a CDP round trip answers. The
 /// endpoint is read from Chromium's "DevTools listening on ws://…" line on stderr as soon as
@@ -50,7 +49,7 @@ fn bare_launch() -> Duration {
     let dir = tempfile::tempdir().unwrap();
     let t0 = Instant::now();
     let mut child = Command::new(chrome())
-        .args(cdp::chromium_args(dir.path()))
+        .args(chromium_args(dir.path()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -7,8 +7,9 @@
 
 use serde_json::Value;
 
+use pvault_testkit::{SID, TOKEN, TestServer};
+
 use crate::support::daemon::Daemon;
-use crate::support::http::{SID, TOKEN, TestServer};
 use crate::support::session::{cookie_value, login_state, node, storage_value};
 
 /// How long the script keeps busy: several 2 s timer checkpoints and more signal-driven ones.

@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use pvault_testkit::{self as http, TestServer, wait_for};
+
+use crate::support;
 use crate::support::daemon::Daemon;
-use crate::support::http::{self, TestServer};
-use crate::support::{self, wait_for};
 
 /// The repository root.
 fn repo() -> PathBuf {
@@ -262,7 +263,7 @@ fn python_client_every_method_errors_and_too_large() {
 fn node_path() -> (&'static str, String) {
     (
         "NODE_PATH",
-        support::node_dir()
+        pvault_testkit::node_dir()
             .join("node_modules")
             .display()
             .to_string(),

@@ -16,11 +16,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use pvault_testkit::{OIDC_CLIENT_ID, TestServer, node_dir, oidc_user_key, wait_for};
+
 use crate::support::daemon::Daemon;
-use crate::support::http::{OIDC_CLIENT_ID, TestServer, oidc_user_key};
-use crate::support::node_dir;
 use crate::support::session::{node, parse_node};
-use crate::support::wait_for;
 
 /// The token the app pages store; tests look for it in stored state and in pages.
 const APP_TOKEN: &str = "app-token-5c1e7f02-secret";

@@ -6,20 +6,16 @@
 //! closed with `WM_DELETE_WINDOW`, what a window manager's close button sends.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use pvault_testkit::{Cdp, SID, TOKEN, TestServer, wait_for};
 use serde_json::{Value, json};
-use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
 
 use crate::support::daemon::{Daemon, DaemonOpts};
-use crate::support::http::{SID, TOKEN, TestServer};
 use crate::support::session::{cookie_value, storage_value};
-use crate::support::wait_for;
 use crate::support::xvfb::Xvfb;
 
 /// A session cookie (no expiry) the test sets in the page: it must survive the window closing.
@@ -125,79 +121,26 @@ impl Events {
 
 /// One page of a session, driven over the session's CDP relay URL (flattened target session).
 struct Page {
-    /// The relay websocket.
-    ws: WebSocket<MaybeTlsStream<TcpStream>>,
+    /// The relay connection.
+    cdp: Cdp,
     /// CDP session id of the attached page.
     session: String,
-    /// Next command id.
-    next_id: u64,
 }
 
 impl Page {
     /// Connects to `cdp_ws_url` and attaches to the page whose URL is `url` (waiting for it).
     fn attach(cdp_ws_url: &str, url: &str) -> Page {
-        let (ws, _) = tungstenite::connect(cdp_ws_url).expect("connect to the CDP relay");
-        if let MaybeTlsStream::Plain(s) = ws.get_ref() {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
-        }
-        let mut p = Page {
-            ws,
-            session: String::new(),
-            next_id: 1,
-        };
+        let mut cdp = Cdp::connect(cdp_ws_url).expect("connect to the CDP relay");
         let target = wait_for(&format!("a page at {url}"), Duration::from_secs(30), || {
-            let t = p.call(None, "Target.getTargets", json!({}));
-            t["targetInfos"]
-                .as_array()?
-                .iter()
-                .find(|t| t["type"] == "page" && t["url"] == url)
-                .map(|t| t["targetId"].as_str().unwrap().to_owned())
+            cdp.page_at(url)
         });
-        let r = p.call(
-            None,
-            "Target.attachToTarget",
-            json!({"targetId": target, "flatten": true}),
-        );
-        p.session = r["sessionId"].as_str().expect("sessionId").to_owned();
-        p
-    }
-
-    /// Sends a command (to the browser, or to `session`) and returns its result.
-    fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        let mut msg = json!({"id": id, "method": method, "params": params});
-        if let Some(s) = session {
-            msg["sessionId"] = json!(s);
-        }
-        self.ws
-            .send(Message::text(msg.to_string()))
-            .unwrap_or_else(|e| panic!("{method}: send: {e}"));
-        loop {
-            let m = self
-                .ws
-                .read()
-                .unwrap_or_else(|e| panic!("{method}: read: {e}"));
-            let Message::Text(t) = m else { continue };
-            let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            if v["id"].as_u64() != Some(id) {
-                continue;
-            }
-            assert!(v.get("error").is_none(), "{method}: {v}");
-            return v["result"].clone();
-        }
+        let session = cdp.attach(&target);
+        Page { cdp, session }
     }
 
     /// Evaluates `expr` in the page and returns its value.
     fn eval(&mut self, expr: &str) -> Value {
-        let s = self.session.clone();
-        let r = self.call(
-            Some(&s),
-            "Runtime.evaluate",
-            json!({"expression": expr, "returnByValue": true}),
-        );
-        assert!(r.get("exceptionDetails").is_none(), "{expr}: {r}");
-        r["result"]["value"].clone()
+        self.cdp.eval(&self.session, expr)
     }
 }
 

@@ -7,9 +7,9 @@
 
 use serde_json::{Value, json};
 
+use pvault_testkit::{SID, TOKEN, TestServer, node_dir};
+
 use crate::support::daemon::Daemon;
-use crate::support::http::{SID, TOKEN, TestServer};
-use crate::support::node_dir;
 use crate::support::session::{
     Interactive, cookie_value, login_state, node, node_json, parse_node, storage_value,
 };

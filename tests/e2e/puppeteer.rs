@@ -4,9 +4,9 @@
 //! snapshot holds both; the same URL with a wrong token is refused (HTTP 403) and Puppeteer's
 //! connect fails.
 
+use pvault_testkit::{TestServer, node_dir};
+
 use crate::support::daemon::Daemon;
-use crate::support::http::TestServer;
-use crate::support::node_dir;
 use crate::support::session::{cookie_value, node, parse_node, storage_value};
 
 /// The name of the cookie and of the localStorage item the script sets.

@@ -65,7 +65,11 @@ pub fn absolute(p: &Path) -> CliResult<PathBuf> {
 /// Maps a client error to a CLI error, naming the socket when it is unreachable.
 pub fn map_client_error(e: ClientError, socket: &Path) -> CliError {
     match e {
-        ClientError::Remote { code, message } => CliError::remote(code, &message),
+        ClientError::Remote {
+            code,
+            message,
+            hint,
+        } => CliError::remote(code, message).with_hint(hint),
         ClientError::Connect { source, .. } => CliError::unreachable(format!(
             "pvaultd does not answer at {} ({source}): start it with `pvault daemon start`, or \
              drop --no-autostart / PVAULT_NO_AUTOSTART",

@@ -44,8 +44,11 @@ pub enum Kind {
 pub struct CliError {
     /// Decides the exit code and the JSON `code`.
     pub kind: Kind,
-    /// Human-readable; says what was wrong and what to do. Never holds a secret.
+    /// Human-readable; says what was wrong. Never holds a secret.
     pub message: String,
+    /// What the user can do about it, when known: the daemon's own advice travels here as
+    /// data, so the CLI never has to guess it from the message's text.
+    pub hint: Option<String>,
     /// Whether `--json` also prints the error object on stdout. False when the command
     /// already printed its (failed) result there, e.g. `verify` with failures.
     pub json_object: bool,
@@ -57,6 +60,7 @@ impl CliError {
         CliError {
             kind: Kind::Usage,
             message: message.into(),
+            hint: None,
             json_object: true,
         }
     }
@@ -66,6 +70,7 @@ impl CliError {
         CliError {
             kind: Kind::Other,
             message: message.into(),
+            hint: None,
             json_object: true,
         }
     }
@@ -75,30 +80,26 @@ impl CliError {
         CliError {
             kind: Kind::Unreachable,
             message: message.into(),
+            hint: None,
             json_object: true,
         }
     }
 
-    /// An error the daemon returned, with a hint appended where the daemon's message cannot
-    /// know which command to suggest.
-    pub fn remote(code: ErrorCode, message: &str) -> CliError {
-        let message = match code {
-            ErrorCode::Locked => "the vault is locked: run `pvault unlock`".to_owned(),
-            ErrorCode::AuthFailed if !message.contains("passphrase") => {
-                format!("{message}: check the passphrase or key file")
-            }
-            ErrorCode::Unsupported if message.contains("protocol") => {
-                format!(
-                    "{message}: pvault and pvaultd must be the same version (`pvault daemon stop` lets the next command start the right one)"
-                )
-            }
-            _ => message.to_owned(),
-        };
+    /// An error with a daemon error code (the daemon's answer, or the CLI's own rewording
+    /// of one).
+    pub fn remote(code: ErrorCode, message: impl Into<String>) -> CliError {
         CliError {
             kind: Kind::Remote(code),
-            message,
+            message: message.into(),
+            hint: None,
             json_object: true,
         }
+    }
+
+    /// The same error with the advice `hint` (none when `None`).
+    pub fn with_hint(mut self, hint: Option<String>) -> CliError {
+        self.hint = hint;
+        self
     }
 
     /// Keeps stdout to the result the command already printed.
@@ -136,9 +137,21 @@ impl CliError {
         }
     }
 
-    /// `{"error":{"code","message"}}`.
+    /// `{"error":{"code","message","hint"?}}`.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({"error": {"code": self.json_code(), "message": self.message}})
+        let mut error = serde_json::json!({"code": self.json_code(), "message": self.message});
+        if let Some(h) = &self.hint {
+            error["hint"] = h.as_str().into();
+        }
+        serde_json::json!({ "error": error })
+    }
+
+    /// What stderr shows: `pvault: <message>`, then `hint: <hint>` on its own line.
+    pub fn report(&self) -> String {
+        match &self.hint {
+            Some(h) => format!("pvault: {}\nhint: {h}", self.message),
+            None => format!("pvault: {}", self.message),
+        }
     }
 }
 
@@ -183,8 +196,22 @@ mod tests {
     }
 
     #[test]
-    fn locked_tells_the_user_to_unlock() {
-        let e = CliError::remote(ErrorCode::Locked, "vault locked");
-        assert!(e.message.contains("pvault unlock"), "{}", e.message);
+    fn the_daemons_hint_is_shown_and_in_the_json_object_never_replaced() {
+        let e = CliError::remote(
+            ErrorCode::Locked,
+            "the vault is locked, so session s1 cannot save",
+        )
+        .with_hint(Some("run `pvault unlock` and stop it again".into()));
+        assert_eq!(
+            e.report(),
+            "pvault: the vault is locked, so session s1 cannot save\nhint: run `pvault unlock` and stop it again"
+        );
+        assert_eq!(
+            e.to_json()["error"]["hint"],
+            "run `pvault unlock` and stop it again"
+        );
+        let plain = CliError::remote(ErrorCode::Locked, "m");
+        assert_eq!(plain.report(), "pvault: m");
+        assert!(plain.to_json()["error"].get("hint").is_none());
     }
 }

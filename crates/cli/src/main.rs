@@ -47,14 +47,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
     rt.block_on(commands::run(cli.command, &ctx))
 }
 
-/// `pvault: <message>` on stderr; with `--json`, also `{"error":{…}}` on stdout.
+/// `pvault: <message>` (and the hint) on stderr; with `--json`, also `{"error":{…}}` on stdout.
 fn report(e: &CliError, json: bool) {
     if json && e.json_object {
         let mut text = e.to_json().to_string();
         text.push('\n');
         let _ = output::write_stdout(text.as_bytes());
     }
-    eprintln!("pvault: {}", e.message);
+    eprintln!("{}", e.report());
 }
 
 /// Help and version go to stdout with exit 0; real usage errors exit 2, in the same

@@ -12,7 +12,7 @@ use pvault_protocol::frame::{
     Frame, encode_error, encode_event, encode_result, parse_request, read_frame,
 };
 use pvault_protocol::{
-    Ack, ErrorBody, ErrorCode, Hello, HelloResponse, MAX_MESSAGE_BYTES, PROTOCOL_MAJOR,
+    Ack, ErrorBody, ErrorCode, Hello, HelloResponse, MAX_MESSAGE_BYTES, Method, PROTOCOL_MAJOR,
     PROTOCOL_MINOR, ProtocolVersion, Request, Subscribe,
 };
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
@@ -199,57 +199,51 @@ async fn read_loop<R: tokio::io::AsyncBufRead + Unpin>(
             }
             continue;
         }
-        match req.method {
-            Hello::METHOD => {
-                let err = ErrorBody::new(
-                    ErrorCode::InvalidArgument,
-                    "hello was already done on this connection",
-                );
-                if tx.send(encode_error(Some(id), &err)).await.is_err() {
-                    return;
-                }
+        let Some(method) = Method::from_name(req.method) else {
+            if tx
+                .send(encode_error(
+                    Some(id),
+                    &handlers::unknown_method(req.method),
+                ))
+                .await
+                .is_err()
+            {
+                return;
             }
-            Subscribe::METHOD => {
-                let reply = match handlers::parse::<Subscribe>(req.params.get()) {
-                    Err(e) => encode_error(Some(id), &e),
-                    Ok(_) if subscribed => encode_result(id, &Ack {}),
-                    Ok(_) => {
-                        subscribed = true;
-                        let events = d.events.subscribe();
-                        // The ack is queued before the forwarder starts, so it precedes every event.
-                        let ack = encode_result(id, &Ack {});
-                        if tx.send(ack).await.is_err() {
-                            return;
-                        }
-                        tokio::spawn(forward_events(events, tx.clone(), conn_done.clone()));
-                        continue;
+            continue;
+        };
+        if method == Method::Subscribe {
+            let reply = match handlers::parse::<Subscribe>(req.params.get()) {
+                Err(e) => encode_error(Some(id), &e),
+                Ok(_) if subscribed => encode_result(id, &Ack {}),
+                Ok(_) => {
+                    subscribed = true;
+                    let events = d.events.subscribe();
+                    // The ack is queued before the forwarder starts, so it precedes every event.
+                    let ack = encode_result(id, &Ack {});
+                    if tx.send(ack).await.is_err() {
+                        return;
                     }
-                };
-                if tx.send(reply).await.is_err() {
-                    return;
+                    tokio::spawn(forward_events(events, tx.clone(), conn_done.clone()));
+                    continue;
                 }
+            };
+            if tx.send(reply).await.is_err() {
+                return;
             }
-            method => {
-                let Ok(permit) = in_flight.clone().acquire_owned().await else {
-                    return;
-                };
-                if handlers::is_vault_activity(method) {
-                    d.touch();
-                }
-                let d = d.clone();
-                let tx = tx.clone();
-                let method = method.to_owned();
-                let params = req.params.to_owned();
-                tokio::spawn(async move {
-                    let line = handlers::dispatch_guarded(&d, id, &method, &params).await;
-                    if handlers::is_vault_activity(&method) {
-                        d.touch();
-                    }
-                    let _ = tx.send(line).await;
-                    drop(permit);
-                });
-            }
+            continue;
         }
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let d = d.clone();
+        let tx = tx.clone();
+        let params = req.params.to_owned();
+        tokio::spawn(async move {
+            let line = handlers::dispatch_guarded(&d, id, method, &params).await;
+            let _ = tx.send(line).await;
+            drop(permit);
+        });
     }
 }
 
@@ -276,9 +270,12 @@ fn hello(params: &str) -> Result<HelloResponse, (ErrorBody, bool)> {
             ErrorBody::new(
                 ErrorCode::Unsupported,
                 format!(
-                    "client speaks protocol {}, this pvaultd speaks protocol {}.{}: use matching versions of pvault and pvaultd",
+                    "client speaks protocol {}, this pvaultd speaks protocol {}.{}",
                     h.protocol, PROTOCOL_MAJOR, PROTOCOL_MINOR
                 ),
+            )
+            .with_hint(
+                "use matching versions of pvault and pvaultd: `pvault daemon stop` lets the next command start the right one",
             ),
             true,
         ));

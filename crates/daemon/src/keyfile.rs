@@ -17,7 +17,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use pvault_protocol::{Credential, SecretBytes, VaultUnlock};
+use pvault_protocol::{Credential, ErrorBody, SecretBytes, VaultUnlock};
 use zeroize::Zeroizing;
 
 use crate::state::Daemon;
@@ -63,14 +63,14 @@ pub enum KeyFileError {
         /// The file.
         path: PathBuf,
     },
-    /// The daemon refused the unlock (`auth_failed`: the file opens no keyslot; `not_found`:
-    /// no vault yet).
-    #[error("unlocking with the key file {path} failed: {message}")]
+    /// The unlock was refused (`auth_failed`: the file opens no keyslot; `not_found`: no
+    /// vault yet).
+    #[error("unlocking with the key file {path} failed: {error}")]
     Unlock {
         /// The file.
         path: PathBuf,
-        /// The protocol error, `code: message`.
-        message: String,
+        /// The unlock handler's answer, as a client would get it.
+        error: ErrorBody,
     },
 }
 
@@ -120,7 +120,8 @@ fn read(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
     Ok(bytes)
 }
 
-/// Unlocks `daemon`'s vault with the key file at `source`.
+/// Unlocks `daemon`'s vault with the key file at `source`, through the same handler as a
+/// client's `vault.unlock` (lifecycle lock, retention, `vault.unlocked` event).
 pub async fn unlock(daemon: &Arc<Daemon>, source: &KeyFileSource) -> Result<(), KeyFileError> {
     let path = source.path();
     let bytes = read(path)?;
@@ -128,25 +129,11 @@ pub async fn unlock(daemon: &Arc<Daemon>, source: &KeyFileSource) -> Result<(), 
         credential: Credential::KeyFile(SecretBytes::new(bytes.to_vec())),
     };
     drop(bytes);
-    // The same path as a client's `vault.unlock`, so nothing about unlocking is duplicated.
-    let params = Zeroizing::new(serde_json::to_string(&request).expect("VaultUnlock serializes"));
-    drop(request);
-    let raw = serde_json::value::RawValue::from_string((*params).clone())
-        .expect("serde_json output is valid JSON");
-    let line = crate::handlers::dispatch(daemon, 0, "vault.unlock", &raw).await;
-    // The request's copy of the secret; the response line holds none.
-    drop(Zeroizing::new(String::from(Box::<str>::from(raw))));
-    let reply: serde_json::Value =
-        serde_json::from_slice(&line).expect("the daemon's own response is JSON");
-    match reply.get("error") {
-        None => Ok(()),
-        Some(e) => Err(KeyFileError::Unlock {
+    match crate::handlers::vault::unlock(daemon, request).await {
+        Ok(_) => Ok(()),
+        Err(error) => Err(KeyFileError::Unlock {
             path: path.to_owned(),
-            message: format!(
-                "{}: {}",
-                e["code"].as_str().unwrap_or("internal"),
-                e["message"].as_str().unwrap_or("")
-            ),
+            error,
         }),
     }
 }

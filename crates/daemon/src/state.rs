@@ -188,10 +188,8 @@ impl Daemon {
     pub(crate) fn unlocked_vault(&self) -> Result<Arc<Vault>, ErrorBody> {
         let v = self.existing_vault()?;
         if !v.is_unlocked() {
-            return Err(ErrorBody::new(
-                ErrorCode::Locked,
-                "the vault is locked: run `pvault unlock` first",
-            ));
+            return Err(ErrorBody::new(ErrorCode::Locked, "the vault is locked")
+                .with_hint(crate::handlers::UNLOCK_HINT));
         }
         Ok(v)
     }
@@ -201,11 +199,9 @@ impl Daemon {
         self.vault_handle().ok_or_else(|| {
             ErrorBody::new(
                 ErrorCode::NotFound,
-                format!(
-                    "no vault in {}: run `pvault init` first",
-                    self.opts.home.display()
-                ),
+                format!("no vault in {}", self.opts.home.display()),
             )
+            .with_hint("run `pvault init` first")
         })
     }
 

@@ -20,8 +20,8 @@ fn panic_method() -> Option<&'static str> {
 }
 
 /// Panics (holding the registry's lock) if `method` is the one to fail.
-pub(crate) fn maybe_panic(d: &crate::Daemon, method: &str) {
-    if panic_method() == Some(method) {
+pub(crate) fn maybe_panic(d: &crate::Daemon, method: pvault_protocol::Method) {
+    if panic_method() == Some(method.name()) {
         d.sessions.panic_while_locked();
     }
 }

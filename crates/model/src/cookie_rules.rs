@@ -1,9 +1,9 @@
 //! Checks a cookie against the rules Chrome's `Storage.setCookies` enforces, *before* sending it.
 //!
-//! Why: Chrome is inconsistent about refusing cookies (see the team's chromium-cdp notes). A
-//! `SameSite=None` cookie without `secure`, or one with expiry 0 or in the past, is silently not
-//! stored while the call still succeeds; a partitioned cookie without `secure` fails the
-//! **whole batch** with "Invalid cookie fields". The browser crate filters with this function so
+//! Why: Chrome is inconsistent about refusing cookies. A `SameSite=None` cookie without
+//! `secure`, or one with expiry 0 or in the past, is silently not stored while the call still
+//! succeeds; a partitioned cookie without `secure` fails the **whole batch** with "Invalid
+//! cookie fields". The browser crate filters with this function so
 //! one bad cookie neither vanishes unnoticed nor takes the others down with it.
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -36,6 +36,8 @@ pub enum ClientError {
         code: ErrorCode,
         /// The daemon's message.
         message: String,
+        /// The daemon's advice for the user, if it gave one.
+        hint: Option<String>,
     },
     /// The connection broke or closed before the answer came.
     #[error("connection to pvaultd closed: {reason}")]
@@ -51,6 +53,16 @@ pub enum ClientError {
         /// What was wrong.
         detail: String,
     },
+}
+
+impl From<ErrorBody> for ClientError {
+    fn from(e: ErrorBody) -> ClientError {
+        ClientError::Remote {
+            code: e.code,
+            message: e.message,
+            hint: e.hint,
+        }
+    }
 }
 
 impl ClientError {
@@ -99,10 +111,7 @@ enum CloseReason {
 impl CloseReason {
     fn to_error(&self) -> ClientError {
         match self {
-            CloseReason::Remote(e) => ClientError::Remote {
-                code: e.code,
-                message: e.message.clone(),
-            },
+            CloseReason::Remote(e) => e.clone().into(),
             CloseReason::Local(r) => ClientError::Closed { reason: r.clone() },
         }
     }
@@ -310,6 +319,7 @@ async fn read_loop(mut reader: BufReader<tokio::net::unix::OwnedReadHalf>, share
                 Err(_) => Some(ClientError::Remote {
                     code: ErrorCode::Internal,
                     message: "the daemon sent a chunk that is not base64".into(),
+                    hint: None,
                 }),
                 Ok(d) if have + d.len() > crate::MAX_CHUNKED_BYTES => Some(ClientError::Remote {
                     code: ErrorCode::TooLarge,
@@ -317,6 +327,7 @@ async fn read_loop(mut reader: BufReader<tokio::net::unix::OwnedReadHalf>, share
                         "the daemon sent more than {} bytes of chunks",
                         crate::MAX_CHUNKED_BYTES
                     ),
+                    hint: None,
                 }),
                 Ok(d) => {
                     st.chunks.entry(id).or_default().extend_from_slice(&d);
@@ -341,7 +352,7 @@ async fn read_loop(mut reader: BufReader<tokio::net::unix::OwnedReadHalf>, share
             continue;
         }
         let reply = match (msg.result, msg.error) {
-            (_, Some(ErrorBody { code, message })) => Err(ClientError::Remote { code, message }),
+            (_, Some(e)) => Err(ClientError::from(e)),
             (Some(r), None) => Ok(r.to_owned()),
             (None, None) => continue,
         };
@@ -354,8 +365,19 @@ async fn read_loop(mut reader: BufReader<tokio::net::unix::OwnedReadHalf>, share
             }
             // An error the daemon could not attach to a request (the connection cap, an
             // oversized or unreadable message, a timeout): it closes the connection next.
-            (None, Err(ClientError::Remote { code, message })) => {
-                fatal = Some(ErrorBody { code, message })
+            (
+                None,
+                Err(ClientError::Remote {
+                    code,
+                    message,
+                    hint,
+                }),
+            ) => {
+                fatal = Some(ErrorBody {
+                    code,
+                    message,
+                    hint,
+                })
             }
             (None, _) => {}
         }

@@ -60,7 +60,7 @@ impl ErrorCode {
         }
     }
 
-    /// Parses a wire name (as the vault's `VaultError::code()` returns); `None` if unknown.
+    /// Parses a wire name; `None` if unknown.
     pub fn from_wire(s: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.into_iter().find(|c| c.as_str() == s)
     }
@@ -78,16 +78,28 @@ impl std::fmt::Display for ErrorCode {
 pub struct ErrorBody {
     /// Stable code.
     pub code: ErrorCode,
-    /// Human-readable explanation: what was wrong and what to do. Never holds a secret.
+    /// Human-readable explanation of what went wrong. Never holds a secret.
     pub message: String,
+    /// What the user can do about it, when the daemon knows (1.4): e.g. "run `pvault unlock`
+    /// and stop it again". Separate from `message` so a client shows the daemon's own advice
+    /// instead of guessing one from the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl ErrorBody {
-    /// Builds an error body.
+    /// Builds an error body without a hint.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
         ErrorBody {
             code,
             message: message.into(),
+            hint: None,
         }
+    }
+
+    /// The same error with `hint` as the advice for the user.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> ErrorBody {
+        self.hint = Some(hint.into());
+        self
     }
 }

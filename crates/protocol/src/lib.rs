@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 /// Protocol major version: a client with another major is refused at `hello` (`unsupported`).
 pub const PROTOCOL_MAJOR: u32 = 1;
 /// Protocol minor version: additions only.
-pub const PROTOCOL_MINOR: u32 = 3;
+pub const PROTOCOL_MINOR: u32 = 4;
 
 /// Largest message (one line, without its `\n`) either side accepts: 64 MiB. A Playwright
 /// storageState with large localStorage values can reach tens of MiB, and `profile.import`
@@ -42,6 +42,8 @@ pub const MAX_ID: u64 = (1 << 53) - 1;
 pub trait Request: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The method name, `area.verb`.
     const METHOD: &'static str;
+    /// The method, for routing.
+    const KIND: Method;
     /// The type of the `result` member of a successful response.
     type Response: Serialize + DeserializeOwned + Send + 'static;
 }

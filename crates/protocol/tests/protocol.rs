@@ -66,15 +66,64 @@ fn request_and_response_lines() {
         e,
         b"{\"id\":null,\"error\":{\"code\":\"too_large\",\"message\":\"m\"}}\n"
     );
-    // Every request type names a method from the published list.
-    for m in [
-        Hello::METHOD,
-        ProfileImport::METHOD,
-        SessionAttach::METHOD,
-        DaemonShutdown::METHOD,
-    ] {
-        assert!(METHODS.contains(&m), "{m}");
+    // Advice travels in its own optional member, absent when there is none.
+    let e = encode_error(
+        Some(2),
+        &ErrorBody::new(ErrorCode::Locked, "m").with_hint("run `pvault unlock`"),
+    );
+    assert_eq!(
+        e,
+        b"{\"id\":2,\"error\":{\"code\":\"locked\",\"message\":\"m\",\"hint\":\"run `pvault unlock`\"}}\n"
+    );
+    let back: ErrorBody = serde_json::from_value(json!({"code": "busy", "message": "m"})).unwrap();
+    assert_eq!(back.hint, None);
+    // Request types name their method through the one method table.
+    assert_eq!(Hello::KIND, Method::Hello);
+    assert_eq!(ProfileImport::METHOD, Method::ProfileImport.name());
+    assert_eq!(SessionAttach::KIND.name(), "session.attach");
+}
+
+#[test]
+fn the_method_table_lists_every_documented_method_once_by_name() {
+    let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "hello",
+            "status",
+            "subscribe",
+            "daemon.shutdown",
+            "vault.init",
+            "vault.unlock",
+            "vault.lock",
+            "vault.passwd",
+            "vault.verify",
+            "vault.backup",
+            "profile.create",
+            "profile.list",
+            "profile.show",
+            "profile.rename",
+            "profile.update",
+            "profile.delete",
+            "profile.import",
+            "profile.export",
+            "profile.history",
+            "profile.diff",
+            "profile.restore",
+            "session.start",
+            "session.list",
+            "session.show",
+            "session.stop",
+            "session.capture",
+            "session.load",
+            "session.attach",
+        ]
+    );
+    for &m in Method::ALL {
+        assert_eq!(Method::from_name(m.name()), Some(m));
     }
+    assert_eq!(Method::from_name("session.loads"), None);
+    assert_eq!(Method::from_name("Session.load"), None);
 }
 
 #[test]

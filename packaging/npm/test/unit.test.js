@@ -27,6 +27,18 @@ test('every protocol method has a camelCase function', () => {
   assert.equal(typeof pvault.Client.prototype.daemonShutdown, 'function');
 });
 
+test("the daemon's hint travels with the error, and stays through forMethod", () => {
+  const e = pvault.PvaultError.fromBody({ code: 'locked', message: 'the vault is locked', hint: 'run `pvault unlock` first' }, 'session.stop');
+  assert.equal(e.code, 'locked');
+  assert.equal(e.hint, 'run `pvault unlock` first');
+  assert.equal(e.detail, 'the vault is locked');
+  assert.equal(e.message, 'session.stop: the vault is locked (hint: run `pvault unlock` first)');
+  assert.equal(e.forMethod('vault.lock').message, 'vault.lock: the vault is locked (hint: run `pvault unlock` first)');
+  const plain = pvault.PvaultError.fromBody({ code: 'busy', message: 'm' });
+  assert.equal(plain.hint, undefined);
+  assert.equal(plain.message, 'm');
+});
+
 test('credentials', () => {
   assert.deepEqual(pvault.passphrase('p'), { passphrase: 'p' });
   assert.deepEqual(pvault.keyFile(Buffer.from([0, 1, 255])), { key_file: 'AAH/' });

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 #: Protocol major version this client speaks; the daemon refuses another at ``hello``.
 PROTOCOL_MAJOR = 1
 #: Protocol minor version this client knows.
-PROTOCOL_MINOR = 3
+PROTOCOL_MINOR = 4
 #: Largest message (one line, without its newline) either side accepts: 64 MiB.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 #: Largest document reassembled from a chunked ``profile.export``: 512 MiB, room for the JSON
@@ -73,18 +73,30 @@ class PvaultError(Exception):
     """An error from pvaultd, with its stable ``code`` (one of :data:`ERROR_CODES`), or from
     this client: ``unavailable`` when no daemon answers or the connection closed first."""
 
-    def __init__(self, code: str, message: str, method: str | None = None):
-        super().__init__(f"{method}: {message}" if method else message)
+    def __init__(
+        self, code: str, message: str, method: str | None = None, hint: str | None = None
+    ):
+        text = f"{method}: {message}" if method else message
+        super().__init__(f"{text} (hint: {hint})" if hint else text)
         #: Stable error code: test this, never the message.
         self.code = code
         #: Human-readable explanation from the daemon.
         self.message = message
         #: The method of the failed request, if any.
         self.method = method
+        #: What the user can do about it, when the daemon said (protocol 1.4), else ``None``.
+        self.hint = hint
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any], method: str | None = None) -> "PvaultError":
+        """The error of a response's ``error`` body, attributed to ``method``."""
+        return cls(
+            body.get("code", "internal"), body.get("message", ""), method, body.get("hint") or None
+        )
 
     def for_method(self, method: str) -> "PvaultError":
         """The same error, attributed to ``method``."""
-        return PvaultError(self.code, self.message, method)
+        return PvaultError(self.code, self.message, method, self.hint)
 
 
 def socket_path(env: Mapping[str, str] | None = None, uid: int | None = None) -> str:

@@ -168,7 +168,7 @@ class AsyncClient:
                 if msg.get("id") is None:
                     err = msg.get("error")
                     if err:
-                        self._fail(PvaultError(err.get("code", "internal"), err.get("message", "")))
+                        self._fail(PvaultError.from_body(err))
                     continue
                 entry = self._pending.pop(msg["id"], None)
                 if entry is None:
@@ -179,7 +179,7 @@ class AsyncClient:
                 err = msg.get("error")
                 pieces = self._chunks.pop(msg["id"], [])
                 if err:
-                    fut.set_exception(PvaultError(err.get("code", "internal"), err.get("message", ""), method))
+                    fut.set_exception(PvaultError.from_body(err, method))
                 else:
                     try:
                         fut.set_result(assemble(msg.get("result") or {}, pieces, method))

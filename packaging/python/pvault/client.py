@@ -200,13 +200,13 @@ class Client:
                 if msg.get("id") is None:
                     err = msg.get("error") or {}
                     if err:
-                        raise self._fail(PvaultError(err.get("code", "internal"), err.get("message", ""))).for_method(method)
+                        raise self._fail(PvaultError.from_body(err)).for_method(method)
                     continue
                 if msg["id"] != req_id:
                     continue
                 if "error" in msg and msg["error"]:
                     err = msg["error"]
-                    raise PvaultError(err.get("code", "internal"), err.get("message", ""), method)
+                    raise PvaultError.from_body(err, method)
                 return assemble(msg.get("result") or {}, pieces, method)
 
     def subscribe(self) -> dict:
@@ -228,7 +228,7 @@ class Client:
                         return {"event": msg["event"], "data": msg.get("data") or {}}
                     if msg.get("id") is None and msg.get("error"):
                         err = msg["error"]
-                        raise self._fail(PvaultError(err.get("code", "internal"), err.get("message", "")))
+                        raise self._fail(PvaultError.from_body(err))
             finally:
                 if self._closed is None:
                     self._sock.settimeout(old)

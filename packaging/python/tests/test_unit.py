@@ -33,6 +33,18 @@ class Rules(unittest.TestCase):
         self.assertEqual(pvault.socket_path({"PVAULT_SOCKET": "", "XDG_RUNTIME_DIR": "/run/user/7"}, 7), "/run/user/7/pvault/pvaultd.sock")
         self.assertEqual(pvault.socket_path({"XDG_RUNTIME_DIR": ""}, 7), "/tmp/pvault-7/pvaultd.sock")
 
+    def test_the_daemons_hint_travels_with_the_error_and_stays_through_for_method(self):
+        e = pvault.PvaultError.from_body(
+            {"code": "locked", "message": "the vault is locked", "hint": "run `pvault unlock` first"},
+            "session.stop",
+        )
+        self.assertEqual((e.code, e.message, e.hint), ("locked", "the vault is locked", "run `pvault unlock` first"))
+        self.assertEqual(str(e), "session.stop: the vault is locked (hint: run `pvault unlock` first)")
+        self.assertEqual(e.for_method("vault.lock").hint, "run `pvault unlock` first")
+        plain = pvault.PvaultError.from_body({"code": "busy", "message": "m"})
+        self.assertIsNone(plain.hint)
+        self.assertEqual(str(plain), "m")
+
     def test_every_method_exists_in_both_clients(self):
         self.assertEqual(len(pvault.METHODS), 28)
         for m in pvault.METHODS:

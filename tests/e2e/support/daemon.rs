@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use super::{bin, chrome, wait_for};
+use pvault_testkit::{chrome, wait_for};
+
+use super::bin;
 
 /// A running daemon that is killed (and its temp dirs removed) on drop.
 pub struct Daemon {

@@ -7,8 +7,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use serde_json::{Value, json};
 
 use super::daemon::Daemon;
-use super::http::{SID, TOKEN, TestServer};
-use super::node_dir;
+use pvault_testkit::{SID, TOKEN, TestServer, node_dir};
 
 impl Daemon {
     /// `pvault --json session start ARGS`; asserts success and returns the document.
@@ -70,7 +69,7 @@ pub fn node(script: &str, server: &TestServer) -> Command {
     c.current_dir(&dir)
         .arg(dir.join(script))
         .env("TEST_ORIGIN", &server.origin)
-        .env("CHROME", super::chrome())
+        .env("CHROME", pvault_testkit::chrome())
         .stdin(Stdio::null());
     c
 }

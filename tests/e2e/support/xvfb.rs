@@ -15,7 +15,7 @@ use x11rb::protocol::xproto::{
 use x11rb::rust_connection::RustConnection;
 use x11rb::wrapper::ConnectionExt as _;
 
-use super::wait_for;
+use pvault_testkit::wait_for;
 
 /// A running Xvfb, killed on drop.
 pub struct Xvfb {

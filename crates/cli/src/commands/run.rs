@@ -144,12 +144,12 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> CliResult {
             // The session was only for CMD: report why it did not run after cleaning up, with
             // the shell's exit codes rather than the CLI's.
             if let Err(stop_err) = stopped {
-                eprintln!("pvault: {}", stop_err.message);
+                eprintln!("{}", stop_err.report());
             }
             if ctx.out.json {
                 let _ = crate::output::write_stdout(format!("{}\n", e.to_json()).as_bytes());
             }
-            eprintln!("pvault: {}", e.message);
+            eprintln!("{}", e.report());
             std::process::exit(code);
         }
     };
@@ -165,7 +165,7 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> CliResult {
         // CMD succeeded but its session could not be saved: that failure is the result.
         Err(e) if code == 0 => return Err(e),
         // CMD's own failure comes first; the stop error is still said.
-        Err(e) => eprintln!("pvault: {}", e.message),
+        Err(e) => eprintln!("{}", e.report()),
     }
     if code != 0 {
         std::process::exit(code);

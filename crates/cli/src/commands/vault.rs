@@ -59,7 +59,7 @@ pub async fn init(ctx: &Ctx, args: &InitArgs) -> CliResult {
 fn exists(st: &StatusResponse) -> CliError {
     CliError::remote(
         ErrorCode::Conflict,
-        &format!(
+        format!(
             "a vault already exists at {}: use `pvault unlock`, or set PVAULT_HOME to create another",
             st.vault_path.display()
         ),
@@ -107,7 +107,7 @@ pub async fn unlock(ctx: &Ctx, a: &CredentialArgs) -> CliResult {
 fn no_vault(st: &StatusResponse) -> CliError {
     CliError::remote(
         ErrorCode::NotFound,
-        &format!(
+        format!(
             "there is no vault at {}: create one with `pvault init`",
             st.vault_path.display()
         ),

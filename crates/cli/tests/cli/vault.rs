@@ -285,3 +285,21 @@ fn init_with_allow_weak_passphrase_accepts_a_very_weak_one() {
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(env.json(&["status"])["vault_exists"], true);
 }
+
+/// The daemon's advice arrives as `hint` and is shown as given, on its own `hint:` line and in
+/// the `--json` error object; the message keeps saying what went wrong.
+#[test]
+fn locked_errors_carry_the_daemons_hint() {
+    let env = Env::with_vault();
+    env.json(&["lock"]);
+    let out = env.run(&["--json", "profile", "list"]);
+    out.assert_error(6, Some("locked"));
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["message"], "the vault is locked", "{doc}");
+    assert_eq!(doc["error"]["hint"], "run `pvault unlock` first", "{doc}");
+    assert!(
+        out.stderr
+            .contains("pvault: the vault is locked\nhint: run `pvault unlock` first"),
+        "{out:?}"
+    );
+}

@@ -1,21 +1,24 @@
-//! Request handlers: one function per method. [`dispatch`] routes a parsed request to its
-//! handler and encodes the response line. Vault calls are synchronous and run on tokio's
-//! blocking pool so a slow KDF or a large import never stalls other connections.
+//! Request handlers: one function per method. [`route`] is the method table (handler and
+//! vault activity per method); [`dispatch`] serves a request through it and encodes the
+//! response line. Vault calls are synchronous and run on tokio's blocking pool so a slow KDF
+//! or a large import never stalls other connections.
 
 mod profile;
-mod vault;
+pub(crate) mod vault;
 
 use std::sync::Arc;
 
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
 use pvault_protocol::frame::{encode_error, encode_result};
 use pvault_protocol::{
-    Ack, DaemonShutdown, ErrorBody, ErrorCode, PROTOCOL_MAJOR, PROTOCOL_MINOR, ProfileCreate,
-    ProfileDelete, ProfileDiff, ProfileExport, ProfileHistory, ProfileImport, ProfileList,
-    ProfileRename, ProfileRestore, ProfileShow, ProfileUpdate, ProtocolVersion, Request, Status,
-    StatusResponse, VaultBackup, VaultInit, VaultLock, VaultPasswd, VaultUnlock, VaultVerify,
+    Ack, DaemonShutdown, ErrorBody, ErrorCode, Method, PROTOCOL_MAJOR, PROTOCOL_MINOR,
+    ProtocolVersion, Request, Status, StatusResponse,
 };
+use pvault_vault::VaultError;
 use serde_json::value::RawValue;
 
+use crate::sessions;
 use crate::state::Daemon;
 
 /// Parses `params` into a request type. The error message never quotes the client's values
@@ -75,7 +78,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 pub(crate) async fn dispatch_guarded(
     d: &Arc<Daemon>,
     id: u64,
-    method: &str,
+    method: Method,
     params: &RawValue,
 ) -> Vec<u8> {
     use futures::FutureExt as _;
@@ -85,7 +88,6 @@ pub(crate) async fn dispatch_guarded(
     {
         Ok(line) => line,
         Err(_) => {
-            let method = method.chars().take(64).collect::<String>();
             tracing::error!(%method, "a request handler panicked; answered internal");
             encode_error(
                 Some(id),
@@ -100,15 +102,40 @@ pub(crate) async fn dispatch_guarded(
     }
 }
 
-/// Maps a vault error to an error body.
-pub(crate) fn vault_err(e: pvault_vault::VaultError) -> ErrorBody {
-    let code = ErrorCode::from_wire(e.code()).unwrap_or(ErrorCode::Internal);
-    if code == ErrorCode::Internal {
-        tracing::error!(error = %e, "vault error");
-    }
+/// The hint of every `locked` answer: the one thing that helps.
+pub(crate) const UNLOCK_HINT: &str = "run `pvault unlock` first";
+
+/// Maps a vault error to an error body. Every kind is named, so a kind added to the vault
+/// does not build until it has its protocol code here.
+pub(crate) fn vault_err(e: VaultError) -> ErrorBody {
+    let code = match &e {
+        VaultError::Locked => {
+            return ErrorBody::new(ErrorCode::Locked, "the vault is locked").with_hint(UNLOCK_HINT);
+        }
+        VaultError::AuthFailed => ErrorCode::AuthFailed,
+        VaultError::ProfileNotFound { .. }
+        | VaultError::SnapshotNotFound { .. }
+        | VaultError::NoVault { .. } => ErrorCode::NotFound,
+        VaultError::NameTaken { .. } | VaultError::AlreadyExists { .. } => ErrorCode::Conflict,
+        VaultError::InvalidName { .. } | VaultError::InvalidArgument { .. } => {
+            ErrorCode::InvalidArgument
+        }
+        VaultError::TooLarge { .. } => ErrorCode::TooLarge,
+        VaultError::UnsupportedVersion { .. } | VaultError::KdfParamsRejected { .. } => {
+            ErrorCode::Unsupported
+        }
+        VaultError::DecryptionFailed { .. }
+        | VaultError::Corrupt { .. }
+        | VaultError::Storage { .. }
+        | VaultError::Io { .. } => {
+            tracing::error!(error = %e, "vault error");
+            ErrorCode::Internal
+        }
+    };
     ErrorBody::new(code, e.to_string())
 }
 
+/// Parses `params` as `R` and encodes `f`'s answer as the response line.
 async fn run<R, F, Fut>(id: u64, params: &RawValue, f: F) -> Vec<u8>
 where
     R: Request,
@@ -125,61 +152,131 @@ where
     }
 }
 
-/// Whether a method counts as use of the vault for the auto-lock countdown. `status` does
-/// not, so a monitor polling it cannot keep the vault open forever.
-pub(crate) fn is_vault_activity(method: &str) -> bool {
-    method.starts_with("profile.") || method.starts_with("vault.") || method.starts_with("session.")
+/// Whether a request counts as use of the vault for the auto-lock countdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Activity {
+    /// It uses the vault or a session: the countdown restarts when it starts and when it
+    /// ends, so a long operation is never locked out from under itself.
+    Vault,
+    /// It does not: a monitor polling `status` cannot keep the vault open forever.
+    Idle,
 }
 
-/// Handles one request (other than `hello` and `subscribe`, which belong to the connection)
-/// and returns the encoded response line.
-pub(crate) async fn dispatch(d: &Arc<Daemon>, id: u64, method: &str, params: &RawValue) -> Vec<u8> {
+/// How one method is served: whether it is vault activity, and the handler's answer.
+pub(crate) struct Route<'a> {
+    /// Whether the request restarts the auto-lock countdown.
+    pub activity: Activity,
+    /// The handler, not yet polled; it yields the encoded response line(s).
+    pub serve: BoxFuture<'a, Vec<u8>>,
+}
+
+/// The daemon's method table: for every method, the handler that serves it and whether it
+/// counts as vault activity. The match is exhaustive, so a method added to the protocol does
+/// not build until it is routed here.
+pub(crate) fn route<'a>(
+    d: &'a Arc<Daemon>,
+    id: u64,
+    method: Method,
+    params: &'a RawValue,
+) -> Route<'a> {
+    use Activity::{Idle, Vault};
+    let (activity, serve) = match method {
+        // The connection answers hello and subscribe itself (they change its state); what
+        // reaches this table is a repeated hello.
+        Method::Hello => (Idle, already_said_hello(id).boxed()),
+        Method::Subscribe => (Idle, served_by_the_connection(id, method).boxed()),
+        Method::Status => (Idle, run(id, params, |_: Status| status(d)).boxed()),
+        Method::DaemonShutdown => (
+            Idle,
+            run(id, params, |_: DaemonShutdown| shutdown(d)).boxed(),
+        ),
+        Method::VaultInit => (Vault, run(id, params, |p| vault::init(d, p)).boxed()),
+        Method::VaultUnlock => (Vault, run(id, params, |p| vault::unlock(d, p)).boxed()),
+        Method::VaultLock => (Vault, run(id, params, |p| vault::lock(d, p)).boxed()),
+        Method::VaultPasswd => (Vault, run(id, params, |p| vault::passwd(d, p)).boxed()),
+        Method::VaultVerify => (Vault, run(id, params, |p| vault::verify(d, p)).boxed()),
+        Method::VaultBackup => (Vault, run(id, params, |p| vault::backup(d, p)).boxed()),
+        Method::ProfileCreate => (Vault, run(id, params, |p| profile::create(d, p)).boxed()),
+        Method::ProfileList => (Vault, run(id, params, |p| profile::list(d, p)).boxed()),
+        Method::ProfileShow => (Vault, run(id, params, |p| profile::show(d, p)).boxed()),
+        Method::ProfileRename => (Vault, run(id, params, |p| profile::rename(d, p)).boxed()),
+        Method::ProfileUpdate => (Vault, run(id, params, |p| profile::update(d, p)).boxed()),
+        Method::ProfileDelete => (Vault, run(id, params, |p| profile::delete(d, p)).boxed()),
+        Method::ProfileImport => (Vault, run(id, params, |p| profile::import(d, p)).boxed()),
+        // Chunked: several frames in one buffer, so it encodes its own response.
+        Method::ProfileExport => (Vault, profile::export_frames(d, id, params).boxed()),
+        Method::ProfileHistory => (Vault, run(id, params, |p| profile::history(d, p)).boxed()),
+        Method::ProfileDiff => (Vault, run(id, params, |p| profile::diff(d, p)).boxed()),
+        Method::ProfileRestore => (Vault, run(id, params, |p| profile::restore(d, p)).boxed()),
+        Method::SessionStart => (Vault, run(id, params, |p| sessions::start(d, p)).boxed()),
+        Method::SessionList => (Vault, run(id, params, |p| sessions::list(d, p)).boxed()),
+        Method::SessionShow => (Vault, run(id, params, |p| sessions::show(d, p)).boxed()),
+        Method::SessionStop => (Vault, run(id, params, |p| sessions::stop(d, p)).boxed()),
+        Method::SessionCapture => (Vault, run(id, params, |p| sessions::capture(d, p)).boxed()),
+        Method::SessionLoad => (Vault, run(id, params, |p| sessions::load(d, p)).boxed()),
+        Method::SessionAttach => (Vault, run(id, params, |p| sessions::attach(d, p)).boxed()),
+    };
+    Route { activity, serve }
+}
+
+/// Handles one request through [`route`] and returns the encoded response line, restarting
+/// the auto-lock countdown around it when it is vault activity.
+pub(crate) async fn dispatch(
+    d: &Arc<Daemon>,
+    id: u64,
+    method: Method,
+    params: &RawValue,
+) -> Vec<u8> {
     #[cfg(feature = "test-hooks")]
     crate::test_hooks::maybe_panic(d, method);
-    match method {
-        Status::METHOD => run(id, params, |_: Status| status(d)).await,
-        DaemonShutdown::METHOD => {
-            run(id, params, |_: DaemonShutdown| async {
-                tracing::info!("shutdown requested by a client");
-                d.request_shutdown();
-                Ok(Ack {})
-            })
-            .await
-        }
-        VaultInit::METHOD => run(id, params, |p| vault::init(d, p)).await,
-        VaultUnlock::METHOD => run(id, params, |p| vault::unlock(d, p)).await,
-        VaultLock::METHOD => run(id, params, |p| vault::lock(d, p)).await,
-        VaultPasswd::METHOD => run(id, params, |p| vault::passwd(d, p)).await,
-        VaultVerify::METHOD => run(id, params, |p| vault::verify(d, p)).await,
-        VaultBackup::METHOD => run(id, params, |p| vault::backup(d, p)).await,
-        ProfileCreate::METHOD => run(id, params, |p| profile::create(d, p)).await,
-        ProfileList::METHOD => run(id, params, |p| profile::list(d, p)).await,
-        ProfileShow::METHOD => run(id, params, |p| profile::show(d, p)).await,
-        ProfileRename::METHOD => run(id, params, |p| profile::rename(d, p)).await,
-        ProfileUpdate::METHOD => run(id, params, |p| profile::update(d, p)).await,
-        ProfileDelete::METHOD => run(id, params, |p| profile::delete(d, p)).await,
-        ProfileImport::METHOD => run(id, params, |p| profile::import(d, p)).await,
-        ProfileExport::METHOD => profile::export_frames(d, id, params).await,
-        ProfileHistory::METHOD => run(id, params, |p| profile::history(d, p)).await,
-        ProfileDiff::METHOD => run(id, params, |p| profile::diff(d, p)).await,
-        ProfileRestore::METHOD => run(id, params, |p| profile::restore(d, p)).await,
-        m if crate::sessions::is_session_method(m) => {
-            match crate::sessions::handle(d, m, params).await {
-                Ok(v) => encode_result(id, &v),
-                Err(e) => encode_error(Some(id), &e),
-            }
-        }
-        _ => encode_error(
-            Some(id),
-            &ErrorBody::new(
-                ErrorCode::InvalidArgument,
-                format!(
-                    "unknown method {:?}: see protocol.md for the list",
-                    method.chars().take(64).collect::<String>()
-                ),
-            ),
-        ),
+    let route = route(d, id, method, params);
+    if route.activity == Activity::Vault {
+        d.touch();
     }
+    let line = route.serve.await;
+    if route.activity == Activity::Vault {
+        d.touch();
+    }
+    line
+}
+
+/// The answer for a method name this protocol version does not define.
+pub(crate) fn unknown_method(method: &str) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::InvalidArgument,
+        format!(
+            "unknown method {:?}: see protocol.md for the list",
+            method.chars().take(64).collect::<String>()
+        ),
+    )
+}
+
+async fn already_said_hello(id: u64) -> Vec<u8> {
+    encode_error(
+        Some(id),
+        &ErrorBody::new(
+            ErrorCode::InvalidArgument,
+            "hello was already done on this connection",
+        ),
+    )
+}
+
+/// `subscribe` changes the connection (it starts forwarding events), so the connection's
+/// read loop answers it before routing; a caller without a connection gets this.
+async fn served_by_the_connection(id: u64, method: Method) -> Vec<u8> {
+    encode_error(
+        Some(id),
+        &ErrorBody::new(
+            ErrorCode::InvalidArgument,
+            format!("{method} is answered by the connection, not routed"),
+        ),
+    )
+}
+
+async fn shutdown(d: &Arc<Daemon>) -> Result<Ack, ErrorBody> {
+    tracing::info!("shutdown requested by a client");
+    d.request_shutdown();
+    Ok(Ack {})
 }
 
 async fn status(d: &Arc<Daemon>) -> Result<StatusResponse, ErrorBody> {
@@ -218,4 +315,31 @@ async fn status(d: &Arc<Daemon>) -> Result<StatusResponse, ErrorBody> {
         config_reloads: cfg.reloads,
         config_error: cfg.error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// protocol.md §5: `status` never counts as vault activity (a monitor polling it must not
+    /// keep the vault open), nor do the connection's own methods or `daemon.shutdown`; every
+    /// `vault.*`, `profile.*` and `session.*` method does.
+    #[tokio::test]
+    async fn only_status_shutdown_and_the_connections_methods_leave_the_auto_lock_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Daemon::new(crate::Options::new(dir.path().join("home"))).unwrap();
+        let params = RawValue::from_string("{}".to_owned()).unwrap();
+        for &m in Method::ALL {
+            let idle = matches!(
+                m,
+                Method::Hello | Method::Subscribe | Method::Status | Method::DaemonShutdown
+            );
+            let expected = if idle {
+                Activity::Idle
+            } else {
+                Activity::Vault
+            };
+            assert_eq!(route(&d, 1, m, &params).activity, expected, "{m}");
+        }
+    }
 }

@@ -13,6 +13,7 @@ use pvault_protocol::{
     ProfileRestore, ProfileRestoreResponse, ProfileShow, ProfileUpdate,
 };
 
+use pvault_vault::VaultError;
 use serde_json::value::RawValue;
 
 use super::{blocking, vault_err};
@@ -155,11 +156,11 @@ pub(super) async fn import(
         let mut created = false;
         match v.profile(&name) {
             Ok(_) => {}
-            Err(e) if e.code() == "not_found" && create => {
+            Err(VaultError::ProfileNotFound { .. }) if create => {
                 match v.create_profile(&name, None, &Default::default()) {
                     Ok(_) => created = true,
                     // Another client created it between our two calls: import into theirs.
-                    Err(e) if e.code() == "conflict" => {}
+                    Err(VaultError::NameTaken { .. }) => {}
                     Err(e) => return Err(vault_err(e)),
                 }
             }

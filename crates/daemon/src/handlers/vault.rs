@@ -58,7 +58,7 @@ pub(super) async fn init(d: &Arc<Daemon>, p: VaultInit) -> Result<VaultInitRespo
     })
 }
 
-pub(super) async fn unlock(
+pub(crate) async fn unlock(
     d: &Arc<Daemon>,
     p: VaultUnlock,
 ) -> Result<VaultUnlockResponse, ErrorBody> {

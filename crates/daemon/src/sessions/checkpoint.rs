@@ -113,7 +113,7 @@ async fn checkpoint_once(
     e: &Entry,
     last_written: &mut Arc<BrowserState>,
 ) -> Outcome {
-    let Some(profile) = e.profile() else {
+    let Some(profile) = e.save_profile() else {
         return Outcome::Ended;
     };
     // Locked: nothing could be written. The lock itself took a checkpoint.

@@ -24,63 +24,40 @@ use std::sync::Arc;
 
 use pvault_browser::BrowserError;
 use pvault_protocol::{
-    ErrorBody, ErrorCode, Request, SessionAttach, SessionCapture, SessionList, SessionListResponse,
-    SessionLoad, SessionShow, SessionShowResponse, SessionStart, SessionStop,
+    ErrorBody, ErrorCode, SessionList, SessionListResponse, SessionShow, SessionShowResponse,
 };
-use serde_json::value::RawValue;
 
 use crate::state::Daemon;
 pub use registry::Registry;
 pub(crate) use transfer::checkpoint_before_lock;
 
-/// Whether `method` is a session method.
-pub(crate) fn is_session_method(method: &str) -> bool {
-    [
-        SessionStart::METHOD,
-        SessionList::METHOD,
-        SessionShow::METHOD,
-        SessionStop::METHOD,
-        SessionCapture::METHOD,
-        SessionLoad::METHOD,
-        SessionAttach::METHOD,
-    ]
-    .contains(&method)
+pub(crate) use start::{attach, start};
+pub(crate) use stop::stop;
+pub(crate) use transfer::{capture, load};
+
+/// `session.list`: every running session, oldest first.
+pub(crate) async fn list(
+    d: &Arc<Daemon>,
+    _: SessionList,
+) -> Result<SessionListResponse, ErrorBody> {
+    Ok(SessionListResponse {
+        sessions: d
+            .sessions
+            .all_running()
+            .iter()
+            .map(|e| e.running_info())
+            .collect(),
+    })
 }
 
-/// Handles a session request and returns its result as JSON.
-pub(crate) async fn handle(
+/// `session.show`: a running or recently ended session.
+pub(crate) async fn show(
     d: &Arc<Daemon>,
-    method: &str,
-    params: &RawValue,
-) -> Result<serde_json::Value, ErrorBody> {
-    let p = params.get();
-    use crate::handlers::parse;
-    match method {
-        SessionStart::METHOD => json(start::start(d, parse(p)?).await),
-        SessionAttach::METHOD => json(start::attach(d, parse(p)?).await),
-        SessionList::METHOD => {
-            let _: SessionList = parse(p)?;
-            json(Ok(SessionListResponse {
-                sessions: d
-                    .sessions
-                    .all_running()
-                    .iter()
-                    .map(|e| e.running_info())
-                    .collect(),
-            }))
-        }
-        SessionShow::METHOD => {
-            let s: SessionShow = parse(p)?;
-            json(
-                d.sessions
-                    .show(&s.session_id)
-                    .map(|session| SessionShowResponse { session }),
-            )
-        }
-        SessionStop::METHOD => json(stop::stop(d, parse(p)?).await),
-        SessionCapture::METHOD => json(transfer::capture(d, parse(p)?).await),
-        _ => json(transfer::load(d, parse(p)?).await),
-    }
+    p: SessionShow,
+) -> Result<SessionShowResponse, ErrorBody> {
+    d.sessions
+        .show(&p.session_id)
+        .map(|session| SessionShowResponse { session })
 }
 
 /// At daemon start: kills the Chromes and removes the session directories that a previous
@@ -126,12 +103,13 @@ pub(super) fn profile_or_create(
     name: &str,
 ) -> Result<(pvault_model::ProfileInfo, bool), ErrorBody> {
     use crate::handlers::vault_err;
+    use pvault_vault::VaultError;
     match v.profile(name) {
         Ok(p) => Ok((p, false)),
-        Err(e) if e.code() == "not_found" => {
+        Err(VaultError::ProfileNotFound { .. }) => {
             match v.create_profile(name, None, &Default::default()) {
                 Ok(p) => Ok((p, true)),
-                Err(e) if e.code() == "conflict" => {
+                Err(VaultError::NameTaken { .. }) => {
                     Ok((v.profile(name).map_err(vault_err)?, false))
                 }
                 Err(e) => Err(vault_err(e)),
@@ -155,16 +133,6 @@ pub async fn shutdown(d: &Arc<Daemon>) {
         set.spawn(async move { stop::end_at_shutdown(&d, &e).await });
     }
     while set.join_next().await.is_some() {}
-}
-
-fn json<T: serde::Serialize>(r: Result<T, ErrorBody>) -> Result<serde_json::Value, ErrorBody> {
-    let v = r?;
-    serde_json::to_value(v).map_err(|e| {
-        ErrorBody::new(
-            ErrorCode::Internal,
-            format!("cannot encode the response: {e}"),
-        )
-    })
 }
 
 /// Maps a browser error to the protocol. "No Chrome found" is a browser problem for the

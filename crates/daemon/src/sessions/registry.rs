@@ -7,8 +7,9 @@
 //! load and a stop of the same session run one at a time, while other sessions proceed.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use pvault_browser::Session;
 use pvault_protocol::{ErrorBody, ErrorCode, SessionInfo, SessionState};
@@ -29,31 +30,60 @@ pub(crate) struct ProfileRef {
     pub name: String,
 }
 
+/// What a session does with a profile, fixed at start.
+#[derive(Debug)]
+pub(crate) enum Role {
+    /// Saves nothing. A profile loaded at start, or later by `session.load`, is only shown.
+    ReadOnly {
+        /// The profile loaded, if any.
+        loaded: Mutex<Option<ProfileRef>>,
+    },
+    /// Saves into its profile when it ends, and checkpoints while it runs; holds the
+    /// profile's writer claim for its whole life.
+    Save {
+        /// The profile it saves into.
+        profile: ProfileRef,
+        /// Checkpoint counters for `session.show`.
+        checkpoints: Mutex<pvault_protocol::CheckpointStats>,
+    },
+}
+
+/// How the daemon holds a session's browser, fixed at start.
+#[derive(Debug)]
+pub(crate) enum Launch {
+    /// The daemon launched it: the end closes it and removes its directory.
+    Launched {
+        /// Browser process id.
+        pid: u32,
+        /// `<runtime>/sessions/<id>`: holds Chrome's user-data-dir (cookies in the clear), so
+        /// it is removed whenever the session ends.
+        dir: PathBuf,
+        /// Inactivity timeout; `None` for a headful session started without one, since a
+        /// person at the window is activity the relay cannot see.
+        timeout: Option<Duration>,
+    },
+    /// The user's own browser: the end detaches from it, never closes it, and it never times
+    /// out for want of clients.
+    Attached,
+}
+
 /// One running session.
 #[derive(Debug)]
 pub(crate) struct Entry {
     /// Session id (random, not a secret: the vault stores it in plaintext).
     pub id: String,
-    /// Whether stopping saves into the profile (and the session holds its writer claim).
-    pub save: bool,
-    /// Whether the daemon attached to a browser it did not start.
-    pub attached: bool,
-    /// Start time, Unix milliseconds.
+    /// Read-only or saving into a profile.
+    pub role: Role,
+    /// Launched by the daemon or attached.
+    pub launch: Launch,
+    /// Start time, Unix milliseconds, for `session.show` and the list's order.
     pub started_at: i64,
-    /// Browser process id (launched sessions only).
-    pub pid: Option<u32>,
     /// What clients connect to: the relay URL (holds the session's token).
     pub cdp_ws_url: String,
     /// The session's registration with the CDP relay; unregistered when the session ends.
     pub relay: RelayTarget,
-    /// Inactivity timeout (launched sessions); `None` for attached ones.
-    pub timeout: Option<std::time::Duration>,
-    /// The browser's product string.
+    /// The browser's product string, for `session.show`.
     pub product: String,
-    /// `<runtime>/sessions/<id>`: holds Chrome's user-data-dir; removed when the session ends.
-    pub dir: Option<PathBuf>,
-    /// The profile loaded, if any (set at start or by `session.load`).
-    pub profile: Mutex<Option<ProfileRef>>,
     /// The browser; `None` once the session has ended (stopped, detached or crashed).
     pub slot: tokio::sync::Mutex<Option<Session>>,
     /// Set while a stop is saving and closing, for `session.show`.
@@ -62,8 +92,6 @@ pub(crate) struct Entry {
     /// when its browser closes on its own (a person closed the window), since by then Chrome
     /// can no longer be asked.
     pub latest: Mutex<Option<LatestState>>,
-    /// Checkpoint counters for `session.show` (`Some` for `save` sessions only).
-    pub checkpoints: Mutex<Option<pvault_protocol::CheckpointStats>>,
 }
 
 /// A captured state kept in memory; its `Debug` prints nothing (it holds cookie values).
@@ -83,7 +111,8 @@ impl Entry {
 
     /// Counts one checkpoint capture that took `ms` (and was `written` when it differed).
     pub fn count_checkpoint(&self, ms: u64, written: bool) {
-        if let Some(c) = self.checkpoints.locked().as_mut() {
+        if let Role::Save { checkpoints, .. } = &self.role {
+            let mut c = checkpoints.locked();
             c.captures += 1;
             c.written += written as u64;
             c.last_capture_at = Some(super::now_ms());
@@ -97,16 +126,57 @@ impl Entry {
         self.latest.locked().take().map(|l| l.0)
     }
 
-    /// The profile loaded, if any.
+    /// The profile a `save` session saves into; `None` for a read-only session.
+    pub fn save_profile(&self) -> Option<&ProfileRef> {
+        match &self.role {
+            Role::Save { profile, .. } => Some(profile),
+            Role::ReadOnly { .. } => None,
+        }
+    }
+
+    /// Whether the session saves into a profile.
+    pub fn is_save(&self) -> bool {
+        matches!(self.role, Role::Save { .. })
+    }
+
+    /// The profile shown for the session: the one it saves into, or the one loaded.
     pub fn profile(&self) -> Option<ProfileRef> {
-        self.profile.locked().clone()
+        match &self.role {
+            Role::Save { profile, .. } => Some(profile.clone()),
+            Role::ReadOnly { loaded } => loaded.locked().clone(),
+        }
+    }
+
+    /// Records the profile `session.load` put into a read-only session. A `save` session's
+    /// profile is fixed at start (the load refuses it as `conflict` before loading).
+    pub fn set_loaded(&self, profile: ProfileRef) {
+        if let Role::ReadOnly { loaded } = &self.role {
+            *loaded.locked() = Some(profile);
+        }
+    }
+
+    /// The session's directory, for a launched session.
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.launch {
+            Launch::Launched { dir, .. } => Some(dir),
+            Launch::Attached => None,
+        }
+    }
+
+    /// The inactivity timeout, for a launched session that has one.
+    pub fn timeout(&self) -> Option<Duration> {
+        match &self.launch {
+            Launch::Launched { timeout, .. } => *timeout,
+            Launch::Attached => None,
+        }
     }
 
     /// The protocol's view of this session in `state`.
     pub fn info(&self, state: SessionState, ended_at: Option<i64>) -> SessionInfo {
         let running = ended_at.is_none();
         let activity = self.relay.activity();
-        let left = match (self.timeout, activity.idle_since) {
+        let timeout = self.timeout();
+        let left = match (timeout, activity.idle_since) {
             (Some(t), Some(since)) if running => Some(
                 (since + t)
                     .saturating_duration_since(tokio::time::Instant::now())
@@ -114,21 +184,28 @@ impl Entry {
             ),
             _ => None,
         };
+        let (pid, attached) = match &self.launch {
+            Launch::Launched { pid, .. } => (Some(*pid), false),
+            Launch::Attached => (None, true),
+        };
         SessionInfo {
             session_id: self.id.clone(),
             cdp_ws_url: self.cdp_ws_url.clone(),
-            pid: self.pid,
+            pid,
             profile: self.profile().map(|p| p.name),
-            save: self.save,
-            attached: self.attached,
+            save: self.is_save(),
+            attached,
             started_at: self.started_at,
             state,
             ended_at,
             browser: (!self.product.is_empty()).then(|| self.product.clone()),
             clients: running.then_some(activity.clients as u64),
-            timeout_secs: self.timeout.map(|t| t.as_secs()),
+            timeout_secs: timeout.map(|t| t.as_secs()),
             timeout_left_secs: left,
-            checkpoints: *self.checkpoints.locked(),
+            checkpoints: match &self.role {
+                Role::Save { checkpoints, .. } => Some(*checkpoints.locked()),
+                Role::ReadOnly { .. } => None,
+            },
         }
     }
 

@@ -10,7 +10,7 @@ use pvault_protocol::{
     ErrorBody, ErrorCode, Event, SessionAttach, SessionStart, SessionStartResponse,
 };
 
-use super::registry::{Entry, ProfileRef};
+use super::registry::{Entry, Launch, ProfileRef, Role};
 use super::{browser_err, load_report, new_session_id, now_ms, runtime_dir, stop};
 use crate::handlers::{blocking, vault_err};
 use crate::state::Daemon;
@@ -20,7 +20,7 @@ use crate::state::Daemon;
 /// that has Chromium installed.
 const NO_FALLBACK_ENV: &str = "PVAULT_TEST_NO_CHROME_FALLBACK";
 
-pub(super) async fn start(
+pub(crate) async fn start(
     d: &Arc<Daemon>,
     p: SessionStart,
 ) -> Result<SessionStartResponse, ErrorBody> {
@@ -82,8 +82,10 @@ pub(super) async fn start(
         id: info.id.clone(),
         name: info.name.clone(),
     });
-    if p.save {
-        let pr = profile.as_ref().expect("save implies a profile");
+    // The profile a `save` session saves into (`save` without a profile was refused above, and
+    // with one `loaded` is set). Everything below asks this, not `p.save`.
+    let writer = if p.save { profile.clone() } else { None };
+    if let Some(pr) = &writer {
         d.sessions.claim_writer(&pr.id, &id).map_err(|holder| {
             ErrorBody::new(
                 ErrorCode::Busy,
@@ -95,7 +97,7 @@ pub(super) async fn start(
         })?;
     }
     let release = |d: &Daemon| {
-        if let (true, Some(pr)) = (p.save, &profile) {
+        if let Some(pr) = &writer {
             d.sessions.release_writer(&pr.id, &id);
         }
     };
@@ -139,7 +141,7 @@ pub(super) async fn start(
     opts.extra_args = cfg.browser.extra_flags.clone();
     let had_profile = state.is_some();
     // What a checkpoint compares the first capture with (only a `save` session checkpoints).
-    let baseline = p.save.then(|| state.clone().unwrap_or_default());
+    let baseline = writer.is_some().then(|| state.clone().unwrap_or_default());
     opts.state = state;
     let launched = Session::launch(opts).await;
     let (session, report) = match launched {
@@ -151,17 +153,27 @@ pub(super) async fn start(
             return Err(browser_err(e));
         }
     };
-    let target = match relay.register(session.cdp_ws_url()) {
-        Ok(t) => t,
+    let registered = relay
+        .register(session.cdp_ws_url())
+        .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))
+        .and_then(|target| match session.pid() {
+            Some(pid) => Ok((target, pid)),
+            None => Err(ErrorBody::new(
+                ErrorCode::Internal,
+                "the launched browser reports no process id",
+            )),
+        });
+    let (target, pid) = match registered {
+        Ok(x) => x,
         Err(e) => {
             let _ = session.close().await;
             release(d);
             forget_created(d).await;
             remove_dir(dir).await;
-            return Err(ErrorBody::new(ErrorCode::Internal, e.to_string()));
+            return Err(e);
         }
     };
-    record.browser_pid = session.pid();
+    record.browser_pid = Some(pid);
     let record_dir = dir.clone();
     let _ = tokio::task::spawn_blocking(move || write_record(&record_dir, &record)).await;
     let load = had_profile.then(|| load_report(&report, snapshot));
@@ -175,22 +187,26 @@ pub(super) async fn start(
             tracing::warn!(error = %e.message, "could not record the profile's use");
         }
     }
+    let role = match writer {
+        Some(profile) => Role::Save {
+            profile,
+            checkpoints: Default::default(),
+        },
+        None => Role::ReadOnly {
+            loaded: std::sync::Mutex::new(profile),
+        },
+    };
     let entry = Arc::new(Entry {
         id: id.clone(),
-        save: p.save,
-        attached: false,
+        role,
+        launch: Launch::Launched { pid, dir, timeout },
         started_at: now_ms(),
-        pid: session.pid(),
         cdp_ws_url: target.url().to_owned(),
         relay: target,
-        timeout,
         product: session.product().to_owned(),
-        dir: Some(dir),
-        profile: std::sync::Mutex::new(profile),
         slot: tokio::sync::Mutex::new(None),
         stopping: Default::default(),
         latest: Default::default(),
-        checkpoints: std::sync::Mutex::new(p.save.then(Default::default)),
     });
     let changes = session.change_watch();
     let info = register(d, entry.clone(), session).await?;
@@ -223,7 +239,7 @@ pub(super) async fn start(
     })
 }
 
-pub(super) async fn attach(
+pub(crate) async fn attach(
     d: &Arc<Daemon>,
     p: SessionAttach,
 ) -> Result<SessionStartResponse, ErrorBody> {
@@ -245,21 +261,17 @@ pub(super) async fn attach(
     };
     let entry = Arc::new(Entry {
         id: new_session_id(),
-        save: false,
-        attached: true,
+        role: Role::ReadOnly {
+            loaded: Default::default(),
+        },
+        launch: Launch::Attached,
         started_at: now_ms(),
-        pid: None,
         cdp_ws_url: target.url().to_owned(),
         relay: target,
-        // The user's own browser: the daemon does not end it for want of clients.
-        timeout: None,
         product: session.product().to_owned(),
-        dir: None,
-        profile: std::sync::Mutex::new(None),
         slot: tokio::sync::Mutex::new(None),
         stopping: Default::default(),
         latest: Default::default(),
-        checkpoints: Default::default(),
     });
     let info = register(d, entry, session).await?;
     tracing::info!(session = %info.session_id, "attached to a running browser");
@@ -282,22 +294,23 @@ async fn register(
     if let Err(entry) = d.sessions.insert(entry.clone()) {
         let session = entry.slot.lock().await.take();
         if let Some(s) = session {
-            if entry.attached {
-                s.detach();
-            } else {
-                let _ = s.close().await;
+            match entry.launch {
+                Launch::Attached => s.detach(),
+                Launch::Launched { .. } => {
+                    let _ = s.close().await;
+                }
             }
         }
-        if let Some(p) = entry.profile() {
+        if let Some(p) = entry.save_profile() {
             d.sessions.release_writer(&p.id, &entry.id);
         }
-        if let Some(dir) = entry.dir.clone() {
-            remove_dir(dir).await;
+        if let Some(dir) = entry.dir() {
+            remove_dir(dir.to_owned()).await;
         }
         return Err(closing());
     }
     tokio::spawn(stop::watch_exit(Arc::downgrade(d), entry.clone(), exit));
-    if let Some(t) = entry.timeout {
+    if let Some(t) = entry.timeout() {
         tokio::spawn(super::timeout::watch_idle(
             Arc::downgrade(d),
             entry.clone(),

@@ -11,23 +11,21 @@ use pvault_protocol::{
 };
 use tokio::sync::watch;
 
-use super::registry::Entry;
+use super::registry::{Entry, Launch, ProfileRef};
 use super::start::remove_dir;
 use super::{capture_report, now_ms};
 use crate::handlers::{blocking, vault_err};
 use crate::state::Daemon;
 
-pub(super) async fn stop(
+pub(crate) async fn stop(
     d: &Arc<Daemon>,
     p: SessionStop,
 ) -> Result<SessionStopResponse, ErrorBody> {
     let entry = d.sessions.running(&p.session_id)?;
-    let reason = if entry.attached {
-        EndReason::Detached
-    } else if p.discard {
-        EndReason::Discarded
-    } else {
-        EndReason::Stopped
+    let reason = match entry.launch {
+        Launch::Attached => EndReason::Detached,
+        Launch::Launched { .. } if p.discard => EndReason::Discarded,
+        Launch::Launched { .. } => EndReason::Stopped,
     };
     end(d, &entry, !p.discard, reason, false).await
 }
@@ -54,7 +52,7 @@ pub(super) async fn end(
     force: bool,
 ) -> Result<SessionStopResponse, ErrorBody> {
     let mut slot = e.slot.lock().await;
-    let Some(session) = slot.as_ref() else {
+    let Some(session) = slot.take() else {
         return Err(d.sessions.running(&e.id).err().unwrap_or_else(|| {
             ErrorBody::new(
                 ErrorCode::NotFound,
@@ -65,13 +63,12 @@ pub(super) async fn end(
     e.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut note = None;
     let mut saved: Option<(SnapshotInfo, CaptureReport)> = None;
-    if save && e.save {
-        match final_save(d, e, session).await {
+    if let (true, Some(profile)) = (save, e.save_profile()) {
+        match final_save(d, e, profile, &session).await {
             Ok(s) => saved = Some(s),
             Err(SaveError::Gone(detail)) => {
-                let s = slot.take();
                 drop(slot);
-                crashed(d, e, s, &detail).await;
+                crashed(d, e, Some(session), &detail).await;
                 return Err(ErrorBody::new(
                     ErrorCode::BrowserError,
                     format!(
@@ -81,6 +78,8 @@ pub(super) async fn end(
                 ));
             }
             Err(SaveError::Failed(err)) if !force => {
+                // The browser keeps running: the session stays as it was.
+                *slot = Some(session);
                 e.stopping
                     .store(false, std::sync::atomic::Ordering::Relaxed);
                 return Err(err);
@@ -91,18 +90,18 @@ pub(super) async fn end(
             }
         }
     }
-    let session = slot.take().expect("checked above");
     drop(slot);
-    if e.attached {
-        session.detach();
-    } else if let Err(err) = session.close().await {
-        tracing::warn!(session = %e.id, error = %err, "browser did not close cleanly");
+    match &e.launch {
+        Launch::Attached => session.detach(),
+        Launch::Launched { dir, .. } => {
+            if let Err(err) = session.close().await {
+                tracing::warn!(session = %e.id, error = %err, "browser did not close cleanly");
+            }
+            remove_dir(dir.clone()).await;
+        }
     }
-    if let Some(dir) = e.dir.clone() {
-        remove_dir(dir).await;
-    }
-    if e.save && reason == EndReason::Discarded {
-        note = discard_checkpoints(d, e).await;
+    if let (Some(profile), EndReason::Discarded) = (e.save_profile(), reason) {
+        note = discard_checkpoints(d, e, profile).await;
     }
     let snapshot = saved.as_ref().map(|(s, _)| s.clone());
     finish(d, e, SessionState::Ended, reason, snapshot.clone(), note);
@@ -116,8 +115,7 @@ pub(super) async fn end(
 
 /// A `save` session stopped with `discard` keeps nothing: its checkpoint leaves the history.
 /// Returns the event's note when that could not be done.
-async fn discard_checkpoints(d: &Arc<Daemon>, e: &Entry) -> Option<String> {
-    let profile = e.profile()?;
+async fn discard_checkpoints(d: &Arc<Daemon>, e: &Entry, profile: &ProfileRef) -> Option<String> {
     let Ok(v) = d.unlocked_vault() else {
         return Some(format!(
             "the vault is locked, so this session's checkpoint stays in {}'s history",
@@ -151,18 +149,21 @@ enum SaveError {
 async fn final_save(
     d: &Arc<Daemon>,
     e: &Entry,
+    profile: &ProfileRef,
     session: &Session,
 ) -> Result<(SnapshotInfo, CaptureReport), SaveError> {
-    let profile = e.profile().expect("a save session has a profile");
     // Checked first: locked means the browser must stay up until the vault is unlocked.
     let v = d.unlocked_vault().map_err(|_| {
-        SaveError::Failed(ErrorBody::new(
-            ErrorCode::Locked,
-            format!(
-                "the vault is locked, so session {} cannot save into {}: run `pvault unlock` and stop it again (the browser keeps running; its state when the vault locked is in the history as a checkpoint), or stop it with --discard",
-                e.id, profile.name
-            ),
-        ))
+        SaveError::Failed(
+            ErrorBody::new(
+                ErrorCode::Locked,
+                format!(
+                    "the vault is locked, so session {} cannot save into {}; the browser keeps running, and its state when the vault locked is in the history as a checkpoint",
+                    e.id, profile.name
+                ),
+            )
+            .with_hint("run `pvault unlock` and stop it again, or stop it with --discard"),
+        )
     })?;
     let (state, rep) = match session.capture().await {
         Ok(x) => x,
@@ -239,14 +240,14 @@ fn finish(
 /// announce it.
 async fn crashed(d: &Daemon, e: &Entry, session: Option<Session>, detail: &str) {
     drop(session);
-    if let Some(dir) = e.dir.clone() {
-        remove_dir(dir).await;
+    if let Some(dir) = e.dir() {
+        remove_dir(dir.to_owned()).await;
     }
     if d.sessions
         .remove(e, SessionState::Crashed, now_ms())
         .is_some()
     {
-        tracing::warn!(session = %e.id, detail, save = e.save, "browser exited unexpectedly; session marked crashed");
+        tracing::warn!(session = %e.id, detail, save = e.is_save(), "browser exited unexpectedly; session marked crashed");
         let _ = d.events.send(Event::SessionCrashed {
             session_id: e.id.clone(),
             profile: e.profile().map(|p| p.name),
@@ -262,14 +263,12 @@ async fn crashed(d: &Daemon, e: &Entry, session: Option<Session>, detail: &str) 
 /// at once when the last page closed.
 async fn closed_by_browser(d: &Arc<Daemon>, e: &Arc<Entry>, session: Session) {
     drop(session);
-    if let Some(dir) = e.dir.clone() {
-        remove_dir(dir).await;
+    if let Some(dir) = e.dir() {
+        remove_dir(dir.to_owned()).await;
     }
     let mut note = None;
     let mut snapshot = None;
-    if e.save
-        && let Some(profile) = e.profile()
-    {
+    if let Some(profile) = e.save_profile() {
         match (e.take_latest(), d.unlocked_vault()) {
             (None, _) => {
                 note = Some(
@@ -349,7 +348,9 @@ pub(super) async fn watch_exit(
         Some(BrowserExit::Exited {
             code: Some(0),
             signal: None,
-        }) if !e.attached => closed_by_browser(&d, &e, session).await,
+        }) if matches!(e.launch, Launch::Launched { .. }) => {
+            closed_by_browser(&d, &e, session).await
+        }
         Some(BrowserExit::Exited { code, signal }) => {
             let detail = match (code, signal) {
                 (_, Some(s)) => format!("browser killed by signal {s}"),

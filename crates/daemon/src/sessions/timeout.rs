@@ -44,7 +44,7 @@ pub(super) async fn watch_idle(d: Weak<Daemon>, e: Arc<Entry>, timeout: Duration
             continue; // a client came and went meanwhile
         }
         let Some(daemon) = d.upgrade() else { return };
-        tracing::info!(session = %e.id, timeout_secs = timeout.as_secs(), save = e.save, "no CDP client for the inactivity timeout; ending the session");
+        tracing::info!(session = %e.id, timeout_secs = timeout.as_secs(), save = e.is_save(), "no CDP client for the inactivity timeout; ending the session");
         match stop::end(&daemon, &e, true, EndReason::TimedOut, false).await {
             Ok(_) => return,
             Err(err) => {

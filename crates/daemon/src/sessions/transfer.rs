@@ -16,12 +16,11 @@ use super::stop::announce_saved;
 use super::{browser_err, capture_report, load_report};
 use crate::handlers::{blocking, vault_err};
 use crate::state::Daemon;
-use crate::sync::MutexExt as _;
 
 /// A capture at lock time must not hold the lock (and the user) for long.
 const LOCK_CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(20);
 
-pub(super) async fn capture(
+pub(crate) async fn capture(
     d: &Arc<Daemon>,
     p: SessionCapture,
 ) -> Result<SessionCaptureResponse, ErrorBody> {
@@ -32,7 +31,7 @@ pub(super) async fn capture(
     let v2 = v.clone();
     let existing = blocking(move || match v2.profile(&name) {
         Ok(info) => Ok(Some(info)),
-        Err(e) if e.code() == "not_found" => Ok(None),
+        Err(pvault_vault::VaultError::ProfileNotFound { .. }) => Ok(None),
         Err(e) => Err(vault_err(e)),
     })
     .await?;
@@ -92,7 +91,7 @@ fn gone() -> ErrorBody {
     ErrorBody::new(ErrorCode::NotFound, "the session is no longer running")
 }
 
-pub(super) async fn load(
+pub(crate) async fn load(
     d: &Arc<Daemon>,
     p: SessionLoad,
 ) -> Result<SessionLoadResponse, ErrorBody> {
@@ -128,7 +127,7 @@ pub(super) async fn load(
     }
     let report = session.load_state(&state).await.map_err(browser_err)?;
     // The session now shows this profile; it stays read-only (`save` is fixed at start).
-    *entry.profile.locked() = Some(ProfileRef {
+    entry.set_loaded(ProfileRef {
         id: info.id.clone(),
         name: info.name.clone(),
     });
@@ -149,10 +148,9 @@ pub(super) async fn load(
 pub(crate) async fn checkpoint_before_lock(d: &Arc<Daemon>) {
     let Ok(v) = d.unlocked_vault() else { return };
     for e in d.sessions.all_running() {
-        if !e.save {
+        let Some(profile) = e.save_profile() else {
             continue;
-        }
-        let Some(profile) = e.profile() else { continue };
+        };
         let captured = tokio::time::timeout(LOCK_CHECKPOINT_TIMEOUT, async {
             let slot = e.slot.lock().await;
             match slot.as_ref() {

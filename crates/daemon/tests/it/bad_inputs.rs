@@ -357,3 +357,41 @@ fn errors_carry_the_request_id_when_it_was_readable() {
     assert_eq!(v["error"]["code"], "invalid_argument");
     let _ = Raw::connect(&d.socket);
 }
+
+/// Every method in the protocol's method table reaches its own handler (never "unknown
+/// method"), and a name outside the table reaches none: a misspelt `session.*` method is
+/// `invalid_argument`, not another session method's handler.
+#[test]
+fn every_method_in_the_table_is_routed_and_no_other_name_is() {
+    use pvault_protocol::Method;
+    let env = Env::new();
+    let mut cmd = env.command();
+    // `session.start` with empty params must not launch a browser here.
+    cmd.env("PVAULT_CHROME", "/nonexistent/chromium")
+        .env("PVAULT_TEST_NO_CHROME_FALLBACK", "1");
+    let d = crate::harness::Daemon::spawn(cmd, &env.socket);
+    let mut c = d.session();
+    for &m in Method::ALL {
+        if m == Method::DaemonShutdown {
+            continue;
+        }
+        let v = c.call(m.name(), json!({}));
+        let routed = v.get("result").is_some()
+            || v["error"]["message"]
+                .as_str()
+                .is_some_and(|msg| !msg.starts_with("unknown method"));
+        assert!(routed, "{m} was not routed: {v}");
+    }
+    for name in ["session.loads", "session.", "Session.load", "vault"] {
+        let v = c.call(name, json!({}));
+        assert_eq!(v["error"]["code"], "invalid_argument", "{name}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("unknown method"),
+            "{name}: {v}"
+        );
+    }
+    assert_eq!(c.call("daemon.shutdown", json!({}))["result"], json!({}));
+}

@@ -5,6 +5,8 @@
 //! (never a wildcard or external address, IPv4 or IPv6), the port is the one Chrome chose at
 //! random (not a fixed one), it is never handed out, and it closes when the session ends.
 
+use std::time::Duration;
+
 use std::collections::HashSet;
 use std::net::TcpStream;
 
@@ -99,7 +101,9 @@ fn chromes_own_port_listens_on_loopback_only_and_closes_with_the_session() {
     }
 
     c.ok("session.stop", json!({"session_id": id}));
-    wait_for("Chrome's port to close with the session", 20, || {
-        TcpStream::connect(("127.0.0.1", port)).is_err()
-    });
+    wait_for(
+        "Chrome's port to close with the session",
+        Duration::from_secs(20),
+        || TcpStream::connect(("127.0.0.1", port)).is_err(),
+    );
 }

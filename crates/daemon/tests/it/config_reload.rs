@@ -1,6 +1,8 @@
 //! `config.toml` reload on the real daemon: a valid edit applies, an invalid edit is rejected
 //! and the previous configuration kept. Waits on `status`, never a fixed sleep.
 
+use std::time::Duration;
+
 use crate::harness::{Env, wait_for};
 
 #[test]
@@ -15,7 +17,7 @@ fn valid_edit_applies_and_invalid_edit_is_rejected() {
         &cfg,
         "auto_lock_secs = 120\nretention = 5\n[browser]\nextra_flags = [\"--lang=en\"]\n",
     );
-    wait_for("the valid edit to apply", 20, || {
+    wait_for("the valid edit to apply", Duration::from_secs(20), || {
         c.status()["auto_lock_secs"] == 120
     });
     let st = c.status();
@@ -24,9 +26,11 @@ fn valid_edit_applies_and_invalid_edit_is_rejected() {
 
     // Wrong type: rejected, previous config kept.
     write_atomic(&cfg, "auto_lock_secs = \"soon\"\n");
-    wait_for("the invalid edit to be rejected", 20, || {
-        !c.status()["config_error"].is_null()
-    });
+    wait_for(
+        "the invalid edit to be rejected",
+        Duration::from_secs(20),
+        || !c.status()["config_error"].is_null(),
+    );
     let st = c.status();
     assert_eq!(st["auto_lock_secs"], 120);
     assert!(
@@ -39,17 +43,21 @@ fn valid_edit_applies_and_invalid_edit_is_rejected() {
 
     // Unknown key (a typo): rejected too.
     write_atomic(&cfg, "auto_lock_secs = 60\nretension = 3\n");
-    wait_for("the fixed file to apply after a typo", 20, || {
-        let st = c.status();
-        st["config_error"]
-            .as_str()
-            .is_some_and(|e| e.contains("retension"))
-    });
+    wait_for(
+        "the fixed file to apply after a typo",
+        Duration::from_secs(20),
+        || {
+            let st = c.status();
+            st["config_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("retension"))
+        },
+    );
     assert_eq!(c.status()["auto_lock_secs"], 120);
 
     // Fixed: applies again.
     write_atomic(&cfg, "auto_lock_secs = 60\n");
-    wait_for("the fix to apply", 20, || {
+    wait_for("the fix to apply", Duration::from_secs(20), || {
         c.status()["auto_lock_secs"] == 60
     });
     assert!(c.status()["config_error"].is_null());

@@ -2,6 +2,8 @@
 //! write present) and `kill -9` during a stream of writes (restart: every acknowledged write
 //! present, `vault.verify` passes).
 
+use std::time::Duration;
+
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -85,7 +87,7 @@ fn kill_9_during_a_stream_of_writes_keeps_every_acknowledged_write() {
             }
         })
     };
-    wait_for("20 acknowledged writes", 60, || {
+    wait_for("20 acknowledged writes", Duration::from_secs(60), || {
         acked.lock().unwrap().len() >= 20
     });
     d.signal(libc::SIGKILL);

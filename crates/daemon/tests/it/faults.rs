@@ -7,19 +7,19 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::harness::{Env, Raw};
-use crate::sessions::support::{CHROME, alive};
+use crate::sessions::support::{alive, chrome};
 
 #[test]
 fn a_panicking_handler_answers_internal_and_the_daemon_keeps_serving() {
     let env = Env::new();
     let mut cmd = env.command();
-    cmd.env("PVAULT_CHROME", CHROME)
+    cmd.env("PVAULT_CHROME", chrome())
         .env("PVAULT_TEST_PANIC_METHOD", "session.list");
     let d = crate::harness::Daemon {
         child: Some(cmd.spawn().unwrap()),
         socket: env.socket.clone(),
     };
-    crate::harness::wait_for("pvaultd to answer", 20, || {
+    crate::harness::wait_for("pvaultd to answer", Duration::from_secs(20), || {
         Raw::try_connect(&env.socket).is_some()
     });
     let mut c = d.session();
@@ -53,7 +53,9 @@ fn a_panicking_handler_answers_internal_and_the_daemon_keeps_serving() {
         c.ok("session.show", json!({"session_id": id}))["session"]["state"],
         "ended"
     );
-    crate::harness::wait_for("the browser to exit", 20, || !alive(pid));
+    crate::harness::wait_for("the browser to exit", Duration::from_secs(20), || {
+        !alive(pid)
+    });
     // A new connection is served too.
     d.session().status();
 }

@@ -1,5 +1,5 @@
-//! Shared helpers: start the real daemon on a temp dir, a raw JSON-lines connection, and
-//! condition waits with a bounded deadline (never a fixed sleep for readiness).
+//! Shared helpers: start the real daemon on a temp dir and a raw JSON-lines connection.
+//! Waits are `pvault_testkit::wait_for` (a condition with a deadline, never a fixed sleep).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -7,36 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use pvault_testkit::{wait_for, wait_for_with};
 use serde_json::{Value, json};
 
 pub const PASS: &str = "correct horse battery staple";
-
-/// Polls `cond` until it holds or `secs` pass (then panics naming `what`).
-pub fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Like [`wait_for`], adding `context()` to the panic message.
-pub fn wait_for_with(
-    what: &str,
-    secs: u64,
-    context: impl Fn() -> String,
-    mut cond: impl FnMut() -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {}",
-            context()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// A temp home + runtime dir for one daemon.
 pub struct Env {
@@ -84,15 +58,7 @@ impl Env {
 
     /// Starts the daemon and waits until it answers.
     pub fn start(&self) -> Daemon {
-        let child = self.command().spawn().unwrap();
-        let d = Daemon {
-            child: Some(child),
-            socket: self.socket.clone(),
-        };
-        wait_for("pvaultd to answer", 20, || {
-            Raw::try_connect(&self.socket).is_some()
-        });
-        d
+        Daemon::spawn(self.command(), &self.socket)
     }
 }
 
@@ -103,6 +69,19 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Spawns `command` (a pvaultd) and waits until it answers on `socket`.
+    pub fn spawn(mut command: Command, socket: &Path) -> Daemon {
+        let child = command.spawn().unwrap();
+        let d = Daemon {
+            child: Some(child),
+            socket: socket.to_owned(),
+        };
+        wait_for("pvaultd to answer", Duration::from_secs(20), || {
+            Raw::try_connect(socket).is_some()
+        });
+        d
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.as_ref().unwrap().id() as i32
     }
@@ -113,14 +92,10 @@ impl Daemon {
     /// Waits for exit; returns the status code (None = killed by a signal).
     pub fn wait(&mut self) -> Option<i32> {
         let mut child = self.child.take().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                return st.code();
-            }
-            assert!(Instant::now() < deadline, "pvaultd did not exit");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for("pvaultd to exit", Duration::from_secs(30), || {
+            child.try_wait().unwrap()
+        })
+        .code()
     }
     pub fn raw(&self) -> Raw {
         Raw::connect(&self.socket)

@@ -14,13 +14,12 @@ use std::time::Duration;
 
 use pvault_browser::{LaunchOptions, Session};
 use pvault_daemon::relay::{Relay, RelayTarget};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{Env, Raw, wait_for};
+use pvault_testkit::{Cdp, chrome};
 
-/// Debian's Chromium, installed by `.ci/run`.
-const CHROME: &str = "/usr/lib/chromium/chromium";
+use crate::harness::{Env, Raw, wait_for};
 
 /// Captured log output of the relay's runtime threads.
 #[derive(Clone, Default)]
@@ -79,7 +78,7 @@ impl Fixture {
         std::fs::create_dir(&udd).unwrap();
         let (session, relay, target) = rt.block_on(async {
             let _g = tracing::dispatcher::set_default(&dispatch);
-            let (session, _) = Session::launch(LaunchOptions::new(CHROME.into(), udd))
+            let (session, _) = Session::launch(LaunchOptions::new(chrome(), udd))
                 .await
                 .expect("launch Chromium");
             let relay = Relay::start(CancellationToken::new()).await.unwrap();
@@ -138,27 +137,6 @@ fn raw_request(relay: &Relay, path: &str, websocket: bool) -> String {
     out
 }
 
-/// One CDP call over a blocking websocket; skips events.
-fn cdp_call(
-    ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
-    id: u64,
-    method: &str,
-) -> Value {
-    ws.send(tungstenite::Message::text(
-        json!({"id": id, "method": method}).to_string(),
-    ))
-    .unwrap();
-    loop {
-        let m = ws.read().unwrap();
-        if let tungstenite::Message::Text(t) = m {
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if v["id"] == json!(id) {
-                return v;
-            }
-        }
-    }
-}
-
 #[test]
 fn missing_wrong_and_near_miss_tokens_get_403_without_upgrade() {
     let f = Fixture::new();
@@ -212,10 +190,9 @@ fn the_right_token_relays_cdp_and_counts_clients() {
     let idle_at_start = f.target().activity().idle_since;
     assert!(idle_at_start.is_some(), "idle from registration");
 
-    let (mut ws, resp) = tungstenite::connect(f.url()).expect("connect through the relay");
-    assert_eq!(resp.status(), 101);
-    let v = cdp_call(&mut ws, 1, "Browser.getVersion");
-    let product = v["result"]["product"].as_str().unwrap_or_default();
+    let mut ws = Cdp::connect(&f.url()).expect("connect through the relay");
+    let v = ws.call("Browser.getVersion", json!({})).unwrap();
+    let product = v["product"].as_str().unwrap_or_default();
     assert!(product.contains("Chrome"), "{v}");
     assert_eq!(product, f.session.as_ref().unwrap().product());
     let a = f.target().activity();
@@ -223,18 +200,23 @@ fn the_right_token_relays_cdp_and_counts_clients() {
     assert_eq!(a.idle_since, None);
 
     // A second client at the same time.
-    let (mut ws2, _) = tungstenite::connect(f.url()).unwrap();
-    let v = cdp_call(&mut ws2, 7, "Target.getTargets");
-    assert!(v["result"]["targetInfos"].is_array(), "{v}");
-    wait_for("two clients", 10, || f.target().activity().clients == 2);
+    let mut ws2 = Cdp::connect(&f.url()).unwrap();
+    let v = ws2.call("Target.getTargets", json!({})).unwrap();
+    assert!(v["targetInfos"].is_array(), "{v}");
+    wait_for("two clients", Duration::from_secs(10), || {
+        f.target().activity().clients == 2
+    });
 
-    ws.close(None).unwrap();
-    // The relay passes our close on and answers it: read until the socket says so.
-    while ws.read().is_ok() {}
-    wait_for("one client", 10, || f.target().activity().clients == 1);
+    // The relay passes our close on and answers it.
+    ws.close();
+    wait_for("one client", Duration::from_secs(10), || {
+        f.target().activity().clients == 1
+    });
     assert_eq!(f.target().activity().idle_since, None);
     drop(ws2);
-    wait_for("no client", 10, || f.target().activity().clients == 0);
+    wait_for("no client", Duration::from_secs(10), || {
+        f.target().activity().clients == 0
+    });
     let a = f.target().activity();
     assert!(
         a.idle_since.unwrap() > idle_at_start.unwrap(),
@@ -251,38 +233,23 @@ fn unregistering_closes_relayed_connections_and_forgets_the_token() {
     let mut f = Fixture::new();
     let url = f.url();
     let path = format!("/devtools/browser/{}", f.token());
-    let (mut ws, _) = tungstenite::connect(&url).unwrap();
-    cdp_call(&mut ws, 1, "Browser.getVersion");
+    let mut ws = Cdp::connect(&url).unwrap();
+    ws.call("Browser.getVersion", json!({})).unwrap();
     assert_eq!(f.relay.len(), 1);
     f.target.take().unwrap().unregister();
     assert_eq!(f.relay.len(), 0);
     // The open connection ends (a close frame or EOF), never hangs.
-    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_mut() {
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    }
-    loop {
-        match ws.read() {
-            Ok(tungstenite::Message::Close(_)) => {}
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                panic!("the relayed connection stayed open after unregistering")
-            }
-            Err(_) => break,
-        }
-    }
+    assert!(
+        ws.closed_by_peer_within(Duration::from_secs(10)),
+        "the relayed connection stayed open after unregistering"
+    );
     let reply = raw_request(&f.relay, &path, true);
     assert!(reply.starts_with("HTTP/1.1 403 "), "{reply}");
 }
 
 #[test]
 fn playwright_connect_over_cdp_works_through_the_relay() {
-    let node_modules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/node/node_modules");
-    if !std::path::Path::new(node_modules)
-        .join("playwright-core")
-        .exists()
-    {
-        panic!("playwright-core is missing: run `npm ci` in tests/node (.ci/run does)");
-    }
+    let node_modules = pvault_testkit::node_dir().join("node_modules");
     let f = Fixture::new();
     let script = r#"
 const { chromium } = require('playwright-core');
@@ -311,7 +278,7 @@ const { chromium } = require('playwright-core');
     );
     assert!(stdout.contains("TITLE=through the relay"), "{stdout}");
     // Playwright's `browser.close()` on a CDP connection only disconnects.
-    wait_for("Playwright to leave", 10, || {
+    wait_for("Playwright to leave", Duration::from_secs(10), || {
         f.target().activity().clients == 0
     });
     assert!(f.session.as_ref().unwrap().exit_watch().borrow().is_none());
@@ -319,14 +286,9 @@ const { chromium } = require('playwright-core');
 
 /// pvaultd with Chromium configured, an unlocked vault, and a connection that said hello.
 fn daemon(env: &Env) -> (crate::harness::Daemon, Raw) {
-    let child = env.command().env("PVAULT_CHROME", CHROME).spawn().unwrap();
-    let d = crate::harness::Daemon {
-        child: Some(child),
-        socket: env.socket.clone(),
-    };
-    wait_for("pvaultd to answer", 20, || {
-        Raw::try_connect(&env.socket).is_some()
-    });
+    let mut command = env.command();
+    command.env("PVAULT_CHROME", chrome());
+    let d = crate::harness::Daemon::spawn(command, &env.socket);
     let mut c = d.session();
     c.init();
     (d, c)
@@ -394,38 +356,24 @@ fn sessions_hand_out_the_relay_and_time_out_when_no_client_is_connected() {
     }
 
     // A client keeps the session alive and stops the countdown.
-    let (mut ws, _) = tungstenite::connect(&url).unwrap();
-    let v = cdp_call(&mut ws, 1, "Browser.getVersion");
-    assert!(v["result"]["product"].is_string(), "{v}");
-    ws.send(tungstenite::Message::text(
-        json!({"id": 2, "method": "Storage.setCookies", "params": {"cookies": [{
-            "name": "kept", "value": "by-timeout", "domain": "example.test", "path": "/",
-            "expires": 4_000_000_000u64, "secure": true, "httpOnly": true
-        }]}})
-        .to_string(),
-    ))
-    .unwrap();
-    loop {
-        if let tungstenite::Message::Text(t) = ws.read().unwrap() {
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if v["id"] == 2 {
-                assert!(v.get("error").is_none(), "{v}");
-                break;
-            }
-        }
-    }
+    let mut ws = Cdp::connect(&url).unwrap();
+    let v = ws.call("Browser.getVersion", json!({})).unwrap();
+    assert!(v["product"].is_string(), "{v}");
+    ws.set_cookies(json!([{
+        "name": "kept", "value": "by-timeout", "domain": "example.test", "path": "/",
+        "expires": 4_000_000_000u64, "secure": true, "httpOnly": true
+    }]));
     let shown = c.ok("session.show", json!({"session_id": id}))["session"].clone();
     assert_eq!(shown["clients"], 1, "{shown}");
     assert!(
         shown.get("timeout_left_secs").is_none(),
         "no countdown while connected: {shown}"
     );
-    ws.close(None).unwrap();
-    while ws.read().is_ok() {}
+    ws.close();
 
     // No client: the countdown runs, then the session saves and ends by itself.
     let mut left = None;
-    wait_for("the countdown to start", 10, || {
+    wait_for("the countdown to start", Duration::from_secs(10), || {
         let s = c.ok("session.show", json!({"session_id": id}))["session"].clone();
         left = s["timeout_left_secs"].as_u64();
         left.is_some()

@@ -2,6 +2,8 @@
 //! unsafe pre-existing directories, another user refused, stale-socket reclaim, and one
 //! daemon per socket.
 
+use std::time::Duration;
+
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Command;
 
@@ -125,5 +127,5 @@ fn a_regular_file_at_the_socket_path_is_not_deleted() {
     let err = refused_to_start(&env);
     assert!(err.contains("not a socket"), "{err}");
     assert_eq!(std::fs::read(&env.socket).unwrap(), b"precious");
-    wait_for("nothing", 1, || true);
+    wait_for("nothing", Duration::from_secs(1), || true);
 }

@@ -56,8 +56,8 @@ fn status_and_the_relay_answer_while_verify_runs_and_lock_waits() {
         }),
     );
     let s = c.ok("session.start", json!({}));
-    let mut cdp = Cdp::connect(s["session"]["cdp_ws_url"].as_str().unwrap());
-    cdp.call("Browser.getVersion", json!({}));
+    let mut cdp = Cdp::connect(s["session"]["cdp_ws_url"].as_str().unwrap()).unwrap();
+    cdp.call("Browser.getVersion", json!({})).unwrap();
 
     // The verify on its own connection, then a lock; both answered later.
     let mut verify = d.session();
@@ -85,7 +85,7 @@ fn status_and_the_relay_answer_while_verify_runs_and_lock_waits() {
     while !done.load(std::sync::atomic::Ordering::SeqCst) && rounds < 50 {
         let st = timed_status(&d);
         let t = Instant::now();
-        cdp.call("Browser.getVersion", json!({}));
+        cdp.call("Browser.getVersion", json!({})).unwrap();
         let cd = t.elapsed();
         worst_status = worst_status.max(st);
         worst_cdp = worst_cdp.max(cd);

@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ack, request};
-
 /// A protocol version: `major` changes break compatibility, `minor` adds methods or optional
 /// fields only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,7 +27,6 @@ pub struct Hello {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
 }
-request!(Hello, "hello", HelloResponse);
 
 /// Result of `hello`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +43,6 @@ pub struct HelloResponse {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Status {}
-request!(Status, "status", StatusResponse);
 
 /// Result of `status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,11 +90,9 @@ pub struct StatusResponse {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Subscribe {}
-request!(Subscribe, "subscribe", Ack);
 
 /// `daemon.shutdown`: the daemon answers, stops accepting, finishes in-flight requests, stops
 /// sessions and exits 0.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DaemonShutdown {}
-request!(DaemonShutdown, "daemon.shutdown", Ack);

@@ -21,45 +21,85 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ack {}
 
-/// Ties a params struct to its method name and response type.
-macro_rules! request {
-    ($ty:ty, $method:literal, $resp:ty) => {
-        impl $crate::Request for $ty {
-            const METHOD: &'static str = $method;
-            type Response = $resp;
+/// The method table: every method of this protocol version, in documentation order, with its
+/// wire name, its params type and its result type. It generates [`Method`] and every
+/// [`Request`](crate::Request) impl, so a name is written once; the daemon routes on
+/// [`Method`] with an exhaustive match, so a method added here does not build until it is
+/// routed.
+macro_rules! methods {
+    ($($variant:ident = $name:literal, $params:ty => $resp:ty;)*) => {
+        /// A method of the protocol, as the daemon routes it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Method {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                $variant,
+            )*
         }
+
+        impl Method {
+            /// Every method, in documentation order.
+            pub const ALL: &'static [Method] = &[$(Method::$variant),*];
+
+            /// The wire name, `area.verb`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Method::$variant => $name,)*
+                }
+            }
+
+            /// The method called `name`; `None` for a name this version does not define.
+            pub fn from_name(name: &str) -> Option<Method> {
+                match name {
+                    $($name => Some(Method::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+
+        $(
+            impl $crate::Request for $params {
+                const METHOD: &'static str = $name;
+                const KIND: Method = Method::$variant;
+                type Response = $resp;
+            }
+        )*
     };
 }
-pub(crate) use request;
 
-/// Every method name this protocol version defines, in documentation order.
-pub const METHODS: &[&str] = &[
-    "hello",
-    "status",
-    "subscribe",
-    "daemon.shutdown",
-    "vault.init",
-    "vault.unlock",
-    "vault.lock",
-    "vault.passwd",
-    "vault.verify",
-    "vault.backup",
-    "profile.create",
-    "profile.list",
-    "profile.show",
-    "profile.rename",
-    "profile.update",
-    "profile.delete",
-    "profile.import",
-    "profile.export",
-    "profile.history",
-    "profile.diff",
-    "profile.restore",
-    "session.start",
-    "session.list",
-    "session.show",
-    "session.stop",
-    "session.capture",
-    "session.load",
-    "session.attach",
-];
+methods! {
+    Hello = "hello", Hello => HelloResponse;
+    Status = "status", Status => StatusResponse;
+    Subscribe = "subscribe", Subscribe => Ack;
+    DaemonShutdown = "daemon.shutdown", DaemonShutdown => Ack;
+    VaultInit = "vault.init", VaultInit => VaultInitResponse;
+    VaultUnlock = "vault.unlock", VaultUnlock => VaultUnlockResponse;
+    VaultLock = "vault.lock", VaultLock => Ack;
+    VaultPasswd = "vault.passwd", VaultPasswd => Ack;
+    VaultVerify = "vault.verify", VaultVerify => VaultVerifyResponse;
+    VaultBackup = "vault.backup", VaultBackup => VaultBackupResponse;
+    ProfileCreate = "profile.create", ProfileCreate => ProfileResponse;
+    ProfileList = "profile.list", ProfileList => ProfileListResponse;
+    ProfileShow = "profile.show", ProfileShow => ProfileResponse;
+    ProfileRename = "profile.rename", ProfileRename => ProfileResponse;
+    ProfileUpdate = "profile.update", ProfileUpdate => ProfileResponse;
+    ProfileDelete = "profile.delete", ProfileDelete => Ack;
+    ProfileImport = "profile.import", ProfileImport => ProfileImportResponse;
+    ProfileExport = "profile.export", ProfileExport => ProfileExportResponse;
+    ProfileHistory = "profile.history", ProfileHistory => ProfileHistoryResponse;
+    ProfileDiff = "profile.diff", ProfileDiff => ProfileDiffResponse;
+    ProfileRestore = "profile.restore", ProfileRestore => ProfileRestoreResponse;
+    SessionStart = "session.start", SessionStart => SessionStartResponse;
+    SessionList = "session.list", SessionList => SessionListResponse;
+    SessionShow = "session.show", SessionShow => SessionShowResponse;
+    SessionStop = "session.stop", SessionStop => SessionStopResponse;
+    SessionCapture = "session.capture", SessionCapture => SessionCaptureResponse;
+    SessionLoad = "session.load", SessionLoad => SessionLoadResponse;
+    SessionAttach = "session.attach", SessionAttach => SessionStartResponse;
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -4,8 +4,6 @@
 use pvault_model::{ProfileInfo, SessionSettings, SnapshotInfo};
 use serde::{Deserialize, Serialize};
 
-use super::{Ack, request};
-
 /// Result of requests that return one profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileResponse {
@@ -27,7 +25,6 @@ pub struct ProfileCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<SessionSettings>,
 }
-request!(ProfileCreate, "profile.create", ProfileResponse);
 
 /// `profile.list`: profiles ordered by name, one page.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +37,6 @@ pub struct ProfileList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
 }
-request!(ProfileList, "profile.list", ProfileListResponse);
 
 impl ProfileList {
     /// Largest page the daemon returns; larger limits are clamped.
@@ -65,7 +61,6 @@ pub struct ProfileShow {
     /// Name or id.
     pub name: String,
 }
-request!(ProfileShow, "profile.show", ProfileResponse);
 
 /// `profile.rename`. `conflict` if `new_name` is taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +71,6 @@ pub struct ProfileRename {
     /// The new name.
     pub new_name: String,
 }
-request!(ProfileRename, "profile.rename", ProfileResponse);
 
 /// `profile.update`: changes the description or the default session settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,7 +88,6 @@ pub struct ProfileUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<SessionSettings>,
 }
-request!(ProfileUpdate, "profile.update", ProfileResponse);
 
 /// `profile.delete`: deletes the profile and its history (its data key is shredded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,7 +96,6 @@ pub struct ProfileDelete {
     /// Name or id.
     pub name: String,
 }
-request!(ProfileDelete, "profile.delete", Ack);
 
 /// `profile.import`: appends a Playwright storageState as the profile's newest snapshot
 /// (kind `import`).
@@ -118,7 +110,6 @@ pub struct ProfileImport {
     #[serde(default = "yes")]
     pub create: bool,
 }
-request!(ProfileImport, "profile.import", ProfileImportResponse);
 
 fn yes() -> bool {
     true
@@ -152,7 +143,6 @@ pub struct ProfileExport {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub chunked: bool,
 }
-request!(ProfileExport, "profile.export", ProfileExportResponse);
 
 /// Formats of `profile.export`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,7 +190,6 @@ pub struct ProfileHistory {
     /// Name or id.
     pub name: String,
 }
-request!(ProfileHistory, "profile.history", ProfileHistoryResponse);
 
 /// Result of `profile.history`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,7 +215,6 @@ pub struct ProfileDiff {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
 }
-request!(ProfileDiff, "profile.diff", ProfileDiffResponse);
 
 /// Result of `profile.diff`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,7 +237,6 @@ pub struct ProfileRestore {
     /// Selector of the snapshot to restore.
     pub snapshot: String,
 }
-request!(ProfileRestore, "profile.restore", ProfileRestoreResponse);
 
 /// Result of `profile.restore`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

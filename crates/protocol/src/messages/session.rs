@@ -6,8 +6,6 @@ use std::path::PathBuf;
 use pvault_model::{SnapshotInfo, Viewport};
 use serde::{Deserialize, Serialize};
 
-use super::request;
-
 /// A running (or attached) browser session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
@@ -193,7 +191,6 @@ pub struct SessionStart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
 }
-request!(SessionStart, "session.start", SessionStartResponse);
 
 /// Result of `session.start` and `session.attach`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,7 +208,6 @@ pub struct SessionStartResponse {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionList {}
-request!(SessionList, "session.list", SessionListResponse);
 
 /// Result of `session.list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,7 +223,6 @@ pub struct SessionShow {
     /// Session id.
     pub session_id: String,
 }
-request!(SessionShow, "session.show", SessionShowResponse);
 
 /// Result of `session.show`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,7 +241,6 @@ pub struct SessionStop {
     #[serde(default)]
     pub discard: bool,
 }
-request!(SessionStop, "session.stop", SessionStopResponse);
 
 /// Result of `session.stop`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -268,7 +262,6 @@ pub struct SessionCapture {
     /// Target profile name.
     pub into: String,
 }
-request!(SessionCapture, "session.capture", SessionCaptureResponse);
 
 /// Result of `session.capture`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,7 +283,6 @@ pub struct SessionLoad {
     /// Profile name or id.
     pub profile: String,
 }
-request!(SessionLoad, "session.load", SessionLoadResponse);
 
 /// Result of `session.load`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,4 +299,3 @@ pub struct SessionAttach {
     /// `http://host:port` or a `ws://…/devtools/browser/…` URL (loopback only).
     pub cdp_url: String,
 }
-request!(SessionAttach, "session.attach", SessionStartResponse);

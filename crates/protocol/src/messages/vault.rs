@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ack, request};
 use crate::Credential;
 
 /// `vault.init`: creates the vault and leaves it unlocked. `conflict` if one exists.
@@ -14,7 +13,6 @@ pub struct VaultInit {
     /// The first keyslot's secret.
     pub credential: Credential,
 }
-request!(VaultInit, "vault.init", VaultInitResponse);
 
 /// Result of `vault.init`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +31,6 @@ pub struct VaultUnlock {
     /// Passphrase or key file.
     pub credential: Credential,
 }
-request!(VaultUnlock, "vault.unlock", VaultUnlockResponse);
 
 /// Result of `vault.unlock`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +47,6 @@ pub struct VaultUnlockResponse {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VaultLock {}
-request!(VaultLock, "vault.lock", Ack);
 
 /// `vault.passwd`: replaces the passphrase keyslot (when `new` is a passphrase) or adds/replaces
 /// the key-file keyslot (when `new` is a key file). `old` must open a slot (`auth_failed`).
@@ -62,13 +58,11 @@ pub struct VaultPasswd {
     /// The new secret.
     pub new: Credential,
 }
-request!(VaultPasswd, "vault.passwd", Ack);
 
 /// `vault.verify`: authenticates every record. Requires unlocked.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VaultVerify {}
-request!(VaultVerify, "vault.verify", VaultVerifyResponse);
 
 /// Result of `vault.verify`. A failed verification is a *result* (`ok: false`), not an error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,7 +85,6 @@ pub struct VaultBackup {
     /// Absolute destination path; its parent directory must exist.
     pub path: PathBuf,
 }
-request!(VaultBackup, "vault.backup", VaultBackupResponse);
 
 /// Result of `vault.backup`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,18 +30,11 @@ fn processes_using(dir: &std::path::Path) -> Vec<u32> {
 }
 
 /// Attaches to the session's page that is at `path` of the test server.
-fn page_at(cdp: &mut Cdp, srv: &Server, path: &str) -> String {
+fn page_at(cdp: &mut Cdp, srv: &TestServer, path: &str) -> String {
     let url = srv.url(path);
-    let targets = cdp.call("Target.getTargets", json!({}))["targetInfos"].clone();
-    let target = targets
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["type"] == "page" && t["url"] == url.as_str())
-        .unwrap_or_else(|| panic!("no page at {url}: {targets}"))["targetId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let target = cdp
+        .page_at(&url)
+        .unwrap_or_else(|| panic!("no page at {url}: {:?}", cdp.page_urls()));
     cdp.attach(&target)
 }
 
@@ -65,7 +58,7 @@ fn item<'a>(state: &'a Value, origin: &str, key: &str) -> Option<&'a str> {
 }
 
 /// Creates profile `acct` and starts a `save` session on it at the test server's login page.
-fn logged_in_save_session(c: &mut crate::harness::Raw, srv: &Server) -> (Value, String) {
+fn logged_in_save_session(c: &mut crate::harness::Raw, srv: &TestServer) -> (Value, String) {
     c.ok("profile.create", json!({"name": "acct"}));
     let s = start(
         c,
@@ -78,13 +71,13 @@ fn logged_in_save_session(c: &mut crate::harness::Raw, srv: &Server) -> (Value, 
 #[test]
 fn kill_9_of_chrome_keeps_a_checkpoint_of_changes_made_5_s_before() {
     let env = Env::new();
-    let srv = Server::start();
+    let srv = TestServer::start();
     let (d, mut c) = ready(&env);
     let mut ev = Events::subscribe(&d);
     let (s, id) = logged_in_save_session(&mut c, &srv);
     let pid = s["session"]["pid"].as_u64().unwrap() as i32;
     srv.wait("/done", 1);
-    let mut cdp = Cdp::connect(s["session"]["cdp_ws_url"].as_str().unwrap());
+    let mut cdp = Cdp::connect(s["session"]["cdp_ws_url"].as_str().unwrap()).unwrap();
     let page = page_at(&mut cdp, &srv, "/login");
     // A localStorage write (a DOMStorage event) gets a checkpoint soon.
     cdp.eval(&page, "localStorage.setItem('late', 'ls-1'), 1");
@@ -133,20 +126,24 @@ fn kill_9_of_chrome_keeps_a_checkpoint_of_changes_made_5_s_before() {
 #[test]
 fn a_killed_daemon_leaves_no_process_or_directory_and_its_checkpoint_stays() {
     let env = Env::new();
-    let srv = Server::start();
+    let srv = TestServer::start();
     let (mut d, mut c) = ready(&env);
     let mut ev = Events::subscribe(&d);
     let (s, id) = logged_in_save_session(&mut c, &srv);
     let pid = s["session"]["pid"].as_u64().unwrap() as u32;
     srv.wait("/done", 1);
     // The login's cookie and localStorage are in a checkpoint.
-    wait_for("a checkpoint holding the login", 30, || {
-        let saved = ev.next("session.saved", &id);
-        saved["snapshot"]["kind"] == "checkpoint"
-            && c.ok("profile.export", json!({"name": "acct"}))["state"]["cookies"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|k| k["value"] == SID))
-    });
+    wait_for(
+        "a checkpoint holding the login",
+        Duration::from_secs(30),
+        || {
+            let saved = ev.next("session.saved", &id);
+            saved["snapshot"]["kind"] == "checkpoint"
+                && c.ok("profile.export", json!({"name": "acct"}))["state"]["cookies"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|k| k["value"] == SID))
+        },
+    );
     let dir = sessions_dir(&env);
     assert!(!processes_using(&dir).is_empty());
     drop((c, ev));
@@ -155,12 +152,16 @@ fn a_killed_daemon_leaves_no_process_or_directory_and_its_checkpoint_stays() {
     assert!(alive(pid), "Chrome outlives kill -9 of its daemon");
 
     let d2 = start_daemon(&env, &[]);
-    wait_for("every process of the old session to be gone", 20, || {
-        processes_using(&dir).is_empty()
-    });
-    wait_for("the leftover directory to be removed", 20, || {
-        session_dirs(&env).is_empty()
-    });
+    wait_for(
+        "every process of the old session to be gone",
+        Duration::from_secs(20),
+        || processes_using(&dir).is_empty(),
+    );
+    wait_for(
+        "the leftover directory to be removed",
+        Duration::from_secs(20),
+        || session_dirs(&env).is_empty(),
+    );
     let mut c = d2.session();
     c.unlock();
     let h = history(&mut c, "acct");
@@ -174,21 +175,25 @@ fn a_killed_daemon_leaves_no_process_or_directory_and_its_checkpoint_stays() {
 #[test]
 fn a_browser_that_closes_itself_ends_the_session_with_its_newest_state_saved() {
     let env = Env::new();
-    let srv = Server::start();
+    let srv = TestServer::start();
     let (d, mut c) = ready(&env);
     let mut ev = Events::subscribe(&d);
     let (s, id) = logged_in_save_session(&mut c, &srv);
     srv.wait("/done", 1);
-    let mut cdp = Cdp::connect(s["session"]["cdp_ws_url"].as_str().unwrap());
+    let mut cdp = Cdp::connect(s["session"]["cdp_ws_url"].as_str().unwrap()).unwrap();
     let page = page_at(&mut cdp, &srv, "/login");
     cdp.eval(&page, "localStorage.setItem('late', 'ls-2'), 1");
     // The checkpoint after the write; then the client closes the browser, as Puppeteer's
     // `browser.close()` does (Chrome exits with code 0: not a crash).
-    wait_for("a checkpoint with the write", 30, || {
-        ev.next("session.saved", &id);
-        let state = c.ok("profile.export", json!({"name": "acct"}))["state"].clone();
-        item(&state, &srv.origin, "late") == Some("ls-2")
-    });
+    wait_for(
+        "a checkpoint with the write",
+        Duration::from_secs(30),
+        || {
+            ev.next("session.saved", &id);
+            let state = c.ok("profile.export", json!({"name": "acct"}))["state"].clone();
+            item(&state, &srv.origin, "late") == Some("ls-2")
+        },
+    );
     // A change right before the close, which no timer could have seen: the relay holds the
     // client's Browser.close until the daemon has captured.
     cdp.eval(
@@ -229,14 +234,13 @@ fn browser_close_from_a_client_waits_for_the_final_capture() {
     c.ok("profile.create", json!({"name": "acct"}));
     let s = start(&mut c, json!({"profile": "acct", "save": true}));
     let id = id_of(&s);
-    let mut cdp = Cdp::connect(s["session"]["cdp_ws_url"].as_str().unwrap());
+    let mut cdp = Cdp::connect(s["session"]["cdp_ws_url"].as_str().unwrap()).unwrap();
     // No page is open, so closing the browser closes no page (nothing for the checkpoints to
     // react to) and a browser-level cookie raises no event: only a capture made between the
     // client's Browser.close and Chrome's exit can hold it.
-    cdp.call(
-        "Storage.setCookies",
-        json!({"cookies": [{"name": "final", "value": "v1", "domain": "example.test",
-                            "path": "/", "expires": 4_000_000_000u64}]}),
+    cdp.set_cookies(
+        json!([{"name": "final", "value": "v1", "domain": "example.test",
+                            "path": "/", "expires": 4_000_000_000u64}]),
     );
     let _ = cdp.call("Browser.close", json!({}));
     let ended = ev.next("session.ended", &id);
@@ -249,7 +253,7 @@ fn browser_close_from_a_client_waits_for_the_final_capture() {
 #[test]
 fn stop_with_discard_leaves_no_checkpoint_behind() {
     let env = Env::new();
-    let srv = Server::start();
+    let srv = TestServer::start();
     let (d, mut c) = ready(&env);
     let mut ev = Events::subscribe(&d);
     c.ok("profile.create", json!({"name": "acct"}));

@@ -5,6 +5,8 @@
 //! (Chromium keeps minidumps — process memory, cookies included — and its singleton
 //! directory outside the user-data-dir unless told otherwise.)
 
+use std::time::Duration;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -64,9 +66,11 @@ fn session_with_a_page(c: &mut Raw, env: &Env) -> (String, u32, PathBuf) {
 }
 
 fn wait_crashed(c: &mut Raw, id: &str) {
-    wait_for("the session to be marked crashed", 30, || {
-        c.ok("session.show", json!({"session_id": id}))["session"]["state"] == "crashed"
-    });
+    wait_for(
+        "the session to be marked crashed",
+        Duration::from_secs(30),
+        || c.ok("session.show", json!({"session_id": id}))["session"]["state"] == "crashed",
+    );
 }
 
 #[test]
@@ -95,11 +99,15 @@ fn crashed_and_clean_sessions_leave_nothing_outside_their_directory() {
     // A clean session.
     let (id, _, dir) = session_with_a_page(&mut c, &env);
     c.ok("session.stop", json!({"session_id": id}));
-    wait_for("the clean session's directory to go", 20, || !dir.exists());
+    wait_for(
+        "the clean session's directory to go",
+        Duration::from_secs(20),
+        || !dir.exists(),
+    );
 
     // A renderer crash, then the browser's.
     let (id, pid, dir) = session_with_a_page(&mut c, &env);
-    wait_for("a renderer", 20, || {
+    wait_for("a renderer", Duration::from_secs(20), || {
         !chrome_processes(&dir, "--type=renderer").is_empty()
     });
     for r in chrome_processes(&dir, "--type=renderer") {
@@ -107,24 +115,32 @@ fn crashed_and_clean_sessions_leave_nothing_outside_their_directory() {
     }
     signal(pid, libc::SIGSEGV);
     wait_crashed(&mut c, &id);
-    wait_for("the crashed session's directory to go", 30, || {
-        !dir.exists()
-    });
+    wait_for(
+        "the crashed session's directory to go",
+        Duration::from_secs(30),
+        || !dir.exists(),
+    );
 
     // An aborting browser.
     let (id, pid, dir) = session_with_a_page(&mut c, &env);
     signal(pid, libc::SIGABRT);
     wait_crashed(&mut c, &id);
-    wait_for("the aborted session's directory to go", 30, || {
-        !dir.exists()
-    });
+    wait_for(
+        "the aborted session's directory to go",
+        Duration::from_secs(30),
+        || !dir.exists(),
+    );
 
     // Every process of those Chromes gone, the crash handler included (it names its database
     // directory, in a session directory or in the sandbox), so nothing writes any more.
-    wait_for("every process of the sessions' Chromes to exit", 30, || {
-        chrome_processes(&sessions_dir(&env), "").is_empty()
-            && chrome_processes(&sandbox, "").is_empty()
-    });
+    wait_for(
+        "every process of the sessions' Chromes to exit",
+        Duration::from_secs(30),
+        || {
+            chrome_processes(&sessions_dir(&env), "").is_empty()
+                && chrome_processes(&sandbox, "").is_empty()
+        },
+    );
     let after = tree(&sandbox);
     let new: Vec<_> = after.difference(&before).collect();
     assert!(

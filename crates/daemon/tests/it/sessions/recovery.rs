@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::support::*;
-use crate::harness::{Env, wait_for};
+use crate::harness::{Env, wait_for, wait_for_with};
 
 /// How long after the new daemon's start the old session may still be around.
 const RECOVERY_BUDGET: Duration = Duration::from_secs(5);
@@ -40,21 +40,19 @@ fn daemon_with_a_session(env: &Env) -> (crate::harness::Daemon, u32, std::path::
 fn assert_recovered_promptly(env: &Env, pid: u32) -> crate::harness::Daemon {
     let t0 = Instant::now();
     let d2 = start_daemon(env, &[]);
-    loop {
-        let done = !alive(pid) && session_dirs(env).is_empty();
-        if done {
-            break;
-        }
-        assert!(
-            t0.elapsed() < RECOVERY_BUDGET,
-            "the old session is still there {:?} after the new daemon started: browser alive {}, dirs {:?}; log:\n{}",
-            t0.elapsed(),
-            alive(pid),
-            session_dirs(env),
-            env.log()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_with(
+        "the old session to be gone after the new daemon started",
+        RECOVERY_BUDGET.saturating_sub(t0.elapsed()),
+        || {
+            format!(
+                "browser alive {}, dirs {:?}; log:\n{}",
+                alive(pid),
+                session_dirs(env),
+                env.log()
+            )
+        },
+        || !alive(pid) && session_dirs(env).is_empty(),
+    );
     d2
 }
 
@@ -69,9 +67,11 @@ fn a_killed_daemon_that_is_still_an_unreaped_zombie_is_recovered_from() {
     // A zombie whose threads have all exited: the leader alone in its task list. (A leader
     // shows `Z` as soon as it exits itself, while its other threads may still be tearing down
     // and holding its files, locks included.)
-    wait_for("the killed daemon to be a zombie", 20, || {
-        proc_state(daemon_pid) == Some('Z') && threads(daemon_pid) == 1
-    });
+    wait_for(
+        "the killed daemon to be a zombie",
+        Duration::from_secs(20),
+        || proc_state(daemon_pid) == Some('Z') && threads(daemon_pid) == 1,
+    );
     assert!(alive(pid), "Chrome outlives kill -9 of its daemon");
     let _d2 = assert_recovered_promptly(&env, pid);
     assert_eq!(
@@ -104,7 +104,7 @@ fn a_live_daemon_on_another_socket_keeps_its_session() {
     let (_d, pid, record) = daemon_with_a_session(&env);
     let other = Env::new();
     let mut c = env.command();
-    c.env("PVAULT_CHROME", CHROME)
+    c.env("PVAULT_CHROME", chrome())
         .env("PVAULT_HOME", other.home.clone())
         .env("PVAULT_SOCKET", env.socket.with_file_name("other.sock"));
     let child = c.spawn().unwrap();
@@ -112,9 +112,11 @@ fn a_live_daemon_on_another_socket_keeps_its_session() {
         child: Some(child),
         socket: env.socket.with_file_name("other.sock"),
     };
-    wait_for("the second daemon to answer", 20, || {
-        crate::harness::Raw::try_connect(&d2.socket).is_some()
-    });
+    wait_for(
+        "the second daemon to answer",
+        Duration::from_secs(20),
+        || crate::harness::Raw::try_connect(&d2.socket).is_some(),
+    );
     // Its recovery has run before it answered.
     d2.session().status();
     assert!(alive(pid), "the first daemon's browser still runs");

@@ -1,10 +1,13 @@
-//! A local HTTP server for the browser suites (127.0.0.1, port 0; never the internet).
+//! The test site: a local HTTP server for the browser tests (127.0.0.1, port 0; never the
+//! internet).
 //!
-//! - `GET /login` "logs in": sets an httpOnly cookie `sid` (and a partitioned-free plain
-//!   `theme` cookie), and a script stores `token` in localStorage, then sets the title to
-//!   `logged-in`.
+//! - `GET /login` "logs in": sets an httpOnly cookie `sid` (and a plain `theme` cookie), and a
+//!   script stores `token` in localStorage, sets the title to `logged-in`, then requests
+//!   `/done` (so a test can wait for the script to have run).
 //! - `GET /whoami` answers `user:<sid>` when the `sid` cookie arrives, `anonymous` otherwise.
-//! - `GET /app` is a page whose title becomes `token:<localStorage token>` (or `token:none`).
+//! - `GET /app` is a page whose title becomes `token:<localStorage token>` (or `token:none`),
+//!   and which reports the same to `/report?token=…` (so a test without a page session sees
+//!   it too).
 //! - `GET /logout` expires `sid`.
 //! - `GET /idb-app` keeps a login in IndexedDB through real npm libraries (idb-keyval, Dexie,
 //!   localforage): `app.login(token)` stores it, and on load the page's title becomes
@@ -18,11 +21,27 @@
 //!   (installed by `npm ci` there), so the pages load them from this server, never the
 //!   internet.
 //!
-//! Every request's `Cookie` header is recorded so a test can assert what the browser sent.
+//! Every request's path, query and `Cookie` header are recorded so a test can assert what the
+//! browser sent.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::wait_for;
+
+/// The `tests/node` folder with the npm packages installed (`npm ci` there): Playwright for
+/// the suites, and the libraries `/lib/` serves.
+pub fn node_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/node");
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run `npm ci` in tests/node (.ci/run does)"
+    );
+    dir
+}
 
 /// The secret values the login page hands out; tests look for them in stored state.
 pub const SID: &str = "sid-3f9a7c1e-secret";
@@ -122,13 +141,16 @@ window.app.read().then(
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
-    /// Request path.
+    /// Request path, without the query.
     pub path: String,
+    /// The query string (after `?`), as sent.
+    pub query: String,
     /// The `Cookie` header, empty when none was sent.
     pub cookie: String,
 }
 
 /// A running test server; it stops with the test process.
+#[derive(Debug)]
 pub struct TestServer {
     /// `http://127.0.0.1:<port>`.
     pub origin: String,
@@ -157,6 +179,33 @@ impl TestServer {
     /// Full URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.origin, path)
+    }
+
+    /// Waits (bounded) for the `n`-th request to `path` (1-based) and returns it.
+    pub fn wait(&self, path: &str, n: usize) -> Seen {
+        wait_for(
+            &format!("request {n} to {path}"),
+            Duration::from_secs(30),
+            || {
+                self.seen
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|s| s.path == path)
+                    .nth(n - 1)
+                    .cloned()
+            },
+        )
+    }
+
+    /// How many requests to `path` arrived so far.
+    pub fn count(&self, path: &str) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == path)
+            .count()
     }
 
     /// Cookie headers received on requests to `path`.
@@ -188,9 +237,11 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
             cookie = v.trim().to_owned();
         }
     }
-    let path_only = path.split('?').next().unwrap_or("/").to_owned();
+    let (path_only, query) = path.split_once('?').unwrap_or((&path, ""));
+    let path_only = path_only.to_owned();
     seen.lock().unwrap().push(Seen {
         path: path_only.clone(),
+        query: query.to_owned(),
         cookie: cookie.clone(),
     });
     if let Some(name) = path_only
@@ -209,7 +260,7 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
                 "<!doctype html><title>logging in</title><script>\
                  localStorage.setItem('token', '{TOKEN}');\
                  localStorage.setItem('unicode', 'ünïcødé ✓ 日本');\
-                 document.title = 'logged-in';</script>"
+                 document.title = 'logged-in'; fetch('/done');</script>"
             ),
         ),
         "/whoami" => {
@@ -226,7 +277,9 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
         "/app" => (
             String::new(),
             "<!doctype html><title>loading</title><script>\
-             document.title = 'token:' + (localStorage.getItem('token') || 'none');</script>"
+             const token = localStorage.getItem('token') || 'none';\
+             document.title = 'token:' + token;\
+             fetch('/report?token=' + encodeURIComponent(token));</script>"
                 .to_owned(),
         ),
         "/idb-app" => (String::new(), IDB_APP.to_owned()),
@@ -273,7 +326,7 @@ fn serve_library(mut out: TcpStream, name: &str) -> std::io::Result<()> {
         )?;
         return out.flush();
     };
-    let path = super::node_dir().join("node_modules").join(file);
+    let path = node_dir().join("node_modules").join(file);
     let body = std::fs::read(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (run `npm ci` in tests/node)", path.display()));
     write!(
