@@ -101,29 +101,39 @@ impl Session {
             // service, so 10,000 records in one page take a second).
             todo.sort_by_key(|o| std::cmp::Reverse(idb_records(o)));
             let lanes = todo.len().min(STUB_PAGES);
-            let stubs = match self.open_stubs(lanes).await {
-                Ok(stubs) => stubs,
-                Err(e) => {
-                    for o in &todo {
-                        out.failed
-                            .push((o.origin.clone(), format!("web storage: {e}")));
-                    }
-                    Vec::new()
-                }
-            };
             let next = AtomicUsize::new(0);
-            let results = futures::future::join_all(stubs.iter().map(|stub| async {
+            // Each lane opens its stub page and starts on the next origin at once (opening
+            // costs a target, a renderer process and chromiumoxide's page set-up: the lanes
+            // must not wait for the slowest). A lane whose page does not open takes nothing;
+            // what no lane could take is reported with the last opening error.
+            let lane_results = futures::future::join_all((0..lanes).map(|_| async {
                 let mut out = StorageLoad::default();
-                while let Some(o) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    self.load_origin(stub, o, fresh, local_on_disk, &mut out)
-                        .await;
+                let stub = StubPage::open(&self.browser, self.tracker.clone()).await;
+                if let Ok(stub) = &stub {
+                    while let Some(o) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        self.load_origin(stub, o, fresh, local_on_disk, &mut out)
+                            .await;
+                    }
                 }
-                out
+                (stub, out)
             }))
             .await;
+            let mut results = Vec::with_capacity(lanes);
+            let mut open_err = None;
             // One at a time: a stub page that is the browser's last page is replaced first.
-            for stub in stubs {
-                stub.close(&self.browser).await;
+            for (stub, r) in lane_results {
+                match stub {
+                    Ok(stub) => stub.close(&self.browser).await,
+                    Err(e) => open_err = Some(e),
+                }
+                results.push(r);
+            }
+            if let Some(e) = open_err {
+                let taken = next.load(Ordering::Relaxed);
+                for o in todo.iter().skip(taken) {
+                    out.failed
+                        .push((o.origin.clone(), format!("web storage: {e}")));
+                }
             }
             for r in results {
                 out.local_origins += r.local_origins;
@@ -148,30 +158,6 @@ impl Session {
             }
         }
         Ok(out)
-    }
-
-    /// Opens `lanes` stub pages at the same time (each costs a target creation, a renderer
-    /// process and chromiumoxide's page set-up).
-    async fn open_stubs(&self, lanes: usize) -> Result<Vec<StubPage>, BrowserError> {
-        let opened = futures::future::join_all(
-            (0..lanes).map(|_| StubPage::open(&self.browser, self.tracker.clone())),
-        )
-        .await;
-        let mut stubs = Vec::with_capacity(lanes);
-        let mut open_err = None;
-        for r in opened {
-            match r {
-                Ok(stub) => stubs.push(stub),
-                Err(e) => open_err = Some(e),
-            }
-        }
-        if let Some(e) = open_err {
-            for stub in stubs {
-                stub.close(&self.browser).await;
-            }
-            return Err(e);
-        }
-        Ok(stubs)
     }
 
     /// Writes localStorage (unless already on disk) and IndexedDB of `o` through `stub`,
