@@ -440,6 +440,33 @@ impl Vault {
         self.store.checkpoint_truncate()
     }
 
+    /// Test vectors only: re-seals a profile's metadata with the top-level members of
+    /// `patch` replaced (and the plaintext columns it carries written to match), as a
+    /// defective writer holding the keys would. Never use it on a real vault: it bypasses
+    /// every check of the writer.
+    #[doc(hidden)]
+    pub fn reseal_profile_meta_for_test_vectors(
+        &self,
+        name_or_id: &str,
+        patch: &serde_json::Value,
+    ) -> Result<()> {
+        self.with_keys(|keys| {
+            self.store.write(|tx| {
+                let mut open = self.resolve(tx, keys, name_or_id)?;
+                let mut meta = serde_json::to_value(&open.meta)
+                    .map_err(|e| VaultError::corrupt(format!("meta: {e}")))?;
+                if let (Some(m), Some(p)) = (meta.as_object_mut(), patch.as_object()) {
+                    for (k, v) in p {
+                        m.insert(k.clone(), v.clone());
+                    }
+                }
+                open.meta = serde_json::from_value(meta)
+                    .map_err(|e| VaultError::corrupt(format!("meta: {e}")))?;
+                self.store_meta(tx, &mut open)
+            })
+        })
+    }
+
     /// Records that a session loaded the profile now.
     pub fn touch_profile(&self, name_or_id: &str) -> Result<()> {
         self.with_keys(|keys| {

@@ -68,6 +68,9 @@ pub(crate) fn chain_problems(
                     out.push((Some(seq), Problem::AnchorMismatch));
                 }
             }
+            // The anchor ends the chain even if a row with its seq is there: retention
+            // removed that snapshot, so such a row was put back.
+            Some(link) if meta.anchor.as_ref() == Some(link) => {}
             Some(link) if link.seq >= seq => {
                 out.push((
                     Some(seq),
@@ -81,9 +84,13 @@ pub(crate) fn chain_problems(
                 cur = Some((link.seq, link.content_hash.clone()));
             }
             Some(link) => {
+                // At the bottom of the chain, with every counted row present, nothing was
+                // deleted: the anchor itself is wrong.
+                let bottom = by_seq.range(..link.seq).next().is_none();
+                let all_there = infos.len() as u64 == meta.snapshot_count;
                 match &meta.anchor {
-                    Some(a) if a == link => {}
                     Some(a) if a.seq == link.seq => out.push((Some(seq), Problem::AnchorMismatch)),
+                    _ if bottom && all_there => out.push((Some(seq), Problem::AnchorMismatch)),
                     _ => {
                         out.push((Some(link.seq), Problem::Missing { seq: link.seq }));
                     }

@@ -27,7 +27,7 @@ type ProfileCols = (
 );
 /// Columns of a snapshot row as the reader selects them.
 type SnapshotCols = (Vec<u8>, u64, i64, u16, Vec<u8>, Vec<u8>);
-use crate::golden::{GOLDEN_PASS, fixture_dir, fixture_v2_dir};
+use crate::golden::{FORMAT1_SCHEMA1, FORMAT1_SCHEMA2, GOLDEN_PASS, fixture_dir};
 
 fn open(key: &[u8], aad: &[u8], blob: &[u8]) -> Vec<u8> {
     let c = XChaCha20Poly1305::new(key.into());
@@ -225,15 +225,15 @@ fn expected_in(fixture: &std::path::Path) -> Value {
 #[test]
 fn independent_reader_decrypts_golden_fixture() {
     assert_eq!(
-        read_independently(&fixture_dir()),
-        expected_in(&fixture_dir())
+        read_independently(&fixture_dir(FORMAT1_SCHEMA1)),
+        expected_in(&fixture_dir(FORMAT1_SCHEMA1))
     );
 }
 
 #[test]
 fn independent_reader_decrypts_golden_v2_fixture() {
-    let got = read_independently(&fixture_v2_dir());
-    assert_eq!(got, expected_in(&fixture_v2_dir()));
+    let got = read_independently(&fixture_dir(FORMAT1_SCHEMA2));
+    assert_eq!(got, expected_in(&fixture_dir(FORMAT1_SCHEMA2)));
     // Snapshot schema 2, section 6: decode every tagged value of the `values` store.
     let spa = got["profiles"]
         .as_array()
