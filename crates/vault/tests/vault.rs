@@ -26,3 +26,5 @@ mod schema;
 mod spec;
 #[path = "vault/tamper.rs"]
 mod tamper;
+#[path = "vault/upgrade.rs"]
+mod upgrade;

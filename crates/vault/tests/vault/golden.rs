@@ -80,14 +80,6 @@ pub fn fixture_dir(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A copy of a fixture, upgraded to format 2 (opened and unlocked once), in a temp dir.
-pub fn upgraded_copy(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let (t, dir) = copy_vault(&fixture_dir(name));
-    let v = Vault::open(&dir).unwrap();
-    v.unlock(&pass(GOLDEN_PASS)).unwrap();
-    (t, dir)
-}
-
 /// The schema-2 golden content: a logged-in single-page app with sessionStorage and
 /// IndexedDB holding every kind of key and value the encoding has. `round` varies values so
 /// two snapshots differ.
