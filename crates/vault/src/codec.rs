@@ -407,4 +407,64 @@ mod tests {
             Err(VaultError::UnsupportedVersion { found: 1, .. })
         ));
     }
+
+    /// vault-format.md section 6, "JSON strictness": what a reader accepts and refuses, as
+    /// serde_json decodes the model types.
+    #[test]
+    fn json_strictness_is_as_documented() {
+        let body = |json: &str| decode_state(&[b"\x01", json.as_bytes()].concat(), 2);
+        let cookie = r#"{"name":"n","value":"v","domain":"d","path":"/","expires":-1}"#;
+        // Leading and trailing whitespace: accepted.
+        assert!(body(&format!(" \n{{\"cookies\":[{cookie}]}}\t")).is_ok());
+        // Unknown top-level members of a body: ignored (and not written back); absent
+        // `cookies` / `origins` read as empty.
+        let s = body(r#"{"future":1}"#).unwrap();
+        assert_eq!(s, BrowserState::default());
+        assert_eq!(
+            encode_state(&s).unwrap(),
+            b"\x01{\"cookies\":[],\"origins\":[]}"
+        );
+        // A cookie's unknown members are kept, in order; only the five first members are
+        // required.
+        let open_cookie = &cookie[..cookie.len() - 1];
+        let s = body(&format!(r#"{{"cookies":[{open_cookie},"zz":1,"aa":2}}]}}"#)).unwrap();
+        assert_eq!(s.cookies[0].extra.keys().collect::<Vec<_>>(), ["zz", "aa"]);
+        assert!(body(r#"{"cookies":[{"name":"n","value":"v","domain":"d","path":"/"}]}"#).is_err());
+        // `-1` reads as the float -1; it is written back as `-1.0` (serde_json's float form),
+        // which is what a re-hashing writer must produce.
+        let enc = String::from_utf8(encode_state(&s).unwrap()[1..].to_vec()).unwrap();
+        assert!(enc.contains(r#""expires":-1.0,"#), "{enc}");
+        for (f, text) in [
+            (1_900_000_000.123_456_7_f64, "1900000000.1234567"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (1e-7, "1e-7"),
+            (0.0001, "0.0001"),
+        ] {
+            assert_eq!(serde_json::to_string(&f).unwrap(), text);
+        }
+        // Refused (`Corrupt`): duplicate members, NaN / Infinity, lone surrogates, a wrong
+        // member type.
+        for bad in [
+            r#"{"cookies":[],"cookies":[]}"#.to_owned(),
+            format!(
+                r#"{{"cookies":[{}]}}"#,
+                cookie.replace(r#""path":"/""#, r#""path":"/","path":"/""#)
+            ),
+            format!(r#"{{"cookies":[{}]}}"#, cookie.replace("-1", "NaN")),
+            format!(r#"{{"cookies":[{}]}}"#, cookie.replace("-1", "Infinity")),
+            format!(
+                r#"{{"cookies":[{}]}}"#,
+                cookie.replace(r#""v""#, r#""\ud800""#)
+            ),
+            format!(r#"{{"cookies":[{}]}}"#, cookie.replace(r#""v""#, "1")),
+        ] {
+            assert!(
+                matches!(body(&bad), Err(VaultError::Corrupt { .. })),
+                "accepted {bad}"
+            );
+        }
+        let info = br#"{"id":"a","id":"a"}"#;
+        assert!(decode_info(&[&[2u8][..], info].concat()).is_err());
+    }
 }
