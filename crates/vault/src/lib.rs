@@ -115,6 +115,18 @@ pub struct VerifyReport {
     pub findings: Vec<Finding>,
 }
 
+/// The head of one profile's history, as its sealed metadata states it (see
+/// [`Vault::heads`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileHead {
+    /// Profile id (hex).
+    pub id: String,
+    /// The seq the next snapshot will get; it only grows.
+    pub next_seq: u64,
+    /// Last change to the profile or its history.
+    pub updated_at: i64,
+}
+
 /// Time spent in [`Vault::unlock`], split so the benchmark can report the non-KDF part.
 #[derive(Debug, Clone, Copy)]
 pub struct UnlockTiming {

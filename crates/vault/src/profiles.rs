@@ -13,7 +13,7 @@ pub(crate) use crate::profile_rows::{DK_VERSION, OpenProfile, ProfileRow, open_m
 use crate::profile_rows::{ROW_COLUMNS, check_columns, fix_id, info_of, row_from};
 use crate::seal::{self, RecordKind};
 use crate::vault::{CachedMeta, Keys, Vault};
-use crate::{ProfilePage, ProfileUpdate};
+use crate::{ProfileHead, ProfilePage, ProfileUpdate};
 /// Longest profile name.
 pub const MAX_NAME_LEN: usize = 255;
 /// Listings of at least this many profiles open their metadata on several threads.
@@ -310,6 +310,37 @@ impl Vault {
                 .take(usize::try_from(limit).unwrap_or(usize::MAX))
                 .collect();
             Ok(ProfilePage { profiles, total })
+        })
+    }
+
+    /// Every profile's head as its sealed metadata states it, by profile id. Meant to be
+    /// remembered outside the vault file: a later `next_seq` or `updated_at` below a
+    /// remembered one means the file went back to an older copy, which nothing inside the
+    /// file can show.
+    pub fn heads(&self) -> Result<Vec<ProfileHead>> {
+        self.with_keys(|keys| {
+            let rows = self.store.read(|tx| {
+                let mut stmt = tx
+                    .prepare(&format!(
+                        "SELECT {ROW_COLUMNS} FROM profiles ORDER BY profile_id"
+                    ))
+                    .map_err(VaultError::storage("list heads"))?;
+                let rows = stmt
+                    .query_map([], row_from)
+                    .map_err(VaultError::storage("list heads"))?;
+                rows.map(|r| fix_id(r.map_err(VaultError::storage("list heads"))?))
+                    .collect::<Result<Vec<_>>>()
+            })?;
+            rows.into_iter()
+                .map(|row| {
+                    let open = self.open_row(keys, row)?;
+                    Ok(ProfileHead {
+                        id: hex::encode(open.row.id),
+                        next_seq: open.meta.next_seq,
+                        updated_at: open.meta.updated_at,
+                    })
+                })
+                .collect()
         })
     }
 

@@ -67,11 +67,14 @@ pub(super) async fn unlock(
     let cred = credential(p.credential);
     let retention = d.config().retention;
     let v = vault.clone();
+    let home = d.opts.home.clone();
     let timing = blocking(move || {
         let t = v.unlock(&cred).map_err(vault_err)?;
         if let Err(e) = v.set_retention(retention) {
             tracing::warn!(error = %e, "could not apply the configured retention");
         }
+        // Warns (in the log) when the file went back; `verify` reports it too.
+        crate::heads::check_and_remember(&home, &v);
         Ok(t)
     })
     .await;
@@ -96,9 +99,13 @@ pub(super) async fn unlock(
 
 pub(super) async fn lock(d: &Arc<Daemon>, _p: VaultLock) -> Result<Ack, ErrorBody> {
     let _guard = d.lifecycle.lock().await;
-    d.existing_vault()?;
+    let vault = d.existing_vault()?;
     // Save sessions' state up to now goes into the history before the keys are gone.
     crate::sessions::checkpoint_before_lock(d).await;
+    if vault.is_unlocked() {
+        let home = d.opts.home.clone();
+        let _ = blocking(move || Ok(crate::heads::check_and_remember(&home, &vault))).await;
+    }
     d.lock_vault(LockReason::Request);
     Ok(Ack {})
 }
@@ -134,11 +141,18 @@ pub(super) async fn verify(
     _p: VaultVerify,
 ) -> Result<VaultVerifyResponse, ErrorBody> {
     let vault = d.unlocked_vault()?;
-    let report = blocking(move || vault.verify().map_err(vault_err)).await?;
+    let home = d.opts.home.clone();
+    let (report, went_back) = blocking(move || {
+        let report = vault.verify().map_err(vault_err)?;
+        Ok((report, crate::heads::check_and_remember(&home, &vault)))
+    })
+    .await?;
+    let mut failures = report.failures;
+    failures.extend(went_back.iter().map(ToString::to_string));
     Ok(VaultVerifyResponse {
-        ok: report.failures.is_empty(),
+        ok: failures.is_empty(),
         records: report.ok,
-        failures: report.failures,
+        failures,
     })
 }
 
