@@ -2,8 +2,9 @@
 //!
 //! Nothing inside a vault file can show that the whole file was replaced by an older copy of
 //! itself: every rule still holds, it is just an older state. So the daemon remembers, per
-//! profile, the highest `next_seq` and `updated_at` it has seen (at every unlock, verify and
-//! lock), in `heads.json` next to the vault (mode 0600, replaced atomically), and warns when
+//! profile, the highest `next_seq` and `updated_at` it has seen (at every unlock and verify;
+//! not at lock, which must stay instant and cost nothing while other requests run), in
+//! `heads.json` next to the vault (mode 0600, replaced atomically), and warns when
 //! the vault goes below them. `next_seq` never decreases in a vault (even deleting snapshots
 //! keeps it), so going below it means the file went back. Profiles the memory does not know
 //! are added; profiles missing from the vault are forgotten (they may have been deleted).

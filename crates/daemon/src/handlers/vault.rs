@@ -99,13 +99,9 @@ pub(super) async fn unlock(
 
 pub(super) async fn lock(d: &Arc<Daemon>, _p: VaultLock) -> Result<Ack, ErrorBody> {
     let _guard = d.lifecycle.lock().await;
-    let vault = d.existing_vault()?;
+    d.existing_vault()?;
     // Save sessions' state up to now goes into the history before the keys are gone.
     crate::sessions::checkpoint_before_lock(d).await;
-    if vault.is_unlocked() {
-        let home = d.opts.home.clone();
-        let _ = blocking(move || Ok(crate::heads::check_and_remember(&home, &vault))).await;
-    }
     d.lock_vault(LockReason::Request);
     Ok(Ack {})
 }
