@@ -66,19 +66,45 @@ enum Edit {
     /// Changes one column of one row (`delta` for integers, a flipped byte for blobs, a
     /// changed or cleared/set value for text).
     Column {
+        /// `profiles` when true, else `snapshots`.
         table: bool,
+        /// Row index (modulo the row count).
         row: usize,
+        /// Column index (modulo the editable columns).
         column: usize,
+        /// Non-zero change for integers; also picks the blob byte and the text change.
         delta: i64,
     },
     /// Deletes one snapshot row.
-    DeleteSnapshot { row: usize },
+    DeleteSnapshot {
+        /// Row index (modulo the row count).
+        row: usize,
+    },
     /// Swaps the position (profile and seq) of two snapshot rows.
-    SwapPositions { a: usize, b: usize },
+    SwapPositions {
+        /// First row index.
+        a: usize,
+        /// Second row index.
+        b: usize,
+    },
     /// Swaps a sealed column between two snapshot rows.
-    SwapSealed { a: usize, b: usize, info: bool },
+    SwapSealed {
+        /// First row index.
+        a: usize,
+        /// Second row index.
+        b: usize,
+        /// `info` when true, else `body`.
+        info: bool,
+    },
     /// Swaps the sealed metadata (and data key) of two profiles.
-    SwapProfiles { a: usize, b: usize, with_key: bool },
+    SwapProfiles {
+        /// First profile index.
+        a: usize,
+        /// Second profile index.
+        b: usize,
+        /// Swap `wrapped_dk` too.
+        with_key: bool,
+    },
 }
 
 const PROFILE_COLUMNS: [&str; 8] = [
