@@ -12,6 +12,7 @@ pub mod config;
 mod connection;
 mod handlers;
 pub mod hardening;
+mod heads;
 pub mod keyfile;
 pub mod relay;
 pub mod sessions;

@@ -17,8 +17,13 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Result, VaultError};
 
-/// Version byte of every record plaintext this build writes and reads.
+/// Version byte of snapshot-body plaintexts (unchanged since format 1), and of every record
+/// plaintext a format-1 vault holds.
 pub const PLAINTEXT_VERSION: u8 = 1;
+/// Version byte of the chained snapshot-info and profile-metadata plaintexts of format 2. An
+/// older sealed info or metadata put back into a format-2 vault still authenticates (the AAD
+/// did not change) but carries byte 1, and is refused.
+pub const CHAINED_PLAINTEXT_VERSION: u8 = 2;
 /// Schema version of the snapshot records this build writes (bound in the AAD, stored in
 /// `snapshots.schema_version`).
 pub const RECORD_SCHEMA_VERSION: u16 = 2;
@@ -37,11 +42,54 @@ pub const MAX_META_SEALED: usize = 1024 * 1024;
 /// Largest sealed snapshot-info record accepted.
 pub const MAX_INFO_SEALED: usize = 64 * 1024;
 
-/// The sealed metadata of a profile (`profiles.meta`): everything `list_profiles` shows that
-/// is not a random id, count or time.
+/// A link of a profile's history: the seq and content hash of one snapshot. A snapshot's
+/// sealed info names its predecessor this way; the profile's metadata names the last pruned
+/// snapshot this way (the anchor the oldest kept snapshot links to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// The snapshot's seq.
+    pub seq: u64,
+    /// Its `content_hash` (lowercase hex SHA-256 of the body plaintext).
+    pub content_hash: String,
+}
+
+/// The sealed metadata of a profile (`profiles.meta`, format 2): everything `list_profiles`
+/// shows, the plaintext columns it must agree with, and the head of the history chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileMeta {
+    /// The profile name.
+    pub name: String,
+    /// Optional description.
+    pub description: Option<String>,
+    /// Default session settings.
+    pub settings: SessionSettings,
+    /// The newest snapshot's metadata: the head of the chain (its seq and content hash).
+    pub latest: Option<SnapshotInfo>,
+    /// Cookie domains of the newest snapshot.
+    pub cookie_domains: Vec<String>,
+    /// Origins with storage in the newest snapshot.
+    pub origins: Vec<String>,
+    /// Sealed copy of `profiles.created_at`.
+    pub created_at: i64,
+    /// Sealed copy of `profiles.updated_at`.
+    pub updated_at: i64,
+    /// Sealed copy of `profiles.last_used_at`.
+    pub last_used_at: Option<i64>,
+    /// Sealed copy of `profiles.next_seq`.
+    pub next_seq: u64,
+    /// Number of snapshot rows the profile has.
+    pub snapshot_count: u64,
+    /// The newest snapshot retention removed (the oldest kept snapshot's predecessor), or
+    /// `None` when the chain starts at the oldest kept snapshot.
+    pub anchor: Option<Link>,
+}
+
+/// Profile metadata as format 1 sealed it (read only by the upgrade).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileMetaV1 {
     /// The profile name.
     pub name: String,
     /// Optional description.
@@ -54,6 +102,86 @@ pub struct ProfileMeta {
     pub cookie_domains: Vec<String>,
     /// Origins with storage in the newest snapshot.
     pub origins: Vec<String>,
+}
+
+/// A snapshot's sealed info in format 2: the public [`SnapshotInfo`], the plaintext columns
+/// it must agree with, and the link to its predecessor. Every member is required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainedInfo {
+    /// `hex(snapshot_id)`.
+    pub id: String,
+    /// Position in the profile's history.
+    pub seq: u64,
+    /// Creation time (sealed copy of `snapshots.created_at`).
+    pub created_at: i64,
+    /// How it was made.
+    pub kind: SnapshotKind,
+    /// SHA-256 of the body plaintext, lowercase hex.
+    pub content_hash: String,
+    /// Length of the body plaintext (sealed copy of `snapshots.size_bytes`).
+    pub size_bytes: u64,
+    /// Cookies in the body.
+    pub cookie_count: u64,
+    /// Origins in the body.
+    pub origin_count: u64,
+    /// localStorage items over all origins.
+    pub local_storage_key_count: u64,
+    /// sessionStorage items over all origins (0 for schema-1 bodies).
+    pub session_storage_key_count: u64,
+    /// IndexedDB records over all origins (0 for schema-1 bodies).
+    pub indexed_db_record_count: u64,
+    /// Sealed copy of `snapshots.session_id`.
+    pub session_id: Option<String>,
+    /// The previous kept snapshot when this one was written or relinked, `None` for the
+    /// first snapshot of a chain.
+    pub prev: Option<Link>,
+}
+
+impl ChainedInfo {
+    /// Builds the chained info of a public info.
+    pub fn new(info: &SnapshotInfo, session_id: Option<&str>, prev: Option<Link>) -> ChainedInfo {
+        ChainedInfo {
+            id: info.id.clone(),
+            seq: info.seq,
+            created_at: info.created_at,
+            kind: info.kind,
+            content_hash: info.content_hash.clone(),
+            size_bytes: info.size_bytes,
+            cookie_count: info.cookie_count,
+            origin_count: info.origin_count,
+            local_storage_key_count: info.local_storage_key_count,
+            session_storage_key_count: info.session_storage_key_count,
+            indexed_db_record_count: info.indexed_db_record_count,
+            session_id: session_id.map(str::to_owned),
+            prev,
+        }
+    }
+
+    /// The public view.
+    pub fn public(&self) -> SnapshotInfo {
+        SnapshotInfo {
+            id: self.id.clone(),
+            seq: self.seq,
+            created_at: self.created_at,
+            kind: self.kind,
+            content_hash: self.content_hash.clone(),
+            size_bytes: self.size_bytes,
+            cookie_count: self.cookie_count,
+            origin_count: self.origin_count,
+            local_storage_key_count: self.local_storage_key_count,
+            session_storage_key_count: self.session_storage_key_count,
+            indexed_db_record_count: self.indexed_db_record_count,
+        }
+    }
+
+    /// This snapshot as a link.
+    pub fn link(&self) -> Link {
+        Link {
+            seq: self.seq,
+            content_hash: self.content_hash.clone(),
+        }
+    }
 }
 
 /// Encodes a snapshot's content.
@@ -115,23 +243,34 @@ fn decode_state_v1(bytes: &[u8]) -> Result<BrowserState> {
         .map_err(|e| VaultError::corrupt(format!("snapshot content does not decode: {e}")))
 }
 
-/// Encodes profile metadata.
+/// Encodes profile metadata (format 2).
 pub fn encode_meta(meta: &ProfileMeta) -> Result<Vec<u8>> {
-    encode(meta, "profile metadata")
+    encode_versioned(meta, CHAINED_PLAINTEXT_VERSION, "profile metadata")
 }
 
-/// Decodes profile metadata.
+/// Decodes profile metadata (format 2).
 pub fn decode_meta(bytes: &[u8]) -> Result<ProfileMeta> {
+    decode_versioned(bytes, CHAINED_PLAINTEXT_VERSION, "profile metadata")
+}
+
+/// Decodes format-1 profile metadata (the upgrade reads it once).
+pub fn decode_meta_v1(bytes: &[u8]) -> Result<ProfileMetaV1> {
     decode(bytes, "profile metadata")
 }
 
-/// Encodes snapshot metadata.
-pub fn encode_info(info: &SnapshotInfo) -> Result<Vec<u8>> {
-    encode(info, "snapshot info")
+/// Encodes a chained snapshot info (format 2).
+pub fn encode_info(info: &ChainedInfo) -> Result<Vec<u8>> {
+    encode_versioned(info, CHAINED_PLAINTEXT_VERSION, "snapshot info")
 }
 
-/// Decodes snapshot metadata.
-pub fn decode_info(bytes: &[u8]) -> Result<SnapshotInfo> {
+/// Decodes a chained snapshot info (format 2).
+pub fn decode_info(bytes: &[u8]) -> Result<ChainedInfo> {
+    decode_versioned(bytes, CHAINED_PLAINTEXT_VERSION, "snapshot info")
+}
+
+/// Decodes a format-1 snapshot info (the upgrade reads it once); a schema-1 info lacks the
+/// two counts schema 2 added, which read as 0.
+pub fn decode_info_v1(bytes: &[u8]) -> Result<SnapshotInfo> {
     decode(bytes, "snapshot info")
 }
 
@@ -176,7 +315,11 @@ pub fn kind_code(kind: SnapshotKind) -> i64 {
 }
 
 fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>> {
-    let mut out = vec![PLAINTEXT_VERSION];
+    encode_versioned(value, PLAINTEXT_VERSION, what)
+}
+
+fn encode_versioned<T: Serialize>(value: &T, version: u8, what: &str) -> Result<Vec<u8>> {
+    let mut out = vec![version];
     serde_json::to_writer(&mut out, value).map_err(|e| VaultError::InvalidArgument {
         what: "state",
         reason: format!("{what} cannot be encoded: {e}"),
@@ -185,14 +328,22 @@ fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>> {
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T> {
+    decode_versioned(bytes, PLAINTEXT_VERSION, what)
+}
+
+fn decode_versioned<T: for<'de> Deserialize<'de>>(
+    bytes: &[u8],
+    expected: u8,
+    what: &str,
+) -> Result<T> {
     let (&version, json) = bytes
         .split_first()
         .ok_or_else(|| VaultError::corrupt(format!("empty {what} plaintext")))?;
-    if version != PLAINTEXT_VERSION {
+    if version != expected {
         return Err(VaultError::UnsupportedVersion {
             what: "record plaintext",
             found: version.into(),
-            supported: PLAINTEXT_VERSION.to_string(),
+            supported: expected.to_string(),
         });
     }
     serde_json::from_slice(json)
@@ -235,6 +386,85 @@ mod tests {
         ));
         // Profile metadata refuses unknown members (it is ours alone; nothing may hide there).
         let meta = b"\x01{\"name\":\"a\",\"description\":null,\"settings\":{},\"latest\":null,\"cookie_domains\":[],\"origins\":[],\"x\":1}";
-        assert!(decode_meta(meta).is_err());
+        assert!(decode_meta_v1(meta).is_err());
+        assert!(
+            decode_meta_v1(
+                &meta[..meta.len() - 7]
+                    .iter()
+                    .chain(b"}")
+                    .copied()
+                    .collect::<Vec<u8>>()
+            )
+            .is_ok()
+        );
+        // Format 2 metadata and infos carry version byte 2; a format-1 record is refused.
+        let v2 = b"\x02{\"name\":\"a\",\"description\":null,\"settings\":{},\"latest\":null,\"cookie_domains\":[],\"origins\":[],\"created_at\":1,\"updated_at\":1,\"last_used_at\":null,\"next_seq\":1,\"snapshot_count\":0,\"anchor\":null}";
+        assert!(decode_meta(v2).is_ok());
+        let mut as_v1 = v2.to_vec();
+        as_v1[0] = 1;
+        assert!(matches!(
+            decode_meta(&as_v1),
+            Err(VaultError::UnsupportedVersion { found: 1, .. })
+        ));
+    }
+
+    /// vault-format.md section 6, "JSON strictness": what a reader accepts and refuses, as
+    /// serde_json decodes the model types.
+    #[test]
+    fn json_strictness_is_as_documented() {
+        let body = |json: &str| decode_state(&[b"\x01", json.as_bytes()].concat(), 2);
+        let cookie = r#"{"name":"n","value":"v","domain":"d","path":"/","expires":-1}"#;
+        // Leading and trailing whitespace: accepted.
+        assert!(body(&format!(" \n{{\"cookies\":[{cookie}]}}\t")).is_ok());
+        // Unknown top-level members of a body: ignored (and not written back); absent
+        // `cookies` / `origins` read as empty.
+        let s = body(r#"{"future":1}"#).unwrap();
+        assert_eq!(s, BrowserState::default());
+        assert_eq!(
+            encode_state(&s).unwrap(),
+            b"\x01{\"cookies\":[],\"origins\":[]}"
+        );
+        // A cookie's unknown members are kept, in order; only the five first members are
+        // required.
+        let open_cookie = &cookie[..cookie.len() - 1];
+        let s = body(&format!(r#"{{"cookies":[{open_cookie},"zz":1,"aa":2}}]}}"#)).unwrap();
+        assert_eq!(s.cookies[0].extra.keys().collect::<Vec<_>>(), ["zz", "aa"]);
+        assert!(body(r#"{"cookies":[{"name":"n","value":"v","domain":"d","path":"/"}]}"#).is_err());
+        // `-1` reads as the float -1; it is written back as `-1.0` (serde_json's float form),
+        // which is what a re-hashing writer must produce.
+        let enc = String::from_utf8(encode_state(&s).unwrap()[1..].to_vec()).unwrap();
+        assert!(enc.contains(r#""expires":-1.0,"#), "{enc}");
+        for (f, text) in [
+            (1_900_000_000.123_456_7_f64, "1900000000.1234567"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (1e-7, "1e-7"),
+            (0.0001, "0.0001"),
+        ] {
+            assert_eq!(serde_json::to_string(&f).unwrap(), text);
+        }
+        // Refused (`Corrupt`): duplicate members, NaN / Infinity, lone surrogates, a wrong
+        // member type.
+        for bad in [
+            r#"{"cookies":[],"cookies":[]}"#.to_owned(),
+            format!(
+                r#"{{"cookies":[{}]}}"#,
+                cookie.replace(r#""path":"/""#, r#""path":"/","path":"/""#)
+            ),
+            format!(r#"{{"cookies":[{}]}}"#, cookie.replace("-1", "NaN")),
+            format!(r#"{{"cookies":[{}]}}"#, cookie.replace("-1", "Infinity")),
+            format!(
+                r#"{{"cookies":[{}]}}"#,
+                cookie.replace(r#""v""#, r#""\ud800""#)
+            ),
+            format!(r#"{{"cookies":[{}]}}"#, cookie.replace(r#""v""#, "1")),
+        ] {
+            assert!(
+                matches!(body(&bad), Err(VaultError::Corrupt { .. })),
+                "accepted {bad}"
+            );
+        }
+        let info = br#"{"id":"a","id":"a"}"#;
+        assert!(decode_info(&[&[2u8][..], info].concat()).is_err());
     }
 }

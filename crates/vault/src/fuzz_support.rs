@@ -28,4 +28,6 @@ pub fn decode_record(data: &[u8]) {
     }
     let _ = codec::decode_meta(data);
     let _ = codec::decode_info(data);
+    let _ = codec::decode_meta_v1(data);
+    let _ = codec::decode_info_v1(data);
 }

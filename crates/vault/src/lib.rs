@@ -9,15 +9,20 @@
 //! wait for the writer (SQLite WAL). Several `Vault` handles (or processes) may open the same
 //! file; at most one should write at a time (the daemon guarantees it).
 
+mod chain;
 mod codec;
 mod error;
 mod kdf;
 mod keys;
+mod profile_rows;
 mod profiles;
+mod report;
 mod seal;
 mod slots;
+mod snapshot_rows;
 mod snapshots;
 mod store;
+mod upgrade;
 mod vault;
 mod verify;
 
@@ -28,6 +33,7 @@ use pvault_model::{BrowserState, ProfileInfo, SessionSettings, SnapshotInfo};
 
 pub use error::{Result, VaultError};
 pub use kdf::{KdfParams, MAX_M_KIB, MAX_P, MAX_T};
+pub use report::{Finding, Problem, RecordRef};
 pub use vault::Vault;
 
 /// A secret that unlocks a keyslot. `Debug` prints nothing of the secret.
@@ -102,8 +108,23 @@ pub struct Snapshot {
 pub struct VerifyReport {
     /// Records that authenticated.
     pub ok: u64,
-    /// Every record that failed, named precisely (table, row id, profile/snapshot id, kind).
+    /// Every defect, one line each (the rendering of [`VerifyReport::findings`], in order).
     pub failures: Vec<String>,
+    /// Every defect, typed: which profile, snapshot and record, and what is wrong with it
+    /// (unreadable, an edited column, a missing, reordered, rolled-back or unexpected row).
+    pub findings: Vec<Finding>,
+}
+
+/// The head of one profile's history, as its sealed metadata states it (see
+/// [`Vault::heads`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileHead {
+    /// Profile id (hex).
+    pub id: String,
+    /// The seq the next snapshot will get; it only grows.
+    pub next_seq: u64,
+    /// Last change to the profile or its history.
+    pub updated_at: i64,
 }
 
 /// Time spent in [`Vault::unlock`], split so the benchmark can report the non-KDF part.

@@ -6,85 +6,20 @@ use std::sync::Arc;
 use pvault_model::{ProfileInfo, SessionSettings};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use crate::codec::{self, MAX_META_SEALED, META_SCHEMA_VERSION, ProfileMeta};
+use crate::codec::{self, META_SCHEMA_VERSION, ProfileMeta};
 use crate::error::{Result, VaultError};
 use crate::keys::{Id, SecretKey, hmac_sha256};
+pub(crate) use crate::profile_rows::{DK_VERSION, OpenProfile, ProfileRow, open_meta, unwrap_dk};
+use crate::profile_rows::{ROW_COLUMNS, check_columns, fix_id, info_of, row_from};
 use crate::seal::{self, RecordKind};
 use crate::vault::{CachedMeta, Keys, Vault};
-use crate::{ProfilePage, ProfileUpdate};
-
-/// Key version of data keys written by this build (bound in the data-key AAD).
-pub const DK_VERSION: u32 = 1;
+use crate::{ProfileHead, ProfilePage, ProfileUpdate};
 /// Longest profile name.
 pub const MAX_NAME_LEN: usize = 255;
 /// Listings of at least this many profiles open their metadata on several threads.
 const PARALLEL_LIST_MIN: usize = 512;
 /// Longest description, in bytes.
 pub const MAX_DESCRIPTION_LEN: usize = 4096;
-
-/// A row of `profiles`, still sealed.
-#[derive(Debug)]
-pub(crate) struct ProfileRow {
-    /// Random id.
-    pub id: Id,
-    /// Version of the data-key wrap.
-    pub key_version: u32,
-    /// Wrapped data key.
-    pub wrapped_dk: Vec<u8>,
-    /// Sealed [`ProfileMeta`].
-    pub meta: Vec<u8>,
-    /// Creation time.
-    pub created_at: i64,
-    /// Last change.
-    pub updated_at: i64,
-    /// Last load by a session.
-    pub last_used_at: Option<i64>,
-    /// Next snapshot sequence number.
-    pub next_seq: i64,
-    /// Snapshots currently kept.
-    pub snapshot_count: i64,
-}
-
-/// A profile opened: its row, data key and decrypted metadata.
-pub(crate) struct OpenProfile {
-    /// The row.
-    pub row: ProfileRow,
-    /// The data key.
-    pub dk: Arc<SecretKey>,
-    /// The decrypted metadata.
-    pub meta: ProfileMeta,
-}
-
-const ROW_COLUMNS: &str =
-    "profile_id, key_version, wrapped_dk, meta, created_at, updated_at, last_used_at, next_seq,
-     (SELECT count(*) FROM snapshots s WHERE s.profile_id = profiles.profile_id)";
-
-fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, ProfileRow)> {
-    let id: Vec<u8> = r.get(0)?;
-    let kv: i64 = r.get(1)?;
-    Ok((
-        id,
-        ProfileRow {
-            id: [0; 16],
-            key_version: u32::try_from(kv).unwrap_or(u32::MAX),
-            wrapped_dk: r.get(2)?,
-            meta: r.get(3)?,
-            created_at: r.get(4)?,
-            updated_at: r.get(5)?,
-            last_used_at: r.get(6)?,
-            next_seq: r.get(7)?,
-            snapshot_count: r.get(8)?,
-        },
-    ))
-}
-
-fn fix_id((id, mut row): (Vec<u8>, ProfileRow)) -> Result<ProfileRow> {
-    row.id = id
-        .as_slice()
-        .try_into()
-        .map_err(|_| VaultError::corrupt("profile id is not 16 bytes"))?;
-    Ok(row)
-}
 
 /// Checks a profile name against `^[A-Za-z0-9._-]{1,255}$`.
 pub fn validate_name(name: &str) -> Result<()> {
@@ -161,14 +96,8 @@ impl Vault {
                 .get(&row.id)
                 .filter(|c| c.wrapped_dk == row.wrapped_dk && c.sealed == row.meta)
             {
-                return Ok(info_of(
-                    &row.id,
-                    &c.meta,
-                    row.created_at,
-                    row.updated_at,
-                    row.last_used_at,
-                    row.snapshot_count,
-                ));
+                check_columns(&row, &c.meta)?;
+                return Ok(info_of(&row.id, &c.meta));
             }
         }
         Ok(self.open_row(keys, row)?.info())
@@ -192,11 +121,13 @@ impl Vault {
                 .get(&row.id)
                 .cloned();
             if let Some(dk) = dk {
+                check_columns(&row, &meta)?;
                 return Ok(OpenProfile { row, dk, meta });
             }
         }
         let dk = self.data_key(keys, &row)?;
         let meta = open_meta(&self.vault_id, &dk, &row)?;
+        check_columns(&row, &meta)?;
         keys.metas.lock().unwrap_or_else(|p| p.into_inner()).insert(
             row.id,
             CachedMeta {
@@ -269,6 +200,33 @@ impl Vault {
         seal::seal(&self.env, dk, &aad, &pt)
     }
 
+    /// Re-seals a profile's metadata and writes it with the plaintext columns it carries, in
+    /// the caller's write transaction: the sealed copy and the columns always change together.
+    pub(crate) fn store_meta(&self, tx: &Transaction<'_>, open: &mut OpenProfile) -> Result<()> {
+        let sealed = self.seal_meta(&open.dk, &open.row.id, &open.meta)?;
+        let m = &open.meta;
+        tx.execute(
+            "UPDATE profiles SET meta = ?1, created_at = ?2, updated_at = ?3, last_used_at = ?4,
+                                 next_seq = ?5 WHERE profile_id = ?6",
+            params![
+                sealed,
+                m.created_at,
+                m.updated_at,
+                m.last_used_at,
+                m.next_seq as i64,
+                &open.row.id[..]
+            ],
+        )
+        .map_err(VaultError::storage("update profile"))?;
+        open.row.meta = sealed;
+        open.row.created_at = m.created_at;
+        open.row.updated_at = m.updated_at;
+        open.row.last_used_at = m.last_used_at;
+        open.row.next_seq = m.next_seq as i64;
+        open.row.snapshot_count = m.snapshot_count as i64;
+        Ok(())
+    }
+
     /// Creates an empty profile. `conflict` on a duplicate name, `invalid_argument` on a bad one.
     pub fn create_profile(
         &self,
@@ -283,6 +241,7 @@ impl Vault {
             let dk = self.env.key()?;
             let wrapped_dk =
                 seal::seal(&self.env, &keys.mk, &seal::aad_dk(&self.vault_id, &id, DK_VERSION), dk.expose())?;
+            let now = self.env.now_ms();
             let meta = ProfileMeta {
                 name: name.to_owned(),
                 description: description.map(str::to_owned),
@@ -290,9 +249,14 @@ impl Vault {
                 latest: None,
                 cookie_domains: Vec::new(),
                 origins: Vec::new(),
+                created_at: now,
+                updated_at: now,
+                last_used_at: None,
+                next_seq: 1,
+                snapshot_count: 0,
+                anchor: None,
             };
             let sealed_meta = self.seal_meta(&dk, &id, &meta)?;
-            let now = self.env.now_ms();
             let h = name_hash(keys, name);
             self.store.write(|tx| {
                 let taken: bool = tx
@@ -311,7 +275,7 @@ impl Vault {
                 Ok(())
             })?;
             keys.dks.lock().unwrap_or_else(|p| p.into_inner()).insert(id, Arc::new(dk));
-            Ok(info_of(&id, &meta, now, now, None, 0))
+            Ok(info_of(&id, &meta))
         })
     }
 
@@ -346,6 +310,37 @@ impl Vault {
                 .take(usize::try_from(limit).unwrap_or(usize::MAX))
                 .collect();
             Ok(ProfilePage { profiles, total })
+        })
+    }
+
+    /// Every profile's head as its sealed metadata states it, by profile id. Meant to be
+    /// remembered outside the vault file: a later `next_seq` or `updated_at` below a
+    /// remembered one means the file went back to an older copy, which nothing inside the
+    /// file can show.
+    pub fn heads(&self) -> Result<Vec<ProfileHead>> {
+        self.with_keys(|keys| {
+            let rows = self.store.read(|tx| {
+                let mut stmt = tx
+                    .prepare(&format!(
+                        "SELECT {ROW_COLUMNS} FROM profiles ORDER BY profile_id"
+                    ))
+                    .map_err(VaultError::storage("list heads"))?;
+                let rows = stmt
+                    .query_map([], row_from)
+                    .map_err(VaultError::storage("list heads"))?;
+                rows.map(|r| fix_id(r.map_err(VaultError::storage("list heads"))?))
+                    .collect::<Result<Vec<_>>>()
+            })?;
+            rows.into_iter()
+                .map(|row| {
+                    let open = self.open_row(keys, row)?;
+                    Ok(ProfileHead {
+                        id: hex::encode(open.row.id),
+                        next_seq: open.meta.next_seq,
+                        updated_at: open.meta.updated_at,
+                    })
+                })
+                .collect()
         })
     }
 
@@ -442,14 +437,8 @@ impl Vault {
             self.store.write(|tx| {
                 let mut open = self.resolve(tx, keys, name_or_id)?;
                 f(keys, &mut open, tx)?;
-                let now = self.env.now_ms();
-                let sealed = self.seal_meta(&open.dk, &open.row.id, &open.meta)?;
-                tx.execute(
-                    "UPDATE profiles SET meta = ?1, updated_at = ?2 WHERE profile_id = ?3",
-                    params![sealed, now, &open.row.id[..]],
-                )
-                .map_err(VaultError::storage("update profile"))?;
-                open.row.updated_at = now;
+                open.meta.updated_at = self.env.now_ms();
+                self.store_meta(tx, &mut open)?;
                 Ok(open.info())
             })
         })
@@ -482,97 +471,41 @@ impl Vault {
         self.store.checkpoint_truncate()
     }
 
+    /// Test vectors only: re-seals a profile's metadata with the top-level members of
+    /// `patch` replaced (and the plaintext columns it carries written to match), as a
+    /// defective writer holding the keys would. Never use it on a real vault: it bypasses
+    /// every check of the writer.
+    #[doc(hidden)]
+    pub fn reseal_profile_meta_for_test_vectors(
+        &self,
+        name_or_id: &str,
+        patch: &serde_json::Value,
+    ) -> Result<()> {
+        self.with_keys(|keys| {
+            self.store.write(|tx| {
+                let mut open = self.resolve(tx, keys, name_or_id)?;
+                let mut meta = serde_json::to_value(&open.meta)
+                    .map_err(|e| VaultError::corrupt(format!("meta: {e}")))?;
+                if let (Some(m), Some(p)) = (meta.as_object_mut(), patch.as_object()) {
+                    for (k, v) in p {
+                        m.insert(k.clone(), v.clone());
+                    }
+                }
+                open.meta = serde_json::from_value(meta)
+                    .map_err(|e| VaultError::corrupt(format!("meta: {e}")))?;
+                self.store_meta(tx, &mut open)
+            })
+        })
+    }
+
     /// Records that a session loaded the profile now.
     pub fn touch_profile(&self, name_or_id: &str) -> Result<()> {
         self.with_keys(|keys| {
             self.store.write(|tx| {
-                let open = self.resolve(tx, keys, name_or_id)?;
-                tx.execute(
-                    "UPDATE profiles SET last_used_at = ?1 WHERE profile_id = ?2",
-                    params![self.env.now_ms(), &open.row.id[..]],
-                )
-                .map_err(VaultError::storage("touch profile"))?;
-                Ok(())
+                let mut open = self.resolve(tx, keys, name_or_id)?;
+                open.meta.last_used_at = Some(self.env.now_ms());
+                self.store_meta(tx, &mut open)
             })
         })
     }
-}
-
-impl OpenProfile {
-    /// The public view.
-    pub fn info(&self) -> ProfileInfo {
-        info_of(
-            &self.row.id,
-            &self.meta,
-            self.row.created_at,
-            self.row.updated_at,
-            self.row.last_used_at,
-            self.row.snapshot_count,
-        )
-    }
-}
-
-fn info_of(
-    id: &Id,
-    meta: &ProfileMeta,
-    created: i64,
-    updated: i64,
-    used: Option<i64>,
-    count: i64,
-) -> ProfileInfo {
-    ProfileInfo {
-        id: hex::encode(id),
-        name: meta.name.clone(),
-        description: meta.description.clone(),
-        settings: meta.settings.clone(),
-        created_at: created,
-        updated_at: updated,
-        last_used_at: used,
-        snapshot_count: count.max(0) as u64,
-        latest: meta.latest.clone(),
-        cookie_domains: meta.cookie_domains.clone(),
-        origins: meta.origins.clone(),
-    }
-}
-
-/// Unwraps a data key with the master key (no cache).
-pub(crate) fn unwrap_dk(vault_id: &Id, keys: &Keys, row: &ProfileRow) -> Result<SecretKey> {
-    let failed = || VaultError::DecryptionFailed {
-        record: format!("profiles[{}].wrapped_dk", hex::encode(row.id)),
-    };
-    if row.key_version != DK_VERSION {
-        return Err(VaultError::UnsupportedVersion {
-            what: "data-key",
-            found: row.key_version.into(),
-            supported: DK_VERSION.to_string(),
-        });
-    }
-    let pt = seal::open(
-        &keys.mk,
-        &seal::aad_dk(vault_id, &row.id, row.key_version),
-        &row.wrapped_dk,
-    )
-    .ok_or_else(failed)?;
-    SecretKey::from_slice(&pt).ok_or_else(failed)
-}
-
-/// Opens and decodes a profile's sealed metadata.
-pub(crate) fn open_meta(vault_id: &Id, dk: &SecretKey, row: &ProfileRow) -> Result<ProfileMeta> {
-    let record = || format!("profiles[{}].meta", hex::encode(row.id));
-    if row.meta.len() > MAX_META_SEALED {
-        return Err(VaultError::TooLarge {
-            what: record(),
-            limit: MAX_META_SEALED as u64,
-        });
-    }
-    let aad = seal::aad_record(
-        vault_id,
-        &row.id,
-        &[0; 16],
-        RecordKind::ProfileMeta,
-        META_SCHEMA_VERSION,
-    );
-    let pt = seal::open(dk, &aad, &row.meta)
-        .ok_or_else(|| VaultError::DecryptionFailed { record: record() })?;
-    codec::decode_meta(&pt)
 }

@@ -13,8 +13,9 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Result, VaultError};
 
-/// Current on-disk format version (`vault.format_version`).
-pub const FORMAT_VERSION: i64 = 1;
+/// Current on-disk format version (`vault.format_version`). Format 1 is still opened, and
+/// upgraded to this one at the first unlock.
+pub const FORMAT_VERSION: i64 = 2;
 /// `PRAGMA application_id`: ASCII "pvlt".
 pub const APPLICATION_ID: i64 = 0x7076_6c74;
 /// Reader connections kept open for reuse.
@@ -272,11 +273,11 @@ pub fn check_open(conn: &Connection) -> Result<[u8; 16]> {
     );
     let (version, id) =
         row.map_err(|e| VaultError::corrupt(format!("no readable vault row: {e}")))?;
-    if version != FORMAT_VERSION {
+    if version != 1 && version != FORMAT_VERSION {
         return Err(VaultError::UnsupportedVersion {
             what: "vault format",
             found: version as u64,
-            supported: FORMAT_VERSION.to_string(),
+            supported: format!("1, {FORMAT_VERSION}"),
         });
     }
     id.as_slice()

@@ -13,6 +13,7 @@ use crate::keys::{Env, Id, SecretKey};
 use crate::seal::LABEL_NAME_INDEX;
 use crate::slots::{self, SLOT_PASSPHRASE};
 use crate::store::{self, Store};
+use crate::upgrade;
 use crate::{CreateOptions, Credential, UnlockTiming};
 
 /// Keys held while unlocked.
@@ -192,6 +193,23 @@ impl Vault {
             .store
             .read(|tx| slots::open_slot(tx, &self.vault_id, cred))?;
         let keys = Arc::new(Keys::new(mk));
+        if self.store.read(|tx| {
+            tx.query_row(
+                "SELECT format_version FROM vault WHERE singleton = 1",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(VaultError::storage("read format version"))
+        })? != store::FORMAT_VERSION
+        {
+            let upgraded = self
+                .store
+                .write(|tx| upgrade::upgrade(tx, &self.vault_id, &keys, &self.env))?;
+            if upgraded {
+                // The format-1 records the upgrade replaced must not survive in the WAL.
+                self.store.checkpoint_truncate()?;
+            }
+        }
         let old = self.keys_slot().replace(keys);
         drop(old);
         let total = start.elapsed();

@@ -10,6 +10,8 @@ mod common;
 
 #[path = "vault/at_rest.rs"]
 mod at_rest;
+#[path = "vault/chain.rs"]
+mod chain;
 #[path = "vault/concurrency.rs"]
 mod concurrency;
 #[path = "vault/golden.rs"]
@@ -24,5 +26,9 @@ mod profiles;
 mod schema;
 #[path = "vault/spec.rs"]
 mod spec;
+#[path = "vault/spec_format2.rs"]
+mod spec_format2;
 #[path = "vault/tamper.rs"]
 mod tamper;
+#[path = "vault/upgrade.rs"]
+mod upgrade;

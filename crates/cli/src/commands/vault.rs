@@ -236,9 +236,10 @@ pub async fn verify(ctx: &Ctx) -> CliResult {
         Ok(())
     } else {
         Err(CliError::other(format!(
-            "{} failed authentication: the vault file is damaged or was tampered with; \
-             restore a backup",
-            plural(res.failures.len() as u64, "record")
+            "{} found (a record failed authentication, was edited, deleted, reordered or put \
+             back, or the file went back to an older copy): the vault file is damaged or was \
+             tampered with; restore a backup",
+            plural(res.failures.len() as u64, "problem")
         ))
         .without_json())
     }

@@ -67,11 +67,14 @@ pub(crate) async fn unlock(
     let cred = credential(p.credential);
     let retention = d.config().retention;
     let v = vault.clone();
+    let home = d.opts.home.clone();
     let timing = blocking(move || {
         let t = v.unlock(&cred).map_err(vault_err)?;
         if let Err(e) = v.set_retention(retention) {
             tracing::warn!(error = %e, "could not apply the configured retention");
         }
+        // Warns (in the log) when the file went back; `verify` reports it too.
+        crate::heads::check_and_remember(&home, &v);
         Ok(t)
     })
     .await;
@@ -134,11 +137,18 @@ pub(super) async fn verify(
     _p: VaultVerify,
 ) -> Result<VaultVerifyResponse, ErrorBody> {
     let vault = d.unlocked_vault()?;
-    let report = blocking(move || vault.verify().map_err(vault_err)).await?;
+    let home = d.opts.home.clone();
+    let (report, went_back) = blocking(move || {
+        let report = vault.verify().map_err(vault_err)?;
+        Ok((report, crate::heads::check_and_remember(&home, &vault)))
+    })
+    .await?;
+    let mut failures = report.failures;
+    failures.extend(went_back.iter().map(ToString::to_string));
     Ok(VaultVerifyResponse {
-        ok: report.failures.is_empty(),
+        ok: failures.is_empty(),
         records: report.ok,
-        failures: report.failures,
+        failures,
     })
 }
 

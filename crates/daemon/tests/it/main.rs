@@ -11,6 +11,7 @@ mod faults;
 mod harness;
 mod lifecycle;
 mod relay;
+mod rollback;
 mod security;
 mod sessions;
 mod stalls;

@@ -1,15 +1,21 @@
 //! Known answers: the checked-in golden vaults (fixed seed → fixed ids, salts, nonces, keys
 //! and times) open with their passphrase and with their key file and decrypt to exactly their
-//! `expected.json`.
+//! `expected.json` (its shape: vault-format.md section 10).
 //!
-//! - `fixtures/golden` is the format-1 vault written with snapshot schema 1 (by the build of
-//!   the day, before schema 2). It is frozen: this build writes schema 2, so it cannot rebuild
-//!   it; its files are pinned by hash and every later build must open it with identical content.
-//! - `fixtures/golden-v2` holds schema-2 snapshots (sessionStorage, typed IndexedDB, the tagged
-//!   value encoding). Rebuilding it from its seed reproduces every stored blob byte for byte, so
-//!   any change to the writer or the reader fails here. Regenerate (only for an intended,
-//!   versioned change; see vault-format.md) with
-//!   `cargo test -p pvault-vault --test vault golden::regenerate_golden_v2_fixture -- --ignored`.
+//! Fixture directories are named by the vault format version and the snapshot schema(s) they
+//! hold, since both have a version 2:
+//! - `fixtures/format1-schema1`: format 1, snapshot schema 1 (the first release).
+//! - `fixtures/format1-schema2`: format 1, snapshot schema 2 (sessionStorage, typed IndexedDB,
+//!   the tagged value encoding).
+//!
+//!   Both are frozen (pinned by hash; this build writes format 2 and cannot rebuild them) and
+//!   every later build must open them, upgrade them to format 2 at the first unlock and read
+//!   identical content.
+//! - `fixtures/format2`: format 2 (chained history), written by this build from a seed.
+//!   Rebuilding it reproduces every stored column byte for byte, so any change to the writer
+//!   or the reader fails here. Regenerate (only for an intended, versioned change; see
+//!   vault-format.md) with
+//!   `cargo test -p pvault-vault --test vault golden::regenerate_format2_fixture -- --ignored`.
 
 use std::path::{Path, PathBuf};
 
@@ -23,33 +29,55 @@ use crate::common::*;
 
 /// Passphrase of the golden vaults.
 pub const GOLDEN_PASS: &str = "pvault golden ☃ passphrase";
-/// Seed of the deterministic generator that made the schema-2 golden vault.
-const SEED_V2: [u8; 32] = *b"pvault golden vault seed, v2 ###";
-/// SHA-256 of the frozen schema-1 fixture's files (`vault.db`, `expected.json`).
-const V1_FILES: [(&str, &str); 2] = [
+/// Seed of the deterministic generator that made the format-2 golden vault.
+const SEED_FORMAT2: [u8; 32] = *b"pvault golden vault seed, fmt 2#";
+/// SHA-256 of the frozen format-1 fixtures' files.
+const FROZEN: [(&str, [(&str, &str); 2]); 2] = [
     (
-        "vault.db",
-        "bf88af1e17fb84708f5555cc295ddcc448401de6c1d7c4b23d7a7a23d8c03ac3",
+        FORMAT1_SCHEMA1,
+        [
+            (
+                "vault.db",
+                "bf88af1e17fb84708f5555cc295ddcc448401de6c1d7c4b23d7a7a23d8c03ac3",
+            ),
+            (
+                "expected.json",
+                "bcd31df8fcc07ac892eb98edf29982376845510f0ef43f18bceb5624d9aaeab9",
+            ),
+        ],
     ),
     (
-        "expected.json",
-        "bcd31df8fcc07ac892eb98edf29982376845510f0ef43f18bceb5624d9aaeab9",
+        FORMAT1_SCHEMA2,
+        [
+            (
+                "vault.db",
+                "0ab4a1953a4e7381df13b129ac436c67d436bcaee1f86e33d23b4f1894254225",
+            ),
+            (
+                "expected.json",
+                "762016628788b0b78322e72c57cca238a5f87a16e879c332ef6496c5bcde91ee",
+            ),
+        ],
     ),
 ];
+
+/// Format 1, snapshot schema 1.
+pub const FORMAT1_SCHEMA1: &str = "format1-schema1";
+/// Format 1, snapshot schema 2.
+pub const FORMAT1_SCHEMA2: &str = "format1-schema2";
+/// Format 2.
+pub const FORMAT2: &str = "format2";
 
 /// Key file of the golden vaults: bytes 0, 1, …, 63.
 pub fn golden_keyfile() -> Credential {
     Credential::KeyFile(Zeroizing::new((0u8..64).collect()))
 }
 
-/// The schema-1 fixture directory in the source tree.
-pub fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden")
-}
-
-/// The schema-2 fixture directory in the source tree.
-pub fn fixture_v2_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-v2")
+/// A fixture directory in the source tree, by name.
+pub fn fixture_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// The schema-2 golden content: a logged-in single-page app with sessionStorage and
@@ -130,15 +158,29 @@ pub fn idb_state(round: u32) -> BrowserState {
     state
 }
 
-/// Builds the schema-2 golden vault in `dir` (deterministically).
-fn build_v2(dir: &Path) {
+/// The second snapshot of `spa.example`: a sessionStorage value, a record's value and a
+/// compound key changed, and a store dropped, so the two snapshots differ in every part.
+fn idb_second() -> BrowserState {
+    let mut second = idb_state(2);
+    std::sync::Arc::make_mut(second.origins[0].indexed_db.as_mut().unwrap())[1]
+        .stores
+        .retain(|s| s.name != "outOfLineAuto");
+    second
+}
+
+/// Builds the format-2 golden vault in `dir` (deterministically). Retention 3, so the
+/// history of `chain.example` exercises every way the chain changes: a checkpoint collapsed
+/// from the middle (its successor relinked), retention pruning (the anchor moves), a
+/// discarded session's checkpoint at the head, and a session loading the profile.
+fn build_format2(dir: &Path) {
     let opts = CreateOptions {
         kdf_target: None,
-        retention: 20,
+        retention: 3,
         kdf_params: Some(KdfParams::OWASP_MINIMUM),
     };
-    let v = Vault::create_deterministic_for_test_vectors(dir, &pass(GOLDEN_PASS), &opts, SEED_V2)
-        .unwrap();
+    let v =
+        Vault::create_deterministic_for_test_vectors(dir, &pass(GOLDEN_PASS), &opts, SEED_FORMAT2)
+            .unwrap();
     v.set_keyfile(&golden_keyfile()).unwrap();
     v.create_profile(
         "spa.example",
@@ -150,20 +192,39 @@ fn build_v2(dir: &Path) {
         .unwrap();
     v.append_snapshot("spa.example", &idb_state(1), SnapshotKind::Import)
         .unwrap();
-    // The second round changes a sessionStorage value, a record's value and a compound key,
-    // and drops a store, so the two snapshots differ in every part.
-    let mut second = idb_state(2);
-    std::sync::Arc::make_mut(second.origins[0].indexed_db.as_mut().unwrap())[1]
-        .stores
-        .retain(|s| s.name != "outOfLineAuto");
-    v.append_snapshot_for_session("spa.example", &second, SnapshotKind::SessionSave, "sess-2")
-        .unwrap();
+    v.append_snapshot_for_session(
+        "spa.example",
+        &idb_second(),
+        SnapshotKind::SessionSave,
+        "sess-2",
+    )
+    .unwrap();
     v.append_snapshot("plain", &rich_state("四"), SnapshotKind::Capture)
         .unwrap();
+    v.create_profile("chain.example", None, &SessionSettings::default())
+        .unwrap();
+    let c = "chain.example";
+    v.append_snapshot(c, &state_with("c1"), SnapshotKind::Import)
+        .unwrap();
+    v.append_snapshot_for_session(c, &state_with("c2"), SnapshotKind::Checkpoint, "sess-a")
+        .unwrap();
+    v.append_snapshot(c, &state_with("c3"), SnapshotKind::Import)
+        .unwrap();
+    // Collapses checkpoint 2 from the middle: 3 is relinked to 1.
+    v.append_snapshot_for_session(c, &state_with("c4"), SnapshotKind::SessionSave, "sess-a")
+        .unwrap();
+    // Retention keeps 3, 4, 5: 1 is pruned and becomes the anchor.
+    v.append_snapshot(c, &state_with("c5"), SnapshotKind::Capture)
+        .unwrap();
+    // Keeps 4, 5, 6: 3 is pruned; then the discarded session's checkpoint 6 (the head) goes.
+    v.append_snapshot_for_session(c, &state_with("c6"), SnapshotKind::Checkpoint, "sess-b")
+        .unwrap();
+    assert_eq!(v.discard_session_checkpoints(c, "sess-b").unwrap(), 1);
+    v.touch_profile(c).unwrap();
 }
 
-/// Everything a reader can get out of a vault, as JSON.
-fn dump(v: &Vault) -> Value {
+/// Everything a reader can get out of a vault, as JSON: the shape of `expected.json`.
+pub fn dump(v: &Vault) -> Value {
     let page = v.list_profiles(0, 100).unwrap();
     let profiles: Vec<Value> = page
         .profiles
@@ -183,13 +244,14 @@ fn dump(v: &Vault) -> Value {
     json!({ "vault_id": v.vault_id(), "profiles": profiles })
 }
 
-fn expected_in(dir: &Path) -> Value {
+/// The `expected.json` of a fixture directory.
+pub fn expected_in(dir: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap()
 }
 
 /// What a schema-1 snapshot info reads as today: the counts schema 2 added are 0 (their info
 /// never had them; the members default).
-fn with_zero_v2_counts(mut v: Value) -> Value {
+pub fn with_zero_v2_counts(mut v: Value) -> Value {
     fn fix(info: &mut Value) {
         if let Some(o) = info.as_object_mut() {
             o.insert("session_storage_key_count".into(), json!(0));
@@ -207,53 +269,52 @@ fn with_zero_v2_counts(mut v: Value) -> Value {
     v
 }
 
-#[test]
-fn golden_fixture_decrypts_to_exact_content() {
-    let expected = with_zero_v2_counts(expected_in(&fixture_dir()));
-    let (_t, dir) = copy_vault(&fixture_dir());
+/// `vault.format_version` of the vault in `dir`.
+pub fn format_version(dir: &Path) -> i64 {
+    raw(dir)
+        .query_row("SELECT format_version FROM vault", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Opens a copy of a format-1 fixture, checks it upgrades at the first unlock to exactly
+/// `expected` with a clean verify, and returns the upgraded copy.
+fn assert_upgrades_to(name: &str, expected: &Value) -> (tempfile::TempDir, PathBuf) {
+    let (t, dir) = copy_vault(&fixture_dir(name));
+    let before = rows(&dir);
     let v = Vault::open(&dir).unwrap();
+    // Opening alone changes nothing: the upgrade needs the keys.
+    assert_eq!(format_version(&dir), 1);
+    assert_eq!(rows(&dir), before);
     v.unlock(&pass(GOLDEN_PASS)).unwrap();
-    assert_eq!(dump(&v), expected);
-    assert_eq!(v.verify().unwrap().failures, Vec::<String>::new());
+    assert_eq!(format_version(&dir), 2);
+    assert_eq!(&dump(&v), expected);
+    let report = v.verify().unwrap();
+    assert_eq!(report.findings, Vec::new());
+    // Same content through the key-file slot and a fresh handle; no second upgrade.
+    let after = rows(&dir);
     let v = Vault::open(&dir).unwrap();
     v.unlock(&golden_keyfile()).unwrap();
-    assert_eq!(dump(&v), expected);
-    let schemas = snapshot_schemas(&dir);
-    assert_eq!(schemas, [1]);
+    assert_eq!(&dump(&v), expected);
+    assert_eq!(rows(&dir), after);
+    (t, dir)
 }
 
 #[test]
-fn golden_v1_fixture_is_frozen() {
-    for (file, hash) in V1_FILES {
-        let bytes = std::fs::read(fixture_dir().join(file)).unwrap();
-        assert_eq!(
-            hex::encode(Sha256::digest(&bytes)),
-            hash,
-            "{file} of the schema-1 golden fixture changed; it must never be regenerated"
-        );
-    }
+fn format1_schema1_fixture_upgrades_to_identical_content() {
+    let expected = with_zero_v2_counts(expected_in(&fixture_dir(FORMAT1_SCHEMA1)));
+    let (_t, dir) = assert_upgrades_to(FORMAT1_SCHEMA1, &expected);
+    assert_eq!(snapshot_schemas(&dir), [1]);
 }
 
 #[test]
-fn golden_v2_fixture_decrypts_to_exact_content() {
-    let expected = expected_in(&fixture_v2_dir());
-    let (_t, dir) = copy_vault(&fixture_v2_dir());
-    let v = Vault::open(&dir).unwrap();
-    v.unlock(&pass(GOLDEN_PASS)).unwrap();
-    assert_eq!(dump(&v), expected);
-    assert_eq!(v.verify().unwrap().failures, Vec::<String>::new());
-    let v = Vault::open(&dir).unwrap();
-    v.unlock(&golden_keyfile()).unwrap();
-    assert_eq!(dump(&v), expected);
+fn format1_schema2_fixture_upgrades_to_identical_content() {
+    let expected = expected_in(&fixture_dir(FORMAT1_SCHEMA2));
+    let (_t, dir) = assert_upgrades_to(FORMAT1_SCHEMA2, &expected);
+    assert_eq!(snapshot_schemas(&dir), [2]);
     // The content is what it claims to be: the schema-2 parts are there, and counted.
+    let v = reopen_with(&dir, GOLDEN_PASS);
     let newest = v.read_snapshot("spa.example", None).unwrap();
-    assert_eq!(newest.state, {
-        let mut s = idb_state(2);
-        std::sync::Arc::make_mut(s.origins[0].indexed_db.as_mut().unwrap())[1]
-            .stores
-            .retain(|s| s.name != "outOfLineAuto");
-        s
-    });
+    assert_eq!(newest.state, idb_second());
     assert_eq!(newest.info.session_storage_key_count, 2);
     assert_eq!(newest.info.indexed_db_record_count, 26);
     let first = v.read_snapshot("spa.example", Some("1")).unwrap();
@@ -262,10 +323,55 @@ fn golden_v2_fixture_decrypts_to_exact_content() {
 }
 
 #[test]
-fn golden_v2_fixture_is_written_with_schema_2() {
-    let (_t, dir) = copy_vault(&fixture_v2_dir());
-    let schemas = snapshot_schemas(&dir);
-    assert_eq!(schemas, [2]);
+fn format1_fixtures_are_frozen() {
+    for (dir, files) in FROZEN {
+        for (file, hash) in files {
+            let bytes = std::fs::read(fixture_dir(dir).join(file)).unwrap();
+            assert_eq!(
+                hex::encode(Sha256::digest(&bytes)),
+                hash,
+                "{file} of the {dir} golden fixture changed; it must never be regenerated"
+            );
+        }
+    }
+}
+
+#[test]
+fn format2_fixture_decrypts_to_exact_content() {
+    let expected = expected_in(&fixture_dir(FORMAT2));
+    let (_t, dir) = copy_vault(&fixture_dir(FORMAT2));
+    assert_eq!(format_version(&dir), 2);
+    let before = rows(&dir);
+    let v = reopen_with(&dir, GOLDEN_PASS);
+    assert_eq!(dump(&v), expected);
+    assert_eq!(v.verify().unwrap().findings, Vec::new());
+    let v = Vault::open(&dir).unwrap();
+    v.unlock(&golden_keyfile()).unwrap();
+    assert_eq!(dump(&v), expected);
+    // Reading changes nothing.
+    assert_eq!(rows(&dir), before);
+    let spa = v.read_snapshot("spa.example", None).unwrap();
+    assert_eq!(spa.state, idb_second());
+    // The chain profile: seqs 4 and 5 kept, 6 discarded, 1-3 gone; last used is set.
+    let c = v.profile("chain.example").unwrap();
+    let seqs: Vec<u64> = v
+        .history("chain.example")
+        .unwrap()
+        .iter()
+        .map(|i| i.seq)
+        .collect();
+    assert_eq!((seqs, c.snapshot_count), (vec![5, 4], 2));
+    assert!(c.last_used_at.is_some());
+    assert_eq!(
+        v.read_snapshot("chain.example", None).unwrap().state,
+        state_with("c5")
+    );
+}
+
+#[test]
+fn format2_fixture_is_written_with_schema_2() {
+    let (_t, dir) = copy_vault(&fixture_dir(FORMAT2));
+    assert_eq!(snapshot_schemas(&dir), [2]);
     // And it is valid import content: what this build writes, it would also accept.
     let state = idb_state(1);
     let idb = serde_json::to_value(&state.origins[0].indexed_db).unwrap();
@@ -273,7 +379,7 @@ fn golden_v2_fixture_is_written_with_schema_2() {
 }
 
 /// Every stored column of every row, in a stable order.
-fn rows(dir: &Path) -> Vec<(String, Vec<Value>)> {
+pub fn rows(dir: &Path) -> Vec<(String, Vec<Value>)> {
     let db = raw(dir);
     let mut out = Vec::new();
     for (table, order) in [
@@ -309,20 +415,20 @@ fn rows(dir: &Path) -> Vec<(String, Vec<Value>)> {
 }
 
 #[test]
-fn golden_v2_fixture_is_reproduced_byte_for_byte() {
+fn format2_fixture_is_reproduced_byte_for_byte() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("v");
-    build_v2(&dir);
-    let (_t2, fixture) = copy_vault(&fixture_v2_dir());
+    build_format2(&dir);
+    let (_t2, fixture) = copy_vault(&fixture_dir(FORMAT2));
     assert_eq!(rows(&dir), rows(&fixture));
 }
 
 #[test]
-#[ignore = "rewrites the checked-in schema-2 golden fixture; run only for an intended format change"]
-fn regenerate_golden_v2_fixture() {
+#[ignore = "rewrites the checked-in format-2 golden fixture; run only for an intended format change"]
+fn regenerate_format2_fixture() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("v");
-    build_v2(&dir);
+    build_format2(&dir);
     let v = reopen_with(&dir, GOLDEN_PASS);
     let expected = serde_json::to_string_pretty(&dump(&v)).unwrap() + "\n";
     drop(v);
@@ -333,7 +439,7 @@ fn regenerate_golden_v2_fixture() {
     raw(&dir)
         .execute_batch("PRAGMA journal_mode = DELETE;")
         .unwrap();
-    let out = fixture_v2_dir();
+    let out = fixture_dir(FORMAT2);
     std::fs::create_dir_all(&out).unwrap();
     for f in ["vault.db", "vault.db-wal", "vault.db-shm"] {
         let _ = std::fs::remove_file(out.join(f));

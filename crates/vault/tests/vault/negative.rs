@@ -1,20 +1,41 @@
 //! The negative corpus (`tests/vectors/negative.json`, in the spirit of age's test vectors):
-//! each vector applies one defect to a copy of the golden fixture and states the layer that
+//! each vector applies one defect to a copy of a golden fixture and states the layer that
 //! must reject it (open, unlock or the named operation) and the exact error; defects caught
-//! at the operation layer must also show up in `verify`. A vector may name another fixture
-//! (`"fixture": "golden-v2"`, the schema-2 one) and may re-seal a snapshot body with valid
-//! keys (`"reseal"`), for defects that only a writer holding the keys could make.
+//! at the operation layer must also show up in `verify`, as the named kind of finding when
+//! the vector gives one. A vector names its fixture (format 1 ones may be upgraded to format
+//! 2 first), may re-seal a snapshot body or a profile's metadata with valid keys (`"reseal"`,
+//! `"reseal_meta"`) for defects only a writer holding the keys could make, and may keep rows
+//! from before a vault operation (`"before"`, `"act"`) to put them back as an attacker with
+//! an older copy of the file would.
 
 use std::path::Path;
 
-use pvault_vault::{Vault, VaultError};
+use pvault_model::SnapshotKind;
+use pvault_vault::{Problem, Vault, VaultError};
 use serde_json::Value;
 
 use crate::common::*;
-use crate::golden::{GOLDEN_PASS, fixture_dir, fixture_v2_dir};
+use crate::golden::{FORMAT1_SCHEMA1, GOLDEN_PASS, fixture_dir, format_version};
 
 const P1: &str = "(SELECT profile_id FROM profiles ORDER BY created_at LIMIT 1)";
 const P2: &str = "(SELECT profile_id FROM profiles ORDER BY created_at LIMIT 1 OFFSET 1)";
+const P3: &str = "(SELECT profile_id FROM profiles ORDER BY created_at LIMIT 1 OFFSET 2)";
+
+/// The name of a finding's problem, as vectors state it.
+fn problem_name(p: &Problem) -> &'static str {
+    match p {
+        Problem::Unreadable { .. } => "Unreadable",
+        Problem::NotCheckable { .. } => "NotCheckable",
+        Problem::Edited { .. } => "Edited",
+        Problem::Missing { .. } => "Missing",
+        Problem::Reordered { .. } => "Reordered",
+        Problem::RolledBack { .. } => "RolledBack",
+        Problem::Unexpected => "Unexpected",
+        Problem::ContentMismatch { .. } => "ContentMismatch",
+        Problem::AnchorMismatch => "AnchorMismatch",
+        Problem::CountMismatch { .. } => "CountMismatch",
+    }
+}
 
 fn variant(e: &VaultError) -> &'static str {
     match e {
@@ -37,11 +58,15 @@ fn variant(e: &VaultError) -> &'static str {
     }
 }
 
+fn sql(dir: &Path, sql: &str) {
+    raw(dir)
+        .execute_batch(&sql.replace("P1", P1).replace("P2", P2).replace("P3", P3))
+        .unwrap();
+}
+
 fn apply(dir: &Path, v: &Value) {
-    if let Some(sql) = v["sql"].as_str() {
-        raw(dir)
-            .execute_batch(&sql.replace("P1", P1).replace("P2", P2))
-            .unwrap();
+    if let Some(s) = v["sql"].as_str() {
+        sql(dir, s);
     }
     if let Some(p) = v.get("patch") {
         let f = dir.join(Vault::FILE_NAME);
@@ -62,27 +87,59 @@ fn run_op(v: &Vault, op: &str) -> Result<(), VaultError> {
     }
 }
 
+/// Opens and unlocks `dir` with the golden passphrase.
+fn unlocked(dir: &Path) -> Vault {
+    let v = Vault::open(dir).unwrap();
+    v.unlock(&pass(GOLDEN_PASS)).unwrap();
+    v
+}
+
 /// Runs one vector; returns the error it produced at the expected layer.
 fn run(vector: &Value) -> VaultError {
     let name = vector["name"].as_str().unwrap();
-    let fixture = match vector.get("fixture").and_then(Value::as_str) {
-        None | Some("golden") => fixture_dir(),
-        Some("golden-v2") => fixture_v2_dir(),
-        Some(f) => panic!("{name}: unknown fixture {f}"),
-    };
-    let (_t, dir) = copy_vault(&fixture);
+    let fixture = vector["fixture"].as_str().unwrap_or(FORMAT1_SCHEMA1);
+    let (_t, dir) = copy_vault(&fixture_dir(fixture));
+    if vector["upgraded"].as_bool() == Some(true) {
+        drop(unlocked(&dir));
+        assert_eq!(format_version(&dir), 2, "{name}: not upgraded");
+    }
     if let Some(r) = vector.get("reseal") {
-        let v = Vault::open(&dir).unwrap();
-        v.unlock(&pass(GOLDEN_PASS)).unwrap();
         let mut body = vec![1u8];
         body.extend_from_slice(r["body"].to_string().as_bytes());
-        v.rewrite_snapshot_for_test_vectors(
-            r["profile"].as_str().unwrap(),
-            r["snapshot"].as_str().unwrap(),
-            r["schema"].as_u64().unwrap() as u16,
-            &body,
-        )
-        .unwrap();
+        unlocked(&dir)
+            .rewrite_snapshot_for_test_vectors(
+                r["profile"].as_str().unwrap(),
+                r["snapshot"].as_str().unwrap(),
+                r["schema"].as_u64().unwrap() as u16,
+                &body,
+            )
+            .unwrap();
+    }
+    if let Some(r) = vector.get("reseal_meta") {
+        unlocked(&dir)
+            .reseal_profile_meta_for_test_vectors(r["profile"].as_str().unwrap(), &r["set"])
+            .unwrap();
+    }
+    if let Some(before) = vector["before"].as_str() {
+        sql(&dir, before);
+    }
+    if let Some(acts) = vector["act"].as_array() {
+        let v = unlocked(&dir);
+        for act in acts {
+            match act
+                .as_str()
+                .unwrap()
+                .split(' ')
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                ["append", profile] => {
+                    v.append_snapshot(profile, &state_with("act"), SnapshotKind::Capture)
+                        .unwrap();
+                }
+                other => panic!("{name}: unknown act {other:?}"),
+            }
+        }
     }
     apply(&dir, vector);
     let layer = vector["layer"].as_str().unwrap();
@@ -100,9 +157,19 @@ fn run(vector: &Value) -> VaultError {
         .expect_err(&format!("{name}: op accepted the defect"));
     let report = v.verify().unwrap();
     assert!(
-        !report.failures.is_empty(),
+        !report.findings.is_empty(),
         "{name}: verify did not report the defect"
     );
+    if let Some(finding) = vector["finding"].as_str() {
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| problem_name(&f.problem) == finding),
+            "{name}: verify reported {:?}, not {finding}",
+            report.failures
+        );
+    }
     err
 }
 
@@ -126,9 +193,8 @@ fn every_negative_vector_is_rejected_at_its_layer() {
 
 #[test]
 fn the_unmodified_fixture_passes_every_layer() {
-    let (_t, dir) = copy_vault(&fixture_dir());
-    let v = Vault::open(&dir).unwrap();
-    v.unlock(&pass(GOLDEN_PASS)).unwrap();
+    let (_t, dir) = copy_vault(&fixture_dir(FORMAT1_SCHEMA1));
+    let v = unlocked(&dir);
     for op in [
         "profile work-github",
         "list",

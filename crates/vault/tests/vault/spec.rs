@@ -24,10 +24,21 @@ type ProfileCols = (
     i64,
     i64,
     Option<i64>,
+    i64,
 );
 /// Columns of a snapshot row as the reader selects them.
-type SnapshotCols = (Vec<u8>, u64, i64, u16, Vec<u8>, Vec<u8>);
-use crate::golden::{GOLDEN_PASS, fixture_dir, fixture_v2_dir};
+type SnapshotCols = (
+    Vec<u8>,
+    u64,
+    i64,
+    u16,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    u64,
+    Option<String>,
+);
+use crate::golden::{FORMAT1_SCHEMA1, FORMAT1_SCHEMA2, GOLDEN_PASS, fixture_dir};
 
 fn open(key: &[u8], aad: &[u8], blob: &[u8]) -> Vec<u8> {
     let c = XChaCha20Poly1305::new(key.into());
@@ -52,14 +63,29 @@ fn record_aad(vault_id: &[u8], pid: &[u8], sid: &[u8], kind: u8, schema: u16) ->
 }
 
 fn json_of(plain: &[u8]) -> Value {
-    assert_eq!(plain[0], 1, "plaintext version byte");
+    json_of_version(plain, 1)
+}
+
+/// Decodes `version byte ‖ JSON`, requiring that version byte.
+fn json_of_version(plain: &[u8], version: u8) -> Value {
+    assert_eq!(plain[0], version, "plaintext version byte");
     serde_json::from_slice(&plain[1..]).unwrap()
 }
 
-/// Everything in the vault at `fixture`, decrypted, in the shape of its `expected.json`.
-fn read_independently(fixture: &std::path::Path) -> Value {
+/// Everything in the vault at `fixture` (a copy of it is read), decrypted, in the shape of its
+/// `expected.json`.
+pub fn read_independently(fixture: &std::path::Path) -> Value {
     let (_t, dir) = copy_vault(fixture);
-    let db = raw(&dir);
+    let (content, problems) = read_vault_file(&dir);
+    assert_eq!(problems, Vec::<String>::new());
+    content
+}
+
+/// Everything in the vault in directory `dir`, decrypted, in the shape of `expected.json`;
+/// for format 2 also checks every column against its sealed copy (panics if one differs) and
+/// returns every problem of every profile's chain (section 7).
+pub fn read_vault_file(dir: &std::path::Path) -> (Value, Vec<String>) {
+    let db = raw(dir);
     let app_id: i64 = db
         .query_row("PRAGMA application_id", [], |r| r.get(0))
         .unwrap();
@@ -69,7 +95,10 @@ fn read_independently(fixture: &std::path::Path) -> Value {
             Ok((r.get(0)?, r.get(1)?))
         })
         .unwrap();
-    assert_eq!(version, 1);
+    assert!(version == 1 || version == 2, "format version {version}");
+    // Profile metadata and snapshot infos carry plaintext version 1 in format 1, 2 in format
+    // 2; bodies carry 1 in both.
+    let record_version = version as u8;
 
     // Passphrase slot → KEK → master key.
     let (slot_id, kdf_id, m, t, p, salt, wrapped): (Vec<u8>, u8, u32, u32, u32, Vec<u8>, Vec<u8>) = db
@@ -126,8 +155,9 @@ fn read_independently(fixture: &std::path::Path) -> Value {
 
     let name_key = hm(&mk, &[b"pvault/v1/name-index"]);
     let mut profiles = Vec::new();
+    let mut problems = Vec::new();
     let mut stmt = db
-        .prepare("SELECT profile_id, name_hash, key_version, wrapped_dk, meta, created_at, updated_at, last_used_at FROM profiles")
+        .prepare("SELECT profile_id, name_hash, key_version, wrapped_dk, meta, created_at, updated_at, last_used_at, next_seq FROM profiles")
         .unwrap();
     let rows: Vec<ProfileCols> = stmt
         .query_map([], |r| {
@@ -140,27 +170,35 @@ fn read_independently(fixture: &std::path::Path) -> Value {
                 r.get(5)?,
                 r.get(6)?,
                 r.get(7)?,
+                r.get(8)?,
             ))
         })
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    for (pid, name_hash, kv, wdk, meta, created, updated, used) in rows {
+    for (pid, name_hash, kv, wdk, meta, created, updated, used, next_seq) in rows {
         let mut dk_aad = b"pvault/v1/dk-wrap\0".to_vec();
         dk_aad.extend_from_slice(&vault_id);
         dk_aad.extend_from_slice(&pid);
         dk_aad.extend_from_slice(&kv.to_be_bytes());
         let dk = open(&mk, &dk_aad, &wdk);
-        let meta = json_of(&open(
-            &dk,
-            &record_aad(&vault_id, &pid, &[0; 16], 1, 1),
-            &meta,
-        ));
+        let meta = json_of_version(
+            &open(&dk, &record_aad(&vault_id, &pid, &[0; 16], 1, 1), &meta),
+            record_version,
+        );
+        if version == 2 {
+            // Section 7: every plaintext column equals its sealed copy.
+            assert_eq!(
+                (&meta["created_at"], &meta["updated_at"], &meta["next_seq"]),
+                (&json!(created), &json!(updated), &json!(next_seq))
+            );
+            assert_eq!(meta["last_used_at"], json!(used));
+        }
         let name = meta["name"].as_str().unwrap();
         assert_eq!(hm(&name_key, &[name.as_bytes()]), name_hash);
         let mut snaps = Vec::new();
         let mut s = db
-            .prepare("SELECT snapshot_id, seq, kind, schema_version, info, body FROM snapshots WHERE profile_id = ?1 ORDER BY seq DESC")
+            .prepare("SELECT snapshot_id, seq, kind, schema_version, info, body, created_at, size_bytes, session_id FROM snapshots WHERE profile_id = ?1 ORDER BY seq DESC")
             .unwrap();
         let srows: Vec<SnapshotCols> = s
             .query_map([&pid], |r| {
@@ -171,17 +209,36 @@ fn read_independently(fixture: &std::path::Path) -> Value {
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
                 ))
             })
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        for (sid, seq, kind, schema, info, body) in srows {
-            let info = json_of(&open(
-                &dk,
-                &record_aad(&vault_id, &pid, &sid, 3, schema),
-                &info,
-            ));
+        let mut chain = Vec::new();
+        for (sid, seq, kind, schema, info, body, created, size, session) in srows {
+            let mut info = json_of_version(
+                &open(&dk, &record_aad(&vault_id, &pid, &sid, 3, schema), &info),
+                record_version,
+            );
+            assert_eq!(info["id"], json!(hex::encode(&sid)));
+            if version == 2 {
+                assert_eq!(
+                    (
+                        &info["created_at"],
+                        &info["size_bytes"],
+                        &info["session_id"]
+                    ),
+                    (&json!(created), &json!(size), &json!(session))
+                );
+                chain.push(info.clone());
+                // What a reader shows of an info: everything but the chain members.
+                let o = info.as_object_mut().unwrap();
+                o.remove("session_id");
+                o.remove("prev");
+            }
             let body = open(&dk, &record_aad(&vault_id, &pid, &sid, 2, schema), &body);
             assert_eq!(info["seq"], json!(seq));
             let kinds = ["import", "session_save", "capture", "checkpoint", "restore"];
@@ -192,6 +249,11 @@ fn read_independently(fixture: &std::path::Path) -> Value {
             );
             assert_eq!(info["size_bytes"], json!(body.len()));
             snaps.push(json!({ "info": info, "state": json_of(&body) }));
+        }
+        if version == 2 {
+            for p in crate::spec_format2::chain_problems(&meta, &chain) {
+                problems.push(format!("{name}: {p}"));
+            }
         }
         let mut profile = json!({
             "id": hex::encode(&pid), "name": name, "settings": meta["settings"],
@@ -215,25 +277,26 @@ fn read_independently(fixture: &std::path::Path) -> Value {
         ));
     }
     profiles.sort_by(|a, b| a.0.cmp(&b.0));
-    json!({ "vault_id": hex::encode(&vault_id), "profiles": profiles.into_iter().map(|p| p.1).collect::<Vec<_>>() })
+    let content = json!({ "vault_id": hex::encode(&vault_id), "profiles": profiles.into_iter().map(|p| p.1).collect::<Vec<_>>() });
+    (content, problems)
 }
 
-fn expected_in(fixture: &std::path::Path) -> Value {
+pub fn expected_in(fixture: &std::path::Path) -> Value {
     serde_json::from_slice(&std::fs::read(fixture.join("expected.json")).unwrap()).unwrap()
 }
 
 #[test]
 fn independent_reader_decrypts_golden_fixture() {
     assert_eq!(
-        read_independently(&fixture_dir()),
-        expected_in(&fixture_dir())
+        read_independently(&fixture_dir(FORMAT1_SCHEMA1)),
+        expected_in(&fixture_dir(FORMAT1_SCHEMA1))
     );
 }
 
 #[test]
 fn independent_reader_decrypts_golden_v2_fixture() {
-    let got = read_independently(&fixture_v2_dir());
-    assert_eq!(got, expected_in(&fixture_v2_dir()));
+    let got = read_independently(&fixture_dir(FORMAT1_SCHEMA2));
+    assert_eq!(got, expected_in(&fixture_dir(FORMAT1_SCHEMA2)));
     // Snapshot schema 2, section 6: decode every tagged value of the `values` store.
     let spa = got["profiles"]
         .as_array()
@@ -501,27 +564,4 @@ fn render(e: &Value) -> String {
             }
         }
     }
-}
-
-#[test]
-fn live_vault_uses_wal_and_the_documented_schema() {
-    let (t, v) = new_vault();
-    v.create_profile("p", None, &Default::default()).unwrap();
-    let db = raw(&vault_dir(&t));
-    let mode: String = db
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode, "wal");
-    let app_id: i64 = db
-        .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(app_id, 0x7076_6c74);
-    let tables: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(tables, ["keyslots", "profiles", "snapshots", "vault"]);
 }

@@ -1,0 +1,228 @@
+//! The daemon's memory of the vault's history heads, kept outside the vault file.
+//!
+//! Nothing inside a vault file can show that the whole file was replaced by an older copy of
+//! itself: every rule still holds, it is just an older state. So the daemon remembers, per
+//! profile, the highest `next_seq` and `updated_at` it has seen (at every unlock and verify;
+//! not at lock, which must stay instant and cost nothing while other requests run), in
+//! `heads.json` next to the vault (mode 0600, replaced atomically), and warns when
+//! the vault goes below them. `next_seq` never decreases in a vault (even deleting snapshots
+//! keeps it), so going below it means the file went back. Profiles the memory does not know
+//! are added; profiles missing from the vault are forgotten (they may have been deleted).
+//!
+//! This detects a vault file put back on its own; an older copy of the whole directory,
+//! memory included, is as undetectable as before.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use pvault_vault::{ProfileHead, Vault};
+use serde::{Deserialize, Serialize};
+
+/// File name of the memory, in the vault's directory.
+pub const FILE_NAME: &str = "heads.json";
+
+/// What is remembered of one profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Seen {
+    /// Highest `next_seq` seen.
+    next_seq: u64,
+    /// Highest `updated_at` seen.
+    updated_at: i64,
+}
+
+/// The whole memory file.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Memory {
+    /// The vault it is about; another vault id starts a new memory.
+    vault_id: String,
+    /// Per profile id (hex).
+    profiles: BTreeMap<String, Seen>,
+}
+
+/// One profile that went back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WentBack {
+    /// Profile id (hex).
+    pub profile: String,
+    /// What the daemon had seen.
+    pub seen_next_seq: u64,
+    /// What the vault says now.
+    pub now_next_seq: u64,
+}
+
+impl std::fmt::Display for WentBack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "profiles[{}]: the vault file went back to an older copy: its next snapshot seq is {}, this daemon already saw {}",
+            self.profile, self.now_next_seq, self.seen_next_seq
+        )
+    }
+}
+
+fn path(home: &Path) -> PathBuf {
+    home.join(FILE_NAME)
+}
+
+fn load(home: &Path) -> Memory {
+    std::fs::read(path(home))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn save(home: &Path, m: &Memory) -> std::io::Result<()> {
+    let tmp = home.join(format!("{FILE_NAME}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(&serde_json::to_vec(m).map_err(std::io::Error::other)?)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path(home))
+}
+
+/// Compares the unlocked vault's heads with the memory, then remembers the newer of both.
+/// Returns the profiles that went back. Never fails the caller: a memory that cannot be read
+/// or written is logged and treated as empty.
+pub fn check_and_remember(home: &Path, vault: &Vault) -> Vec<WentBack> {
+    let heads = match vault.heads() {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the vault's history heads");
+            return Vec::new();
+        }
+    };
+    let (went_back, memory) = compare(load(home), &vault.vault_id(), &heads);
+    for w in &went_back {
+        tracing::warn!(profile = %w.profile, seen = w.seen_next_seq, now = w.now_next_seq,
+            "the vault file went back to an older copy (history heads below what this daemon saw)");
+    }
+    if let Err(e) = save(home, &memory) {
+        tracing::warn!(error = %e, "cannot write {FILE_NAME}");
+    }
+    went_back
+}
+
+/// The profiles whose heads went below the memory, and the memory updated with `heads`.
+fn compare(mut memory: Memory, vault_id: &str, heads: &[ProfileHead]) -> (Vec<WentBack>, Memory) {
+    if memory.vault_id != vault_id {
+        memory = Memory {
+            vault_id: vault_id.to_owned(),
+            profiles: BTreeMap::new(),
+        };
+    }
+    let mut went_back = Vec::new();
+    let mut profiles = BTreeMap::new();
+    for h in heads {
+        let now = Seen {
+            next_seq: h.next_seq,
+            updated_at: h.updated_at,
+        };
+        let seen = memory.profiles.get(&h.id).copied().unwrap_or(now);
+        if now.next_seq < seen.next_seq {
+            went_back.push(WentBack {
+                profile: h.id.clone(),
+                seen_next_seq: seen.next_seq,
+                now_next_seq: now.next_seq,
+            });
+        }
+        profiles.insert(
+            h.id.clone(),
+            Seen {
+                next_seq: now.next_seq.max(seen.next_seq),
+                updated_at: now.updated_at.max(seen.updated_at),
+            },
+        );
+    }
+    memory.profiles = profiles;
+    (went_back, memory)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use pvault_model::{BrowserState, SnapshotKind};
+    use pvault_vault::{CreateOptions, Credential, KdfParams};
+
+    use super::*;
+
+    fn pass() -> Credential {
+        Credential::Passphrase(zeroize::Zeroizing::new("heads test".into()))
+    }
+
+    #[test]
+    fn a_vault_file_put_back_is_reported_and_the_memory_is_private() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        let opts = CreateOptions {
+            kdf_target: None,
+            retention: 20,
+            kdf_params: Some(KdfParams::OWASP_MINIMUM),
+        };
+        let v = Vault::create(&home, &pass(), &opts).unwrap();
+        v.create_profile("p", None, &Default::default()).unwrap();
+        v.append_snapshot("p", &BrowserState::default(), SnapshotKind::Import)
+            .unwrap();
+        assert_eq!(check_and_remember(&home, &v), Vec::new());
+        let mode = std::fs::metadata(home.join(FILE_NAME))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // An older copy of the vault file, then two more snapshots seen by the daemon.
+        let old = t.path().join("old.db");
+        v.backup(&old).unwrap();
+        for _ in 0..2 {
+            v.append_snapshot("p", &BrowserState::default(), SnapshotKind::Capture)
+                .unwrap();
+        }
+        assert_eq!(check_and_remember(&home, &v), Vec::new());
+        drop(v);
+        // The file goes back: valid in every rule, and only the memory can tell.
+        for f in ["vault.db", "vault.db-wal", "vault.db-shm"] {
+            let _ = std::fs::remove_file(home.join(f));
+        }
+        std::fs::copy(&old, home.join("vault.db")).unwrap();
+        let v = Vault::open(&home).unwrap();
+        v.unlock(&pass()).unwrap();
+        assert_eq!(v.verify().unwrap().findings, Vec::new());
+        let went_back = check_and_remember(&home, &v);
+        assert_eq!(went_back.len(), 1);
+        assert_eq!(
+            (went_back[0].seen_next_seq, went_back[0].now_next_seq),
+            (4, 2)
+        );
+        assert!(went_back[0].to_string().contains("went back"));
+        // It stays reported: the memory keeps the highest head seen.
+        assert_eq!(check_and_remember(&home, &v).len(), 1);
+    }
+
+    #[test]
+    fn another_vault_starts_a_new_memory() {
+        let heads = [ProfileHead {
+            id: "aa".into(),
+            next_seq: 2,
+            updated_at: 5,
+        }];
+        let old = Memory {
+            vault_id: "other".into(),
+            profiles: [(
+                "aa".to_owned(),
+                Seen {
+                    next_seq: 9,
+                    updated_at: 9,
+                },
+            )]
+            .into(),
+        };
+        let (went_back, m) = compare(old, "this", &heads);
+        assert_eq!(went_back, Vec::new());
+        assert_eq!(m.profiles["aa"].next_seq, 2);
+    }
+}

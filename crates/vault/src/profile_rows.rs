@@ -1,0 +1,191 @@
+//! Rows of `profiles` as stored: reading them, opening their data key and sealed metadata,
+//! and checking that every plaintext column agrees with the sealed copy.
+
+use std::sync::Arc;
+
+use pvault_model::ProfileInfo;
+
+use crate::codec::{self, MAX_META_SEALED, META_SCHEMA_VERSION, ProfileMeta};
+use crate::error::{Result, VaultError};
+use crate::keys::{Id, SecretKey};
+use crate::seal::{self, RecordKind};
+use crate::vault::Keys;
+
+/// Key version of data keys written by this build (bound in the data-key AAD).
+pub const DK_VERSION: u32 = 1;
+
+/// A row of `profiles`, still sealed.
+#[derive(Debug)]
+pub(crate) struct ProfileRow {
+    /// Random id.
+    pub id: Id,
+    /// Version of the data-key wrap.
+    pub key_version: u32,
+    /// Wrapped data key.
+    pub wrapped_dk: Vec<u8>,
+    /// Sealed [`ProfileMeta`].
+    pub meta: Vec<u8>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+    /// Last load by a session.
+    pub last_used_at: Option<i64>,
+    /// Next snapshot sequence number.
+    pub next_seq: i64,
+    /// Snapshots currently kept.
+    pub snapshot_count: i64,
+}
+
+/// A profile opened: its row, data key and decrypted metadata.
+pub(crate) struct OpenProfile {
+    /// The row.
+    pub row: ProfileRow,
+    /// The data key.
+    pub dk: Arc<SecretKey>,
+    /// The decrypted metadata.
+    pub meta: ProfileMeta,
+}
+
+/// The columns [`row_from`] reads, in its order.
+pub(crate) const ROW_COLUMNS: &str =
+    "profile_id, key_version, wrapped_dk, meta, created_at, updated_at, last_used_at, next_seq,
+     (SELECT count(*) FROM snapshots s WHERE s.profile_id = profiles.profile_id)";
+
+/// Reads one row selected with [`ROW_COLUMNS`] (the id is set by [`fix_id`]).
+pub(crate) fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, ProfileRow)> {
+    let id: Vec<u8> = r.get(0)?;
+    let kv: i64 = r.get(1)?;
+    Ok((
+        id,
+        ProfileRow {
+            id: [0; 16],
+            key_version: u32::try_from(kv).unwrap_or(u32::MAX),
+            wrapped_dk: r.get(2)?,
+            meta: r.get(3)?,
+            created_at: r.get(4)?,
+            updated_at: r.get(5)?,
+            last_used_at: r.get(6)?,
+            next_seq: r.get(7)?,
+            snapshot_count: r.get(8)?,
+        },
+    ))
+}
+
+/// Sets the row's id from the raw column, refusing one that is not 16 bytes.
+pub(crate) fn fix_id((id, mut row): (Vec<u8>, ProfileRow)) -> Result<ProfileRow> {
+    row.id = id
+        .as_slice()
+        .try_into()
+        .map_err(|_| VaultError::corrupt("profile id is not 16 bytes"))?;
+    Ok(row)
+}
+
+impl OpenProfile {
+    /// The public view.
+    pub fn info(&self) -> ProfileInfo {
+        info_of(&self.row.id, &self.meta)
+    }
+}
+
+/// The public view of a profile: every value comes from the sealed metadata (the plaintext
+/// columns were checked against it when the row was opened).
+pub(crate) fn info_of(id: &Id, meta: &ProfileMeta) -> ProfileInfo {
+    ProfileInfo {
+        id: hex::encode(id),
+        name: meta.name.clone(),
+        description: meta.description.clone(),
+        settings: meta.settings.clone(),
+        created_at: meta.created_at,
+        updated_at: meta.updated_at,
+        last_used_at: meta.last_used_at,
+        snapshot_count: meta.snapshot_count,
+        latest: meta.latest.clone(),
+        cookie_domains: meta.cookie_domains.clone(),
+        origins: meta.origins.clone(),
+    }
+}
+
+/// The plaintext columns of a profile row (and its snapshot count) that disagree with its
+/// sealed metadata, by column name.
+pub(crate) fn edited_columns(row: &ProfileRow, meta: &ProfileMeta) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if row.created_at != meta.created_at {
+        out.push("created_at");
+    }
+    if row.updated_at != meta.updated_at {
+        out.push("updated_at");
+    }
+    if row.last_used_at != meta.last_used_at {
+        out.push("last_used_at");
+    }
+    if u64::try_from(row.next_seq).ok() != Some(meta.next_seq) {
+        out.push("next_seq");
+    }
+    if u64::try_from(row.snapshot_count).ok() != Some(meta.snapshot_count) {
+        out.push("snapshot count");
+    }
+    out
+}
+
+/// Refuses a row whose plaintext columns disagree with its sealed metadata (`Corrupt`).
+pub(crate) fn check_columns(row: &ProfileRow, meta: &ProfileMeta) -> Result<()> {
+    let edited = edited_columns(row, meta);
+    if edited.is_empty() {
+        return Ok(());
+    }
+    Err(VaultError::corrupt(format!(
+        "{} of profile {} disagree with its sealed metadata",
+        edited.join(", "),
+        hex::encode(row.id)
+    )))
+}
+
+/// Unwraps a data key with the master key (no cache).
+pub(crate) fn unwrap_dk(vault_id: &Id, keys: &Keys, row: &ProfileRow) -> Result<SecretKey> {
+    let failed = || VaultError::DecryptionFailed {
+        record: format!("profiles[{}].wrapped_dk", hex::encode(row.id)),
+    };
+    if row.key_version != DK_VERSION {
+        return Err(VaultError::UnsupportedVersion {
+            what: "data-key",
+            found: row.key_version.into(),
+            supported: DK_VERSION.to_string(),
+        });
+    }
+    let pt = seal::open(
+        &keys.mk,
+        &seal::aad_dk(vault_id, &row.id, row.key_version),
+        &row.wrapped_dk,
+    )
+    .ok_or_else(failed)?;
+    SecretKey::from_slice(&pt).ok_or_else(failed)
+}
+
+/// Opens and decodes a profile's sealed metadata (format 2).
+pub(crate) fn open_meta(vault_id: &Id, dk: &SecretKey, row: &ProfileRow) -> Result<ProfileMeta> {
+    codec::decode_meta(&open_meta_bytes(vault_id, dk, row)?)
+}
+
+/// Opens a profile's sealed metadata without decoding it (the upgrade decodes format 1).
+pub(crate) fn open_meta_bytes(
+    vault_id: &Id,
+    dk: &SecretKey,
+    row: &ProfileRow,
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let record = || format!("profiles[{}].meta", hex::encode(row.id));
+    if row.meta.len() > MAX_META_SEALED {
+        return Err(VaultError::TooLarge {
+            what: record(),
+            limit: MAX_META_SEALED as u64,
+        });
+    }
+    let aad = seal::aad_record(
+        vault_id,
+        &row.id,
+        &[0; 16],
+        RecordKind::ProfileMeta,
+        META_SCHEMA_VERSION,
+    );
+    seal::open(dk, &aad, &row.meta).ok_or_else(|| VaultError::DecryptionFailed { record: record() })
+}
