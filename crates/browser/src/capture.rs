@@ -177,9 +177,11 @@ impl Session {
             }
         }
         // sessionStorage: the tab that changed it last, if it is still at the origin. With no
-        // event yet, the first tab whose data differs from what is known: every new tab starts
-        // with the known data, so a difference is a change made before our `DOMStorage.enable`
-        // on that tab (a logout in a tab opened a moment ago), and it must not be lost.
+        // event yet, the first tab holding items other than the known ones (a write made
+        // before our `DOMStorage.enable` on that tab). An empty tab does not replace known
+        // items: a tab whose first document ran before `new_tabs.rs` could seed it is empty
+        // too, and taking it would drop the saved login (a logout made before
+        // `DOMStorage.enable` is the case this leaves as it was).
         match base.session_tab.get(origin) {
             Some(tab) => {
                 if let Some(page) = pages.iter().find(|p| p.target_id().as_ref() == tab)
@@ -191,6 +193,7 @@ impl Session {
             None => {
                 for page in &pages {
                     if let Some(items) = read_area(page, Area::Session, origin).await
+                        && !items.is_empty()
                         && items != parts.session
                     {
                         parts.session_read = Some(items);
