@@ -280,6 +280,41 @@ async fn a_new_tab_starts_with_saved_session_storage_and_a_logout_sticks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_in_a_new_tab_before_any_storage_event_is_captured() {
+    let server = TestServer::start().await;
+    let mut o = OriginState::new(&server.origin);
+    o.session_storage = Some(items(&[("msal.token", "t-1")]));
+    let state = BrowserState {
+        cookies: vec![],
+        origins: vec![o],
+    };
+    let l = launch(Some(state), LocalStorageLoad::Auto).await;
+    let client = Client::connect(l.session.cdp_ws_url()).await;
+    // The page's first script writes at once: its storage event may come before our listener
+    // is on the new tab, or never; the capture must still see the write.
+    let page = client.open(&server.url("/session-login")).await;
+    assert_eq!(
+        eval(&page, "sessionStorage.getItem('fresh')").await,
+        "token-2"
+    );
+    let (state, _) = l.session.capture().await.unwrap();
+    let captured = state
+        .origins
+        .iter()
+        .find(|o| o.origin == server.origin)
+        .expect("the origin is captured");
+    assert!(
+        captured
+            .session_items()
+            .iter()
+            .any(|i| i.name == "fresh" && i.value == "token-2"),
+        "the tab's write is captured, not only the loaded items"
+    );
+    drop(client);
+    l.session.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parts_nothing_touched_are_captured_back_as_loaded_and_failures_are_named() {
     let state: BrowserState = serde_json::from_value(json!({
         "cookies": [],

@@ -101,6 +101,15 @@ impl TestServer {
                              </script></body></html>"
                                 .to_owned(),
                         ),
+                        // A login written by the page's first script, before any debugger of
+                        // ours can have enabled storage events on the new tab.
+                        "/session-login" => (
+                            String::new(),
+                            "<html><head><title>x</title></head><body><script>\
+                             sessionStorage.setItem('fresh', 'token-2');\
+                             </script></body></html>"
+                                .to_owned(),
+                        ),
                         _ => (String::new(), "<html><body>ok</body></html>".to_owned()),
                     };
                     let resp = format!(
