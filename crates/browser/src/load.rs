@@ -5,14 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chromiumoxide::Page;
 use pvault_model::{BrowserState, Cookie, OriginState, StorageItem};
 use serde_json::{Value, json};
 
 use crate::cdp::call_browser;
 use crate::cookies::{cookie_problem, from_get_cookies, key_of, now_unix, to_cookie_param};
 use crate::report::{LoadMethod, LoadReport, sorted, valid_origins};
-use crate::stub::{StubPage, write_local_storage};
+use crate::stub::StubPage;
 use crate::{BrowserError, Session, indexed_db};
 
 impl Session {
@@ -184,7 +183,30 @@ impl Session {
             return;
         }
         let t1 = std::time::Instant::now();
-        write_origin(stub.page(), o, fresh, write_local, out).await;
+        if write_local {
+            match stub.write_local(&o.local_storage).await {
+                Ok(()) => out.local_origins += 1,
+                Err(e) => out
+                    .failed
+                    .push((o.origin.clone(), format!("localStorage: {e}"))),
+            }
+        }
+        if !o.databases().is_empty() {
+            match indexed_db::restore(stub.page(), None, o.databases(), !fresh).await {
+                Ok(r) => {
+                    out.databases += o.databases().len();
+                    out.records += r.records;
+                    out.failed.extend(
+                        r.failures
+                            .into_iter()
+                            .map(|f| (o.origin.clone(), format!("IndexedDB {f}"))),
+                    );
+                }
+                Err(e) => out
+                    .failed
+                    .push((o.origin.clone(), format!("IndexedDB: {e}"))),
+            }
+        }
         tracing::debug!(
             goto_ms = (t1 - t0).as_millis() as u64,
             write_ms = t1.elapsed().as_millis() as u64,
@@ -250,42 +272,6 @@ impl Session {
             }
         }
         Ok((loaded, rejected))
-    }
-}
-
-/// Writes localStorage (when `write_local`) and IndexedDB of `o` through `page`, a document
-/// of its origin, adding what happened to `out`.
-async fn write_origin(
-    page: &Page,
-    o: &OriginState,
-    fresh: bool,
-    write_local: bool,
-    out: &mut StorageLoad,
-) {
-    if write_local {
-        match write_local_storage(page, &o.local_storage).await {
-            Ok(()) => out.local_origins += 1,
-            Err(e) => out
-                .failed
-                .push((o.origin.clone(), format!("localStorage: {e}"))),
-        }
-    }
-    if o.databases().is_empty() {
-        return;
-    }
-    match indexed_db::restore(page, None, o.databases(), !fresh).await {
-        Ok(r) => {
-            out.databases += o.databases().len();
-            out.records += r.records;
-            out.failed.extend(
-                r.failures
-                    .into_iter()
-                    .map(|f| (o.origin.clone(), format!("IndexedDB {f}"))),
-            );
-        }
-        Err(e) => out
-            .failed
-            .push((o.origin.clone(), format!("IndexedDB: {e}"))),
     }
 }
 

@@ -96,6 +96,29 @@ impl StubPage {
         &self.page
     }
 
+    /// Writes `items` into the localStorage of the origin the page is at (existing keys are
+    /// overwritten, others kept) and checks that every one reads back.
+    pub(crate) async fn write_local(&self, items: &[StorageItem]) -> Result<(), BrowserError> {
+        let pairs: Vec<[&str; 2]> = items
+            .iter()
+            .map(|i| [i.name.as_str(), i.value.as_str()])
+            .collect();
+        let data = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
+        let v = self
+            .eval(format!(
+                "(() => {{ const d = {data}; for (const [k, v] of d) localStorage.setItem(k, v); \
+                 let n = 0; for (const [k, v] of d) if (localStorage.getItem(k) === v) n++; return n; }})()"
+            ))
+            .await?;
+        if v.as_u64() != Some(items.len() as u64) {
+            return Err(BrowserError::cdp(
+                "Runtime.evaluate",
+                format!("only {v} of {} localStorage items read back", items.len()),
+            ));
+        }
+        Ok(())
+    }
+
     /// Reads all of `origin`'s localStorage.
     pub(crate) async fn read(&self, origin: &str) -> Result<Vec<StorageItem>, BrowserError> {
         self.goto(origin).await?;
@@ -143,37 +166,8 @@ impl StubPage {
     }
 }
 
-/// Writes `items` into the localStorage of the page's origin (existing keys are overwritten,
-/// others kept) and checks that every one reads back.
-pub(crate) async fn write_local_storage(
-    page: &Page,
-    items: &[StorageItem],
-) -> Result<(), BrowserError> {
-    let pairs: Vec<[&str; 2]> = items
-        .iter()
-        .map(|i| [i.name.as_str(), i.value.as_str()])
-        .collect();
-    let data = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
-    let v = evaluate(
-        page,
-        format!(
-            "(() => {{ const d = {data}; for (const [k, v] of d) localStorage.setItem(k, v); \
-             let n = 0; for (const [k, v] of d) if (localStorage.getItem(k) === v) n++; return n; }})()"
-        ),
-        None,
-    )
-    .await?;
-    if v.as_u64() != Some(items.len() as u64) {
-        return Err(BrowserError::cdp(
-            "Runtime.evaluate",
-            format!("only {v} of {} localStorage items read back", items.len()),
-        ));
-    }
-    Ok(())
-}
-
 /// The pages in a `Target.getTargets` result other than `except`.
-pub(crate) fn other_pages(targets: &Value, except: &str) -> usize {
+fn other_pages(targets: &Value, except: &str) -> usize {
     targets
         .get("targetInfos")
         .and_then(Value::as_array)
