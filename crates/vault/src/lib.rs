@@ -14,6 +14,7 @@ mod codec;
 mod error;
 mod kdf;
 mod keys;
+mod listing;
 mod profile_rows;
 mod profiles;
 mod report;

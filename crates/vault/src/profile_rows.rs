@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use pvault_model::ProfileInfo;
+use zeroize::Zeroizing;
 
 use crate::codec::{self, MAX_META_SEALED, META_SCHEMA_VERSION, ProfileMeta};
 use crate::error::{Result, VaultError};
-use crate::keys::{Id, SecretKey};
+use crate::keys::{Id, KEY_LEN, SecretKey, hex_id};
 use crate::seal::{self, RecordKind};
 use crate::vault::Keys;
 
@@ -92,7 +93,7 @@ impl OpenProfile {
 /// columns were checked against it when the row was opened).
 pub(crate) fn info_of(id: &Id, meta: &ProfileMeta) -> ProfileInfo {
     ProfileInfo {
-        id: hex::encode(id),
+        id: hex_id(id),
         name: meta.name.clone(),
         description: meta.description.clone(),
         settings: meta.settings.clone(),
@@ -106,46 +107,83 @@ pub(crate) fn info_of(id: &Id, meta: &ProfileMeta) -> ProfileInfo {
     }
 }
 
+/// The plaintext copies a profile row holds of its sealed metadata, and the number of its
+/// snapshot rows: what a reader compares with the metadata (vault-format.md 7.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProfileColumns {
+    /// `profiles.created_at`.
+    pub created_at: i64,
+    /// `profiles.updated_at`.
+    pub updated_at: i64,
+    /// `profiles.last_used_at`.
+    pub last_used_at: Option<i64>,
+    /// `profiles.next_seq`.
+    pub next_seq: i64,
+    /// Snapshot rows of the profile.
+    pub snapshot_count: i64,
+}
+
+impl ProfileRow {
+    /// The row's plaintext copies.
+    pub fn columns(&self) -> ProfileColumns {
+        ProfileColumns {
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            last_used_at: self.last_used_at,
+            next_seq: self.next_seq,
+            snapshot_count: self.snapshot_count,
+        }
+    }
+}
+
 /// The plaintext columns of a profile row (and its snapshot count) that disagree with its
 /// sealed metadata, by column name.
-pub(crate) fn edited_columns(row: &ProfileRow, meta: &ProfileMeta) -> Vec<&'static str> {
+pub(crate) fn edited_columns(cols: &ProfileColumns, meta: &ProfileMeta) -> Vec<&'static str> {
     let mut out = Vec::new();
-    if row.created_at != meta.created_at {
+    if cols.created_at != meta.created_at {
         out.push("created_at");
     }
-    if row.updated_at != meta.updated_at {
+    if cols.updated_at != meta.updated_at {
         out.push("updated_at");
     }
-    if row.last_used_at != meta.last_used_at {
+    if cols.last_used_at != meta.last_used_at {
         out.push("last_used_at");
     }
-    if u64::try_from(row.next_seq).ok() != Some(meta.next_seq) {
+    if u64::try_from(cols.next_seq).ok() != Some(meta.next_seq) {
         out.push("next_seq");
     }
-    if u64::try_from(row.snapshot_count).ok() != Some(meta.snapshot_count) {
+    if u64::try_from(cols.snapshot_count).ok() != Some(meta.snapshot_count) {
         out.push("snapshot count");
     }
     out
 }
 
 /// Refuses a row whose plaintext columns disagree with its sealed metadata (`Corrupt`).
-pub(crate) fn check_columns(row: &ProfileRow, meta: &ProfileMeta) -> Result<()> {
-    let edited = edited_columns(row, meta);
+pub(crate) fn check_columns(id: &Id, cols: &ProfileColumns, meta: &ProfileMeta) -> Result<()> {
+    let edited = edited_columns(cols, meta);
     if edited.is_empty() {
         return Ok(());
     }
     Err(VaultError::corrupt(format!(
         "{} of profile {} disagree with its sealed metadata",
         edited.join(", "),
-        hex::encode(row.id)
+        hex::encode(id)
     )))
 }
 
 /// Unwraps a data key with the master key (no cache).
 pub(crate) fn unwrap_dk(vault_id: &Id, keys: &Keys, row: &ProfileRow) -> Result<SecretKey> {
-    let failed = || VaultError::DecryptionFailed {
-        record: format!("profiles[{}].wrapped_dk", hex::encode(row.id)),
-    };
+    let mut dk = unwrap_dk_bytes(vault_id, keys, row)?;
+    Ok(SecretKey::from_bytes(&mut dk))
+}
+
+/// Unwraps a data key into a zeroizing stack buffer, for a caller that needs it only for a
+/// moment (listing): no allocation, no `mlock`.
+pub(crate) fn unwrap_dk_bytes(
+    vault_id: &Id,
+    keys: &Keys,
+    row: &ProfileRow,
+) -> Result<Zeroizing<[u8; KEY_LEN]>> {
     if row.key_version != DK_VERSION {
         return Err(VaultError::UnsupportedVersion {
             what: "data-key",
@@ -153,26 +191,31 @@ pub(crate) fn unwrap_dk(vault_id: &Id, keys: &Keys, row: &ProfileRow) -> Result<
             supported: DK_VERSION.to_string(),
         });
     }
-    let pt = seal::open(
-        &keys.mk,
+    seal::open_key(
+        keys.mk.expose(),
         &seal::aad_dk(vault_id, &row.id, row.key_version),
         &row.wrapped_dk,
     )
-    .ok_or_else(failed)?;
-    SecretKey::from_slice(&pt).ok_or_else(failed)
+    .ok_or_else(|| VaultError::DecryptionFailed {
+        record: format!("profiles[{}].wrapped_dk", hex::encode(row.id)),
+    })
 }
 
 /// Opens and decodes a profile's sealed metadata (format 2).
-pub(crate) fn open_meta(vault_id: &Id, dk: &SecretKey, row: &ProfileRow) -> Result<ProfileMeta> {
+pub(crate) fn open_meta(
+    vault_id: &Id,
+    dk: &[u8; KEY_LEN],
+    row: &ProfileRow,
+) -> Result<ProfileMeta> {
     codec::decode_meta(&open_meta_bytes(vault_id, dk, row)?)
 }
 
 /// Opens a profile's sealed metadata without decoding it (the upgrade decodes format 1).
 pub(crate) fn open_meta_bytes(
     vault_id: &Id,
-    dk: &SecretKey,
+    dk: &[u8; KEY_LEN],
     row: &ProfileRow,
-) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+) -> Result<Zeroizing<Vec<u8>>> {
     let record = || format!("profiles[{}].meta", hex::encode(row.id));
     if row.meta.len() > MAX_META_SEALED {
         return Err(VaultError::TooLarge {
@@ -187,5 +230,6 @@ pub(crate) fn open_meta_bytes(
         RecordKind::ProfileMeta,
         META_SCHEMA_VERSION,
     );
-    seal::open(dk, &aad, &row.meta).ok_or_else(|| VaultError::DecryptionFailed { record: record() })
+    seal::open_with(dk, &aad, &row.meta)
+        .ok_or_else(|| VaultError::DecryptionFailed { record: record() })
 }

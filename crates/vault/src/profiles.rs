@@ -6,18 +6,17 @@ use std::sync::Arc;
 use pvault_model::{ProfileInfo, SessionSettings};
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use crate::ProfileUpdate;
 use crate::codec::{self, META_SCHEMA_VERSION, ProfileMeta};
 use crate::error::{Result, VaultError};
 use crate::keys::{Id, SecretKey, hmac_sha256};
 pub(crate) use crate::profile_rows::{DK_VERSION, OpenProfile, ProfileRow, open_meta, unwrap_dk};
 use crate::profile_rows::{ROW_COLUMNS, check_columns, fix_id, info_of, row_from};
 use crate::seal::{self, RecordKind};
+use crate::store;
 use crate::vault::{CachedMeta, Keys, Vault};
-use crate::{ProfileHead, ProfilePage, ProfileUpdate};
 /// Longest profile name.
 pub const MAX_NAME_LEN: usize = 255;
-/// Listings of at least this many profiles open their metadata on several threads.
-const PARALLEL_LIST_MIN: usize = 512;
 /// Longest description, in bytes.
 pub const MAX_DESCRIPTION_LEN: usize = 4096;
 
@@ -87,56 +86,41 @@ impl Vault {
         Ok(dk)
     }
 
-    /// The public view of a row, for listings: straight from the metadata cache when the
-    /// sealed bytes are unchanged (one copy of the strings), else by opening the row.
-    fn row_info(&self, keys: &Keys, row: ProfileRow) -> Result<ProfileInfo> {
-        {
-            let metas = keys.metas.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(c) = metas
-                .get(&row.id)
-                .filter(|c| c.wrapped_dk == row.wrapped_dk && c.sealed == row.meta)
-            {
-                check_columns(&row, &c.meta)?;
-                return Ok(info_of(&row.id, &c.meta));
-            }
-        }
-        Ok(self.open_row(keys, row)?.info())
-    }
-
-    /// Opens a profile row: data key and metadata (from the cache when the sealed bytes are
-    /// exactly those that already authenticated).
+    /// Opens a profile row: data key and metadata (from the caches when the sealed bytes are
+    /// exactly those that already authenticated), and checks its plaintext columns.
     pub(crate) fn open_row(&self, keys: &Keys, row: ProfileRow) -> Result<OpenProfile> {
-        let cached = {
-            let metas = keys.metas.lock().unwrap_or_else(|p| p.into_inner());
-            metas
-                .get(&row.id)
-                .filter(|c| c.wrapped_dk == row.wrapped_dk && c.sealed == row.meta)
-                .map(|c| c.meta.clone())
-        };
-        if let Some(meta) = cached {
-            let dk = keys
-                .dks
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&row.id)
-                .cloned();
-            if let Some(dk) = dk {
-                check_columns(&row, &meta)?;
-                return Ok(OpenProfile { row, dk, meta });
-            }
-        }
         let dk = self.data_key(keys, &row)?;
-        let meta = open_meta(&self.vault_id, &dk, &row)?;
-        check_columns(&row, &meta)?;
-        keys.metas.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            row.id,
-            CachedMeta {
-                wrapped_dk: row.wrapped_dk.clone(),
-                sealed: row.meta.clone(),
-                meta: meta.clone(),
-            },
-        );
-        Ok(OpenProfile { row, dk, meta })
+        let cached = keys
+            .metas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&row.id)
+            .filter(|c| c.wrapped_dk == row.wrapped_dk && c.sealed == row.meta)
+            .map(|c| c.meta.clone());
+        let meta = match cached {
+            Some(meta) => {
+                check_columns(&row.id, &row.columns(), &meta)?;
+                meta
+            }
+            None => {
+                let meta = Arc::new(open_meta(&self.vault_id, dk.expose(), &row)?);
+                check_columns(&row.id, &row.columns(), &meta)?;
+                keys.metas.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                    row.id,
+                    CachedMeta {
+                        wrapped_dk: row.wrapped_dk.clone(),
+                        sealed: row.meta.clone(),
+                        meta: meta.clone(),
+                    },
+                );
+                meta
+            }
+        };
+        Ok(OpenProfile {
+            row,
+            dk,
+            meta: ProfileMeta::clone(&meta),
+        })
     }
 
     /// Finds a profile by name, or by id when no profile has that name.
@@ -149,12 +133,10 @@ impl Vault {
         if validate_name(name_or_id).is_ok() {
             let h = name_hash(keys, name_or_id);
             let row = tx
-                .query_row(
-                    &format!("SELECT {ROW_COLUMNS} FROM profiles WHERE name_hash = ?1"),
-                    [&h[..]],
-                    row_from,
-                )
-                .optional()
+                .prepare_cached(&format!(
+                    "SELECT {ROW_COLUMNS} FROM profiles WHERE name_hash = ?1"
+                ))
+                .and_then(|mut s| s.query_row([&h[..]], row_from).optional())
                 .map_err(VaultError::storage("find profile by name"))?;
             if let Some(row) = row {
                 let open = self.open_row(keys, fix_id(row)?)?;
@@ -171,12 +153,10 @@ impl Vault {
         }
         if let Some(id) = parse_id(&name_or_id.to_ascii_lowercase()) {
             let row = tx
-                .query_row(
-                    &format!("SELECT {ROW_COLUMNS} FROM profiles WHERE profile_id = ?1"),
-                    [&id[..]],
-                    row_from,
-                )
-                .optional()
+                .prepare_cached(&format!(
+                    "SELECT {ROW_COLUMNS} FROM profiles WHERE profile_id = ?1"
+                ))
+                .and_then(|mut s| s.query_row([&id[..]], row_from).optional())
                 .map_err(VaultError::storage("find profile by id"))?;
             if let Some(row) = row {
                 return self.open_row(keys, fix_id(row)?);
@@ -202,10 +182,16 @@ impl Vault {
 
     /// Re-seals a profile's metadata and writes it with the plaintext columns it carries, in
     /// the caller's write transaction: the sealed copy and the columns always change together.
-    pub(crate) fn store_meta(&self, tx: &Transaction<'_>, open: &mut OpenProfile) -> Result<()> {
+    pub(crate) fn store_meta(
+        &self,
+        keys: &Keys,
+        tx: &Transaction<'_>,
+        open: &mut OpenProfile,
+    ) -> Result<()> {
         let sealed = self.seal_meta(&open.dk, &open.row.id, &open.meta)?;
         let m = &open.meta;
-        tx.execute(
+        store::exec(
+            tx,
             "UPDATE profiles SET meta = ?1, created_at = ?2, updated_at = ?3, last_used_at = ?4,
                                  next_seq = ?5 WHERE profile_id = ?6",
             params![
@@ -218,6 +204,17 @@ impl Vault {
             ],
         )
         .map_err(VaultError::storage("update profile"))?;
+        // The next operation on this profile (a session checkpoints every few seconds) finds
+        // the metadata it just wrote without opening and decoding it again. Should this
+        // transaction roll back, the entry matches no bytes in the file and is never used.
+        keys.metas.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            open.row.id,
+            CachedMeta {
+                wrapped_dk: open.row.wrapped_dk.clone(),
+                sealed: sealed.clone(),
+                meta: Arc::new(m.clone()),
+            },
+        );
         open.row.meta = sealed;
         open.row.created_at = m.created_at;
         open.row.updated_at = m.updated_at;
@@ -287,101 +284,6 @@ impl Vault {
         })
     }
 
-    /// Profiles ordered by name, `limit` from `offset`.
-    pub fn list_profiles(&self, offset: u64, limit: u64) -> Result<ProfilePage> {
-        self.with_keys(|keys| {
-            // Names are sealed, so ordering by name means opening every profile's metadata.
-            let rows = self.store.read(|tx| {
-                let mut stmt = tx
-                    .prepare(&format!("SELECT {ROW_COLUMNS} FROM profiles"))
-                    .map_err(VaultError::storage("list profiles"))?;
-                let rows = stmt
-                    .query_map([], row_from)
-                    .map_err(VaultError::storage("list profiles"))?;
-                rows.map(|r| fix_id(r.map_err(VaultError::storage("list profiles"))?))
-                    .collect::<Result<Vec<_>>>()
-            })?;
-            let mut all = self.open_rows_parallel(keys, rows)?;
-            all.sort_by(|a, b| a.name.cmp(&b.name));
-            let total = all.len() as u64;
-            let profiles = all
-                .into_iter()
-                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-                .take(usize::try_from(limit).unwrap_or(usize::MAX))
-                .collect();
-            Ok(ProfilePage { profiles, total })
-        })
-    }
-
-    /// Every profile's head as its sealed metadata states it, by profile id. Meant to be
-    /// remembered outside the vault file: a later `next_seq` or `updated_at` below a
-    /// remembered one means the file went back to an older copy, which nothing inside the
-    /// file can show.
-    pub fn heads(&self) -> Result<Vec<ProfileHead>> {
-        self.with_keys(|keys| {
-            let rows = self.store.read(|tx| {
-                let mut stmt = tx
-                    .prepare(&format!(
-                        "SELECT {ROW_COLUMNS} FROM profiles ORDER BY profile_id"
-                    ))
-                    .map_err(VaultError::storage("list heads"))?;
-                let rows = stmt
-                    .query_map([], row_from)
-                    .map_err(VaultError::storage("list heads"))?;
-                rows.map(|r| fix_id(r.map_err(VaultError::storage("list heads"))?))
-                    .collect::<Result<Vec<_>>>()
-            })?;
-            rows.into_iter()
-                .map(|row| {
-                    let open = self.open_row(keys, row)?;
-                    Ok(ProfileHead {
-                        id: hex::encode(open.row.id),
-                        next_seq: open.meta.next_seq,
-                        updated_at: open.meta.updated_at,
-                    })
-                })
-                .collect()
-        })
-    }
-
-    /// Opens many rows, spread over the available cores when there are many (a cold listing
-    /// of 10,000 profiles is 20,000 AEAD opens).
-    fn open_rows_parallel(&self, keys: &Keys, rows: Vec<ProfileRow>) -> Result<Vec<ProfileInfo>> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
-        if rows.len() < PARALLEL_LIST_MIN || threads < 2 {
-            return rows.into_iter().map(|r| self.row_info(keys, r)).collect();
-        }
-        let per = rows.len().div_ceil(threads);
-        let mut chunks: Vec<Vec<ProfileRow>> = Vec::new();
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            chunks.push(rows.by_ref().take(per).collect());
-        }
-        std::thread::scope(|s| {
-            let handles: Vec<_> = chunks
-                .into_iter()
-                .map(|chunk| {
-                    s.spawn(move || {
-                        chunk
-                            .into_iter()
-                            .map(|r| self.row_info(keys, r))
-                            .collect::<Result<Vec<_>>>()
-                    })
-                })
-                .collect();
-            let mut out = Vec::new();
-            for h in handles {
-                out.extend(
-                    h.join()
-                        .map_err(|_| VaultError::corrupt("a listing thread panicked"))??,
-                );
-            }
-            Ok(out)
-        })
-    }
-
     /// Renames; `conflict` if the new name is taken.
     pub fn rename_profile(&self, name_or_id: &str, new_name: &str) -> Result<ProfileInfo> {
         validate_name(new_name)?;
@@ -438,7 +340,7 @@ impl Vault {
                 let mut open = self.resolve(tx, keys, name_or_id)?;
                 f(keys, &mut open, tx)?;
                 open.meta.updated_at = self.env.now_ms();
-                self.store_meta(tx, &mut open)?;
+                self.store_meta(keys, tx, &mut open)?;
                 Ok(open.info())
             })
         })
@@ -493,7 +395,7 @@ impl Vault {
                 }
                 open.meta = serde_json::from_value(meta)
                     .map_err(|e| VaultError::corrupt(format!("meta: {e}")))?;
-                self.store_meta(tx, &mut open)
+                self.store_meta(keys, tx, &mut open)
             })
         })
     }
@@ -504,7 +406,7 @@ impl Vault {
             self.store.write(|tx| {
                 let mut open = self.resolve(tx, keys, name_or_id)?;
                 open.meta.last_used_at = Some(self.env.now_ms());
-                self.store_meta(tx, &mut open)
+                self.store_meta(keys, tx, &mut open)
             })
         })
     }

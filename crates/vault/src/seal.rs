@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Result, VaultError};
 use crate::kdf::KdfParams;
-use crate::keys::{Env, Id, SecretKey};
+use crate::keys::{Env, Id, KEY_LEN, SecretKey};
 
 /// Nonce length.
 pub const NONCE_LEN: usize = 24;
@@ -145,13 +145,36 @@ pub fn seal_with_nonce(
 /// Opens a sealed blob. `None` if it is too short or does not authenticate; callers turn that
 /// into [`VaultError::DecryptionFailed`] naming the record.
 pub fn open(key: &SecretKey, aad: &[u8], blob: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    open_with(key.expose(), aad, blob)
+}
+
+/// [`open`] with raw key bytes (a data key a listing holds only for the moment it needs it).
+pub fn open_with(key: &[u8; KEY_LEN], aad: &[u8], blob: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     if blob.len() < OVERHEAD {
         return None;
     }
     let (nonce, ct) = blob.split_at(NONCE_LEN);
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let cipher = XChaCha20Poly1305::new(key.into());
     cipher
         .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
         .ok()
         .map(Zeroizing::new)
+}
+
+/// Opens a sealed key (a blob of exactly `OVERHEAD + KEY_LEN` bytes) into a zeroizing buffer
+/// on the stack: no allocation and no `mlock`, for keys used once and dropped (a listing
+/// opens 10,000 profiles; locking each data key's page costs more than decrypting it).
+/// `None` if the blob has another length or does not authenticate.
+pub fn open_key(key: &[u8; KEY_LEN], aad: &[u8], blob: &[u8]) -> Option<Zeroizing<[u8; KEY_LEN]>> {
+    if blob.len() != OVERHEAD + KEY_LEN {
+        return None;
+    }
+    let (nonce, rest) = blob.split_at(NONCE_LEN);
+    let (ct, tag) = rest.split_at(KEY_LEN);
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    out.copy_from_slice(ct);
+    XChaCha20Poly1305::new(key.into())
+        .decrypt_in_place_detached(XNonce::from_slice(nonce), aad, &mut out[..], tag.into())
+        .ok()?;
+    Some(out)
 }

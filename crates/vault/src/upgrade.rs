@@ -56,7 +56,8 @@ pub(crate) fn upgrade(tx: &Transaction<'_>, vault_id: &Id, keys: &Keys, env: &En
     };
     for row in rows {
         let dk = std::sync::Arc::new(profile_rows::unwrap_dk(vault_id, keys, &row)?);
-        let v1 = codec::decode_meta_v1(&profile_rows::open_meta_bytes(vault_id, &dk, &row)?)?;
+        let v1 =
+            codec::decode_meta_v1(&profile_rows::open_meta_bytes(vault_id, dk.expose(), &row)?)?;
         let snaps = snapshot_rows_of(tx, &row.id)?;
         let mut prev: Option<Link> = None;
         let mut newest = None;

@@ -37,8 +37,8 @@ pub(crate) struct CachedMeta {
     pub wrapped_dk: Vec<u8>,
     /// The `meta` bytes that authenticated.
     pub sealed: Vec<u8>,
-    /// Their decrypted content.
-    pub meta: ProfileMeta,
+    /// Their decrypted content, shared with the listings that show it.
+    pub meta: Arc<ProfileMeta>,
 }
 
 impl Keys {

@@ -264,7 +264,7 @@ impl Vault {
                 return;
             }
         };
-        let meta = match profile_rows::open_meta(&self.vault_id, &dk, row) {
+        let meta = match profile_rows::open_meta(&self.vault_id, dk.expose(), row) {
             Ok(meta) => {
                 report.ok += 1;
                 if profiles::name_hash(keys, &meta.name)[..] != name_hash[..] {
@@ -277,7 +277,7 @@ impl Vault {
                         },
                     ));
                 }
-                for column in profile_rows::edited_columns(row, &meta) {
+                for column in profile_rows::edited_columns(&row.columns(), &meta) {
                     // The count is a property of the history, reported with it below.
                     if column != "snapshot count" {
                         report.push(finding(

@@ -159,6 +159,80 @@ fn list_is_sorted_and_paged() {
     assert!(v.list_profiles(100, 10).unwrap().profiles.is_empty());
 }
 
+/// A listing keeps every profile's authenticated metadata and compares the stored bytes on
+/// the next one instead of opening them again: an edit made to the file after the first
+/// listing must be refused by the second exactly as a fresh handle refuses it (and the many
+/// profiles take the parallel path that opens what the cache lacks).
+#[test]
+fn a_listing_refuses_edits_made_after_it_cached_the_profiles() {
+    let (t, v) = new_vault();
+    let dir = vault_dir(&t);
+    for i in 0..600 {
+        v.create_profile(&format!("p{i:03}"), None, &Default::default())
+            .unwrap();
+    }
+    v.append_snapshot("p001", &state_with("a"), SnapshotKind::Import)
+        .unwrap();
+    v.append_snapshot("p001", &state_with("b"), SnapshotKind::Import)
+        .unwrap();
+    assert_eq!(v.list_profiles(0, 1000).unwrap().total, 600);
+    let db = raw(&dir);
+    let id = |name: &str| hex::decode(&v.profile(name).unwrap().id).unwrap();
+    let (p1, p2) = (id("p001"), id("p002"));
+    let listed = || v.list_profiles(0, 1000);
+    // A plaintext column copied from the sealed metadata.
+    db.execute(
+        "UPDATE profiles SET last_used_at = 5 WHERE profile_id = ?1",
+        [&p2],
+    )
+    .unwrap();
+    let e = listed().unwrap_err();
+    assert!(matches!(e, VaultError::Corrupt { .. }), "{e:?}");
+    assert!(e.to_string().contains("last_used_at"), "{e}");
+    db.execute(
+        "UPDATE profiles SET last_used_at = NULL WHERE profile_id = ?1",
+        [&p2],
+    )
+    .unwrap();
+    assert_eq!(listed().unwrap().total, 600);
+    // The sealed metadata itself changed (one byte of its tag): it no longer authenticates,
+    // for this handle as for a fresh one.
+    let meta: Vec<u8> = db
+        .query_row(
+            "SELECT meta FROM profiles WHERE profile_id = ?1",
+            [&p2],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut edited = meta.clone();
+    *edited.last_mut().unwrap() ^= 1;
+    let set_meta = |m: &[u8]| {
+        db.execute(
+            "UPDATE profiles SET meta = ?1 WHERE profile_id = ?2",
+            rusqlite::params![m, &p2],
+        )
+        .unwrap()
+    };
+    set_meta(&edited);
+    for e in [
+        listed().unwrap_err(),
+        reopen(&dir).list_profiles(0, 1000).unwrap_err(),
+    ] {
+        assert!(matches!(e, VaultError::DecryptionFailed { .. }), "{e:?}");
+    }
+    set_meta(&meta);
+    assert_eq!(listed().unwrap().total, 600);
+    // A snapshot row deleted: the count the sealed metadata binds.
+    db.execute(
+        "DELETE FROM snapshots WHERE profile_id = ?1 AND seq = 1",
+        [&p1],
+    )
+    .unwrap();
+    let e = listed().unwrap_err();
+    assert!(matches!(e, VaultError::Corrupt { .. }), "{e:?}");
+    assert!(e.to_string().contains("snapshot count"), "{e}");
+}
+
 #[test]
 fn lifecycle_errors_and_locking() {
     let (t, v) = new_vault();
