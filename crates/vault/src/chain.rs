@@ -16,6 +16,7 @@ use crate::error::{Result, VaultError};
 use crate::profiles::OpenProfile;
 use crate::seal::{self, RecordKind};
 use crate::snapshot_rows::{self, COLS, SnapshotRow, fix_id, row_from};
+use crate::store;
 use crate::vault::Vault;
 
 /// The link a new snapshot names as its predecessor: the head, or the anchor when the
@@ -89,7 +90,8 @@ impl Vault {
                 .pop()
                 .ok_or_else(|| VaultError::corrupt("a snapshot vanished during removal"))?;
             let info = snapshot_rows::open_info(&self.vault_id, &open.dk, &open.row.id, &row)?;
-            tx.execute(
+            store::exec(
+                tx,
                 "DELETE FROM snapshots WHERE snapshot_id = ?1",
                 [&row.id[..]],
             )
@@ -103,7 +105,8 @@ impl Vault {
                     ni.prev = info.prev.clone();
                     let schema = u16::try_from(next.schema_version).unwrap_or(u16::MAX);
                     let sealed = self.seal_info(open, &next.id, schema, &ni)?;
-                    tx.execute(
+                    store::exec(
+                        tx,
                         "UPDATE snapshots SET info = ?1 WHERE snapshot_id = ?2",
                         params![sealed, &next.id[..]],
                     )
@@ -144,7 +147,8 @@ impl Vault {
     }
 
     /// Retention: removes the oldest snapshots beyond `keep` and moves the anchor to the
-    /// newest removed one (the oldest kept snapshot already names it as its predecessor).
+    /// newest removed one (the oldest kept snapshot already names it as its predecessor; when
+    /// none is kept, the snapshot being appended names it, the head it links to).
     pub(crate) fn prune(
         &self,
         tx: &Transaction<'_>,
@@ -155,24 +159,27 @@ impl Vault {
         if excess == 0 {
             return Ok(());
         }
+        // No `LIMIT ?`: SQLite recompiles a statement whose LIMIT is a bound parameter every
+        // time it is bound (the value may change its plan), which cost more than the prune.
+        // The rows come in index order, so taking the first `excess` reads no more.
         let cols = COLS.replace(", body", "");
         let mut stmt = tx
             .prepare_cached(&format!(
-                "SELECT {cols} FROM snapshots WHERE profile_id = ?1 ORDER BY seq LIMIT ?2"
+                "SELECT {cols} FROM snapshots WHERE profile_id = ?1 ORDER BY seq"
             ))
             .map_err(VaultError::storage("apply retention"))?;
         let rows: Vec<SnapshotRow> = stmt
-            .query_map(params![&open.row.id[..], excess as i64], |r| {
-                row_from(r, false)
-            })
+            .query_map(params![&open.row.id[..]], |r| row_from(r, false))
             .map_err(VaultError::storage("apply retention"))?
+            .take(usize::try_from(excess).unwrap_or(usize::MAX))
             .map(|r| fix_id(r.map_err(VaultError::storage("apply retention"))?))
             .collect::<Result<_>>()?;
         let Some(last) = rows.last() else {
             return Ok(());
         };
         let info = snapshot_rows::open_info(&self.vault_id, &open.dk, &open.row.id, last)?;
-        tx.execute(
+        store::exec(
+            tx,
             "DELETE FROM snapshots WHERE profile_id = ?1 AND seq <= ?2",
             params![&open.row.id[..], last.seq],
         )

@@ -211,8 +211,11 @@ pub(crate) fn find_row(
         snapshot: selector.unwrap_or("latest").to_owned(),
     };
     let one = |sql: &str, arg: &dyn rusqlite::ToSql| -> Result<Option<SnapshotRow>> {
-        tx.query_row(sql, params![&pid[..], arg], |r| row_from(r, true))
-            .optional()
+        tx.prepare_cached(sql)
+            .and_then(|mut s| {
+                s.query_row(params![&pid[..], arg], |r| row_from(r, true))
+                    .optional()
+            })
             .map_err(VaultError::storage("find snapshot"))?
             .map(fix_id)
             .transpose()

@@ -10,10 +10,11 @@ use crate::Snapshot;
 use crate::chain;
 use crate::codec::{self, ChainedInfo, MAX_BODY_SEALED, RECORD_SCHEMA_VERSION};
 use crate::error::{Result, VaultError};
+use crate::keys::hex_id;
 use crate::profiles::OpenProfile;
 use crate::seal::{self, OVERHEAD, RecordKind};
 use crate::snapshot_rows::{COLS, find_row, fix_id, open_body, open_info, row_from};
-use crate::vault::Vault;
+use crate::vault::{Keys, Vault};
 
 /// Longest session id accepted by [`Vault::append_snapshot_for_session`].
 pub const MAX_SESSION_ID_LEN: usize = 128;
@@ -33,6 +34,19 @@ fn validate_session_id(s: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// A snapshot about to be appended.
+#[derive(Clone, Copy)]
+struct NewSnapshot<'a> {
+    /// Its content.
+    state: &'a BrowserState,
+    /// The content encoded (the body plaintext).
+    encoded: &'a [u8],
+    /// How it was made.
+    kind: SnapshotKind,
+    /// The session that made it, if any.
+    session: Option<&'a str>,
 }
 
 impl Vault {
@@ -81,7 +95,13 @@ impl Vault {
         self.with_keys(|keys| {
             self.store.write(|tx| {
                 let mut open = self.resolve(tx, keys, name_or_id)?;
-                self.append_in_tx(tx, &mut open, state, &encoded, kind, session)
+                let new = NewSnapshot {
+                    state,
+                    encoded: &encoded,
+                    kind,
+                    session,
+                };
+                self.append_in_tx(keys, tx, &mut open, &new)
             })
         })
     }
@@ -91,13 +111,17 @@ impl Vault {
     /// the profile's metadata with the new head, all in that one transaction.
     fn append_in_tx(
         &self,
+        keys: &Keys,
         tx: &Transaction<'_>,
         open: &mut OpenProfile,
-        state: &BrowserState,
-        encoded: &[u8],
-        kind: SnapshotKind,
-        session: Option<&str>,
+        new: &NewSnapshot<'_>,
     ) -> Result<SnapshotInfo> {
+        let NewSnapshot {
+            state,
+            encoded,
+            kind,
+            session,
+        } = *new;
         let pid = open.row.id;
         // Any snapshot with a session id supersedes that session's earlier checkpoints: a new
         // checkpoint replaces the previous one (a running session checkpoints every few
@@ -113,7 +137,8 @@ impl Vault {
         let sid = self.env.id()?;
         let seq = open.meta.next_seq;
         let now = self.env.now_ms();
-        let public = codec::info_for(&hex::encode(sid), seq, now, kind, state, encoded);
+        let public = codec::info_for(&hex_id(&sid), seq, now, kind, state, encoded);
+        // The predecessor is the head (or the anchor) as it is before retention runs.
         let info = ChainedInfo::new(&public, session, chain::predecessor(open));
         let aad_body = seal::aad_record(
             &self.vault_id,
@@ -124,6 +149,17 @@ impl Vault {
         );
         let body = seal::seal(&self.env, &open.dk, &aad_body, encoded)?;
         let sealed_info = self.seal_info(open, &sid, RECORD_SCHEMA_VERSION, &info)?;
+        // Retention keeps the newest N by seq, the new snapshot included (N >= 1, so it always
+        // stays): the oldest rows go *before* the new row is inserted. With `secure_delete`
+        // the pages a pruned body frees are zeroed, and the insert then reuses them in the
+        // same transaction, so each page reaches the WAL once, with the new content. Pruning
+        // after the insert wrote every pruned body's pages twice (zeroes, then nothing new in
+        // them): twice the bytes of a plain insert to the WAL and to the disk.
+        let keep: i64 = tx
+            .prepare_cached("SELECT retention FROM vault WHERE singleton = 1")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(VaultError::storage("apply retention"))?;
+        self.prune(tx, open, keep.max(1) as u64 - 1)?;
         tx.prepare_cached(
             "INSERT INTO snapshots (snapshot_id, profile_id, seq, kind, created_at, schema_version, size_bytes,
                                     session_id, info, body)
@@ -150,13 +186,7 @@ impl Vault {
         open.meta.origins = state.origin_names();
         open.meta.updated_at = now;
         open.meta.next_seq = seq + 1;
-        // Retention: keep the newest N by seq (N >= 1, so the new snapshot always stays).
-        let keep: i64 = tx
-            .prepare_cached("SELECT retention FROM vault WHERE singleton = 1")
-            .and_then(|mut s| s.query_row([], |r| r.get(0)))
-            .map_err(VaultError::storage("apply retention"))?;
-        self.prune(tx, open, keep.max(1) as u64)?;
-        self.store_meta(tx, open)?;
+        self.store_meta(keys, tx, open)?;
         Ok(public)
     }
 
@@ -262,7 +292,7 @@ impl Vault {
                     Err(e) => return Err(e),
                 }
                 open.meta.updated_at = self.env.now_ms();
-                self.store_meta(tx, &mut open)?;
+                self.store_meta(keys, tx, &mut open)?;
                 Ok(n)
             })
         })
@@ -325,7 +355,7 @@ impl Vault {
                     }
                     None => {
                         open.meta.latest = Some(info.public());
-                        self.store_meta(tx, &mut open)?;
+                        self.store_meta(keys, tx, &mut open)?;
                     }
                 }
                 Ok(())
@@ -340,14 +370,13 @@ impl Vault {
                 let mut open = self.resolve(tx, keys, name_or_id)?;
                 let old = self.load_snapshot(tx, &open, name_or_id, Some(snapshot))?;
                 let encoded = Zeroizing::new(codec::encode_state(&old.state)?);
-                self.append_in_tx(
-                    tx,
-                    &mut open,
-                    &old.state,
-                    &encoded,
-                    SnapshotKind::Restore,
-                    None,
-                )
+                let new = NewSnapshot {
+                    state: &old.state,
+                    encoded: &encoded,
+                    kind: SnapshotKind::Restore,
+                    session: None,
+                };
+                self.append_in_tx(keys, tx, &mut open, &new)
             })
         })
     }
