@@ -290,3 +290,48 @@ async fn client_matches_out_of_order_responses_by_id() {
     let e = c.call(&Status {}).await.unwrap_err();
     assert!(matches!(e, client::ClientError::Closed { .. }), "{e}");
 }
+
+#[test]
+fn verify_findings_are_typed_and_forward_compatible() {
+    let f = VerifyFinding {
+        profile: "ab".repeat(16),
+        snapshot: None,
+        seq: Some(2),
+        record: FindingRecord::History,
+        kind: FindingKind::Missing,
+        column: None,
+        code: None,
+        message: "profiles[…].history (seq 2): snapshot seq 2 is missing (deleted)".into(),
+    };
+    let wire = serde_json::to_value(&f).unwrap();
+    assert_eq!(
+        wire,
+        json!({"profile": "ab".repeat(16), "seq": 2, "record": "history", "kind": "missing",
+               "message": f.message})
+    );
+    assert_eq!(serde_json::from_value::<VerifyFinding>(wire).unwrap(), f);
+    // A newer daemon's record or kind reads as `other` (its message still says it all).
+    let newer: VerifyFinding = serde_json::from_value(json!({"profile": "p",
+        "record": "keyslot", "kind": "something_new", "message": "m", "extra": 1}))
+    .unwrap();
+    assert_eq!(
+        (newer.record, newer.kind),
+        (FindingRecord::Other, FindingKind::Other)
+    );
+    // A daemon older than 1.5 sends no `findings`: read as none.
+    let old: VaultVerifyResponse =
+        serde_json::from_value(json!({"ok": false, "records": 3, "failures": ["x"]})).unwrap();
+    assert!(old.findings.is_empty() && old.failures == ["x"]);
+    for (kind, name) in [
+        (FindingKind::Edited, "edited"),
+        (FindingKind::RolledBack, "rolled_back"),
+        (FindingKind::AnchorMismatch, "anchor_mismatch"),
+        (FindingKind::WentBack, "went_back"),
+    ] {
+        assert_eq!(serde_json::to_value(kind).unwrap(), name);
+    }
+    assert_eq!(
+        serde_json::to_value(FindingRecord::SnapshotInfo).unwrap(),
+        "snapshot_info"
+    );
+}

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use pvault_protocol::{
-    Ack, Credential, ErrorBody, ErrorCode, LockReason, VaultBackup, VaultBackupResponse, VaultInit,
-    VaultInitResponse, VaultLock, VaultPasswd, VaultUnlock, VaultUnlockResponse, VaultVerify,
-    VaultVerifyResponse,
+    Ack, Credential, ErrorBody, ErrorCode, FindingKind, FindingRecord, LockReason, VaultBackup,
+    VaultBackupResponse, VaultInit, VaultInitResponse, VaultLock, VaultPasswd, VaultUnlock,
+    VaultUnlockResponse, VaultVerify, VaultVerifyResponse, VerifyFinding,
 };
 use pvault_vault::{CreateOptions, KdfParams, Vault};
 
@@ -143,13 +143,62 @@ pub(super) async fn verify(
         Ok((report, crate::heads::check_and_remember(&home, &vault)))
     })
     .await?;
-    let mut failures = report.failures;
-    failures.extend(went_back.iter().map(ToString::to_string));
+    let findings: Vec<VerifyFinding> = report
+        .findings
+        .iter()
+        .map(finding)
+        .chain(went_back.iter().map(|w| VerifyFinding {
+            profile: w.profile.clone(),
+            snapshot: None,
+            seq: None,
+            record: FindingRecord::History,
+            kind: FindingKind::WentBack,
+            column: None,
+            code: None,
+            message: w.to_string(),
+        }))
+        .collect();
     Ok(VaultVerifyResponse {
-        ok: failures.is_empty(),
+        ok: findings.is_empty(),
         records: report.ok,
-        failures,
+        failures: findings.iter().map(|f| f.message.clone()).collect(),
+        findings,
     })
+}
+
+/// The wire form of one of the vault's findings.
+fn finding(f: &pvault_vault::Finding) -> VerifyFinding {
+    use pvault_vault::{Problem, RecordRef};
+    let record = match f.record {
+        RecordRef::DataKey => FindingRecord::WrappedDk,
+        RecordRef::ProfileMeta => FindingRecord::Meta,
+        RecordRef::NameIndex => FindingRecord::NameHash,
+        RecordRef::SnapshotInfo => FindingRecord::SnapshotInfo,
+        RecordRef::SnapshotBody => FindingRecord::SnapshotBody,
+        RecordRef::History => FindingRecord::History,
+    };
+    let (kind, column, code) = match &f.problem {
+        Problem::Unreadable { code, .. } => (FindingKind::Unreadable, None, Some(*code)),
+        Problem::NotCheckable { .. } => (FindingKind::NotCheckable, None, None),
+        Problem::Edited { column } => (FindingKind::Edited, Some(*column), None),
+        Problem::Missing { .. } => (FindingKind::Missing, None, None),
+        Problem::Reordered { .. } => (FindingKind::Reordered, None, None),
+        Problem::RolledBack { .. } => (FindingKind::RolledBack, None, None),
+        Problem::Unexpected => (FindingKind::Unexpected, None, None),
+        Problem::ContentMismatch { .. } => (FindingKind::ContentMismatch, None, None),
+        Problem::AnchorMismatch => (FindingKind::AnchorMismatch, None, None),
+        Problem::CountMismatch { .. } => (FindingKind::CountMismatch, None, None),
+    };
+    VerifyFinding {
+        profile: f.profile.clone(),
+        snapshot: f.snapshot.clone(),
+        seq: f.seq,
+        record,
+        kind,
+        column: column.map(str::to_owned),
+        code: code.map(str::to_owned),
+        message: f.to_string(),
+    }
 }
 
 pub(super) async fn backup(

@@ -15,3 +15,4 @@ mod rollback;
 mod security;
 mod sessions;
 mod stalls;
+mod verify;

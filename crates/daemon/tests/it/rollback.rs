@@ -54,4 +54,10 @@ fn a_vault_file_put_back_is_reported_by_verify() {
         f.contains("went back") && f.contains("is 2") && f.contains("saw 4"),
         "{f}"
     );
+    let finding = &v["findings"][0];
+    assert_eq!(finding["kind"], "went_back", "{v}");
+    assert_eq!(finding["record"], "history", "{v}");
+    assert_eq!(finding["message"], failures[0], "{v}");
+    let id = c.ok("profile.show", json!({"name": "p"}))["profile"]["id"].clone();
+    assert_eq!(finding["profile"], id, "{v}");
 }
