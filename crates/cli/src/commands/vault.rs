@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use pvault_protocol::{
-    Credential, ErrorCode, Status, StatusResponse, VaultBackup, VaultInit, VaultLock, VaultPasswd,
-    VaultUnlock, VaultVerify,
+    Credential, ErrorCode, FindingRecord, Status, StatusResponse, VaultBackup, VaultInit,
+    VaultLock, VaultPasswd, VaultUnlock, VaultVerify, VaultVerifyResponse, VerifyFinding,
 };
 use serde_json::json;
 
@@ -221,16 +221,7 @@ pub async fn verify(ctx: &Ctx) -> CliResult {
             plural(res.records, "record")
         ))?;
     } else {
-        let mut s = format!(
-            "{} authenticated, {} FAILED:",
-            plural(res.records, "record"),
-            res.failures.len()
-        );
-        for f in &res.failures {
-            s.push_str("\n  ");
-            s.push_str(f);
-        }
-        ctx.out.line(s)?;
+        ctx.out.line(report(&res))?;
     }
     if res.ok {
         Ok(())
@@ -239,10 +230,75 @@ pub async fn verify(ctx: &Ctx) -> CliResult {
             "{} found (a record failed authentication, was edited, deleted, reordered or put \
              back, or the file went back to an older copy): the vault file is damaged or was \
              tampered with; restore a backup",
-            plural(res.failures.len() as u64, "problem")
+            plural(res.findings.len().max(res.failures.len()) as u64, "problem")
         ))
         .without_json())
     }
+}
+
+/// A failed verification for people: the problems grouped by profile, each naming its
+/// record (and snapshot), its kind and what is wrong. A daemon older than protocol 1.5 sends
+/// only the lines, which are printed as they are.
+fn report(res: &VaultVerifyResponse) -> String {
+    let problems = res.findings.len().max(res.failures.len());
+    let mut s = format!(
+        "{} authenticated, {} FOUND:",
+        plural(res.records, "record"),
+        plural(problems as u64, "problem")
+    );
+    if res.findings.is_empty() {
+        for f in &res.failures {
+            s.push_str("\n  ");
+            s.push_str(f);
+        }
+        return s;
+    }
+    let mut profiles: Vec<&str> = Vec::new();
+    for f in &res.findings {
+        if !profiles.contains(&f.profile.as_str()) {
+            profiles.push(&f.profile);
+        }
+    }
+    for p in profiles {
+        s.push_str(&format!("\nprofile {p}"));
+        for f in res.findings.iter().filter(|f| f.profile == p) {
+            s.push_str("\n  ");
+            s.push_str(&finding_line(f));
+        }
+    }
+    s
+}
+
+/// One finding as `record[, seq N][, snapshot ID]: what is wrong [kind]`.
+fn finding_line(f: &VerifyFinding) -> String {
+    let record = match f.record {
+        FindingRecord::WrappedDk => "data key",
+        FindingRecord::Meta => "metadata",
+        FindingRecord::NameHash => "name index",
+        FindingRecord::SnapshotInfo => "snapshot info",
+        FindingRecord::SnapshotBody => "snapshot content",
+        FindingRecord::History => "history",
+        FindingRecord::Other => "record",
+    };
+    let mut at = record.to_owned();
+    if let Some(seq) = f.seq {
+        at.push_str(&format!(", seq {seq}"));
+    }
+    if let Some(id) = &f.snapshot {
+        at.push_str(&format!(", snapshot {id}"));
+    }
+    // The message starts with where it is (`profiles[…].meta: `, vault-format.md §11),
+    // which the line has already said.
+    let what = f
+        .message
+        .split_once(": ")
+        .filter(|(place, _)| place.starts_with("profiles[") || place.starts_with("snapshots["))
+        .map_or(f.message.as_str(), |(_, rest)| rest);
+    let kind = serde_json::to_value(f.kind)
+        .ok()
+        .and_then(|k| k.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!("{at}: {what} [{kind}]")
 }
 
 /// `pvault backup FILE`.

@@ -1,7 +1,7 @@
 //! Vault commands: `init`, `unlock`, `lock`, `status`, `passwd`, `verify`, `backup`, their
 //! `--json` shapes, and the `locked`, `auth_failed`, `not_found` and `conflict` exit codes.
 
-use crate::support::{Env, PASS, mode};
+use crate::support::{Env, PASS, mode, sample_state};
 
 #[test]
 fn init_creates_an_unlocked_vault_and_refuses_a_second_one() {
@@ -219,6 +219,80 @@ fn verify_and_backup() {
     env.json(&["lock"]);
     env.run(&["--json", "verify"])
         .assert_error(6, Some("locked"));
+}
+
+/// An edited vault file: `verify` exits 1 and names each problem, grouped by profile, with
+/// its record, seq and kind; `--json` gives the typed findings.
+#[test]
+fn verify_reports_an_edited_vault_file_readably_and_as_typed_findings() {
+    let env = Env::with_vault();
+    let state = env.file("state.json", sample_state("a").to_string().as_bytes());
+    for _ in 0..3 {
+        let out = env.run(&["profile", "import", "p", state.to_str().unwrap()]);
+        assert_eq!(out.code, 0, "{out:?}");
+    }
+    let id = env.json(&["profile", "show", "p"])["profile"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let db = rusqlite::Connection::open(env.home.join("vault.db")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE snapshots SET created_at = created_at + 1
+             WHERE seq = 3 AND lower(hex(profile_id)) = ?1",
+            [&id],
+        )
+        .unwrap()
+        + db.execute(
+            "DELETE FROM snapshots WHERE seq = 2 AND lower(hex(profile_id)) = ?1",
+            [&id],
+        )
+        .unwrap();
+    assert_eq!(changed, 2);
+    drop(db);
+
+    let out = env.run(&["verify"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].ends_with("3 problems FOUND:"), "{out:?}");
+    assert_eq!(lines[1], format!("profile {id}"), "{out:?}");
+    assert!(
+        lines[2].starts_with("  snapshot info, seq 3, snapshot ")
+            && lines[2].ends_with(
+                ": column created_at was edited (disagrees with the sealed copy) [edited]"
+            ),
+        "{out:?}"
+    );
+    assert_eq!(
+        lines[3],
+        "  history, seq 2: snapshot seq 2 is missing (deleted) [missing]"
+    );
+    assert!(lines[4].ends_with("[count_mismatch]"), "{out:?}");
+    assert!(out.stderr.contains("3 problems found"), "{out:?}");
+
+    let out = env.run(&["--json", "verify"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let v = out.json();
+    assert_eq!(v["ok"], false);
+    let findings = v["findings"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|f| (f["record"].as_str().unwrap(), f["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("snapshot_info", "edited"),
+            ("history", "missing"),
+            ("history", "count_mismatch")
+        ],
+        "{v}"
+    );
+    assert_eq!(findings[0]["column"], "created_at");
+    assert_eq!(findings[0]["seq"], 3);
+    assert_eq!(findings[1]["seq"], 2);
+    assert!(findings.iter().all(|f| f["profile"] == id.as_str()), "{v}");
+    assert_eq!(v["failures"].as_array().unwrap().len(), 3);
 }
 
 #[test]
