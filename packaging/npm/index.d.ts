@@ -14,6 +14,10 @@ export type ErrorCode =
   | 'invalid_argument' | 'not_found' | 'conflict' | 'busy' | 'locked' | 'auth_failed'
   | 'too_large' | 'unsupported' | 'browser_error' | 'internal';
 export const ERROR_CODES: readonly ErrorCode[];
+/** Every finding kind `vaultVerify()` knows (protocol 1.5). */
+export const FINDING_KINDS: readonly FindingKind[];
+/** Every record a finding can name (protocol 1.5). */
+export const FINDING_RECORDS: readonly FindingRecord[];
 /** Method name → the parameter a plain string first argument stands for (or null). */
 export const METHODS: Readonly<Record<string, string | null>>;
 
@@ -115,6 +119,32 @@ export interface SessionStartParams {
 }
 export interface SessionStartResponse { session: SessionInfo; load: LoadReport | null; profile_created?: boolean }
 
+/** A finding's kind (protocol 1.5); a newer daemon may add kinds: show the `message`. */
+export type FindingKind = 'unreadable' | 'not_checkable' | 'edited' | 'missing' | 'reordered'
+  | 'rolled_back' | 'unexpected' | 'content_mismatch' | 'anchor_mismatch' | 'count_mismatch'
+  | 'went_back' | string;
+/** The record a finding is about. */
+export type FindingRecord = 'wrapped_dk' | 'meta' | 'name_hash' | 'snapshot_info' | 'snapshot_body'
+  | 'history' | string;
+/** One problem `vault.verify` found (protocol.md §5.2 "Verify findings"). */
+export interface VerifyFinding {
+  /** Profile id. */
+  profile: string;
+  /** Snapshot id, when the finding is about one snapshot row. */
+  snapshot?: string;
+  /** The snapshot's seq, or the seq of a missing one. */
+  seq?: number;
+  record: FindingRecord;
+  kind: FindingKind;
+  /** For `edited`: the plaintext column that disagrees with its sealed copy. */
+  column?: string;
+  /** For `unreadable`: the read error's stable code. */
+  code?: string;
+  /** The finding in one line for people (its line in `failures`). */
+  message: string;
+}
+export interface VerifyResponse { ok: boolean; records: number; failures: string[]; findings: VerifyFinding[] }
+
 /** Unknown event names (added in minor versions) must be ignored. */
 export interface PvaultEvent {
   event: 'vault.locked' | 'vault.unlocked' | 'snapshot.saved' | 'session.started' | 'session.saved'
@@ -142,7 +172,8 @@ export class Client extends EventEmitter {
   vaultUnlock(params: { credential: Credential }): Promise<{ vault_id: string; kdf_ms: number; auto_lock_secs: number }>;
   vaultLock(): Promise<Ack>;
   vaultPasswd(params: { old: Credential; new: Credential }): Promise<Ack>;
-  vaultVerify(): Promise<{ ok: boolean; records: number; failures: string[] }>;
+  /** `findings` is `[]` from a daemon older than protocol 1.5 (its `failures` say it all). */
+  vaultVerify(): Promise<VerifyResponse>;
   vaultBackup(...a: [path: string] | [params: { path: string }]): Promise<{ path: string; size_bytes: number }>;
 
   profileCreate(...a: Named<{ name: string; description?: string; settings?: SessionSettings }>): Promise<{ profile: ProfileInfo }>;

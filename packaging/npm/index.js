@@ -15,7 +15,7 @@ const { createRequire } = require('node:module');
 /** Protocol major version this client speaks; the daemon refuses another at `hello`. */
 const PROTOCOL_MAJOR = 1;
 /** Protocol minor version this client knows. */
-const PROTOCOL_MINOR = 4;
+const PROTOCOL_MINOR = 5;
 /** Largest message either side accepts (one line without its newline): 64 MiB. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /**
@@ -30,6 +30,21 @@ const MAX_ID = Number.MAX_SAFE_INTEGER;
 const ERROR_CODES = Object.freeze([
   'invalid_argument', 'not_found', 'conflict', 'busy', 'locked', 'auth_failed', 'too_large',
   'unsupported', 'browser_error', 'internal',
+]);
+
+/**
+ * What `vaultVerify()` can report in a finding's `kind` (protocol 1.5, protocol.md §5.2
+ * "Verify findings"). A newer daemon may add kinds: treat any `kind` as a problem and show its
+ * `message`.
+ */
+const FINDING_KINDS = Object.freeze([
+  'unreadable', 'not_checkable', 'edited', 'missing', 'reordered', 'rolled_back', 'unexpected',
+  'content_mismatch', 'anchor_mismatch', 'count_mismatch', 'went_back',
+]);
+
+/** The records a finding names in `record` (a newer daemon may add some). */
+const FINDING_RECORDS = Object.freeze([
+  'wrapped_dk', 'meta', 'name_hash', 'snapshot_info', 'snapshot_body', 'history',
 ]);
 
 /**
@@ -311,6 +326,10 @@ for (const [method, primary] of Object.entries(METHODS)) {
       // Exports come in chunks, reassembled into `state`, so a snapshot larger than one
       // message exports too.
       if (method === 'profile.export') params = { chunked: true, ...params };
+      // A daemon older than 1.5 sends only the failure lines: no typed findings.
+      if (method === 'vault.verify') {
+        return this.call(method, params).then((r) => ({ ...r, findings: r.findings ?? [] }));
+      }
       return this.call(method, params);
     },
     writable: true,
@@ -485,6 +504,8 @@ module.exports = {
   MAX_CHUNKED_BYTES,
   MAX_MESSAGE_BYTES,
   ERROR_CODES,
+  FINDING_KINDS,
+  FINDING_RECORDS,
   METHODS,
   PvaultError,
   Client,

@@ -217,6 +217,14 @@ fn node_client_every_method_errors_and_too_large() {
                 "pipelining: 64 requests in flight on one connection",
                 "passed",
             ),
+            (
+                "vault verify reports an edited vault file as typed findings",
+                "passed",
+            ),
+            (
+                "vaultVerify gives typed findings, and none from a daemon older than 1.5",
+                "passed",
+            ),
             ("vault verify, backup, passwd with a key file", "passed"),
             ("session methods", sessions),
             ("a message over the size limit gives too_large", "passed"),
@@ -252,6 +260,12 @@ fn python_client_every_method_errors_and_too_large() {
             ("test_1_sync_client_every_method", sessions),
             ("test_2_async_client_every_method", sessions),
             ("test_3_too_large", "passed"),
+            (
+                "test_3a_verify_reports_an_edited_vault_file_as_typed_findings",
+                "passed",
+            ),
+            ("test_verify_findings_sync_client", "passed"),
+            ("test_verify_findings_async_client", "passed"),
             ("test_4_daemon_shutdown", "passed"),
             ("test_1_sync_login_with_save", "skipped"),
         ],

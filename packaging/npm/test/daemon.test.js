@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const pvault = require('..');
 
 const enabled = process.env.PVAULT_TEST_DAEMON === '1';
@@ -32,6 +32,8 @@ const code = (c) => (e) => {
 };
 
 let c;
+/** The vault file, from `vault.init`. */
+let vaultPath;
 const events = [];
 
 /** Resolves with the first event (seen so far or arriving within 10 s) matching `pred`:
@@ -72,6 +74,7 @@ test('status, and vault.unlock without a vault', opts, async () => {
 test('vault.init, conflict, lock, locked, auth_failed, unlock', opts, async () => {
   const init = await c.vaultInit({ credential: pvault.passphrase(PASS) });
   assert.match(init.vault_id, /^[0-9a-f]+$/);
+  vaultPath = init.vault_path;
   await assert.rejects(c.vaultInit({ credential: pvault.passphrase(PASS) }), code('conflict'));
   await c.vaultLock();
   await assert.rejects(c.profileList(), code('locked'));
@@ -164,6 +167,32 @@ test('pipelining: 64 requests in flight on one connection', opts, async () => {
   const shows = await Promise.all(Array.from({ length: 64 }, (_, i) => c.profileShow(names[i % 8])));
   shows.forEach((s, i) => assert.equal(s.profile.description, `d-${names[i % 8]}`));
   await Promise.all(names.map((n) => c.profileDelete(n)));
+});
+
+test('vault verify reports an edited vault file as typed findings', opts, async (t) => {
+  // Edited as an attacker with write access would, with the sqlite3 shell (Node 20 has no
+  // SQLite module of its own).
+  const sqlite = spawnSync('sqlite3', ['-version']);
+  if (sqlite.error) return t.skip('needs the sqlite3 shell to edit the vault file');
+  const { profile } = await c.profileCreate('tampered');
+  const edit = (delta) => {
+    const sql = `UPDATE profiles SET updated_at = updated_at + (${delta}) WHERE lower(hex(profile_id)) = '${profile.id}';`;
+    const r = spawnSync('sqlite3', [vaultPath, sql], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  edit(1);
+  const v = await c.vaultVerify();
+  assert.equal(v.ok, false);
+  assert.equal(v.findings.length, 1, JSON.stringify(v));
+  const [f] = v.findings;
+  assert.deepEqual(
+    { profile: f.profile, record: f.record, kind: f.kind, column: f.column },
+    { profile: profile.id, record: 'meta', kind: 'edited', column: 'updated_at' },
+  );
+  assert.deepEqual(v.failures, [f.message]);
+  edit(-1);
+  assert.deepEqual(await c.vaultVerify().then((r) => [r.ok, r.findings]), [true, []]);
+  await c.profileDelete('tampered');
 });
 
 test('vault verify, backup, passwd with a key file', opts, async () => {

@@ -70,6 +70,28 @@ async function fakeDaemon(t, onRequest) {
   return sockPath;
 }
 
+test('vaultVerify gives typed findings, and none from a daemon older than 1.5', async (t) => {
+  const finding = { profile: 'ab'.repeat(16), seq: 2, record: 'history', kind: 'missing', message: 'm' };
+  let old = false;
+  const sockPath = await fakeDaemon(t, (req, sock) => {
+    assert.equal(req.method, 'vault.verify');
+    const result = old
+      ? { ok: false, records: 3, failures: ['m'] }
+      : { ok: false, records: 3, failures: ['m'], findings: [finding] };
+    sock.write(JSON.stringify({ id: req.id, result }) + '\n');
+  });
+  const c = await pvault.connect({ socketPath: sockPath });
+  t.after(() => c.close());
+  const v = await c.vaultVerify();
+  assert.deepEqual(v.findings, [finding]);
+  assert.ok(pvault.FINDING_KINDS.includes(v.findings[0].kind));
+  assert.ok(pvault.FINDING_RECORDS.includes(v.findings[0].record));
+  old = true;
+  const v14 = await c.vaultVerify();
+  assert.deepEqual(v14.findings, []);
+  assert.deepEqual(v14.failures, ['m']);
+});
+
 test('pipelined requests are matched by id, whatever the answer order', async (t) => {
   const held = [];
   const sockPath = await fakeDaemon(t, (req, sock) => {

@@ -7,12 +7,12 @@ import base64
 import json
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TypedDict
 
 #: Protocol major version this client speaks; the daemon refuses another at ``hello``.
 PROTOCOL_MAJOR = 1
 #: Protocol minor version this client knows.
-PROTOCOL_MINOR = 4
+PROTOCOL_MINOR = 5
 #: Largest message (one line, without its newline) either side accepts: 64 MiB.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 #: Largest document reassembled from a chunked ``profile.export``: 512 MiB, room for the JSON
@@ -34,6 +34,49 @@ ERROR_CODES = (
     "browser_error",
     "internal",
 )
+
+#: What ``vault_verify()`` can report in a finding's ``kind`` (protocol 1.5, protocol.md §5.2
+#: "Verify findings"). A newer daemon may add kinds: treat any ``kind`` as a problem and show
+#: its ``message``.
+FINDING_KINDS = (
+    "unreadable",
+    "not_checkable",
+    "edited",
+    "missing",
+    "reordered",
+    "rolled_back",
+    "unexpected",
+    "content_mismatch",
+    "anchor_mismatch",
+    "count_mismatch",
+    "went_back",
+)
+
+#: The records a finding names in ``record`` (a newer daemon may add some).
+FINDING_RECORDS = ("wrapped_dk", "meta", "name_hash", "snapshot_info", "snapshot_body", "history")
+
+
+class VerifyFinding(TypedDict, total=False):
+    """One problem ``vault_verify()`` found, in its result's ``findings`` (protocol 1.5).
+    ``profile``, ``record``, ``kind`` and ``message`` are always there."""
+
+    #: Profile id (32 hex digits).
+    profile: str
+    #: Snapshot id, when the finding is about one snapshot row.
+    snapshot: str
+    #: The snapshot's seq, or the seq of a missing one.
+    seq: int
+    #: One of :data:`FINDING_RECORDS`.
+    record: str
+    #: One of :data:`FINDING_KINDS`.
+    kind: str
+    #: For ``edited``: the plaintext column that disagrees with its sealed copy.
+    column: str
+    #: For ``unreadable``: the read error's stable code.
+    code: str
+    #: The finding in one line for people (its line in ``failures``).
+    message: str
+
 
 #: Every method of protocol 1 → the parameter a positional argument stands for (or None), so
 #: ``profile_show("github")`` means ``profile_show(name="github")``.
@@ -154,7 +197,11 @@ def chunk_bytes(msg: dict, have: int, method: str) -> bytes:
 
 
 def assemble(result: dict, pieces: list[bytes], method: str) -> dict:
-    """A chunked result with its document put back as ``state``; other results unchanged."""
+    """A chunked result with its document put back as ``state``; a ``vault.verify`` result
+    from a daemon older than 1.5 with ``findings`` empty (its ``failures`` say it all); other
+    results unchanged."""
+    if method == "vault.verify":
+        result.setdefault("findings", [])
     if "state_chunks" not in result:
         return result
     doc = b"".join(pieces)

@@ -8,9 +8,11 @@ shuts the daemon down."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -293,6 +295,35 @@ class Daemon(unittest.TestCase):
             await c.close()
 
         asyncio.run(via_async())
+
+    def test_3a_verify_reports_an_edited_vault_file_as_typed_findings(self):
+        with pvault.Client() as c:
+            profile = c.profile_create("tampered")["profile"]
+            vault = c.status()["vault_path"]
+
+            def edit(delta: int) -> None:
+                # As an attacker with write access to the file would.
+                with contextlib.closing(sqlite3.connect(vault)) as db, db:
+                    n = db.execute(
+                        "UPDATE profiles SET updated_at = updated_at + ? WHERE lower(hex(profile_id)) = ?",
+                        (delta, profile["id"]),
+                    ).rowcount
+                self.assertEqual(n, 1)
+
+            edit(1)
+            v = c.vault_verify()
+            self.assertFalse(v["ok"])
+            self.assertEqual(len(v["findings"]), 1, v)
+            f = v["findings"][0]
+            self.assertEqual(
+                (f["profile"], f["record"], f["kind"], f["column"]),
+                (profile["id"], "meta", "edited", "updated_at"),
+            )
+            self.assertEqual(v["failures"], [f["message"]])
+            edit(-1)
+            v = c.vault_verify()
+            self.assertEqual((v["ok"], v["findings"]), (True, []))
+            c.profile_delete("tampered")
 
     def test_4_daemon_shutdown(self):
         c = pvault.Client()

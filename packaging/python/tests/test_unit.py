@@ -172,6 +172,42 @@ class ChunkedExport(unittest.TestCase):
         self.assertEqual(res["state"], json.loads(doc))
 
 
+class VerifyFindings(unittest.TestCase):
+    """``vault_verify()`` passes the typed findings on, and gives none (``[]``) for a daemon
+    older than protocol 1.5, in both clients."""
+
+    FINDING = {"profile": "ab" * 16, "seq": 2, "record": "history", "kind": "missing", "message": "m"}
+
+    def daemon(self, with_findings: bool) -> FakeDaemon:
+        def on(req, conn):
+            result = {"ok": False, "records": 3, "failures": ["m"]}
+            if with_findings:
+                result["findings"] = [self.FINDING]
+            send(conn, {"id": req["id"], "result": result})
+
+        fake = FakeDaemon(on)
+        self.addCleanup(fake.close)
+        return fake
+
+    def test_verify_findings_sync_client(self):
+        with pvault.Client(self.daemon(True).path) as c:
+            v = c.vault_verify()
+        self.assertEqual(v["findings"], [self.FINDING])
+        self.assertIn(v["findings"][0]["kind"], pvault.FINDING_KINDS)
+        self.assertIn(v["findings"][0]["record"], pvault.FINDING_RECORDS)
+        with pvault.Client(self.daemon(False).path) as c:
+            self.assertEqual(c.vault_verify()["findings"], [])
+
+    def test_verify_findings_async_client(self):
+        async def go(path):
+            async with pvault.AsyncClient.connect(path) as c:
+                return await c.vault_verify()
+
+        self.assertEqual(asyncio.run(go(self.daemon(True).path))["findings"], [self.FINDING])
+        old = asyncio.run(go(self.daemon(False).path))
+        self.assertEqual((old["findings"], old["failures"]), ([], ["m"]))
+
+
 class AsyncFraming(unittest.IsolatedAsyncioTestCase):
     async def test_pipelined_answers_in_reverse_order(self):
         held, lock = [], threading.Lock()
