@@ -306,9 +306,11 @@ impl Vault {
                 reason: "must keep at least 1 snapshot".into(),
             });
         }
+        // The daemon sets its configured retention at every unlock: when it is unchanged
+        // nothing is written, so the commit has nothing to sync.
         self.store.write(|tx| {
             tx.execute(
-                "UPDATE vault SET retention = ?1 WHERE singleton = 1",
+                "UPDATE vault SET retention = ?1 WHERE singleton = 1 AND retention != ?1",
                 [keep],
             )
             .map_err(VaultError::storage("set retention"))?;
