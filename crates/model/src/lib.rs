@@ -268,14 +268,16 @@ impl BrowserState {
 
     /// Distinct cookie domains, sorted, leading dot removed.
     pub fn cookie_domains(&self) -> Vec<String> {
-        let mut d: Vec<String> = self
+        // Sorted and deduplicated borrowed, copied once each: a capture has a thousand
+        // cookies over a few dozen domains.
+        let mut d: Vec<&str> = self
             .cookies
             .iter()
-            .map(|c| c.domain.trim_start_matches('.').to_owned())
+            .map(|c| c.domain.trim_start_matches('.'))
             .collect();
-        d.sort();
+        d.sort_unstable();
         d.dedup();
-        d
+        d.into_iter().map(str::to_owned).collect()
     }
 
     /// Origins that hold any web storage, in stored order.
