@@ -120,7 +120,11 @@ impl Browser {
                 ],
             ),
             Browser::Edge => (
-                &["microsoft-edge", "microsoft-edge-beta", "microsoft-edge-dev"],
+                &[
+                    "microsoft-edge",
+                    "microsoft-edge-beta",
+                    "microsoft-edge-dev",
+                ],
                 &[".var/app/com.microsoft.Edge/config/microsoft-edge"],
             ),
             Browser::Vivaldi => (

@@ -109,7 +109,8 @@ pub fn strip_host_digest<'a>(
 pub fn encrypt_cbc(key: &[u8; 16], plain: &[u8]) -> Vec<u8> {
     use cbc::cipher::BlockEncryptMut as _;
     let iv = [b' '; 16];
-    cbc::Encryptor::<aes::Aes128>::new(key.into(), &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(plain)
+    cbc::Encryptor::<aes::Aes128>::new(key.into(), &iv.into())
+        .encrypt_padded_vec_mut::<Pkcs7>(plain)
 }
 
 /// Encrypts like Chromium's `v12` with the given nonce (tests and vector generation only).
@@ -151,7 +152,10 @@ mod tests {
         );
         let empty = with_host_digest("a.test", b"", 24);
         assert_eq!(strip_host_digest(&empty, "a.test", 24), Ok(&b""[..]));
-        assert_eq!(strip_host_digest(b"short", "a.test", 24), Err(DigestError::TooShort));
+        assert_eq!(
+            strip_host_digest(b"short", "a.test", 24),
+            Err(DigestError::TooShort)
+        );
         assert_eq!(strip_host_digest(b"raw", "a.test", 23), Ok(&b"raw"[..]));
     }
 

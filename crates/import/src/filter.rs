@@ -11,7 +11,10 @@ use crate::ImportError;
 /// The registrable domain of `host` (a cookie's `host_key`, with or without its leading
 /// dot, or an origin's host), lowercased.
 pub fn registrable(host: &str) -> String {
-    let h = host.trim_start_matches('.').trim_end_matches('.').to_ascii_lowercase();
+    let h = host
+        .trim_start_matches('.')
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     if h.starts_with('[') || h.parse::<std::net::IpAddr>().is_ok() || !h.contains('.') {
         return h;
     }
@@ -79,7 +82,11 @@ impl Filter {
 
     /// The filters as the command line would say them, for messages.
     pub fn describe(&self) -> String {
-        let mut parts: Vec<String> = self.include.iter().map(|d| format!("--domain {d}")).collect();
+        let mut parts: Vec<String> = self
+            .include
+            .iter()
+            .map(|d| format!("--domain {d}"))
+            .collect();
         parts.extend(self.exclude.iter().map(|d| format!("--exclude-domain {d}")));
         parts.join(" ")
     }
@@ -97,7 +104,10 @@ mod tests {
         assert_eq!(registrable("127.0.0.1"), "127.0.0.1");
         assert_eq!(registrable("localhost"), "localhost");
         assert_eq!(registrable("[::1]"), "[::1]");
-        assert_eq!(origin_host("https://app.example.com:8443"), "app.example.com");
+        assert_eq!(
+            origin_host("https://app.example.com:8443"),
+            "app.example.com"
+        );
         assert_eq!(origin_host("http://[::1]:80"), "[::1]");
     }
 

@@ -150,7 +150,12 @@ pub fn v12(names: &KeyringNames, bus: Option<&str>) -> Lookup {
     match search(&conn, &attrs) {
         Ok((items, locked)) => {
             report_locked(&mut out, &locked, &format!("app_id={}", names.flatpak_id));
-            fetch(&conn, &items, &mut out, &format!("secret portal item app_id={}", names.flatpak_id));
+            fetch(
+                &conn,
+                &items,
+                &mut out,
+                &format!("secret portal item app_id={}", names.flatpak_id),
+            );
         }
         Err(e) => out.tried.push(format!("Secret Service: {e}")),
     }
@@ -222,7 +227,8 @@ fn fetch(conn: &Connection, items: &[OwnedObjectPath], out: &mut Lookup, what: &
     let session = match session {
         Ok((_, s)) => s,
         Err(e) => {
-            out.tried.push(format!("Secret Service: OpenSession failed: {e}"));
+            out.tried
+                .push(format!("Secret Service: OpenSession failed: {e}"));
             return;
         }
     };
@@ -242,7 +248,9 @@ fn fetch(conn: &Connection, items: &[OwnedObjectPath], out: &mut Lookup, what: &
                 }
             }
         }
-        Err(e) => out.tried.push(format!("Secret Service: GetSecrets failed: {e}")),
+        Err(e) => out
+            .tried
+            .push(format!("Secret Service: GetSecrets failed: {e}")),
     }
     if let Ok(p) = Proxy::new(
         conn,
@@ -294,12 +302,14 @@ fn secret_service_v11(conn: &Connection, names: &KeyringNames, out: &mut Lookup)
                 return;
             }
         };
-        let labels: Vec<String> = names.names.iter().map(|n| format!("{n} Safe Storage")).collect();
+        let labels: Vec<String> = names
+            .names
+            .iter()
+            .map(|n| format!("{n} Safe Storage"))
+            .collect();
         let matching: Vec<OwnedObjectPath> = items
             .into_iter()
-            .filter(|i| {
-                item_string_prop(conn, i, "Label").is_some_and(|l| labels.contains(&l))
-            })
+            .filter(|i| item_string_prop(conn, i, "Label").is_some_and(|l| labels.contains(&l)))
             .collect();
         fetch(conn, &matching, out, "by label");
         if out.found.len() == before {
@@ -328,14 +338,16 @@ fn kwallet(conn: &Connection, service: &str, path: &str, names: &KeyringNames, o
     let wallet: String = match p.call("networkWallet", &()) {
         Ok(w) => w,
         Err(e) => {
-            out.tried.push(format!("KWallet ({service}): networkWallet failed: {e}"));
+            out.tried
+                .push(format!("KWallet ({service}): networkWallet failed: {e}"));
             return;
         }
     };
     let handle: i32 = match p.call("open", &(&wallet, 0i64, APP_ID)) {
         Ok(h) => h,
         Err(e) => {
-            out.tried.push(format!("KWallet ({service}): open failed: {e}"));
+            out.tried
+                .push(format!("KWallet ({service}): open failed: {e}"));
             return;
         }
     };

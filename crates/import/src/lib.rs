@@ -14,8 +14,8 @@
 //! behind (as it does partitioned localStorage), never silently.
 
 pub mod browsers;
-pub mod copy;
 pub mod cookies;
+pub mod copy;
 pub mod crypto;
 pub mod filter;
 pub mod keyring;
@@ -204,9 +204,13 @@ fn paths(p: &[PathBuf]) -> String {
 
 fn available_profiles(a: &[String]) -> String {
     if a.is_empty() {
-        "it has no profile directories (start the browser once, or give the right --user-data-dir)".into()
+        "it has no profile directories (start the browser once, or give the right --user-data-dir)"
+            .into()
     } else {
-        format!("available: {} (give one to --browser-profile)", a.join(", "))
+        format!(
+            "available: {} (give one to --browser-profile)",
+            a.join(", ")
+        )
     }
 }
 
@@ -223,7 +227,11 @@ fn indexed_db_origins(profile_dir: &Path) -> Vec<String> {
                 .or_else(|| n.strip_suffix(".indexeddb.blob"))?;
             let (scheme, rest) = stem.split_once('_')?;
             let (host, port) = rest.rsplit_once('_')?;
-            let port = if port == "0" { String::new() } else { format!(":{port}") };
+            let port = if port == "0" {
+                String::new()
+            } else {
+                format!(":{port}")
+            };
             Some(format!("{scheme}://{host}{port}"))
         })
         .collect();
@@ -284,7 +292,8 @@ impl Keys {
             },
             b"v11" => {
                 let keys = self.v11.get_or_insert_with(|| {
-                    let l = keyring::v11(&opts.browser.keyring_names(), opts.dbus_address.as_deref());
+                    let l =
+                        keyring::v11(&opts.browser.keyring_names(), opts.dbus_address.as_deref());
                     self.tried.extend(l.tried.iter().cloned());
                     let mut ks: Vec<(String, crypto::CbcKey)> = l
                         .found
@@ -306,7 +315,8 @@ impl Keys {
             }
             b"v12" => {
                 let keys = self.v12.get_or_insert_with(|| {
-                    let l = keyring::v12(&opts.browser.keyring_names(), opts.dbus_address.as_deref());
+                    let l =
+                        keyring::v12(&opts.browser.keyring_names(), opts.dbus_address.as_deref());
                     self.tried.extend(l.tried.iter().cloned());
                     l.found
                         .iter()
@@ -549,7 +559,10 @@ pub fn import(opts: &Options) -> Result<Imported, ImportError> {
     }
     report.cookies = cookies_out.len() as u64;
     report.origins = origins_out.len() as u64;
-    report.local_storage_keys = origins_out.iter().map(|o| o.local_storage.len() as u64).sum();
+    report.local_storage_keys = origins_out
+        .iter()
+        .map(|o| o.local_storage.len() as u64)
+        .sum();
     report.domains = per_domain.into_values().collect();
     Ok(Imported {
         state: BrowserState {

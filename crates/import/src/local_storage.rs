@@ -53,7 +53,9 @@ fn decode(b: &[u8]) -> Option<(String, bool)> {
 fn is_web_origin(key: &str) -> bool {
     (key.starts_with("https://") || key.starts_with("http://"))
         && !key.ends_with('/')
-        && key.split_once("://").is_some_and(|(_, r)| !r.is_empty() && !r.contains('/'))
+        && key
+            .split_once("://")
+            .is_some_and(|(_, r)| !r.is_empty() && !r.contains('/'))
 }
 
 /// Reads the copy at `dir`. Errors are the detail of a corrupt database.

@@ -113,9 +113,12 @@ pub fn choose(
 /// of the two when both exist.
 pub fn cookies_path(profile_dir: &Path) -> Option<PathBuf> {
     let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    [profile_dir.join("Network/Cookies"), profile_dir.join("Cookies")]
-        .into_iter()
-        .filter_map(|p| mtime(&p).map(|t| (t, p)))
-        .max_by_key(|(t, _)| *t)
-        .map(|(_, p)| p)
+    [
+        profile_dir.join("Network/Cookies"),
+        profile_dir.join("Cookies"),
+    ]
+    .into_iter()
+    .filter_map(|p| mtime(&p).map(|t| (t, p)))
+    .max_by_key(|(t, _)| *t)
+    .map(|(_, p)| p)
 }

@@ -96,7 +96,9 @@ pub fn import_storage_state(bytes: &[u8]) -> Result<BrowserState, StorageStateEr
                 state.source = Some(serde_json::from_value(value.clone()).map_err(|e| {
                     err(
                         "source",
-                        format!("expected {{\"browser\", \"browserProfile\", \"userDataDir\"}} ({e})"),
+                        format!(
+                            "expected {{\"browser\", \"browserProfile\", \"userDataDir\"}} ({e})"
+                        ),
                     )
                 })?);
             }

@@ -406,6 +406,7 @@ mod properties {
                         extra: Default::default(),
                     })
                     .collect(),
+                source: None,
             })
     }
 
@@ -463,6 +464,7 @@ mod diffs {
         let s = BrowserState {
             cookies: vec![cookie("a", "1", "x.test")],
             origins: vec![],
+            source: None,
         };
         let d = diff(&s, &s);
         assert!(d.is_empty());
@@ -481,6 +483,7 @@ mod diffs {
                 ),
                 origin("https://old.test", &[("k", "v")]),
             ],
+            source: None,
         };
         changed.value = "NEW-SECRET".into();
         changed.expires = 2e9;
@@ -500,6 +503,7 @@ mod diffs {
                 ),
                 origin("https://new.test", &[("n", "v")]),
             ],
+            source: None,
         };
         let d = diff(&from, &to);
         let names = |v: &[CookieKey]| {
@@ -556,10 +560,12 @@ mod diffs {
         let from = BrowserState {
             cookies: vec![cookie("a", "1", "x.test")],
             origins: vec![],
+            source: None,
         };
         let to = BrowserState {
             cookies: vec![cookie("a", "1", ".x.test")],
             origins: vec![],
+            source: None,
         };
         let d = diff(&from, &to);
         assert_eq!((d.cookies_added.len(), d.cookies_removed.len()), (1, 1));

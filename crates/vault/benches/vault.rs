@@ -54,7 +54,11 @@ fn big_state(round: usize) -> BrowserState {
             extra: Map::new(),
         })
         .collect();
-    BrowserState { cookies, origins }
+    BrowserState {
+        cookies,
+        origins,
+        source: None,
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

@@ -110,6 +110,7 @@ async fn profile_export_formats_and_chunks() {
             &pvault_model::BrowserState {
                 cookies: vec![],
                 origins: vec![origin],
+                source: None,
             },
             pvault_model::SnapshotKind::Capture,
         )
