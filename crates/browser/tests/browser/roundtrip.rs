@@ -108,7 +108,7 @@ fn sample_state() -> BrowserState {
                     .collect(),
             ),
         ],
-         source: None,
+        source: None,
     }
 }
 

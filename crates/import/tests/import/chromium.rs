@@ -15,7 +15,7 @@ use crate::support::{UserBrowser, assert_scratch_empty, options, show, sorted};
 /// in a cross-site context (so `hasCrossSiteAncestor` is true).
 fn extra_cookies() -> serde_json::Value {
     json!([
-        {"name": "dom", "value": "d=1; x", "domain": ".example.test", "path": "/",
+        {"name": "dom", "value": "d=1,x", "domain": ".example.test", "path": "/",
          "secure": true, "httpOnly": true, "sameSite": "None", "expires": 4_102_444_800.5},
         {"name": "host", "value": "", "domain": "app.example.test", "path": "/sub",
          "secure": false, "sameSite": "Lax", "priority": "High"},
@@ -92,11 +92,11 @@ fn running_browser_is_read_through_copies_and_left_untouched() {
     let mut b = UserBrowser::start(udd.path(), "basic", &[]);
     b.log_in(&server, "/login-all", 1);
     // Chromium commits its cookie database every 30 s or every 512 changes: 600 cookies
-    // make it commit now.
+    // make it commit now (over 10 domains: it keeps at most 180 per domain).
     let filler: Vec<_> = (0..600)
         .map(|i| {
-            json!({"name": format!("f{i}"), "value": "x", "domain": "filler.test", "path": "/",
-                        "expires": 4_102_444_800.0})
+            json!({"name": format!("f{i}"), "value": "x", "domain": format!("filler{}.test", i % 10),
+                   "path": "/", "expires": 4_102_444_800.0})
         })
         .collect();
     b.cdp.set_cookies(serde_json::Value::Array(filler));
@@ -118,7 +118,15 @@ fn running_browser_is_read_through_copies_and_left_untouched() {
         let l = live
             .iter()
             .find(|l| (&l.domain, &l.path, &l.name) == (&c.domain, &c.path, &c.name))
-            .unwrap_or_else(|| panic!("{} is not live", c.name));
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} {} is not live among {} live, {} imported",
+                    c.name,
+                    c.domain,
+                    live.len(),
+                    got.state.cookies.len()
+                )
+            });
         assert_eq!(show(c), show(l));
     }
     // Chromium still works on its files: it reads the login back on a new page.
