@@ -81,6 +81,14 @@ pub enum ImportError {
         /// Every place looked at.
         tried: Vec<PathBuf>,
     },
+    /// The given user-data-dir is not a directory.
+    #[error("{} is not a directory; give {browser}'s user-data-dir to --user-data-dir", path.display())]
+    NoSuchDir {
+        /// The browser.
+        browser: Browser,
+        /// What was given.
+        path: PathBuf,
+    },
     /// `HOME` is not set, so no usual place can be found.
     #[error("cannot find {browser}'s user data: HOME is not set; give --user-data-dir PATH")]
     NoHome {
@@ -367,6 +375,12 @@ pub fn import(opts: &Options) -> Result<Imported, ImportError> {
     let browser = opts.browser;
     let filter = Filter::new(&opts.domains, &opts.exclude_domains)?;
     let udd = match &opts.user_data_dir {
+        Some(d) if !d.is_dir() => {
+            return Err(ImportError::NoSuchDir {
+                browser,
+                path: d.clone(),
+            });
+        }
         Some(d) => d.clone(),
         None => {
             let (home, config) =
