@@ -661,3 +661,31 @@ mod cookie_rules {
         cdp_cookie_problem(&cookie("ok", "v", "x.test")).is_none()
     }
 }
+
+/// A state read from the user's browser names its source: pvault's JSON carries it both
+/// ways, Playwright's format leaves it out (it is not browser state), and a Playwright file
+/// cannot claim one.
+mod source {
+    use super::*;
+
+    #[test]
+    fn pvault_json_carries_the_source_and_playwright_json_does_not() {
+        let mut s = BrowserState::default();
+        s.source = Some(StateSource {
+            browser: "brave".into(),
+            browser_profile: "Default".into(),
+            user_data_dir: "/home/u/.config/BraveSoftware/Brave-Browser".into(),
+        });
+        let doc = export_as(&s, ExportFormat::Pvault).json;
+        assert_eq!(doc["source"]["browser"], "brave");
+        let back = import_storage_state(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(back, s);
+        let pw = export_as(&s, ExportFormat::Playwright);
+        assert!(pw.json.get("source").is_none() && pw.left_out.is_empty());
+        let plain = br#"{"cookies":[],"origins":[],"source":{"browser":"x","browserProfile":"y","userDataDir":"z"}}"#;
+        let e = import_storage_state(plain).unwrap_err();
+        assert_eq!(e.path, "source");
+        let bad = br#"{"pvault":1,"cookies":[],"source":{"browser":"x"}}"#;
+        assert_eq!(import_storage_state(bad).unwrap_err().path, "source");
+    }
+}
