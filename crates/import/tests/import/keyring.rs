@@ -1,7 +1,8 @@
 //! `v11` through a real Secret Service: gnome-keyring in a private D-Bus session holds
 //! "Chromium Safe Storage", a real Chromium started with `--password-store=gnome-libsecret`
 //! encrypts with it, and the import asks the same keyring for it. Also: a keyring that does
-//! not hold the browser's item is named in the error, and nothing is returned.
+//! not hold the browser's item, and a locked keyring, are named in the error, and nothing is
+//! returned.
 
 use pvault_import::{ImportError, import};
 use pvault_testkit::{SID, TestServer};
@@ -51,4 +52,27 @@ fn v11_values_decrypt_with_the_secret_services_key() {
         "{msg}"
     );
     assert!(msg.contains(&format!("v11: {}", want.len())), "{msg}");
+
+    // A locked keyring: the error says so, names the browser and the count, and nothing
+    // is returned.
+    let locked = std::process::Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.Lock",
+            "array:objpath:/org/freedesktop/secrets/collection/login",
+        ])
+        .envs(keyring.env_pairs())
+        .output()
+        .unwrap();
+    assert!(locked.status.success(), "{locked:?}");
+    let mut o = options(udd.path(), scratch.path());
+    o.dbus_address = Some(keyring.address.clone());
+    let e = import_err(&o);
+    let msg = e.to_string();
+    assert!(matches!(e, ImportError::Undecryptable { .. }), "{msg}");
+    assert!(msg.contains("locked") && msg.contains("chromium"), "{msg}");
+    assert!(msg.contains(&format!("{} of {}", want.len(), want.len())), "{msg}");
 }
