@@ -70,7 +70,11 @@ fn state(cookies: usize, domains: usize, origins: usize, keys: usize) -> Browser
             extra: Default::default(),
         })
         .collect();
-    BrowserState { cookies, origins }
+    BrowserState {
+        cookies,
+        origins,
+        source: None,
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

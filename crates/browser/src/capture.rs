@@ -157,7 +157,14 @@ impl Session {
             .filter(|o| !o.is_empty())
             .collect();
         report.count(&origins);
-        Ok((BrowserState { cookies, origins }, report))
+        Ok((
+            BrowserState {
+                cookies,
+                origins,
+                source: None,
+            },
+            report,
+        ))
     }
 
     /// Reads what can be read of `origin` through the live frames showing it.

@@ -164,12 +164,20 @@ pub enum ProfileCmd {
         /// Profile name.
         name: String,
     },
-    /// Append a snapshot from a Playwright storageState file (creates the profile if missing).
+    /// Append a snapshot from a Playwright storageState file, or from your own browser with
+    /// --from-browser (creates the profile if missing).
     Import {
         /// Profile name.
         name: String,
         /// storageState JSON file, or `-` for stdin.
-        file: PathBuf,
+        #[arg(
+            required_unless_present = "from_browser",
+            conflicts_with = "from_browser"
+        )]
+        file: Option<PathBuf>,
+        /// Read cookies and localStorage from your own browser's profile instead.
+        #[command(flatten)]
+        browser: FromBrowserArgs,
     },
     /// Print a snapshot as Playwright storageState JSON (or pvault's own, which keeps everything).
     Export {
@@ -208,6 +216,65 @@ pub enum ProfileCmd {
         /// Snapshot id or sequence number.
         snapshot: String,
     },
+}
+
+/// `profile import --from-browser …`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FromBrowserArgs {
+    /// The browser to read (Linux): its user-data-dir is found in the usual places (native,
+    /// Flatpak, Snap), its cookies decrypted (keyring over D-Bus when needed). It may be
+    /// running: its files are copied, never written.
+    #[arg(long, value_enum, value_name = "BROWSER")]
+    pub from_browser: Option<BrowserArg>,
+    /// The browser's profile directory (`Default`, `Profile 1`) or the name it shows
+    /// [default: the only one; several are listed].
+    #[arg(long, requires = "from_browser", value_name = "DIR_NAME")]
+    pub browser_profile: Option<String>,
+    /// The browser's user-data-dir, when not in a usual place.
+    #[arg(long, requires = "from_browser", value_name = "PATH")]
+    pub user_data_dir: Option<PathBuf>,
+    /// Import only this registrable domain (a cookie for .example.com and the origin
+    /// https://app.example.com belong to example.com); repeatable.
+    #[arg(long = "domain", requires = "from_browser", value_name = "D")]
+    pub domains: Vec<String>,
+    /// Leave this registrable domain out; repeatable.
+    #[arg(long = "exclude-domain", requires = "from_browser", value_name = "D")]
+    pub exclude_domains: Vec<String>,
+    /// Print what would be imported, per domain (counts only), and write nothing.
+    #[arg(long, requires = "from_browser")]
+    pub dry_run: bool,
+    /// Import the rest when some cookie values do not decrypt (they are counted), instead
+    /// of failing.
+    #[arg(long, requires = "from_browser")]
+    pub skip_undecryptable: bool,
+}
+
+/// `profile import --from-browser`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BrowserArg {
+    /// Google Chrome.
+    Chrome,
+    /// Chromium.
+    Chromium,
+    /// Brave.
+    Brave,
+    /// Microsoft Edge.
+    Edge,
+    /// Vivaldi.
+    Vivaldi,
+}
+
+impl BrowserArg {
+    /// The protocol's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrowserArg::Chrome => "chrome",
+            BrowserArg::Chromium => "chromium",
+            BrowserArg::Brave => "brave",
+            BrowserArg::Edge => "edge",
+            BrowserArg::Vivaldi => "vivaldi",
+        }
+    }
 }
 
 /// `profile export --format`.

@@ -10,6 +10,8 @@ mod support;
 mod daemon;
 #[path = "cli/errors.rs"]
 mod errors;
+#[path = "cli/from_browser.rs"]
+mod from_browser;
 #[path = "cli/packaging.rs"]
 mod packaging;
 #[path = "cli/profile.rs"]

@@ -129,6 +129,15 @@ pub fn export_as(state: &BrowserState, format: ExportFormat) -> Export {
     }
     top.insert("cookies".into(), Value::Array(cookies));
     top.insert("origins".into(), Value::Array(origins));
+    // Not browser state, so Playwright's format has nothing to leave out here.
+    if format == ExportFormat::Pvault
+        && let Some(source) = &state.source
+    {
+        top.insert(
+            "source".into(),
+            serde_json::to_value(source).unwrap_or(Value::Null),
+        );
+    }
     Export {
         json: Value::Object(top),
         left_out,

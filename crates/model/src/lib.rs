@@ -9,6 +9,7 @@
 //! deserializes directly, and any field Chrome adds later lands in `extra` and is written back
 //! unchanged (lossless forward compatibility).
 
+pub mod browser_import;
 pub mod clone_value;
 pub mod cookie_rules;
 pub mod diff;
@@ -19,6 +20,7 @@ pub mod indexed_db;
 pub mod storage_state;
 mod viewport;
 
+pub use browser_import::{BrowserImportReport, DomainCounts, EncryptionCounts, StateSource};
 pub use cookie_rules::cdp_cookie_problem;
 pub use diff::{
     CookieChange, CookieKey, IndexedDbDiff, OriginStorageDiff, StateDiff, StoreRecordsDiff, diff,
@@ -44,6 +46,11 @@ pub struct BrowserState {
     /// Web storage per origin; an origin appears at most once.
     #[serde(default)]
     pub origins: Vec<OriginState>,
+    /// Where the state was imported from, for a state read from the user's own browser;
+    /// `None` otherwise (a capture, a storageState file). Not browser state: sessions never
+    /// load it and diffs ignore it; it travels with the content (a restored copy keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<StateSource>,
 }
 
 /// A cookie with every field CDP's `Network.Cookie` reports.
@@ -174,7 +181,8 @@ pub struct StorageItem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SnapshotKind {
-    /// Imported from a Playwright storageState file.
+    /// Imported: from a Playwright storageState file or pvault JSON, or read from the user's own
+    /// browser (then the body's `source` names it).
     Import,
     /// The final state of a `--save` session, captured when it stopped.
     SessionSave,

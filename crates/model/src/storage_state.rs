@@ -91,6 +91,17 @@ pub fn import_storage_state(bytes: &[u8]) -> Result<BrowserState, StorageStateEr
         match key.as_str() {
             "cookies" => state.cookies = import_cookies(value)?,
             "origins" => state.origins = import_origins(value)?,
+            // Where a state read from the user's browser came from: pvault's JSON only.
+            "source" if top.contains_key(PVAULT_MARKER) => {
+                state.source = Some(serde_json::from_value(value.clone()).map_err(|e| {
+                    err(
+                        "source",
+                        format!(
+                            "expected {{\"browser\", \"browserProfile\", \"userDataDir\"}} ({e})"
+                        ),
+                    )
+                })?);
+            }
             PVAULT_MARKER => {
                 if value.as_u64() != Some(PVAULT_JSON_VERSION) {
                     return Err(err(
@@ -102,7 +113,7 @@ pub fn import_storage_state(bytes: &[u8]) -> Result<BrowserState, StorageStateEr
             other => {
                 return Err(err(
                     other,
-                    "unknown top-level field (storageState has only `cookies` and `origins`, and pvault's JSON also `pvault`); remove it",
+                    "unknown top-level field (storageState has only `cookies` and `origins`, and pvault's JSON also `pvault` and `source`); remove it",
                 ));
             }
         }

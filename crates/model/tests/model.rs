@@ -406,6 +406,7 @@ mod properties {
                         extra: Default::default(),
                     })
                     .collect(),
+                source: None,
             })
     }
 
@@ -463,6 +464,7 @@ mod diffs {
         let s = BrowserState {
             cookies: vec![cookie("a", "1", "x.test")],
             origins: vec![],
+            source: None,
         };
         let d = diff(&s, &s);
         assert!(d.is_empty());
@@ -481,6 +483,7 @@ mod diffs {
                 ),
                 origin("https://old.test", &[("k", "v")]),
             ],
+            source: None,
         };
         changed.value = "NEW-SECRET".into();
         changed.expires = 2e9;
@@ -500,6 +503,7 @@ mod diffs {
                 ),
                 origin("https://new.test", &[("n", "v")]),
             ],
+            source: None,
         };
         let d = diff(&from, &to);
         let names = |v: &[CookieKey]| {
@@ -556,10 +560,12 @@ mod diffs {
         let from = BrowserState {
             cookies: vec![cookie("a", "1", "x.test")],
             origins: vec![],
+            source: None,
         };
         let to = BrowserState {
             cookies: vec![cookie("a", "1", ".x.test")],
             origins: vec![],
+            source: None,
         };
         let d = diff(&from, &to);
         assert_eq!((d.cookies_added.len(), d.cookies_removed.len()), (1, 1));
@@ -653,5 +659,33 @@ mod cookie_rules {
 
     fn cdp_problem_free_now() -> bool {
         cdp_cookie_problem(&cookie("ok", "v", "x.test")).is_none()
+    }
+}
+
+/// A state read from the user's browser names its source: pvault's JSON carries it both
+/// ways, Playwright's format leaves it out (it is not browser state), and a Playwright file
+/// cannot claim one.
+mod source {
+    use super::*;
+
+    #[test]
+    fn pvault_json_carries_the_source_and_playwright_json_does_not() {
+        let mut s = BrowserState::default();
+        s.source = Some(StateSource {
+            browser: "brave".into(),
+            browser_profile: "Default".into(),
+            user_data_dir: "/home/u/.config/BraveSoftware/Brave-Browser".into(),
+        });
+        let doc = export_as(&s, ExportFormat::Pvault).json;
+        assert_eq!(doc["source"]["browser"], "brave");
+        let back = import_storage_state(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(back, s);
+        let pw = export_as(&s, ExportFormat::Playwright);
+        assert!(pw.json.get("source").is_none() && pw.left_out.is_empty());
+        let plain = br#"{"cookies":[],"origins":[],"source":{"browser":"x","browserProfile":"y","userDataDir":"z"}}"#;
+        let e = import_storage_state(plain).unwrap_err();
+        assert_eq!(e.path, "source");
+        let bad = br#"{"pvault":1,"cookies":[],"source":{"browser":"x"}}"#;
+        assert_eq!(import_storage_state(bad).unwrap_err().path, "source");
     }
 }

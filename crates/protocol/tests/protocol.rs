@@ -106,6 +106,7 @@ fn the_method_table_lists_every_documented_method_once_by_name() {
             "profile.update",
             "profile.delete",
             "profile.import",
+            "profile.import_browser",
             "profile.export",
             "profile.history",
             "profile.diff",
@@ -124,6 +125,23 @@ fn the_method_table_lists_every_documented_method_once_by_name() {
     }
     assert_eq!(Method::from_name("session.loads"), None);
     assert_eq!(Method::from_name("Session.load"), None);
+}
+
+#[test]
+fn import_browser_params_default_as_documented_and_refuse_unknown_fields() {
+    let p: ProfileImportBrowser =
+        serde_json::from_value(json!({"name": "gh", "browser": "chromium"})).unwrap();
+    assert!(p.create && !p.dry_run && !p.skip_undecryptable);
+    assert!(p.domains.is_empty() && p.dbus_address.is_none() && p.user_data_dir.is_none());
+    assert_eq!(
+        serde_json::to_value(&p).unwrap(),
+        json!({"name": "gh", "browser": "chromium", "create": true})
+    );
+    let bad = serde_json::from_value::<ProfileImportBrowser>(
+        json!({"name": "gh", "browser": "chromium", "domain": ["x.com"]}),
+    );
+    assert!(bad.is_err(), "`domain` (not `domains`) must be refused");
+    assert_eq!(ProfileImportBrowser::METHOD, "profile.import_browser");
 }
 
 #[test]

@@ -4,6 +4,11 @@
 //! - `GET /login` "logs in": sets an httpOnly cookie `sid` (and a plain `theme` cookie), and a
 //!   script stores `token` in localStorage, sets the title to `logged-in`, then requests
 //!   `/done` (so a test can wait for the script to have run).
+//! - `GET /login-all` logs in with one cookie of every kind a browser import must carry
+//!   over: `sid` (httpOnly), `theme`, `sess` (a session cookie), `strict` (Secure,
+//!   SameSite=Strict, Priority=High), `lax` (SameSite=Lax, Priority=Low), `chips` (Secure,
+//!   Partitioned, SameSite=None); its script stores `token` and a non-Latin-1 `unicode` item
+//!   in localStorage, then requests `/done`.
 //! - `GET /whoami` answers `user:<sid>` when the `sid` cookie arrives, `anonymous` otherwise.
 //! - `GET /app` is a page whose title becomes `token:<localStorage token>` (or `token:none`),
 //!   and which reports the same to `/report?token=…` (so a test without a page session sees
@@ -255,6 +260,22 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
             format!(
                 "Set-Cookie: sid={SID}; HttpOnly; Path=/; Max-Age=86400\r\n\
                  Set-Cookie: theme=dark; Path=/; Max-Age=86400\r\n"
+            ),
+            format!(
+                "<!doctype html><title>logging in</title><script>\
+                 localStorage.setItem('token', '{TOKEN}');\
+                 localStorage.setItem('unicode', 'ünïcødé ✓ 日本');\
+                 document.title = 'logged-in'; fetch('/done');</script>"
+            ),
+        ),
+        "/login-all" => (
+            format!(
+                "Set-Cookie: sid={SID}; HttpOnly; Path=/; Max-Age=86400\r\n\
+                 Set-Cookie: theme=dark; Path=/; Max-Age=86400\r\n\
+                 Set-Cookie: sess=session-only; Path=/\r\n\
+                 Set-Cookie: strict=s; Secure; SameSite=Strict; Priority=High; Path=/; Max-Age=86400\r\n\
+                 Set-Cookie: lax=l; SameSite=Lax; Priority=Low; Path=/; Max-Age=3600\r\n\
+                 Set-Cookie: chips=c; Secure; Partitioned; SameSite=None; Path=/; Max-Age=86400\r\n"
             ),
             format!(
                 "<!doctype html><title>logging in</title><script>\

@@ -57,7 +57,11 @@ fn big_state(round: usize) -> BrowserState {
             extra: Map::new(),
         })
         .collect();
-    BrowserState { cookies, origins }
+    BrowserState {
+        cookies,
+        origins,
+        source: None,
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

@@ -244,6 +244,7 @@ async fn a_new_tab_starts_with_saved_session_storage_and_a_logout_sticks() {
     let state = BrowserState {
         cookies: vec![],
         origins: vec![o],
+        source: None,
     };
     let l = launch(Some(state), LocalStorageLoad::Auto).await;
     assert_eq!(l.report.session_storage_origins, 1);
@@ -287,6 +288,7 @@ async fn a_write_in_a_new_tab_before_any_storage_event_is_captured() {
     let state = BrowserState {
         cookies: vec![],
         origins: vec![o],
+        source: None,
     };
     let l = launch(Some(state), LocalStorageLoad::Auto).await;
     let client = Client::connect(l.session.cdp_ws_url()).await;

@@ -108,6 +108,7 @@ fn sample_state() -> BrowserState {
                     .collect(),
             ),
         ],
+        source: None,
     }
 }
 
@@ -218,6 +219,7 @@ async fn invalid_cookies_are_reported_not_dropped() {
             origin("https://app.test/path", vec![item("k", "v")]),
             origin("https://ok.test", vec![item("k", "v")]),
         ],
+        source: None,
     };
     let l = launch(Some(state), LocalStorageLoad::Auto).await;
     assert_eq!(l.report.cookies_loaded, 1, "{:?}", l.report);

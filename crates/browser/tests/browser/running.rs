@@ -28,6 +28,7 @@ async fn load_into_running_session_leaves_clients_alone() {
                 value: TOKEN_VALUE.into(),
             }],
         )],
+        source: None,
     };
     let report = l.session.load_state(&state).await.unwrap();
     assert_eq!(report.method, LoadMethod::StubPage);
@@ -122,6 +123,7 @@ async fn loaded_origins_not_visited_are_reused() {
                 value: "v".into(),
             }],
         )],
+        source: None,
     };
     let l = launch(Some(state.clone()), LocalStorageLoad::Auto).await;
     let (cap, report) = l.session.capture().await.unwrap();

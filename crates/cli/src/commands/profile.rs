@@ -26,7 +26,17 @@ pub async fn run(ctx: &Ctx, cmd: ProfileCmd) -> CliResult {
         ProfileCmd::Show { name } => show(ctx, name).await,
         ProfileCmd::Rename { name, new_name } => rename(ctx, name, new_name).await,
         ProfileCmd::Delete { name } => delete(ctx, name).await,
-        ProfileCmd::Import { name, file } => import(ctx, name, &file).await,
+        ProfileCmd::Import {
+            name,
+            browser: b,
+            file,
+        } => match (b.from_browser, file) {
+            (Some(from), _) => super::import_browser::run(ctx, name, from, b).await,
+            (None, Some(file)) => import(ctx, name, &file).await,
+            (None, None) => Err(CliError::usage(
+                "give a storageState FILE or --from-browser BROWSER",
+            )),
+        },
         ProfileCmd::Export {
             name,
             snapshot,

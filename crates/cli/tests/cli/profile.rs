@@ -297,6 +297,7 @@ fn export_of_a_snapshot_larger_than_one_protocol_message() {
         let state = pvault_model::BrowserState {
             cookies: vec![],
             origins: vec![origin],
+            source: None,
         };
         v.append_snapshot("big", &state, pvault_model::SnapshotKind::Capture)
             .unwrap();

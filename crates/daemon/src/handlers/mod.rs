@@ -3,8 +3,11 @@
 //! response line. Vault calls are synchronous and run on tokio's blocking pool so a slow KDF
 //! or a large import never stalls other connections.
 
+mod import_browser;
 mod profile;
 pub(crate) mod vault;
+
+pub(crate) use import_browser::remove_stale_copies;
 
 use std::sync::Arc;
 
@@ -203,6 +206,10 @@ pub(crate) fn route<'a>(
         Method::ProfileUpdate => (Vault, run(id, params, |p| profile::update(d, p)).boxed()),
         Method::ProfileDelete => (Vault, run(id, params, |p| profile::delete(d, p)).boxed()),
         Method::ProfileImport => (Vault, run(id, params, |p| profile::import(d, p)).boxed()),
+        Method::ProfileImportBrowser => (
+            Vault,
+            run(id, params, |p| import_browser::import_browser(d, p)).boxed(),
+        ),
         // Chunked: several frames in one buffer, so it encodes its own response.
         Method::ProfileExport => (Vault, profile::export_frames(d, id, params).boxed()),
         Method::ProfileHistory => (Vault, run(id, params, |p| profile::history(d, p)).boxed()),

@@ -60,8 +60,9 @@ pub(crate) async fn show(
         .map(|session| SessionShowResponse { session })
 }
 
-/// At daemon start: kills the Chromes and removes the session directories that a previous
-/// daemon on this runtime directory left behind (it was killed before it could stop them).
+/// At daemon start: kills the Chromes and removes the session directories (and browser
+/// import copies) that a previous daemon on this runtime directory left behind (it was killed
+/// before it could stop them).
 pub async fn recover(d: &Arc<Daemon>) {
     let d = d.clone();
     let _ = tokio::task::spawn_blocking(move || {
@@ -70,6 +71,7 @@ pub async fn recover(d: &Arc<Daemon>) {
         let run = runtime_dir(&d);
         recover::cleanup(&run.join("sessions"));
         recover::remove_stale_owner_locks(&run.join(OWNERS_DIR), mine.as_deref());
+        crate::handlers::remove_stale_copies(&run);
     })
     .await;
 }
@@ -98,7 +100,7 @@ fn owner_lock(d: &Daemon) -> Option<PathBuf> {
 /// The profile `name`, created (empty, default settings) if it does not exist; the bool says
 /// whether it was created here. A profile created by someone else between the two calls is
 /// used as found.
-pub(super) fn profile_or_create(
+pub(crate) fn profile_or_create(
     v: &pvault_vault::Vault,
     name: &str,
 ) -> Result<(pvault_model::ProfileInfo, bool), ErrorBody> {
@@ -146,7 +148,7 @@ pub(crate) fn browser_err(e: BrowserError) -> ErrorBody {
 }
 
 /// The daemon's private runtime directory (where its socket lives).
-fn runtime_dir(d: &Daemon) -> PathBuf {
+pub(crate) fn runtime_dir(d: &Daemon) -> PathBuf {
     let sock = d
         .opts
         .socket

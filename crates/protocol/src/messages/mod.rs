@@ -85,6 +85,7 @@ methods! {
     ProfileUpdate = "profile.update", ProfileUpdate => ProfileResponse;
     ProfileDelete = "profile.delete", ProfileDelete => Ack;
     ProfileImport = "profile.import", ProfileImport => ProfileImportResponse;
+    ProfileImportBrowser = "profile.import_browser", ProfileImportBrowser => ProfileImportBrowserResponse;
     ProfileExport = "profile.export", ProfileExport => ProfileExportResponse;
     ProfileHistory = "profile.history", ProfileHistory => ProfileHistoryResponse;
     ProfileDiff = "profile.diff", ProfileDiff => ProfileDiffResponse;

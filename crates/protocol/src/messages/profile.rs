@@ -1,7 +1,7 @@
 //! `profile.*` requests. Every request naming a profile accepts its name or its id (32 hex
 //! digits, used when no profile has that name). All require an unlocked vault (`locked`).
 
-use pvault_model::{ProfileInfo, SessionSettings, SnapshotInfo};
+use pvault_model::{BrowserImportReport, ProfileInfo, SessionSettings, SnapshotInfo};
 use serde::{Deserialize, Serialize};
 
 /// Result of requests that return one profile.
@@ -123,6 +123,68 @@ pub struct ProfileImportResponse {
     /// The snapshot appended.
     pub snapshot: SnapshotInfo,
     /// Whether the profile was created by this import.
+    pub created: bool,
+}
+
+/// `profile.import_browser` (1.5): reads the user's own Chromium-family browser profile
+/// (cookies, decrypted, and localStorage) into a new snapshot of `name` (kind `import`; the
+/// body's `source` names the browser, its profile and user-data-dir). The daemon reads the
+/// browser's files through private copies in its runtime directory and asks the desktop
+/// keyring on the D-Bus session bus for `v11`/`v12` keys. With `dry_run` it reads and
+/// decrypts everything, writes nothing, and needs no unlocked vault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileImportBrowser {
+    /// Name or id of the pvault profile.
+    pub name: String,
+    /// `chrome`, `chromium`, `brave`, `edge` or `vivaldi`.
+    pub browser: String,
+    /// The browser's profile directory (`Default`, `Profile 1`) or its shown name; `None`
+    /// takes the only one (`invalid_argument` listing them when there are several).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser_profile: Option<String>,
+    /// The browser's user-data-dir (absolute); `None` looks in the usual places (native,
+    /// Flatpak, Snap) under the daemon's `$HOME` / `$XDG_CONFIG_HOME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_data_dir: Option<String>,
+    /// Keep only these registrable domains.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
+    /// Leave these registrable domains out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_domains: Vec<String>,
+    /// Read and count only; write nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// Import without the values that do not decrypt (counted in the report) instead of
+    /// failing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_undecryptable: bool,
+    /// Create the profile when missing (default true); `not_found` otherwise.
+    #[serde(default = "yes")]
+    pub create: bool,
+    /// The D-Bus session bus to ask the keyring on (a `unix:` address); the CLI sends its
+    /// own `$DBUS_SESSION_BUS_ADDRESS`, so the keyring of the user's current login session
+    /// is asked even when pvaultd was started elsewhere. `None`: the daemon's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dbus_address: Option<String>,
+}
+
+/// Result of `profile.import_browser`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileImportBrowserResponse {
+    /// What was read, per registrable domain (counts only), and what was not imported.
+    pub report: BrowserImportReport,
+    /// Whether this was a dry run (nothing written; `profile` and `snapshot` absent).
+    pub dry_run: bool,
+    /// The profile after the import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileInfo>,
+    /// The snapshot appended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotInfo>,
+    /// Whether the profile was created by this import.
+    #[serde(default)]
     pub created: bool,
 }
 

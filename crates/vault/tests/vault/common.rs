@@ -86,6 +86,7 @@ pub fn state_with(tag: &str) -> BrowserState {
             indexed_db: None,
             extra: Map::new(),
         }],
+        source: None,
     }
 }
 
@@ -120,6 +121,7 @@ pub fn rich_state(tag: &str) -> BrowserState {
             indexed_db: None,
             extra: Map::new(),
         }],
+        source: None,
     }
 }
 

@@ -301,3 +301,40 @@ fn vault_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<pvault_vault::Vault>();
 }
+
+/// vault-format.md §6.2: a body's optional top-level `source` (where an import from the
+/// user's browser read the state) is sealed with the content, hashed with it, read back, and
+/// kept by restore; a body without it reads as `None`; the bytes are exactly the documented
+/// encoding (`source` after `origins`, camelCase members).
+#[test]
+fn an_imports_source_is_kept_in_the_body() {
+    let (_t, v) = new_vault();
+    v.create_profile("p", None, &Default::default()).unwrap();
+    let mut s = state_with("src");
+    s.source = Some(pvault_model::StateSource {
+        browser: "chromium".into(),
+        browser_profile: "Profile 1".into(),
+        user_data_dir: "/home/u/.config/chromium".into(),
+    });
+    let info = v.append_snapshot("p", &s, SnapshotKind::Import).unwrap();
+    let mut enc = vec![1u8];
+    enc.extend(serde_json::to_vec(&s).unwrap());
+    let text = String::from_utf8_lossy(&enc[1..]).into_owned();
+    assert!(
+        text.ends_with(r#"],"source":{"browser":"chromium","browserProfile":"Profile 1","userDataDir":"/home/u/.config/chromium"}}"#),
+        "{text}"
+    );
+    assert_eq!(info.content_hash, hex::encode(Sha256::digest(&enc)));
+    assert_eq!(v.read_snapshot("p", None).unwrap().state, s);
+    let restored = v.restore("p", "1").unwrap();
+    assert_eq!(
+        v.read_snapshot("p", Some(&restored.id))
+            .unwrap()
+            .state
+            .source,
+        s.source
+    );
+    v.append_snapshot("p", &state_with("plain"), SnapshotKind::Capture)
+        .unwrap();
+    assert_eq!(v.read_snapshot("p", None).unwrap().state.source, None);
+}

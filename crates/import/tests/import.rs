@@ -1,0 +1,13 @@
+//! Integration tests of pvault-import: real Chromium profiles (basic password store and a
+//! real Secret Service in a private D-Bus session), cookie databases written to order for
+//! the decryption rules, and every documented failure.
+
+#[path = "import/support.rs"]
+mod support;
+
+#[path = "import/chromium.rs"]
+mod chromium;
+#[path = "import/keyring.rs"]
+mod keyring;
+#[path = "import/rules.rs"]
+mod rules;
