@@ -39,6 +39,7 @@ fn build_profile(udd: &Path) -> Vec<TestServer> {
     let cookies: Vec<_> = (0..DOMAINS * COOKIES_PER_DOMAIN)
         .map(|i| {
             let d = i % DOMAINS;
+            let same_site = ["Lax", "Strict", "None"][i % 3];
             json!({
                 "name": format!("c{i}"),
                 "value": format!("value-{i}-{}", "x".repeat(i % 40)),
@@ -46,7 +47,7 @@ fn build_profile(udd: &Path) -> Vec<TestServer> {
                 "path": "/",
                 "secure": i % 3 == 0,
                 "httpOnly": i % 4 == 0,
-                "sameSite": ["Lax", "Strict", "None"][i % 3],
+                "sameSite": same_site,
                 "expires": 4_000_000_000.0 + i as f64,
             })
         })
