@@ -26,12 +26,25 @@ pub enum BrowserError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The browser started but never printed its DevTools address.
-    #[error("{executable} did not open its DevTools endpoint: {detail}")]
+    /// The browser started but never answered over CDP (exited, or no answer in time).
+    #[error("{executable} did not answer over CDP: {detail}")]
     Startup {
         /// The executable that was started.
         executable: PathBuf,
         /// What happened instead (exit status, timeout, last stderr lines).
+        detail: String,
+    },
+    /// The browser did not answer on `--remote-debugging-pipe` and the port fallback is off.
+    #[error(
+        "{executable} did not answer over --remote-debugging-pipe: {detail}. A browser that cannot \
+         do pipe mode (an old Chromium, a wrapper script that closes file descriptors 3 and 4) can \
+         run with a debugging port instead: set allow_port_fallback = true under [browser] in \
+         pvault's config.toml; any local user can then reach that session's browser while it runs"
+    )]
+    PipeUnsupported {
+        /// The executable that was started.
+        executable: PathBuf,
+        /// What happened (exit status, timeout, last stderr lines).
         detail: String,
     },
     /// Connecting to the DevTools websocket failed.

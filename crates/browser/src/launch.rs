@@ -1,7 +1,9 @@
 //! Launch options, Chrome's command line, and the child process with its exit watch.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pvault_model::{BrowserState, SessionSettings};
@@ -9,8 +11,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{oneshot, watch};
 
 use crate::BrowserError;
+use crate::endpoint::Transport;
+use crate::mux::Mux;
 
-/// How long Chrome may take to print its DevTools address.
+/// How long Chrome may take to answer over CDP after it was started.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How localStorage of `LaunchOptions::state` is loaded.
@@ -46,6 +50,11 @@ pub struct LaunchOptions {
     pub state: Option<BrowserState>,
     /// How to load localStorage; `Auto` unless a test or a diagnosis needs the stub page.
     pub local_storage_load: LocalStorageLoad,
+    /// When the browser does not answer on `--remote-debugging-pipe` (a wrapper script that
+    /// closes fds 3 and 4, a Chromium too old for pipe mode), start it again with a
+    /// `--remote-debugging-port` instead of failing. Off by default: while such a session
+    /// runs, any local process of any user can reach the port and read every cookie.
+    pub allow_port_fallback: bool,
 }
 
 impl std::fmt::Debug for LaunchOptions {
@@ -62,6 +71,7 @@ impl std::fmt::Debug for LaunchOptions {
             .field("extra_args", &self.extra_args)
             .field("state", &self.state.as_ref().map(|_| "<redacted>"))
             .field("local_storage_load", &self.local_storage_load)
+            .field("allow_port_fallback", &self.allow_port_fallback)
             .finish()
     }
 }
@@ -80,6 +90,7 @@ impl LaunchOptions {
             extra_args: Vec::new(),
             state: None,
             local_storage_load: LocalStorageLoad::Auto,
+            allow_port_fallback: false,
         }
     }
 
@@ -122,9 +133,14 @@ impl LaunchOptions {
 
     /// Chrome's command line, each flag measured on Chromium 156; chromiumoxide's defaults
     /// (`--enable-automation`...) are not used since we spawn Chrome ourselves.
-    pub(crate) fn args(&self) -> Vec<String> {
+    pub(crate) fn args(&self, transport: Transport) -> Vec<String> {
         let mut a: Vec<String> = vec![
-            "--remote-debugging-port=0".into(),
+            if transport == Transport::Port {
+                "--remote-debugging-port=0".into()
+            } else {
+                // No listening socket: CDP over fds 3 and 4, owned by whoever started us.
+                "--remote-debugging-pipe".into()
+            },
             format!("--user-data-dir={}", self.user_data_dir.display()),
             "--no-first-run".into(),
             "--no-default-browser-check".into(),
@@ -322,13 +338,33 @@ pub(crate) async fn prepare(
         })?
 }
 
-/// Spawns Chrome and waits for its DevTools websocket address on stderr.
+/// How the engine reaches a browser it just started.
+pub(crate) enum Upstream {
+    /// The multiplexer of its `--remote-debugging-pipe`.
+    Pipe(Mux),
+    /// Its DevTools websocket URL (port mode).
+    Port(String),
+}
+
+/// Lines of Chrome's stderr kept for a startup error.
+const STDERR_TAIL: usize = 10;
+
+/// Spawns Chrome with `transport` (`Pipe` or `Port`) and waits until it answers over CDP:
+/// in pipe mode its first answer on the pipe, in port mode the DevTools address it prints on
+/// stderr. Fails when it exits first or takes longer than [`STARTUP_TIMEOUT`], with the tail
+/// of its stderr in the error.
 pub(crate) async fn spawn(
     opts: &LaunchOptions,
+    transport: Transport,
     exit_tx: watch::Sender<Option<BrowserExit>>,
-) -> Result<(ChildProcess, String), BrowserError> {
+) -> Result<(ChildProcess, Upstream), BrowserError> {
+    use command_fds::{CommandFdExt, FdMapping};
+    let io_err = |what: &str, source| BrowserError::Io {
+        what: what.into(),
+        source,
+    };
     let mut cmd = tokio::process::Command::new(&opts.executable);
-    cmd.args(opts.args())
+    cmd.args(opts.args(transport))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -341,50 +377,112 @@ pub(crate) async fn spawn(
         // If the runtime that owns the watcher task shuts down (a test that panicked, the
         // daemon exiting), the child is dropped with it: kill it rather than orphan it.
         .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|source| BrowserError::Spawn {
+    // Pipe mode: Chrome reads commands from fd 3 and writes to fd 4. Our ends are opened
+    // close-on-exec, so no other child inherits them.
+    let mut our_ends = None;
+    if transport == Transport::Pipe {
+        let (chrome_reads, we_write) =
+            std::io::pipe().map_err(|e| io_err("creating the CDP pipe", e))?;
+        let (we_read, chrome_writes) =
+            std::io::pipe().map_err(|e| io_err("creating the CDP pipe", e))?;
+        cmd.fd_mappings(vec![
+            FdMapping {
+                parent_fd: chrome_reads.into(),
+                child_fd: 3,
+            },
+            FdMapping {
+                parent_fd: chrome_writes.into(),
+                child_fd: 4,
+            },
+        ])
+        .map_err(|_| {
+            io_err(
+                "mapping the CDP pipe to fds 3 and 4",
+                std::io::Error::other("fd collision"),
+            )
+        })?;
+        our_ends = Some((we_write, we_read));
+    }
+    let spawned = cmd.spawn();
+    // The command holds Chrome's ends of the pipe: closing them here lets us see the pipe
+    // close when Chrome exits.
+    drop(cmd);
+    let mut child = spawned.map_err(|source| BrowserError::Spawn {
         executable: opts.executable.clone(),
         source,
     })?;
     let pid = child.id().unwrap_or(0);
     let stderr = child.stderr.take().expect("stderr is piped");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut tail: Vec<String> = Vec::new();
-    let read_url = async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(i) = line.find("ws://")
-                && line.contains("DevTools listening on")
-            {
-                return Some(line[i..].trim().to_owned());
+    let tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
+    let (url_tx, url_rx) = oneshot::channel::<String>();
+    {
+        // Drains stderr for the whole life of the process, so Chrome never blocks on a full
+        // pipe; keeps the last lines for a startup error and passes the DevTools address on.
+        let tail = tail.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            let mut url_tx = Some(url_tx);
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(i) = line.find("ws://")
+                    && line.contains("DevTools listening on")
+                    && let Some(tx) = url_tx.take()
+                {
+                    let _ = tx.send(line[i..].trim().to_owned());
+                    continue;
+                }
+                tracing::trace!(target: "pvault_browser::chrome", "{line}");
+                let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+                t.push_back(line);
+                if t.len() > STDERR_TAIL {
+                    t.pop_front();
+                }
             }
-            tail.push(line);
-            if tail.len() > 10 {
-                tail.remove(0);
+        });
+    }
+    let ready = async {
+        match our_ends {
+            Some((we_write, we_read)) => {
+                let to_chrome = tokio::net::unix::pipe::Sender::from_owned_fd(we_write.into())
+                    .map_err(|e| format!("cannot use the CDP pipe: {e}"))?;
+                let from_chrome = tokio::net::unix::pipe::Receiver::from_owned_fd(we_read.into())
+                    .map_err(|e| format!("cannot use the CDP pipe: {e}"))?;
+                let mux = Mux::start(to_chrome, from_chrome);
+                match mux.call("Browser.getVersion", serde_json::json!({})).await {
+                    Ok(_) => Ok(Upstream::Pipe(mux)),
+                    Err(e) => Err(format!("no answer on --remote-debugging-pipe ({e})")),
+                }
             }
+            None => url_rx
+                .await
+                .map(Upstream::Port)
+                .map_err(|_| "stderr closed before the DevTools address".to_owned()),
         }
-        None
     };
-    let url = tokio::time::timeout(STARTUP_TIMEOUT, read_url).await;
-    let url = match url {
-        Ok(Some(u)) => u,
-        other => {
+    let outcome = tokio::select! {
+        r = tokio::time::timeout(STARTUP_TIMEOUT, ready) => match r {
+            Ok(r) => r,
+            Err(_) => Err(format!("no CDP answer within {} s", STARTUP_TIMEOUT.as_secs())),
+        },
+        status = child.wait() => Err(format!("exited ({}) before answering over CDP",
+            status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()))),
+    };
+    let upstream = match outcome {
+        Ok(u) => u,
+        Err(detail) => {
             let _ = child.start_kill();
-            let status = child.wait().await.ok();
-            let detail = match other {
-                Err(_) => format!("no DevTools address within {} s", STARTUP_TIMEOUT.as_secs()),
-                _ => format!("exited ({status:?}) before opening DevTools"),
-            };
+            let _ = child.wait().await;
+            let tail = tail.lock().unwrap_or_else(|p| p.into_inner());
+            let tail = tail
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" | ");
             return Err(BrowserError::Startup {
                 executable: opts.executable.clone(),
-                detail: format!("{detail}; stderr tail: {}", tail.join(" | ")),
+                detail: format!("{detail}; stderr tail: {tail}"),
             });
         }
     };
-    // Keep draining stderr so Chrome never blocks on a full pipe.
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            tracing::trace!(target: "pvault_browser::chrome", "{line}");
-        }
-    });
     let (kill_tx, kill_rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
         let status = tokio::select! {
@@ -414,8 +512,17 @@ pub(crate) async fn spawn(
             pid,
             kill: Some(kill_tx),
         },
-        url,
+        upstream,
     ))
+}
+
+/// Removes the process-singleton files a killed Chrome leaves in its user-data-dir, so that
+/// a second start in the same directory (the port fallback after a failed pipe start) is not
+/// refused as "profile in use".
+pub(crate) fn remove_singleton_files(user_data_dir: &std::path::Path) {
+    for name in ["SingletonLock", "SingletonSocket", "SingletonCookie"] {
+        let _ = std::fs::remove_file(user_data_dir.join(name));
+    }
 }
 
 #[cfg(test)]

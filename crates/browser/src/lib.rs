@@ -19,12 +19,14 @@ mod capture;
 mod cdp;
 mod cookies;
 mod discover;
+mod endpoint;
 mod error;
 mod file_watch;
 mod indexed_db;
 mod launch;
 mod leveldb;
 mod load;
+mod mux;
 mod new_tabs;
 mod page_events;
 mod report;
@@ -33,9 +35,13 @@ mod stub;
 mod tracker;
 
 pub use discover::{ChromeSearch, chrome_major_version, discover_chrome, discover_chrome_in};
+pub use endpoint::{CdpEndpoint, Transport};
 pub use error::BrowserError;
 pub use launch::{BrowserExit, LaunchOptions, LocalStorageLoad};
 pub use leveldb::VERIFIED_MAJORS;
+pub use mux::{
+    EndpointError, MAX_IN_FLIGHT, Mux, MuxClient, MuxError, MuxReceiver, MuxSender, OUT_QUEUE,
+};
 pub use report::{CaptureReport, LoadMethod, LoadReport};
 pub use session::Session;
 pub use tracker::ChangeSignal;

@@ -6,7 +6,8 @@
 //! undone by a reload). A tab that already has sessionStorage there (a popup gets a copy of its
 //! opener's) is left as it is.
 //!
-//! How: a second CDP connection of our own sets a browser-level `Target.setAutoAttach` with
+//! How: a CDP connection of our own (one more multiplexer client, or a second websocket to a
+//! browser with a port) sets a browser-level `Target.setAutoAttach` with
 //! `waitForDebuggerOnStart`, so every new tab waits, before its first navigation, until we
 //! have added a script (`Page.addScriptToEvaluateOnNewDocument`, main world: Chromium 156 runs
 //! a script added for an isolated world only after the page's own scripts, measured) and
@@ -19,15 +20,14 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use futures::{SinkExt, StreamExt};
 use pvault_model::StorageItem;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::BrowserError;
 use crate::cdp::http_origin;
+use crate::endpoint::{CdpEndpoint, Link};
 
 /// The seeding connection of a session.
 pub(crate) struct NewTabs {
@@ -51,32 +51,30 @@ impl Drop for NewTabs {
 }
 
 impl NewTabs {
-    /// Connects to the browser's DevTools endpoint `ws_url` and holds every new tab until it
-    /// has the current script. Returns once auto-attach is on.
-    pub(crate) async fn connect(ws_url: &str) -> Result<NewTabs, BrowserError> {
+    /// Connects to the browser's CDP endpoint and holds every new tab until it has the current
+    /// script. Returns once auto-attach is on.
+    pub(crate) async fn connect(endpoint: &CdpEndpoint) -> Result<NewTabs, BrowserError> {
         let connect_err = |e: &dyn std::fmt::Display| BrowserError::Connect {
-            url: ws_url.to_owned(),
+            url: match endpoint {
+                CdpEndpoint::WebSocket(u) => u.clone(),
+                CdpEndpoint::Mux(_) => "the browser's CDP pipe".into(),
+            },
             detail: format!("sessionStorage hand-off connection: {e}"),
         };
-        let (ws, _) = tokio_tungstenite::connect_async(ws_url)
-            .await
-            .map_err(|e| connect_err(&e))?;
-        let (mut sink, mut stream) = ws.split();
+        let (mut sink, mut stream) = Link::open(endpoint).await?.split();
         let setup = json!({"id": 1, "method": "Target.setAutoAttach", "params": {
             "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true}});
-        sink.send(Message::text(setup.to_string()))
-            .await
-            .map_err(|e| connect_err(&e))?;
+        if !sink.send(setup.to_string()).await {
+            return Err(connect_err(&"closed during setup"));
+        }
         // Wait for the answer: tabs created after it are held for us.
         let mut early = Vec::new();
         loop {
-            let msg = stream
-                .next()
+            let text = stream
+                .recv()
                 .await
-                .ok_or_else(|| connect_err(&"closed during setup"))?
-                .map_err(|e| connect_err(&e))?;
-            let Ok(text) = msg.to_text() else { continue };
-            let Ok(v) = serde_json::from_str::<Value>(text) else {
+                .ok_or_else(|| connect_err(&"closed during setup"))?;
+            let Ok(v) = serde_json::from_str::<Value>(&text) else {
                 continue;
             };
             if v.get("id").and_then(Value::as_u64) == Some(1) {
@@ -91,7 +89,7 @@ impl NewTabs {
         let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
         let writer = async move {
             while let Some(m) = rx.recv().await {
-                if sink.send(Message::text(m.to_string())).await.is_err() {
+                if !sink.send(m.to_string()).await {
                     break;
                 }
             }
@@ -103,9 +101,8 @@ impl NewTabs {
                 for v in early {
                     state.handle(&v, &script, &tx);
                 }
-                while let Some(Ok(msg)) = stream.next().await {
-                    let Ok(text) = msg.to_text() else { continue };
-                    if let Ok(v) = serde_json::from_str::<Value>(text) {
+                while let Some(text) = stream.recv().await {
+                    if let Ok(v) = serde_json::from_str::<Value>(&text) {
                         state.handle(&v, &script, &tx);
                     }
                 }

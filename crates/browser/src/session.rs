@@ -12,7 +12,8 @@ use tokio::task::JoinHandle;
 
 use crate::BrowserError;
 use crate::cdp::call_browser;
-use crate::launch::{BrowserExit, ChildProcess, LaunchOptions};
+use crate::endpoint::{CdpEndpoint, Transport};
+use crate::launch::{BrowserExit, ChildProcess, LaunchOptions, Upstream};
 use crate::page_events;
 use crate::report::{LoadMethod, LoadReport, valid_origins};
 use crate::tracker::Tracker;
@@ -30,8 +31,10 @@ pub struct Session {
     pub(crate) tracker_task: JoinHandle<()>,
     /// Tracking state.
     pub(crate) tracker: Arc<Tracker>,
-    /// Chrome's DevTools websocket URL.
-    pub(crate) ws_url: String,
+    /// Where the browser's CDP is reached (its pipe's multiplexer, or its websocket URL).
+    pub(crate) endpoint: CdpEndpoint,
+    /// Which transport that is (shown to users: a port is reachable by any local process).
+    pub(crate) transport: Transport,
     /// `Browser.getVersion`'s `product`, e.g. `Chrome/156.0.8078.79`.
     pub(crate) product: String,
     /// Our child process; `None` when attached.
@@ -49,7 +52,7 @@ pub struct Session {
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("ws_url", &self.ws_url)
+            .field("transport", &self.transport)
             .field("product", &self.product)
             .field("pid", &self.pid())
             .finish()
@@ -57,20 +60,27 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// Launches Chrome with `opts.state` loaded and verified. The session is usable (and its
-    /// `cdp_ws_url` can be handed out) when this returns.
+    /// Launches Chrome with `opts.state` loaded and verified, over `--remote-debugging-pipe`
+    /// (or a port when the pipe fails and `opts.allow_port_fallback` allows it). The session
+    /// is usable (and its [`Session::cdp_endpoint`] can be handed out) when this returns.
     pub async fn launch(opts: LaunchOptions) -> Result<(Session, LoadReport), BrowserError> {
         let state = opts.state.clone().unwrap_or_default();
         let (origins, _) = valid_origins(&state.origins);
         let (method, written) = crate::launch::prepare(&opts, origins.clone()).await?;
-        let (exit_tx, exit_rx) = watch::channel(None);
         // The start page must see the loaded state, so it is opened over CDP after the load:
         // on the command line Chrome would request it before the cookies are set.
         let mut spawn_opts = opts.clone();
         let start_url = spawn_opts.start_url.take();
-        let (process, ws_url) = crate::launch::spawn(&spawn_opts, exit_tx).await?;
-        let mut session = match Session::connect(ws_url, Some(process), exit_rx, false).await {
+        let mut session = match Session::start(&spawn_opts, Transport::Pipe).await {
             Ok(s) => s,
+            Err(e @ BrowserError::Startup { .. }) if opts.allow_port_fallback => {
+                tracing::warn!(error = %e, "the browser did not start in pipe mode; starting it with a debugging port as the configuration allows");
+                crate::launch::remove_singleton_files(&opts.user_data_dir);
+                Session::start(&spawn_opts, Transport::Port).await?
+            }
+            Err(BrowserError::Startup { executable, detail }) => {
+                return Err(BrowserError::PipeUnsupported { executable, detail });
+            }
             Err(e) => return Err(e),
         };
         session.file_watch =
@@ -106,6 +116,34 @@ impl Session {
         Ok((session, report))
     }
 
+    /// Spawns the browser with `transport` and connects the engine to it.
+    async fn start(opts: &LaunchOptions, transport: Transport) -> Result<Session, BrowserError> {
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let (process, upstream) = crate::launch::spawn(opts, transport, exit_tx).await?;
+        let (endpoint, engine_url) = match upstream {
+            Upstream::Port(url) => (CdpEndpoint::WebSocket(url.clone()), url),
+            Upstream::Pipe(mux) => {
+                let url = mux
+                    .one_time_endpoint()
+                    .await
+                    .map_err(|e| BrowserError::Connect {
+                        url: "the browser's CDP pipe".into(),
+                        detail: e.to_string(),
+                    })?;
+                (CdpEndpoint::Mux(mux), url)
+            }
+        };
+        Session::connect(
+            endpoint,
+            transport,
+            engine_url,
+            Some(process),
+            exit_rx,
+            false,
+        )
+        .await
+    }
+
     /// Attaches to a Chrome someone else started with `--remote-debugging-port`. `url` is its
     /// `ws://…/devtools/browser/…` address or its `http://host:port` endpoint. Detaching leaves
     /// that browser running.
@@ -116,10 +154,22 @@ impl Session {
             )));
         }
         let (_tx, exit_rx) = watch::channel(None);
-        Session::connect(url.to_owned(), None, exit_rx, true).await
+        let endpoint = CdpEndpoint::WebSocket(url.to_owned());
+        Session::connect(
+            endpoint,
+            Transport::Attached,
+            url.to_owned(),
+            None,
+            exit_rx,
+            true,
+        )
+        .await
     }
 
+    /// Connects chromiumoxide (the engine) to `ws_url`, which reaches `endpoint`.
     async fn connect(
+        endpoint: CdpEndpoint,
+        transport: Transport,
         ws_url: String,
         mut process: Option<ChildProcess>,
         mut exit_rx: watch::Receiver<Option<BrowserExit>>,
@@ -183,7 +233,8 @@ impl Session {
             handler_task,
             tracker_task,
             tracker,
-            ws_url,
+            endpoint,
+            transport,
             product: version
                 .get("product")
                 .and_then(Value::as_str)
@@ -199,13 +250,38 @@ impl Session {
     /// The sessionStorage hand-off connection, opened on first use.
     pub(crate) async fn new_tabs(&self) -> Result<&crate::new_tabs::NewTabs, BrowserError> {
         self.new_tabs
-            .get_or_try_init(|| crate::new_tabs::NewTabs::connect(&self.ws_url))
+            .get_or_try_init(|| crate::new_tabs::NewTabs::connect(&self.endpoint))
             .await
     }
 
-    /// Chrome's DevTools websocket URL (what Playwright's `connectOverCDP` accepts).
-    pub fn cdp_ws_url(&self) -> &str {
-        &self.ws_url
+    /// Where the browser's CDP is reached: what a relay connects its clients to. A launched
+    /// browser's is its pipe's multiplexer; never hand a [`CdpEndpoint::WebSocket`] of a
+    /// launched browser to other users (it is Chrome's own unguarded port).
+    pub fn cdp_endpoint(&self) -> CdpEndpoint {
+        self.endpoint.clone()
+    }
+
+    /// Which transport the browser speaks CDP over.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// A websocket URL for one more CDP client of this browser (Playwright's
+    /// `connectOverCDP` accepts it). Over a pipe: a one-time endpoint for exactly one
+    /// connection, guarded by a random token (see the multiplexer's endpoint); otherwise
+    /// Chrome's own websocket URL.
+    pub async fn client_ws_url(&self) -> Result<String, BrowserError> {
+        match &self.endpoint {
+            CdpEndpoint::WebSocket(url) => Ok(url.clone()),
+            CdpEndpoint::Mux(mux) => {
+                mux.one_time_endpoint()
+                    .await
+                    .map_err(|e| BrowserError::Connect {
+                        url: "the browser's CDP pipe".into(),
+                        detail: e.to_string(),
+                    })
+            }
+        }
     }
 
     /// Process id of the browser we launched; `None` when attached.

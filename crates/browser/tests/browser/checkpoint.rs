@@ -54,7 +54,7 @@ async fn changed_after(
 async fn change_signal_moves_on_navigation_and_storage_writes() {
     let server = TestServer::start().await;
     let l = launch(None, LocalStorageLoad::Auto).await;
-    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let client = Client::connect(&l.session.client_ws_url().await.unwrap()).await;
     let mut changes = l.session.change_watch();
 
     let seen = changes.borrow_and_update().seq;
@@ -71,7 +71,7 @@ async fn change_signal_moves_on_navigation_and_storage_writes() {
 async fn checkpoint_capture_opens_no_page_and_keeps_an_origin_a_page_left() {
     let server = TestServer::start().await;
     let l = launch(None, LocalStorageLoad::Auto).await;
-    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let client = Client::connect(&l.session.client_ws_url().await.unwrap()).await;
     let page = client.open(&server.url("/login")).await;
     // Make sure our session has DOMStorage enabled on this page before the writes that count.
     let mut changes = l.session.change_watch();
@@ -127,7 +127,7 @@ async fn checkpoint_capture_opens_no_page_and_keeps_an_origin_a_page_left() {
 async fn closing_the_last_page_is_signalled_and_keeps_session_cookies() {
     let server = TestServer::start().await;
     let l = launch(None, LocalStorageLoad::Auto).await;
-    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let client = Client::connect(&l.session.client_ws_url().await.unwrap()).await;
     let page = client.open(&server.url("/other")).await;
     eval(&page, "document.cookie = 'sess=1; path=/', 1").await;
     let mut changes = l.session.change_watch();

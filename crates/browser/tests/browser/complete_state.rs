@@ -168,7 +168,7 @@ const CHECK_JS: &str = r#"(async () => {
 async fn every_structured_clone_type_survives_capture_and_load() {
     let server = TestServer::start().await;
     let l = launch(None, LocalStorageLoad::Auto).await;
-    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let client = Client::connect(&l.session.client_ws_url().await.unwrap()).await;
     let page = client.open(&server.url("/")).await;
     assert_eq!(
         eval_async(
@@ -212,7 +212,7 @@ async fn every_structured_clone_type_survives_capture_and_load() {
         l2.report.origins_failed
     );
     assert_eq!(l2.report.indexed_db_databases, 1);
-    let client = Client::connect(l2.session.cdp_ws_url()).await;
+    let client = Client::connect(&l2.session.client_ws_url().await.unwrap()).await;
     let page = client.open(&server.url("/")).await;
     assert_eq!(
         eval_async(
@@ -248,7 +248,7 @@ async fn a_new_tab_starts_with_saved_session_storage_and_a_logout_sticks() {
     };
     let l = launch(Some(state), LocalStorageLoad::Auto).await;
     assert_eq!(l.report.session_storage_origins, 1);
-    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let client = Client::connect(&l.session.client_ws_url().await.unwrap()).await;
     // A tab created with its URL: its first script already sees the data.
     let page = client.open(&server.url("/session-probe")).await;
     assert_eq!(
@@ -291,7 +291,7 @@ async fn a_write_in_a_new_tab_before_any_storage_event_is_captured() {
         source: None,
     };
     let l = launch(Some(state), LocalStorageLoad::Auto).await;
-    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let client = Client::connect(&l.session.client_ws_url().await.unwrap()).await;
     // The page's first script writes at once: its storage event may come before our listener
     // is on the new tab, or never; the capture must still see the write.
     let page = client.open(&server.url("/session-login")).await;
@@ -368,7 +368,7 @@ async fn parts_nothing_touched_are_captured_back_as_loaded_and_failures_are_name
 async fn a_checkpoint_sees_an_indexed_db_write_without_opening_a_page() {
     let server = TestServer::start().await;
     let l = launch(None, LocalStorageLoad::Auto).await;
-    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let client = Client::connect(&l.session.client_ws_url().await.unwrap()).await;
     let page = client.open(&server.url("/")).await;
     let (first, _) = l.session.capture_checkpoint().await.unwrap();
     assert!(first.origins.iter().all(|o| o.databases().is_empty()));
@@ -417,7 +417,7 @@ async fn a_checkpoint_sees_an_indexed_db_write_without_opening_a_page() {
 async fn an_origin_past_the_read_limit_is_refused_by_name_not_truncated() {
     let server = TestServer::start().await;
     let l = launch(None, LocalStorageLoad::Auto).await;
-    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let client = Client::connect(&l.session.client_ws_url().await.unwrap()).await;
     let page = client.open(&server.url("/")).await;
     eval_async(
         &page,

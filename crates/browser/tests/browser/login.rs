@@ -10,7 +10,7 @@ use crate::support::*;
 /// Logs in through a second CDP client and captures.
 async fn login_and_capture(server: &TestServer) -> BrowserState {
     let l = launch(None, LocalStorageLoad::Auto).await;
-    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let client = Client::connect(&l.session.client_ws_url().await.unwrap()).await;
     let page = client.open(&server.url("/login")).await;
     assert_eq!(eval(&page, "document.title").await, "logged-in");
     let (state, report) = l.session.capture().await.unwrap();
@@ -34,7 +34,7 @@ async fn check_logged_in(
     assert_eq!(l.report.origins_loaded, 1);
     assert!(l.report.origins_failed.is_empty());
     let before = server.requests("/read").len();
-    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let client = Client::connect(&l.session.client_ws_url().await.unwrap()).await;
     let page = client.open(&server.url("/read")).await;
     assert_eq!(
         eval(&page, "document.title").await,

@@ -12,7 +12,7 @@ use crate::support::*;
 async fn load_into_running_session_leaves_clients_alone() {
     let server = TestServer::start().await;
     let l = launch(None, LocalStorageLoad::Auto).await;
-    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let client = Client::connect(&l.session.client_ws_url().await.unwrap()).await;
     let page = client.open(&server.url("/other")).await;
     let pages_before = client.browser.pages().await.unwrap().len();
 
@@ -69,7 +69,7 @@ async fn load_into_running_session_leaves_clients_alone() {
 async fn capture_while_another_client_stays_connected() {
     let server = TestServer::start().await;
     let l = launch(None, LocalStorageLoad::Auto).await;
-    let client = Client::connect(l.session.cdp_ws_url()).await;
+    let client = Client::connect(&l.session.client_ws_url().await.unwrap()).await;
     // A page of the other client logs in, writes more, then leaves the origin: capture must
     // still read it (tracked navigation, stub page), not forget it.
     let page = client.open(&server.url("/login")).await;

@@ -1,4 +1,5 @@
-//! Piping one relayed connection: messages pass both ways unchanged, except that a client's
+//! Forwarding one relayed connection to the session's browser (its pipe multiplexer, or a
+//! websocket to its port): messages pass both ways unchanged, except that a client's
 //! browser-level `Browser.close` waits for the target's [`super::BeforeClose`] hook first (a `save`
 //! session captures its exact final state while Chrome still answers).
 //!
@@ -8,8 +9,10 @@
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
+use pvault_browser::MuxClient;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::{CLOSE_TIMEOUT, TargetInner};
 use crate::sync::MutexExt as _;
@@ -17,32 +20,99 @@ use crate::sync::MutexExt as _;
 /// The longest a `Browser.close` is held for the hook.
 pub(super) const BEFORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Forwards text and binary messages both ways until either side closes (its close frame is
-/// passed on) or the target is unregistered. Pings are answered by each hop itself.
-pub(super) async fn pipe<C, U>(
-    client: WebSocketStream<C>,
-    upstream: WebSocketStream<U>,
-    target: &TargetInner,
-) where
+/// The session's browser, as one relayed connection reaches it.
+pub(super) enum Upstream {
+    /// A client of the browser's pipe multiplexer (a launched browser).
+    Mux(MuxClient),
+    /// A websocket to Chrome's debugging port (an attached browser, or the port fallback).
+    WebSocket(Box<WebSocketStream<MaybeTlsStream<TcpStream>>>),
+}
+
+/// Forwards messages both ways until either side closes or the target is unregistered. With
+/// a websocket upstream, text and binary messages pass unchanged and a close frame is passed
+/// on; with the multiplexer, text messages pass (binary ones are decoded as UTF-8 text, as
+/// Chrome reads them) and the client's end closes when the browser's pipe does. Pings are
+/// answered by each hop itself.
+pub(super) async fn pipe<C>(client: WebSocketStream<C>, upstream: Upstream, target: &TargetInner)
+where
     C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    U: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let (mut cw, mut cr) = client.split();
-    let (mut uw, mut ur) = upstream.split();
-    {
-        let c2u = forward(&mut cr, &mut uw, Some(target));
-        let u2c = forward(&mut ur, &mut cw, None);
-        tokio::select! {
-            _ = c2u => {}
-            _ = u2c => {}
-            _ = target.closed.cancelled() => {}
+    match upstream {
+        Upstream::WebSocket(ws) => {
+            let (mut uw, mut ur) = ws.split();
+            {
+                let c2u = forward(&mut cr, &mut uw, Some(target));
+                let u2c = forward(&mut ur, &mut cw, None);
+                tokio::select! {
+                    _ = c2u => {}
+                    _ = u2c => {}
+                    _ = target.closed.cancelled() => {}
+                }
+            }
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                let _ = uw.close().await;
+                let _ = cw.close().await;
+            })
+            .await;
+        }
+        Upstream::Mux(MuxClient {
+            sender,
+            mut receiver,
+        }) => {
+            {
+                let c2u = async {
+                    while let Some(Ok(m)) = cr.next().await {
+                        let text = match m {
+                            Message::Text(t) => t,
+                            Message::Binary(b) => match Utf8Bytes::try_from(b) {
+                                Ok(t) => t,
+                                Err(_) => continue,
+                            },
+                            Message::Close(_) => return,
+                            _ => continue,
+                        };
+                        hold_browser_close(target, text.as_str()).await;
+                        if sender.send(text.as_str()).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                let u2c = async {
+                    while let Some(text) = receiver.recv().await {
+                        if cw.send(Message::text(text)).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                tokio::select! {
+                    _ = c2u => {}
+                    _ = u2c => {}
+                    _ = target.closed.cancelled() => {}
+                }
+            }
+            // Dropping the multiplexer client detaches its browser session (and with it every
+            // page session it attached), so nothing waits for a client that is gone.
+            drop((sender, receiver));
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, cw.close()).await;
         }
     }
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-        let _ = uw.close().await;
-        let _ = cw.close().await;
-    })
-    .await;
+}
+
+/// Runs the target's before-close hook when `text` is a client's browser-level
+/// `Browser.close`, bounded by [`BEFORE_CLOSE_TIMEOUT`].
+async fn hold_browser_close(target: &TargetInner, text: &str) {
+    if !is_browser_close(text) {
+        return;
+    }
+    let run = target.before_close.locked().clone();
+    if let Some(run) = run
+        && tokio::time::timeout(BEFORE_CLOSE_TIMEOUT, run())
+            .await
+            .is_err()
+    {
+        tracing::warn!("the capture before a client's Browser.close took over 15 s; passing it on");
+    }
 }
 
 /// Copies messages from `from` to `to`; returns when `from` closes or fails, after passing a
@@ -55,20 +125,8 @@ where
     while let Some(m) = from.next().await {
         match m {
             Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
-                let run = match (hook, &m) {
-                    (Some(target), Message::Text(t)) if is_browser_close(t.as_str()) => {
-                        target.before_close.locked().clone()
-                    }
-                    _ => None,
-                };
-                if let Some(run) = run
-                    && tokio::time::timeout(BEFORE_CLOSE_TIMEOUT, run())
-                        .await
-                        .is_err()
-                {
-                    tracing::warn!(
-                        "the capture before a client's Browser.close took over 15 s; passing it on"
-                    );
+                if let (Some(target), Message::Text(t)) = (hook, &m) {
+                    hold_browser_close(target, t.as_str()).await;
                 }
                 if to.send(m).await.is_err() {
                     return;

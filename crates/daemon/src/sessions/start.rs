@@ -154,7 +154,7 @@ pub(crate) async fn start(
         }
     };
     let registered = relay
-        .register(session.cdp_ws_url())
+        .register(session.cdp_endpoint())
         .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))
         .and_then(|target| match session.pid() {
             Some(pid) => Ok((target, pid)),
@@ -247,8 +247,13 @@ pub(crate) async fn attach(
     refuse_if_closing(d)?;
     let relay = d.sessions.relay(&d.shutdown).await?.clone();
     let session = Session::attach(&p.cdp_url).await.map_err(browser_err)?;
-    let upstream = crate::relay::upstream_url(session.cdp_ws_url()).await;
-    let target = match upstream.and_then(|u| relay.register(&u)) {
+    let upstream = match session.cdp_endpoint() {
+        pvault_browser::CdpEndpoint::WebSocket(url) => crate::relay::upstream_url(&url)
+            .await
+            .map(pvault_browser::CdpEndpoint::WebSocket),
+        mux => Ok(mux),
+    };
+    let target = match upstream.and_then(|u| relay.register(u)) {
         Ok(t) => t,
         Err(e) => {
             session.detach();

@@ -82,7 +82,7 @@ impl Fixture {
                 .await
                 .expect("launch Chromium");
             let relay = Relay::start(CancellationToken::new()).await.unwrap();
-            let target = relay.register(session.cdp_ws_url()).unwrap();
+            let target = relay.register(session.cdp_endpoint()).unwrap();
             (session, relay, target)
         });
         Fixture {

@@ -74,5 +74,8 @@ fn v11_values_decrypt_with_the_secret_services_key() {
     let msg = e.to_string();
     assert!(matches!(e, ImportError::Undecryptable { .. }), "{msg}");
     assert!(msg.contains("locked") && msg.contains("chromium"), "{msg}");
-    assert!(msg.contains(&format!("{} of {}", want.len(), want.len())), "{msg}");
+    assert!(
+        msg.contains(&format!("{} of {}", want.len(), want.len())),
+        "{msg}"
+    );
 }

@@ -1,17 +1,16 @@
-//! The guarded CDP relay: one websocket listener on `127.0.0.1` (random port) that
-//! clients such as Playwright's `connectOverCDP` and Puppeteer's `connect` use instead of
-//! Chrome's own debugging port. A client connects to
-//! `ws://127.0.0.1:PORT/devtools/browser/<token>`, where the token is 256 random bits drawn
-//! per session; the relay looks the token up (compared in constant time), refuses a missing or
-//! unknown one with HTTP 403 *before* any upgrade (logged without the token), and otherwise
-//! opens its own websocket to the session's Chrome and pipes messages both ways, text and
-//! binary, close included — parsing no CDP message but a client's `Browser.close` (see below).
+//! The guarded CDP relay: one websocket listener on `127.0.0.1` (random port) that clients
+//! such as Playwright's `connectOverCDP` and Puppeteer's `connect` use to reach a session's
+//! browser. A client connects to `ws://127.0.0.1:PORT/devtools/browser/<token>`, where the
+//! token is 256 random bits drawn per session; the relay looks the token up (compared in
+//! constant time), refuses a missing or unknown one with HTTP 403 *before* any upgrade (logged
+//! without the token), and otherwise connects the client to the session's browser: one more
+//! client of the browser's pipe multiplexer (a launched browser, which listens on no socket),
+//! or a websocket of its own to Chrome's debugging port (an attached browser, or the
+//! configured port fallback). Messages pass both ways unchanged but for a client's
+//! `Browser.close` (see below).
 //!
-//! Why we do the HTTP handshake ourselves instead of `tokio_tungstenite::accept_hdr_async`:
-//! tungstenite validates the websocket headers before its callback runs and drops a request
-//! that is not a websocket upgrade without answering. We want every request without a valid
-//! token (a plain `curl`, a port scanner) to get the same `403`, and to refuse before any
-//! upstream connection is made.
+//! Modules: this one is the token registry; `http` the listener, the request head and the
+//! upgrade; `pipe` the forwarding of one connection.
 //!
 //! Each [`RelayTarget`] also tracks how many clients are connected and since when none is,
 //! which drives the sessions' inactivity timeout. The one CDP message the relay looks at is a
@@ -22,15 +21,14 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::sync::MutexExt as _;
+use pvault_browser::CdpEndpoint;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::{WebSocketStream, connect_async_with_config};
 use tokio_util::sync::CancellationToken;
 
+mod http;
 mod pipe;
 
 /// The path prefix clients connect to; the token follows. It mirrors Chrome's own
@@ -39,16 +37,10 @@ pub const PATH_PREFIX: &str = "/devtools/browser/";
 
 /// Random bytes per token (256 bits; hex-encoded in the URL, so URL-safe).
 const TOKEN_BYTES: usize = 32;
-/// A request head larger than this is refused (real clients send well under 1 KiB).
-const MAX_HEAD: usize = 16 * 1024;
-/// A client must send its request head within this time.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connecting to Chrome must not take longer than this.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long closing both sides may take once a connection ends.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// CDP messages can be large (screenshots, big DOMs): the same limit Playwright uses.
-const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 /// Why the relay could not start or register a session.
 #[derive(Debug, thiserror::Error)]
@@ -105,8 +97,9 @@ struct Shared {
 struct TargetInner {
     /// The secret token (hex).
     token: String,
-    /// Chrome's own browser websocket URL; never leaves the daemon.
-    upstream: String,
+    /// Where the browser is reached: its pipe's multiplexer, or Chrome's own browser
+    /// websocket URL (never leaves the daemon).
+    upstream: CdpEndpoint,
     /// Client count and idle time; watched by the inactivity timeout.
     activity: watch::Sender<Activity>,
     /// Cancelled at unregistration: piped connections of this target end.
@@ -226,7 +219,7 @@ impl Relay {
             targets: Mutex::new(Vec::new()),
             stop,
         });
-        tokio::spawn(accept_loop(listener, Arc::downgrade(&shared)));
+        tokio::spawn(http::accept_loop(listener, Arc::downgrade(&shared)));
         tracing::info!(%addr, "CDP relay listening");
         Ok(Relay { shared })
     }
@@ -236,9 +229,9 @@ impl Relay {
         self.shared.addr
     }
 
-    /// Registers a session whose Chrome listens at `upstream` (its browser websocket URL) under
-    /// a fresh token; the returned target gives the URL clients use.
-    pub fn register(&self, upstream: &str) -> Result<RelayTarget, RelayError> {
+    /// Registers a session whose browser is reached at `upstream` under a fresh token; the
+    /// returned target gives the URL clients use.
+    pub fn register(&self, upstream: CdpEndpoint) -> Result<RelayTarget, RelayError> {
         let mut b = [0u8; TOKEN_BYTES];
         getrandom::fill(&mut b).map_err(|e| RelayError::Random {
             detail: e.to_string(),
@@ -247,7 +240,7 @@ impl Relay {
         let url = format!("ws://{}{PATH_PREFIX}{token}", self.shared.addr);
         let inner = Arc::new(TargetInner {
             token,
-            upstream: upstream.to_owned(),
+            upstream,
             activity: watch::Sender::new(Activity {
                 clients: 0,
                 idle_since: Some(Instant::now()),
@@ -353,201 +346,6 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     }
     let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
     std::hint::black_box(diff) == 0
-}
-
-async fn accept_loop(listener: TcpListener, shared: Weak<Shared>) {
-    loop {
-        let Some(stop) = shared.upgrade().map(|s| s.stop.clone()) else {
-            return;
-        };
-        let accepted = tokio::select! {
-            _ = stop.cancelled() => return,
-            r = listener.accept() => r,
-        };
-        match accepted {
-            Ok((tcp, peer)) => {
-                let Some(s) = shared.upgrade() else { return };
-                tokio::spawn(serve(s, tcp, peer));
-            }
-            Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(error = %e, "CDP relay: accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
-
-/// The parts of an HTTP request head the relay looks at.
-struct Head {
-    method: String,
-    /// Path without the query string.
-    path: String,
-    /// `(lowercase name, value)` pairs.
-    headers: Vec<(String, String)>,
-}
-
-impl Head {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Whether `name`'s comma-separated value list contains `token` (case-insensitive).
-    fn header_has(&self, name: &str, token: &str) -> bool {
-        self.header(name).is_some_and(|v| {
-            v.split(',')
-                .any(|part| part.trim().eq_ignore_ascii_case(token))
-        })
-    }
-}
-
-/// Reads the request head (up to the blank line). `Ok(None)`: the client sent bytes after the
-/// head before being answered, or closed early; neither is a websocket client.
-async fn read_head(tcp: &mut TcpStream) -> std::io::Result<Option<Head>> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 2048];
-    let end = loop {
-        let n = tcp.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > MAX_HEAD {
-            return Ok(None);
-        }
-    };
-    if end != buf.len() {
-        // A websocket client waits for `101` before sending anything else.
-        return Ok(None);
-    }
-    let text = String::from_utf8_lossy(&buf[..end]);
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next().unwrap_or("").split(' ');
-    let method = first.next().unwrap_or("").to_owned();
-    let target = first.next().unwrap_or("");
-    let path = target.split(['?', '#']).next().unwrap_or("").to_owned();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Ok(Some(Head {
-        method,
-        path,
-        headers,
-    }))
-}
-
-/// Writes a short plain-text HTTP response and closes.
-async fn respond(mut tcp: TcpStream, status: &str, body: &str) {
-    let msg = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-        let _ = tcp.write_all(msg.as_bytes()).await;
-        let _ = tcp.shutdown().await;
-    })
-    .await;
-}
-
-fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .max_message_size(Some(MAX_MESSAGE))
-        .max_frame_size(Some(MAX_MESSAGE))
-}
-
-/// One relay connection: check the token, connect to Chrome, finish the handshake, pipe.
-async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketAddr) {
-    let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut tcp)).await {
-        Ok(Ok(Some(h))) => h,
-        Ok(Ok(None)) => {
-            tracing::warn!(%peer, "CDP relay refused a connection: not an HTTP request head");
-            return respond(tcp, "400 Bad Request", "bad request\n").await;
-        }
-        Ok(Err(_)) => return,
-        Err(_) => {
-            tracing::warn!(%peer, "CDP relay refused a connection: no request within 10 s");
-            return;
-        }
-    };
-    // The token is checked first, for every request: without it nothing else is revealed.
-    let token = head.path.strip_prefix(PATH_PREFIX).unwrap_or("");
-    let target = if token.is_empty() {
-        None
-    } else {
-        shared.find(token.as_bytes())
-    };
-    let Some(target) = target else {
-        let reason = if token.is_empty() {
-            "missing token"
-        } else {
-            "unknown token"
-        };
-        // Never log the path: it holds what may be a near-miss of a real token.
-        tracing::warn!(%peer, reason, "CDP relay refused a connection (HTTP 403)");
-        return respond(tcp, "403 Forbidden", "forbidden\n").await;
-    };
-    let key = head.header("sec-websocket-key").map(str::to_owned);
-    let upgrade = head.method == "GET"
-        && head.header_has("upgrade", "websocket")
-        && head.header_has("connection", "upgrade")
-        && head.header("sec-websocket-version") == Some("13");
-    let (true, Some(key)) = (upgrade, key) else {
-        tracing::warn!(%peer, "CDP relay refused a request with a valid token: not a websocket upgrade");
-        return respond(
-            tcp,
-            "400 Bad Request",
-            "this URL is a CDP websocket endpoint: connect with a websocket client (Playwright connectOverCDP, Puppeteer connect)\n",
-        )
-        .await;
-    };
-    // Chrome first: if it is gone, the client gets an HTTP error, not a dead websocket.
-    let upstream = tokio::time::timeout(
-        UPSTREAM_TIMEOUT,
-        connect_async_with_config(target.upstream.as_str(), Some(ws_config()), true),
-    )
-    .await;
-    let upstream = match upstream {
-        Ok(Ok((ws, _))) => ws,
-        Ok(Err(e)) => {
-            tracing::warn!(%peer, error = %e, "CDP relay: cannot reach the session's browser");
-            return respond(
-                tcp,
-                "502 Bad Gateway",
-                "the session's browser is not reachable\n",
-            )
-            .await;
-        }
-        Err(_) => {
-            tracing::warn!(%peer, "CDP relay: the session's browser did not answer in 10 s");
-            return respond(
-                tcp,
-                "504 Gateway Timeout",
-                "the session's browser did not answer\n",
-            )
-            .await;
-        }
-    };
-    let accept = derive_accept_key(key.as_bytes());
-    let reply = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-    );
-    if tcp.write_all(reply.as_bytes()).await.is_err() {
-        return;
-    }
-    let _ = tcp.set_nodelay(true);
-    let client = WebSocketStream::from_raw_socket(tcp, Role::Server, Some(ws_config())).await;
-    target.client_joined();
-    tracing::debug!(%peer, "CDP relay: client connected");
-    pipe::pipe(client, upstream, &target).await;
-    target.client_left();
-    tracing::debug!(%peer, "CDP relay: client left");
 }
 
 #[cfg(test)]

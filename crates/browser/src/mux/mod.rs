@@ -1,0 +1,563 @@
+//! The CDP multiplexer: one `--remote-debugging-pipe` connection to Chrome shared by every
+//! client of a session (the daemon's engine, the sessionStorage hand-off, each relayed
+//! Playwright or Puppeteer connection), each of which sees what it would see on a websocket of
+//! its own.
+//!
+//! Why this works (measured on Chromium 156, headless, over the pipe): a root-level
+//! `Target.attachToBrowserTarget` (flat mode) gives a new browser-level session, and each such
+//! session keeps its own Target-domain state. Session A's `setDiscoverTargets` and session B's
+//! `setAutoAttach {flatten}` do not mix: a target created through A produced
+//! `targetCreated`/`targetInfoChanged` for A only and `attachedToTarget` (with a fresh child
+//! sessionId) for B only; replies carry the `sessionId` their command was sent on. So each
+//! client gets a browser session of its own, and the multiplexer only
+//! - sends a client's session-less messages on that client's browser session and strips it
+//!   from what comes back, so the client sees a browser-level connection;
+//! - remaps command ids (one id space on the pipe; each client keeps its own);
+//! - routes child-session traffic by `sessionId` to the client whose browser session created
+//!   it (learned from `Target.attachedToTarget` events and `Target.attachToTarget` results), and
+//!   refuses a client's message for a session that is not its own, as Chrome would;
+//! - detaches a client's browser session when the client goes (Chrome then detaches its child
+//!   sessions and drops its auto-attach, so no new tab waits for a client that is gone).
+//!
+//! Bounds: a client may have [`MAX_IN_FLIGHT`] commands unanswered, further sends wait (its own
+//! reader stalls, nobody else's); each client's outgoing queue holds [`OUT_QUEUE`] messages,
+//! and a client that lets it fill is disconnected rather than buffered without limit. Chrome
+//! answers commands in the order it reads them, so a flooding client delays another's command
+//! by at most its in-flight limit.
+
+mod endpoint;
+mod frame;
+mod pipe;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+
+pub use endpoint::EndpointError;
+use frame::{Frame, encode, error_response};
+use pipe::spawn_pipe_io;
+
+/// Commands one client may have unanswered at a time.
+pub const MAX_IN_FLIGHT: usize = 1000;
+/// Messages waiting for one client; a client that lets this fill is disconnected.
+pub const OUT_QUEUE: usize = 16 * 1024;
+/// Messages waiting to be written to Chrome.
+const TO_CHROME_QUEUE: usize = 1024;
+
+/// Why a multiplexer call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MuxError {
+    /// The pipe closed: Chrome exited or closed its end.
+    #[error("the browser's CDP pipe is closed")]
+    Closed,
+    /// Chrome answered a command of the multiplexer's own with an error.
+    #[error("the browser refused {method}: {detail}")]
+    Refused {
+        /// The command.
+        method: &'static str,
+        /// Chrome's error message.
+        detail: String,
+    },
+}
+
+/// A multiplexed CDP pipe. Cheap to clone; the pipe closes when Chrome exits.
+#[derive(Clone)]
+pub struct Mux {
+    /// Shared with every client and the pipe tasks (which hold it weakly).
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Mux {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.inner.routing();
+        f.debug_struct("Mux")
+            .field("clients", &r.clients.len())
+            .field("sessions", &r.sessions.len())
+            .field("pending", &r.pending.len())
+            .finish()
+    }
+}
+
+struct Inner {
+    /// Messages for Chrome, written to the pipe in order by the writer task.
+    to_chrome: mpsc::Sender<String>,
+    /// Who owns what; every lookup is a few map operations under this lock, never an await.
+    routing: Mutex<Routing>,
+    /// The next id on the pipe (ids are unique across clients there).
+    next_id: AtomicU64,
+    /// The next client number.
+    next_client: AtomicU64,
+    /// Becomes true when the pipe closes.
+    closed: watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct Routing {
+    /// Connected clients by number.
+    clients: HashMap<u64, Client>,
+    /// Every session a client owns (its browser session and the child sessions attached
+    /// through it), to its client's number.
+    sessions: HashMap<String, u64>,
+    /// Commands sent to Chrome and not yet answered, by pipe id.
+    pending: HashMap<u64, Pending>,
+    /// Set once the pipe closed: no client may join any more.
+    closed: bool,
+}
+
+struct Client {
+    /// Where this client's messages go.
+    out: mpsc::Sender<String>,
+    /// The client's own browser-level session: its session-less messages go there.
+    browser_session: String,
+}
+
+enum Pending {
+    /// A client's command: its answer goes back to it under its own id.
+    Client {
+        /// The client's number.
+        client: u64,
+        /// The id the client used, raw JSON.
+        id: String,
+        /// A `Target.attachToTarget`/`attachToBrowserTarget`: the result names a session the
+        /// client now owns.
+        attaches: bool,
+        /// Held until the answer comes: the client's in-flight allowance.
+        _permit: Option<OwnedSemaphorePermit>,
+    },
+    /// The multiplexer's own command.
+    Own(oneshot::Sender<Result<Value, String>>),
+    /// A command whose answer nobody waits for.
+    Ignored,
+}
+
+impl Inner {
+    fn routing(&self) -> MutexGuard<'_, Routing> {
+        self.routing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Routes one message Chrome wrote.
+    fn from_chrome(&self, text: &str) {
+        let Some(f) = Frame::parse(text) else {
+            tracing::warn!(
+                bytes = text.len(),
+                "CDP pipe: a message from the browser is not JSON; dropped"
+            );
+            return;
+        };
+        if let Some(id) = f.int_id() {
+            self.response(&f, id);
+        } else if f.method.is_some() {
+            self.event(&f);
+        }
+    }
+
+    fn response(&self, f: &Frame<'_>, id: u64) {
+        let mut r = self.routing();
+        match r.pending.remove(&id) {
+            Some(Pending::Own(tx)) => {
+                drop(r);
+                let result = match (f.result, f.error) {
+                    (Some(v), _) => serde_json::from_str(v.get()).map_err(|e| e.to_string()),
+                    (None, Some(e)) => Err(serde_json::from_str::<Value>(e.get())
+                        .ok()
+                        .and_then(|e| e.get("message").and_then(Value::as_str).map(str::to_owned))
+                        .unwrap_or_else(|| e.get().to_owned())),
+                    (None, None) => Ok(Value::Null),
+                };
+                let _ = tx.send(result);
+            }
+            Some(Pending::Client {
+                client,
+                id: client_id,
+                attaches,
+                _permit,
+            }) => {
+                if !r.clients.contains_key(&client) {
+                    return;
+                }
+                if attaches
+                    && let Some(s) = f
+                        .result
+                        .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
+                        .and_then(|v| {
+                            v.get("sessionId")
+                                .and_then(Value::as_str)
+                                .map(str::to_owned)
+                        })
+                {
+                    r.sessions.insert(s, client);
+                }
+                let Some(c) = r.clients.get(&client) else {
+                    return;
+                };
+                let session = f.session_id.as_deref().filter(|s| *s != c.browser_session);
+                let out = c.out.clone();
+                drop(r);
+                self.deliver(client, &out, encode(f, Some(&client_id), session));
+            }
+            Some(Pending::Ignored) | None => {}
+        }
+    }
+
+    fn event(&self, f: &Frame<'_>) {
+        // Root-level events concern the multiplexer's own (root) connection, which enables
+        // nothing: there is nobody to give them to.
+        let Some(session) = f.session_id.as_deref() else {
+            return;
+        };
+        let mut r = self.routing();
+        let Some(&client) = r.sessions.get(session) else {
+            return;
+        };
+        let method = f.method.as_deref().unwrap_or("");
+        if matches!(
+            method,
+            "Target.attachedToTarget" | "Target.detachedFromTarget"
+        ) && let Some(child) = f
+            .params
+            .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
+            .and_then(|p| {
+                p.get("sessionId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+        {
+            if method == "Target.attachedToTarget" {
+                r.sessions.insert(child, client);
+            } else if r.sessions.get(&child) == Some(&client) {
+                r.sessions.remove(&child);
+            }
+        }
+        let Some(c) = r.clients.get(&client) else {
+            return;
+        };
+        let strip = session == c.browser_session;
+        let out = c.out.clone();
+        drop(r);
+        let msg = encode(f, None, (!strip).then_some(session));
+        self.deliver(client, &out, msg);
+    }
+
+    /// Queues `msg` for a client; a client whose queue is full is disconnected.
+    fn deliver(&self, client: u64, out: &mpsc::Sender<String>, msg: String) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = out.try_send(msg) {
+            tracing::warn!(
+                client,
+                "CDP multiplexer: a client stopped reading ({OUT_QUEUE} messages waiting); disconnecting it"
+            );
+            self.disconnect(client);
+        }
+    }
+
+    /// Forgets a client and detaches its browser session (Chrome detaches its child sessions
+    /// with it). Idempotent.
+    fn disconnect(&self, client: u64) {
+        let mut r = self.routing();
+        let Some(c) = r.clients.remove(&client) else {
+            return;
+        };
+        r.sessions.retain(|_, owner| *owner != client);
+        r.pending
+            .retain(|_, p| !matches!(p, Pending::Client { client: c2, .. } if *c2 == client));
+        if r.closed {
+            return;
+        }
+        let id = self.next_id();
+        r.pending.insert(id, Pending::Ignored);
+        drop(r);
+        let msg = format!(
+            r#"{{"id":{id},"method":"Target.detachFromTarget","params":{{"sessionId":{}}}}}"#,
+            frame::json_string(&c.browser_session)
+        );
+        // A full queue means Chrome is not reading: the pipe is as good as gone.
+        let _ = self.to_chrome.try_send(msg);
+    }
+
+    /// Marks the pipe closed: every client's queue ends, every own call fails.
+    fn close(&self) {
+        let mut r = self.routing();
+        r.closed = true;
+        r.clients.clear();
+        r.sessions.clear();
+        r.pending.clear();
+        drop(r);
+        self.closed.send_replace(true);
+    }
+}
+
+impl Mux {
+    /// Starts multiplexing a pipe: `to_chrome` is the write end Chrome reads as fd 3,
+    /// `from_chrome` the read end of Chrome's fd 4.
+    pub(crate) fn start(
+        to_chrome: tokio::net::unix::pipe::Sender,
+        from_chrome: tokio::net::unix::pipe::Receiver,
+    ) -> Mux {
+        let (tx, rx) = mpsc::channel(TO_CHROME_QUEUE);
+        let inner = Arc::new(Inner {
+            to_chrome: tx,
+            routing: Mutex::new(Routing::default()),
+            next_id: AtomicU64::new(1),
+            next_client: AtomicU64::new(1),
+            closed: watch::Sender::new(false),
+        });
+        spawn_pipe_io(Arc::downgrade(&inner), to_chrome, from_chrome, rx);
+        Mux { inner }
+    }
+
+    /// Sends a command of the multiplexer's own at root level and waits for its answer.
+    pub(crate) async fn call(
+        &self,
+        method: &'static str,
+        params: Value,
+    ) -> Result<Value, MuxError> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.inner.next_id();
+        {
+            let mut r = self.inner.routing();
+            if r.closed {
+                return Err(MuxError::Closed);
+            }
+            r.pending.insert(id, Pending::Own(tx));
+        }
+        let msg = serde_json::json!({"id": id, "method": method, "params": params}).to_string();
+        self.inner
+            .to_chrome
+            .send(msg)
+            .await
+            .map_err(|_| MuxError::Closed)?;
+        let mut closed = self.inner.closed.subscribe();
+        tokio::select! {
+            r = rx => match r {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(detail)) => Err(MuxError::Refused { method, detail }),
+                Err(_) => Err(MuxError::Closed),
+            },
+            _ = closed.wait_for(|c| *c) => Err(MuxError::Closed),
+        }
+    }
+
+    /// Connects a new client: a browser-level session of its own on the pipe.
+    pub async fn client(&self) -> Result<MuxClient, MuxError> {
+        let v = self
+            .call(
+                "Target.attachToBrowserTarget",
+                Value::Object(Default::default()),
+            )
+            .await?;
+        let session = v
+            .get("sessionId")
+            .and_then(Value::as_str)
+            .ok_or_else(|| MuxError::Refused {
+                method: "Target.attachToBrowserTarget",
+                detail: "no sessionId in the answer".into(),
+            })?
+            .to_owned();
+        let number = self.inner.next_client.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(OUT_QUEUE);
+        {
+            let mut r = self.inner.routing();
+            if r.closed {
+                return Err(MuxError::Closed);
+            }
+            r.sessions.insert(session.clone(), number);
+            r.clients.insert(
+                number,
+                Client {
+                    out: tx,
+                    browser_session: session,
+                },
+            );
+        }
+        let guard = Arc::new(ClientGuard {
+            inner: self.inner.clone(),
+            client: number,
+        });
+        Ok(MuxClient {
+            sender: MuxSender {
+                guard: guard.clone(),
+                in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            },
+            receiver: MuxReceiver { rx, _guard: guard },
+        })
+    }
+
+    /// Whether the pipe has closed (Chrome exited).
+    pub fn is_closed(&self) -> bool {
+        *self.inner.closed.borrow()
+    }
+
+    /// Completes when the pipe closes.
+    pub async fn closed(&self) {
+        let mut rx = self.inner.closed.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// Clients connected now (the engine's own included).
+    pub fn clients(&self) -> usize {
+        self.inner.routing().clients.len()
+    }
+}
+
+/// Disconnects its client when the last half of it is dropped.
+struct ClientGuard {
+    /// The multiplexer.
+    inner: Arc<Inner>,
+    /// The client's number.
+    client: u64,
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.inner.disconnect(self.client);
+    }
+}
+
+/// One client of a [`Mux`]: send CDP messages as text, receive answers and events as text.
+/// Dropping both halves disconnects it.
+pub struct MuxClient {
+    /// The sending half (cloneable).
+    pub sender: MuxSender,
+    /// The receiving half.
+    pub receiver: MuxReceiver,
+}
+
+impl std::fmt::Debug for MuxClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MuxClient({})", self.sender.guard.client)
+    }
+}
+
+/// Sends a client's messages to Chrome.
+#[derive(Clone)]
+pub struct MuxSender {
+    /// Keeps the client connected while this half lives; names the client.
+    guard: Arc<ClientGuard>,
+    /// Permits for unanswered commands.
+    in_flight: Arc<Semaphore>,
+}
+
+impl MuxSender {
+    /// Sends one CDP message (a command, as a client writes it on its own websocket). A message
+    /// that is not a command, or names a session the client does not own, is answered with an
+    /// error as Chrome would answer it. Waits while the client has [`MAX_IN_FLIGHT`] commands
+    /// unanswered. Fails once the client is disconnected or the pipe closed.
+    pub async fn send(&self, text: &str) -> Result<(), MuxError> {
+        let inner = &self.guard.inner;
+        let client = self.guard.client;
+        let reply = |msg: String| -> Result<(), MuxError> {
+            let out = inner
+                .routing()
+                .clients
+                .get(&client)
+                .map(|c| c.out.clone())
+                .ok_or(MuxError::Closed)?;
+            inner.deliver(client, &out, msg);
+            Ok(())
+        };
+        let Some(f) = Frame::parse(text) else {
+            return reply(error_response(
+                None,
+                None,
+                -32700,
+                "Message must be a valid JSON",
+            ));
+        };
+        let raw_id = f.id.map(|r| r.get());
+        if f.int_id().is_none() {
+            return reply(error_response(
+                raw_id,
+                None,
+                -32600,
+                "Message must have integer 'id' property",
+            ));
+        }
+        let Some(method) = f.method.as_deref() else {
+            return reply(error_response(
+                raw_id,
+                f.session_id.as_deref(),
+                -32600,
+                "Message must have string 'method' property",
+            ));
+        };
+        let permit = self
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| MuxError::Closed)?;
+        let id = inner.next_id();
+        let msg = {
+            let mut r = inner.routing();
+            let Some(c) = r.clients.get(&client) else {
+                return Err(MuxError::Closed);
+            };
+            let session = match f.session_id.as_deref() {
+                None => c.browser_session.clone(),
+                Some(s) if r.sessions.get(s) == Some(&client) => s.to_owned(),
+                Some(s) => {
+                    let s = s.to_owned();
+                    drop(r);
+                    return reply(error_response(
+                        raw_id,
+                        Some(&s),
+                        -32001,
+                        "Session with given id not found.",
+                    ));
+                }
+            };
+            r.pending.insert(
+                id,
+                Pending::Client {
+                    client,
+                    id: raw_id.unwrap_or("0").to_owned(),
+                    attaches: matches!(
+                        method,
+                        "Target.attachToTarget" | "Target.attachToBrowserTarget"
+                    ),
+                    _permit: Some(permit),
+                },
+            );
+            encode(&f, Some(&id.to_string()), Some(&session))
+        };
+        inner
+            .to_chrome
+            .send(msg)
+            .await
+            .map_err(|_| MuxError::Closed)
+    }
+}
+
+impl std::fmt::Debug for MuxSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MuxSender({})", self.guard.client)
+    }
+}
+
+impl std::fmt::Debug for MuxReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MuxReceiver({})", self._guard.client)
+    }
+}
+
+/// Receives a client's answers and events.
+pub struct MuxReceiver {
+    /// The client's queue.
+    rx: mpsc::Receiver<String>,
+    /// Keeps the client connected while this half lives.
+    _guard: Arc<ClientGuard>,
+}
+
+impl MuxReceiver {
+    /// The next message for this client; `None` once it is disconnected (it stopped reading,
+    /// or the pipe closed) and everything queued was read.
+    pub async fn recv(&mut self) -> Option<String> {
+        self.rx.recv().await
+    }
+}
