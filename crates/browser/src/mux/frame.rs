@@ -38,6 +38,10 @@ pub(crate) struct Frame<'a> {
 impl<'a> Frame<'a> {
     /// Parses one message; `None` when it is not a JSON object of CDP's shape.
     pub(crate) fn parse(text: &'a str) -> Option<Frame<'a>> {
+        // serde would also read a struct from a JSON array, by position: CDP has none.
+        if !text.trim_start().starts_with('{') {
+            return None;
+        }
         serde_json::from_str(text).ok()
     }
 
