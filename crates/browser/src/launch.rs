@@ -119,6 +119,18 @@ impl LaunchOptions {
                 v.width, v.height
             )));
         }
+        if let Some(flag) = self
+            .extra_args
+            .iter()
+            .find(|a| a.starts_with("--remote-debugging-"))
+        {
+            return Err(BrowserError::InvalidArgument(format!(
+                "{} is pvault's to set: a launched browser speaks CDP to pvaultd over a pipe and \
+                 clients reach it through the session's cdp_ws_url; remove it from the extra \
+                 flags (to attach to a browser of your own with a port, use session attach)",
+                flag.split('=').next().unwrap_or(flag)
+            )));
+        }
         let empty = std::fs::read_dir(&self.user_data_dir)
             .map(|mut d| d.next().is_none())
             .unwrap_or(false);

@@ -42,8 +42,13 @@ impl Default for Config {
 pub struct BrowserConfig {
     /// Chrome/Chromium binary; `PVAULT_CHROME` overrides it, discovery applies when unset.
     pub path: Option<PathBuf>,
-    /// Extra command-line flags for every launch.
+    /// Extra command-line flags for every launch (not the debugging transport's: pvault
+    /// owns `--remote-debugging-*`).
     pub extra_flags: Vec<String>,
+    /// Start a browser that does not answer on `--remote-debugging-pipe` again with a
+    /// debugging port on 127.0.0.1 instead of failing. Off by default: while such a session
+    /// runs, any local process of any user can reach the port and read every cookie.
+    pub allow_port_fallback: bool,
 }
 
 /// `[session]`.

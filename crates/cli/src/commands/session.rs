@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use pvault_model::{SnapshotInfo, Viewport};
 use pvault_protocol::{
-    CaptureReport, LoadReport, SessionAttach, SessionCapture, SessionInfo, SessionList,
-    SessionLoad, SessionShow, SessionStart, SessionStartResponse, SessionState, SessionStop,
-    SessionStopResponse,
+    CaptureReport, CdpTransport, LoadReport, SessionAttach, SessionCapture, SessionInfo,
+    SessionList, SessionLoad, SessionShow, SessionStart, SessionStartResponse, SessionState,
+    SessionStop, SessionStopResponse,
 };
 use serde_json::{Value, json};
 
@@ -307,6 +307,18 @@ fn mode(s: &SessionInfo) -> &'static str {
     }
 }
 
+/// How the daemon reaches the browser, with what it means for other local users.
+fn describe_transport(t: CdpTransport) -> &'static str {
+    match t {
+        CdpTransport::Pipe => "pipe (the browser listens on no socket)",
+        CdpTransport::Port => {
+            "port (allow_port_fallback: any local process can reach the browser's debugging port)"
+        }
+        CdpTransport::Attached => "attached (your browser's own debugging port)",
+        CdpTransport::Unknown => "unknown (a newer daemon)",
+    }
+}
+
 /// The wire name of a session state.
 fn state_name(state: SessionState) -> &'static str {
     match state {
@@ -343,6 +355,9 @@ async fn show(ctx: &Ctx, session_id: String) -> CliResult {
     }
     if let Some(b) = &s.browser {
         lines.push(format!("browser:    {b}"));
+    }
+    if let Some(t) = s.transport {
+        lines.push(format!("transport:  {}", describe_transport(t)));
     }
     if let Some(n) = s.clients {
         lines.push(format!("clients:    {n}"));

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pvault_browser::Session;
-use pvault_protocol::{ErrorBody, ErrorCode, SessionInfo, SessionState};
+use pvault_protocol::{CdpTransport, ErrorBody, ErrorCode, SessionInfo, SessionState};
 
 use crate::relay::{Relay, RelayTarget};
 use crate::sync::MutexExt as _;
@@ -55,6 +55,8 @@ pub(crate) enum Launch {
     Launched {
         /// Browser process id.
         pid: u32,
+        /// Pipe, or the configured port fallback (shown: a port is reachable by others).
+        transport: pvault_browser::Transport,
         /// `<runtime>/sessions/<id>`: holds Chrome's user-data-dir (cookies in the clear), so
         /// it is removed whenever the session ends.
         dir: PathBuf,
@@ -184,9 +186,17 @@ impl Entry {
             ),
             _ => None,
         };
-        let (pid, attached) = match &self.launch {
-            Launch::Launched { pid, .. } => (Some(*pid), false),
-            Launch::Attached => (None, true),
+        let (pid, attached, transport) = match &self.launch {
+            Launch::Launched { pid, transport, .. } => (
+                Some(*pid),
+                false,
+                match transport {
+                    pvault_browser::Transport::Pipe => CdpTransport::Pipe,
+                    pvault_browser::Transport::Port => CdpTransport::Port,
+                    pvault_browser::Transport::Attached => CdpTransport::Attached,
+                },
+            ),
+            Launch::Attached => (None, true, CdpTransport::Attached),
         };
         SessionInfo {
             session_id: self.id.clone(),
@@ -195,6 +205,7 @@ impl Entry {
             profile: self.profile().map(|p| p.name),
             save: self.is_save(),
             attached,
+            transport: Some(transport),
             started_at: self.started_at,
             state,
             ended_at,

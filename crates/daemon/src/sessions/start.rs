@@ -139,6 +139,7 @@ pub(crate) async fn start(
     opts.settings = settings;
     opts.extensions = p.extensions.clone();
     opts.extra_args = cfg.browser.extra_flags.clone();
+    opts.allow_port_fallback = cfg.browser.allow_port_fallback;
     let had_profile = state.is_some();
     // What a checkpoint compares the first capture with (only a `save` session checkpoints).
     let baseline = writer.is_some().then(|| state.clone().unwrap_or_default());
@@ -199,7 +200,12 @@ pub(crate) async fn start(
     let entry = Arc::new(Entry {
         id: id.clone(),
         role,
-        launch: Launch::Launched { pid, dir, timeout },
+        launch: Launch::Launched {
+            pid,
+            transport: session.transport(),
+            dir,
+            timeout,
+        },
         started_at: now_ms(),
         cdp_ws_url: target.url().to_owned(),
         relay: target,

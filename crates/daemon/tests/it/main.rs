@@ -4,7 +4,7 @@
 mod activation;
 mod api;
 mod bad_inputs;
-mod chrome_port;
+mod browser_sockets;
 mod config_reload;
 mod durability;
 mod faults;

@@ -24,6 +24,11 @@ pub struct SessionInfo {
     /// Whether the daemon attached to a browser it did not start.
     #[serde(default)]
     pub attached: bool,
+    /// How the daemon speaks CDP to the browser (1.7; absent from older daemons): `pipe` (no
+    /// listening socket in the browser), `port` (the configured fallback: Chrome's debugging
+    /// port, reachable by any local process while the session runs) or `attached`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<CdpTransport>,
     /// Start time, Unix milliseconds.
     pub started_at: i64,
     /// Where the session is in its life; `running` for every session `session.list` returns.
@@ -64,6 +69,24 @@ pub struct CheckpointStats {
     pub last_capture_ms: Option<u64>,
     /// Total time spent in captures so far, ms (for cost accounting).
     pub total_capture_ms: u64,
+}
+
+/// How the daemon reaches a session's browser over CDP. Clients must show an unknown value as
+/// it is (`Unknown` here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CdpTransport {
+    /// `--remote-debugging-pipe`: the browser listens on no socket; clients reach it only
+    /// through the daemon's token-guarded relay.
+    Pipe,
+    /// `--remote-debugging-port` on 127.0.0.1 (`[browser] allow_port_fallback`): any local
+    /// process can reach the port while the session runs.
+    Port,
+    /// A browser the user started with a debugging port, attached with `session.attach`.
+    Attached,
+    /// A value this client does not know (a newer daemon).
+    #[serde(other)]
+    Unknown,
 }
 
 /// The life of a session. Clients must treat an unknown value like `ended`.
