@@ -16,6 +16,8 @@ mod complete_state;
 mod discovery;
 #[path = "browser/login.rs"]
 mod login;
+#[path = "browser/mux.rs"]
+mod mux;
 #[path = "browser/roundtrip.rs"]
 mod roundtrip;
 #[path = "browser/running.rs"]

@@ -471,8 +471,9 @@ impl MuxSender {
         };
         let raw_id = f.id.map(|r| r.get());
         if f.int_id().is_none() {
+            // Chrome echoes no id it cannot read as an integer (measured on Chromium 156).
             return reply(error_response(
-                raw_id,
+                None,
                 None,
                 -32600,
                 "Message must have integer 'id' property",
@@ -501,12 +502,12 @@ impl MuxSender {
             let session = match f.session_id.as_deref() {
                 None => c.browser_session.clone(),
                 Some(s) if r.sessions.get(s) == Some(&client) => s.to_owned(),
-                Some(s) => {
-                    let s = s.to_owned();
+                Some(_) => {
                     drop(r);
+                    // Chrome's own answer names no session (measured on Chromium 156).
                     return reply(error_response(
                         raw_id,
-                        Some(&s),
+                        None,
                         -32001,
                         "Session with given id not found.",
                     ));

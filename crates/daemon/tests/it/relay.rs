@@ -323,7 +323,10 @@ fn sessions_hand_out_the_relay_and_time_out_when_no_client_is_connected() {
         .unwrap()
         .parse()
         .unwrap();
-    assert_eq!(s["transport"], "pipe", "the browser has no port of its own: {s}");
+    assert_eq!(
+        s["transport"], "pipe",
+        "the browser has no port of its own: {s}"
+    );
     assert_eq!(s["timeout_secs"], 10);
     assert_eq!(s["clients"], 0);
 
