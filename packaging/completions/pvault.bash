@@ -1336,12 +1336,32 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__profile__subcmd__import)
-            opts="-h -V --json --socket --no-autostart --help --version"
+            opts="-h -V --from-browser --browser-profile --user-data-dir --domain --exclude-domain --dry-run --skip-undecryptable --json --socket --no-autostart --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --from-browser)
+                    COMPREPLY=($(compgen -W "chrome chromium brave edge vivaldi" -- "${cur}"))
+                    return 0
+                    ;;
+                --browser-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user-data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude-domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -119,7 +119,7 @@ complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_se
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "show" -d 'Show one profile'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "rename" -d 'Rename a profile'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "delete" -d 'Delete a profile and its whole history'
-complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "import" -d 'Append a snapshot from a Playwright storageState file (creates the profile if missing)'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "import" -d 'Append a snapshot from a Playwright storageState file, or from your own browser with --from-browser (creates the profile if missing)'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "export" -d 'Print a snapshot as Playwright storageState JSON (or pvault\'s own, which keeps everything)'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "history" -d 'List a profile\'s snapshots, newest first'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and not __fish_seen_subcommand_from create list show rename delete import export history diff restore help" -f -a "diff" -d 'Show what changed between two snapshots [default: the two newest]'
@@ -151,10 +151,21 @@ complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_s
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from delete" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -l from-browser -d 'The browser to read (Linux): its user-data-dir is found in the usual places (native, Flatpak, Snap), its cookies decrypted (keyring over D-Bus when needed). It may be running: its files are copied, never written' -r -f -a "chrome\t'Google Chrome'
+chromium\t'Chromium'
+brave\t'Brave'
+edge\t'Microsoft Edge'
+vivaldi\t'Vivaldi'"
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -l browser-profile -d 'The browser\'s profile directory (`Default`, `Profile 1`) or the name it shows [default: the only one; several are listed]' -r
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -l user-data-dir -d 'The browser\'s user-data-dir, when not in a usual place' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -l domain -d 'Import only this registrable domain (a cookie for .example.com and the origin https://app.example.com belong to example.com); repeatable' -r
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -l exclude-domain -d 'Leave this registrable domain out; repeatable' -r
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -l socket -d 'The daemon\'s socket [default: $XDG_RUNTIME_DIR/pvault/pvaultd.sock]' -r -F
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -l dry-run -d 'Print what would be imported, per domain (counts only), and write nothing'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -l skip-undecryptable -d 'Import the rest when some cookie values do not decrypt (they are counted), instead of failing'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -l json -d 'Print machine-readable JSON on stdout (errors too, as {"error":{"code","message"}})'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -l no-autostart -d 'Never start pvaultd; fail with exit code 69 when it does not answer'
-complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -l snapshot -d 'Snapshot id or sequence number [default: the newest]' -r
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from export" -l format -d '`playwright`: Playwright\'s storageState; what it cannot hold (sessionStorage, some IndexedDB values and key generator positions) is left out and named on stderr. `pvault`: pvault\'s own JSON with everything; `pvault profile import` reads both' -r -f -a "playwright\t'Playwright\'s storageState'
@@ -185,7 +196,7 @@ complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_s
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one profile'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "rename" -d 'Rename a profile'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a profile and its whole history'
-complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "import" -d 'Append a snapshot from a Playwright storageState file (creates the profile if missing)'
+complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "import" -d 'Append a snapshot from a Playwright storageState file, or from your own browser with --from-browser (creates the profile if missing)'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "export" -d 'Print a snapshot as Playwright storageState JSON (or pvault\'s own, which keeps everything)'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "history" -d 'List a profile\'s snapshots, newest first'
 complete -c pvault -n "__fish_pvault_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "diff" -d 'Show what changed between two snapshots [default: the two newest]'
@@ -310,7 +321,7 @@ complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subc
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "show" -d 'Show one profile'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "rename" -d 'Rename a profile'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "delete" -d 'Delete a profile and its whole history'
-complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "import" -d 'Append a snapshot from a Playwright storageState file (creates the profile if missing)'
+complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "import" -d 'Append a snapshot from a Playwright storageState file, or from your own browser with --from-browser (creates the profile if missing)'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "export" -d 'Print a snapshot as Playwright storageState JSON (or pvault\'s own, which keeps everything)'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "history" -d 'List a profile\'s snapshots, newest first'
 complete -c pvault -n "__fish_pvault_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "diff" -d 'Show what changed between two snapshots [default: the two newest]'
