@@ -9,6 +9,7 @@ mod checkpoints;
 mod clients;
 mod complete_state;
 mod headful;
+mod multiplexed;
 mod playwright;
 mod puppeteer;
 mod sessions;

@@ -21,7 +21,10 @@
 //!   default store, sessionStorage: `app.login(token)` stores a `User` with that access token,
 //!   `app.logout()` removes it, and on load the title becomes `oidc:<access token>` or
 //!   `oidc:none`.
-//! - `GET /frames?URL,URL…` is a page embedding each URL in an iframe.
+//! - `GET /frames?URL,URL…` is a page embedding each URL (on `127.0.0.1` or, another site
+//!   and so an out-of-process frame, `localhost`) in an iframe.
+//! - `GET /worker.js` a dedicated worker that answers `worker:<message>`; `GET /sw.js` a
+//!   service worker that claims its pages; `GET /download` a text file sent as an attachment.
 //! - `GET /lib/<name>.js` serves those libraries' browser builds from tests/node/node_modules
 //!   (installed by `npm ci` there), so the pages load them from this server, never the
 //!   internet.
@@ -255,6 +258,38 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
     {
         return serve_library(stream, name);
     }
+    // Scripts and a download: what a browser only accepts with their own content type.
+    let asset = match path_only.as_str() {
+        // A dedicated worker: answers every message, and can be evaluated in.
+        "/worker.js" => Some((
+            "text/javascript",
+            "",
+            "onmessage = (e) => postMessage('worker:' + e.data);",
+        )),
+        // A service worker that installs and claims its pages at once.
+        "/sw.js" => Some((
+            "text/javascript",
+            "",
+            "self.addEventListener('install', () => self.skipWaiting());\n\
+             self.addEventListener('activate', (e) => e.waitUntil(self.clients.claim()));",
+        )),
+        "/download" => Some((
+            "text/plain",
+            "Content-Disposition: attachment; filename=\"report.txt\"\r\n",
+            "downloaded report",
+        )),
+        _ => None,
+    };
+    if let Some((content_type, extra, body)) = asset {
+        let mut out = stream;
+        write!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nCache-Control: no-store\r\n\
+             {extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        return out.flush();
+    }
     let (extra_headers, body) = match path_only.as_str() {
         "/login" => (
             format!(
@@ -310,7 +345,10 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
                 .map(|(_, q)| q)
                 .unwrap_or_default()
                 .split(',')
-                .filter(|u| u.starts_with("http://127.0.0.1:"))
+                // `localhost` is another site than `127.0.0.1`: an out-of-process frame.
+                .filter(|u| {
+                    u.starts_with("http://127.0.0.1:") || u.starts_with("http://localhost:")
+                })
                 .map(|u| format!("<iframe src=\"{u}\"></iframe>"))
                 .collect();
             (
