@@ -4,7 +4,9 @@
 //! a dedicated and a service worker, a download and `page.close`; the second client opens
 //! pages after the first left; a cookie set through the first is saved by the stop.
 
-use pvault_testkit::{TestServer, node_dir};
+use std::time::Duration;
+
+use pvault_testkit::{TestServer, node_dir, wait_for};
 
 use crate::checkpoints::checkpoint_counts;
 use crate::support::daemon::Daemon;
@@ -58,13 +60,17 @@ fn playwright_clients_use_every_kind_of_target_through_the_multiplexer() {
         );
     }
 
-    // The session lived on after both clients left, its checkpoints ran, and the stop saves
-    // what the first client set.
-    let (captures_after, _) = checkpoint_counts(&d, &sid);
-    assert!(
-        captures_after > captures_before,
-        "checkpoints ran meanwhile: {captures_before} -> {captures_after}"
+    // The session lived on after both clients left, and the engine's checkpoints (one more
+    // client of the multiplexer) capture what the clients changed; the stop saves it.
+    let written = wait_for(
+        "a checkpoint of what the clients changed",
+        Duration::from_secs(60),
+        || {
+            let (captures, written) = checkpoint_counts(&d, &sid);
+            (captures > captures_before && written > 0).then_some(written)
+        },
     );
+    assert!(written > 0);
     d.session_stop(&sid, &[]);
     let state = d.export("mux");
     assert_eq!(

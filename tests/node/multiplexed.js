@@ -15,7 +15,6 @@ const crossSite = origin.replace('127.0.0.1', 'localhost');
 main(async () => {
   const out = {};
   const first = await connect();
-  const second = await connect();
   const page = await first.context.newPage();
   await page.goto(origin + '/');
   out.title = await page.title();
@@ -62,6 +61,11 @@ main(async () => {
   ]);
   out.downloadName = download.suggestedFilename();
   out.download = fs.readFileSync(await download.path(), 'utf8');
+
+  // The second client connects now: Chrome keeps one download directory per browser context,
+  // and each Playwright client sets its own, so two clients at once would race for it (on
+  // Chrome's own port just the same).
+  const second = await connect();
 
   await page.evaluate(() => { document.cookie = 'mux=first-client; path=/; max-age=86400'; });
   const before = first.context.pages().length;
