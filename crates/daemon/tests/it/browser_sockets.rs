@@ -1,8 +1,9 @@
 //! A session's browser listens on no socket another user could connect to: launched over
 //! `--remote-debugging-pipe`, no process of the session (the browser and every process it
 //! starts) has a listening TCP socket (IPv4 or IPv6) or an abstract Unix socket, and its only
-//! listening Unix socket (Chrome's process-singleton socket) lies inside the session's 0700
-//! directory. Checked from the kernel's socket tables, not from Chrome's word, while pages
+//! listening Unix socket (Chrome's process-singleton socket, which Chromium 156 creates in
+//! every mode, headless included, with no flag to turn it off) lies inside the session's 0700
+//! directory, where `nobody`'s connect is refused (EACCES). Checked from the kernel's socket tables, not from Chrome's word, while pages
 //! run; and from the attacker's side: a process running as `nobody` that tries every listening
 //! loopback port for a DevTools endpoint finds none of the session (and does find a Chrome
 //! started with a port, so the probe is able to find one). A browser that cannot do pipe mode
@@ -163,12 +164,27 @@ fn a_sessions_browser_listens_on_no_socket_another_user_could_reach() {
         }
     }
     // Reaching a Unix socket needs search permission on every directory above it: the
-    // session directory is the owner's alone.
+    // session directory is the owner's alone, and `nobody`'s connect is refused (EACCES).
     let mode = std::fs::metadata(&session_dir)
         .unwrap()
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o700, "{}", session_dir.display());
+    for l in &sockets {
+        let Listener::Unix(path) = l else { continue };
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c"])
+            .arg("import socket,sys\ns=socket.socket(socket.AF_UNIX)\ntry:\n s.connect(sys.argv[1]); print('connected')\nexcept OSError as e: print('refused', e.errno)")
+            .arg(path)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.trim(),
+            "refused 13",
+            "nobody's connect to {path}: {text}"
+        );
+    }
 
     // The scan sees listeners: it finds the daemon's relay on 127.0.0.1.
     let relay_port: u16 = s["cdp_ws_url"].as_str().unwrap()["ws://127.0.0.1:".len()..]
