@@ -11,7 +11,9 @@
 //! beside Playwright's `launch()` + `newContext({storageState})` and `context.storageState()`
 //! (tests/node/bench-playwright.js; `storageState({indexedDB: true})` for the IndexedDB
 //! state), and prints medians and the ratios against their targets: (b) ≤ 2.5 × (a); (b) and
-//! (c) each ≤ 0.25 × Playwright's (≤ 0.5 × for the IndexedDB state).
+//! (c) each ≤ 0.25 × Playwright's (≤ 0.5 × for the IndexedDB state). Last, the time a CDP
+//! command takes through the daemon's relay and the browser's pipe multiplexer against a
+//! websocket straight to a Chromium started with a port (p50 added ≤ 50 µs).
 //!
 //! Run (release binaries first; the bench drives the real `pvaultd` next to it):
 //!
@@ -182,6 +184,7 @@ fn main() {
             bare.push(ms(b));
         }
     }
+    let round_trips = round_trips(&rt, &client);
     drop(client);
     drop(d);
 
@@ -272,7 +275,105 @@ fn main() {
     println!(
         "(b) = session.start with the profile until its cdp_ws_url answers Browser.getVersion; (c) = session.capture into a profile"
     );
+    println!(
+        "\nCDP round trip, {ROUND_TRIPS} sequential commands each (µs; p50 / p99): through the relay and the multiplexer vs a websocket straight to a Chromium started with a port"
+    );
+    println!(
+        "{:<28} {:>16} {:>16} {:>18}",
+        "command", "direct", "relay+mux", "added p50 ≤ 50"
+    );
+    for r in &round_trips {
+        let added = r.muxed.0 - r.direct.0;
+        println!(
+            "{:<28} {:>7.0} / {:>6.0} {:>7.0} / {:>6.0} {:>12.0} {:<4}",
+            r.what,
+            r.direct.0,
+            r.direct.1,
+            r.muxed.0,
+            r.muxed.1,
+            added,
+            if added <= 50.0 { "ok" } else { "MISS" }
+        );
+    }
     for p in &problems {
         println!("WARNING: {p}");
     }
+}
+
+/// Sequential round trips per command and connection.
+const ROUND_TRIPS: usize = 2000;
+
+/// One command's round trips: (p50, p99) in µs.
+struct RoundTrip {
+    /// The command.
+    what: &'static str,
+    /// On Chrome's own websocket.
+    direct: (f64, f64),
+    /// Through the daemon's relay and the pipe multiplexer.
+    muxed: (f64, f64),
+}
+
+/// p50 and p99 of `ROUND_TRIPS` calls of `method` (on `session` when given), in µs.
+fn time_calls(c: &mut Cdp, session: Option<&str>, method: &str, params: Value) -> (f64, f64) {
+    let mut us = Vec::with_capacity(ROUND_TRIPS);
+    for i in 0..ROUND_TRIPS + 100 {
+        let t = Instant::now();
+        match session {
+            Some(s) => c.call_in(s, method, params.clone()),
+            None => c.call(method, params.clone()),
+        }
+        .expect("CDP call");
+        // The first 100 warm the connection up.
+        if i >= 100 {
+            us.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    us.sort_by(f64::total_cmp);
+    (median(&mut us), us[us.len() * 99 / 100])
+}
+
+/// The same commands on a session's relay URL and on a port-launched Chromium's websocket,
+/// alternating so that both see the same machine load.
+fn round_trips(rt: &tokio::runtime::Runtime, client: &Client) -> Vec<RoundTrip> {
+    let started = rt
+        .block_on(client.call(&SessionStart::default()))
+        .expect("session.start");
+    let user = pvault_testkit::UserChrome::launch();
+    let mut muxed = Cdp::connect(&started.session.cdp_ws_url).expect("cdp_ws_url");
+    let mut direct = Cdp::connect(&user.ws).expect("Chromium's websocket");
+    let page_session = |c: &mut Cdp| {
+        let t = c.open("about:blank");
+        c.attach(&t)
+    };
+    let (muxed_page, direct_page) = (page_session(&mut muxed), page_session(&mut direct));
+    let mut out = Vec::new();
+    for (what, page) in [("Browser.getVersion", false), ("Runtime.evaluate \"1\" (page)", true)] {
+        let mut d = Vec::new();
+        let mut m = Vec::new();
+        for _ in 0..3 {
+            let (method, params) = if page {
+                ("Runtime.evaluate", json!({"expression": "1"}))
+            } else {
+                ("Browser.getVersion", json!({}))
+            };
+            d.push(time_calls(&mut direct, page.then_some(direct_page.as_str()), method, params.clone()));
+            m.push(time_calls(&mut muxed, page.then_some(muxed_page.as_str()), method, params));
+        }
+        let mid = |v: &mut Vec<(f64, f64)>| {
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            v[v.len() / 2]
+        };
+        out.push(RoundTrip {
+            what,
+            direct: mid(&mut d),
+            muxed: mid(&mut m),
+        });
+    }
+    drop(muxed);
+    rt.block_on(client.call(&SessionStop {
+        session_id: started.session.session_id,
+        discard: true,
+    }))
+    .expect("session.stop");
+    out
 }

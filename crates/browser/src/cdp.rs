@@ -2,9 +2,8 @@
 //!
 //! chromiumoxide's typed responses use strict enums generated for about Chromium 145; one new
 //! value from Chrome (a new `sameSite`, `priority`, frame flag...) makes decoding fail. Every
-//! command whose answer we keep goes through [`Raw`] instead, so unknown values survive. This is
-//! also the seam where a pipe transport can replace (a pipe instead of a websocket): all state
-//! traffic goes through [`call_browser`] and [`call_page`].
+//! command whose answer we keep goes through [`Raw`] instead, so unknown values survive. All
+//! state traffic goes through [`call_browser`] and [`call_page`].
 
 use chromiumoxide::types::{Command, Method, MethodId};
 use chromiumoxide::{Browser, Page};

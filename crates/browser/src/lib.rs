@@ -8,9 +8,13 @@
 //! [`LoadReport`]), [`Session::attach`], [`Session::load_state`], [`Session::capture`]
 //! (returns a [`CaptureReport`]), [`Session::capture_checkpoint`] and [`Session::change_watch`]
 //! (what checkpoints stand on), [`Session::exit_watch`], [`Session::close`] and
-//! [`Session::detach`]. All CDP traffic for state goes through `cdp.rs` (raw JSON commands), and
-//! the process and connection setup through `launch.rs` and `Session::connect`, so a pipe
-//! transport (`--remote-debugging-pipe`) replaces those two places only.
+//! [`Session::detach`]; [`Session::cdp_endpoint`] is what a relay hands its clients to.
+//!
+//! A launched browser speaks CDP over `--remote-debugging-pipe` (module `mux`: one pipe, a
+//! browser-level session per client, so the engine, the sessionStorage hand-off and every
+//! relayed client each see a connection of their own) and listens on no socket; an attached
+//! browser, or a launch allowed to fall back, over Chrome's websocket (module `endpoint`).
+//! All CDP traffic for state goes through `cdp.rs` (raw JSON commands on chromiumoxide).
 //!
 //! What was measured on Chromium 156 and chromiumoxide 0.9, and why the code does what it
 //! does, is said in each module's comments where it matters.
