@@ -363,9 +363,11 @@ impl Session {
         result
     }
 
-    /// Drops the connection and leaves the browser running. A browser we launched keeps running
-    /// until it exits or the tokio runtime that launched it shuts down (then it is killed, so
-    /// a daemon that exits leaves no orphan).
+    /// Drops the connection and leaves the browser running (what an attached session's end
+    /// does). A browser we launched keeps running until it exits, the tokio runtime that
+    /// launched it shuts down (then it is killed, so a daemon that exits leaves no orphan), or
+    /// (pipe mode) the last handle on its multiplexer is dropped: Chrome exits when its end of
+    /// the pipe closes.
     pub fn detach(mut self) {
         if let Some(p) = self.process.as_mut() {
             // Dropping the sender without sending leaves the process alive.
