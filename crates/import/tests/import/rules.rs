@@ -7,7 +7,9 @@
 use pvault_import::crypto::{self, cbc_key, encrypt_cbc, encrypt_gcm, gcm_key, with_host_digest};
 use pvault_import::{ImportError, import};
 
-use crate::support::{RowSpec, assert_scratch_empty, import_err, options, write_cookie_db};
+use pvault_testkit::{RowSpec, write_cookie_db};
+
+use crate::support::{assert_scratch_empty, import_err, options};
 
 fn v10(host: &str, value: &str, version: i64) -> Vec<u8> {
     let key = crypto::v10_key();
