@@ -71,12 +71,22 @@ impl Browser {
             Browser::Chrome => KeyringNames {
                 names: &["Chrome"],
                 applications: &["chrome"],
-                portal_app_ids: &["com.google.Chrome", "google-chrome", "google-chrome-beta", "google-chrome-unstable"],
+                portal_app_ids: &[
+                    "com.google.Chrome",
+                    "google-chrome",
+                    "google-chrome-beta",
+                    "google-chrome-unstable",
+                ],
             },
             Browser::Chromium => KeyringNames {
                 names: &["Chromium"],
                 applications: &["chromium"],
-                portal_app_ids: &["org.chromium.Chromium", "chromium", "chromium-browser", "chromium_chromium"],
+                portal_app_ids: &[
+                    "org.chromium.Chromium",
+                    "chromium",
+                    "chromium-browser",
+                    "chromium_chromium",
+                ],
             },
             Browser::Brave => KeyringNames {
                 names: &["Brave", "Chromium"],
@@ -86,12 +96,22 @@ impl Browser {
             Browser::Edge => KeyringNames {
                 names: &["Chromium", "Microsoft Edge"],
                 applications: &["chromium", "microsoft-edge", "msedge"],
-                portal_app_ids: &["com.microsoft.Edge", "microsoft-edge", "microsoft-edge-beta", "microsoft-edge-dev"],
+                portal_app_ids: &[
+                    "com.microsoft.Edge",
+                    "microsoft-edge",
+                    "microsoft-edge-beta",
+                    "microsoft-edge-dev",
+                ],
             },
             Browser::Vivaldi => KeyringNames {
                 names: &["Chrome", "Vivaldi"],
                 applications: &["chrome", "vivaldi"],
-                portal_app_ids: &["com.vivaldi.Vivaldi", "vivaldi-stable", "vivaldi-snapshot", "vivaldi_vivaldi"],
+                portal_app_ids: &[
+                    "com.vivaldi.Vivaldi",
+                    "vivaldi-stable",
+                    "vivaldi-snapshot",
+                    "vivaldi_vivaldi",
+                ],
             },
         }
     }

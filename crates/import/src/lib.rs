@@ -307,7 +307,8 @@ impl Keys {
                     let l =
                         keyring::v11(&opts.browser.keyring_names(), opts.dbus_address.as_deref());
                     self.tried.extend(l.tried.iter().cloned());
-                    self.candidates.extend(l.found.iter().map(|f| f.from.clone()));
+                    self.candidates
+                        .extend(l.found.iter().map(|f| f.from.clone()));
                     let mut ks: Vec<(String, crypto::CbcKey)> = l
                         .found
                         .iter()
@@ -331,7 +332,8 @@ impl Keys {
                     let l =
                         keyring::v12(&opts.browser.keyring_names(), opts.dbus_address.as_deref());
                     self.tried.extend(l.tried.iter().cloned());
-                    self.candidates.extend(l.found.iter().map(|f| f.from.clone()));
+                    self.candidates
+                        .extend(l.found.iter().map(|f| f.from.clone()));
                     l.found
                         .iter()
                         .map(|f| (f.from.clone(), crypto::gcm_key(&f.secret)))

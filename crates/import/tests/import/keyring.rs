@@ -11,8 +11,8 @@ use pvault_import::{ImportError, import};
 use pvault_testkit::{RowSpec, SID, TestServer, write_cookie_db};
 
 use crate::support::{
-    Keyring, SessionBus, UserBrowser, assert_scratch_empty, import_err, keyring_missing,
-    options, show, sorted,
+    Keyring, SessionBus, UserBrowser, assert_scratch_empty, import_err, keyring_missing, options,
+    show, sorted,
 };
 
 /// A `v11` value as Chromium writes it with the keyring password `password`.
@@ -100,7 +100,14 @@ fn v11_values_decrypt_with_the_secret_services_key() {
     let e = import_err(&o);
     let msg = e.to_string();
     assert!(
-        matches!(e, ImportError::Undecryptable { failed: 2, total: 2, .. }),
+        matches!(
+            e,
+            ImportError::Undecryptable {
+                failed: 2,
+                total: 2,
+                ..
+            }
+        ),
         "{msg}"
     );
     assert!(
@@ -135,9 +142,17 @@ fn v12_values_decrypt_with_the_secret_portals_key_from_the_keyring() {
     // names Debian's Chromium by its .desktop id): the lookup must find the right one.
     let maps = keyring.portal_secret("org.gnome.Maps");
     let secret = keyring.portal_secret("chromium");
-    assert_eq!(secret.len(), 64, "gnome-keyring's portal secrets are 64 bytes");
+    assert_eq!(
+        secret.len(),
+        64,
+        "gnome-keyring's portal secrets are 64 bytes"
+    );
     assert_ne!(maps, secret);
-    assert_eq!(keyring.portal_secret("chromium"), secret, "the same secret on each call");
+    assert_eq!(
+        keyring.portal_secret("chromium"),
+        secret,
+        "the same secret on each call"
+    );
 
     let udd = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
@@ -173,9 +188,15 @@ fn v12_values_decrypt_with_the_secret_portals_key_from_the_keyring() {
     assert_eq!(v("twelve").as_deref(), Some("v12-value"));
     assert_eq!(v("empty").as_deref(), Some(""));
     assert_eq!(v("ten").as_deref(), Some("v10-value"));
-    assert_eq!((got.report.encryption.v12, got.report.encryption.v10), (2, 1));
+    assert_eq!(
+        (got.report.encryption.v12, got.report.encryption.v10),
+        (2, 1)
+    );
     let used = got.report.keyring.expect("keyring named");
-    assert!(used.contains("secret portal item app_id=chromium"), "{used}");
+    assert!(
+        used.contains("secret portal item app_id=chromium"),
+        "{used}"
+    );
     assert_scratch_empty(scratch.path());
 
     // A v12 value under a secret the keyring does not hold: refused, the portal items
@@ -183,11 +204,18 @@ fn v12_values_decrypt_with_the_secret_portals_key_from_the_keyring() {
     write_cookie_db(
         udd.path(),
         24,
-        &[RowSpec::encrypted("a.test", "x", v12(b"not the portal's", 3, "a.test", "x"))],
+        &[RowSpec::encrypted(
+            "a.test",
+            "x",
+            v12(b"not the portal's", 3, "a.test", "x"),
+        )],
     );
     let e = import_err(&o);
     let msg = e.to_string();
-    assert!(matches!(e, ImportError::Undecryptable { failed: 1, .. }), "{msg}");
+    assert!(
+        matches!(e, ImportError::Undecryptable { failed: 1, .. }),
+        "{msg}"
+    );
     assert!(
         msg.contains("v12: 1") && msg.contains("secret portal item app_id=chromium"),
         "{msg}"
@@ -197,7 +225,11 @@ fn v12_values_decrypt_with_the_secret_portals_key_from_the_keyring() {
     write_cookie_db(
         udd.path(),
         24,
-        &[RowSpec::encrypted("a.test", "y", v12(&secret, 4, "a.test", "y"))],
+        &[RowSpec::encrypted(
+            "a.test",
+            "y",
+            v12(&secret, 4, "a.test", "y"),
+        )],
     );
     keyring.lock();
     let msg = import_err(&o).to_string();
@@ -227,11 +259,13 @@ fn a_bus_without_any_keyring_is_named_in_the_error() {
     o.dbus_address = Some(bus.address.clone());
     let e = import_err(&o);
     let msg = e.to_string();
-    assert!(matches!(e, ImportError::Undecryptable { failed: 1, .. }), "{msg}");
+    assert!(
+        matches!(e, ImportError::Undecryptable { failed: 1, .. }),
+        "{msg}"
+    );
     assert!(
         msg.contains("no keyring on the D-Bus session bus") && msg.contains("KWallet"),
         "{msg}"
     );
     assert!(!msg.contains("value-never-shown"), "no value in {msg}");
 }
-

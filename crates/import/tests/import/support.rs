@@ -316,18 +316,20 @@ impl Keyring {
                 .unwrap();
         let options: std::collections::HashMap<&str, zbus::zvariant::Value> =
             std::collections::HashMap::new();
-        let (response, _): (u32, std::collections::HashMap<String, zbus::zvariant::OwnedValue>) =
-            portal
-                .call(
-                    "RetrieveSecret",
-                    &(
-                        handle,
-                        app_id,
-                        zbus::zvariant::Fd::from(write.as_fd()),
-                        options,
-                    ),
-                )
-                .expect("RetrieveSecret");
+        let (response, _): (
+            u32,
+            std::collections::HashMap<String, zbus::zvariant::OwnedValue>,
+        ) = portal
+            .call(
+                "RetrieveSecret",
+                &(
+                    handle,
+                    app_id,
+                    zbus::zvariant::Fd::from(write.as_fd()),
+                    options,
+                ),
+            )
+            .expect("RetrieveSecret");
         assert_eq!(response, 0, "the portal backend refused");
         drop(write);
         let mut secret = Vec::new();
