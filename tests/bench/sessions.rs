@@ -347,7 +347,10 @@ fn round_trips(rt: &tokio::runtime::Runtime, client: &Client) -> Vec<RoundTrip> 
     };
     let (muxed_page, direct_page) = (page_session(&mut muxed), page_session(&mut direct));
     let mut out = Vec::new();
-    for (what, page) in [("Browser.getVersion", false), ("Runtime.evaluate \"1\" (page)", true)] {
+    for (what, page) in [
+        ("Browser.getVersion", false),
+        ("Runtime.evaluate \"1\" (page)", true),
+    ] {
         let mut d = Vec::new();
         let mut m = Vec::new();
         for _ in 0..3 {
@@ -356,8 +359,18 @@ fn round_trips(rt: &tokio::runtime::Runtime, client: &Client) -> Vec<RoundTrip> 
             } else {
                 ("Browser.getVersion", json!({}))
             };
-            d.push(time_calls(&mut direct, page.then_some(direct_page.as_str()), method, params.clone()));
-            m.push(time_calls(&mut muxed, page.then_some(muxed_page.as_str()), method, params));
+            d.push(time_calls(
+                &mut direct,
+                page.then_some(direct_page.as_str()),
+                method,
+                params.clone(),
+            ));
+            m.push(time_calls(
+                &mut muxed,
+                page.then_some(muxed_page.as_str()),
+                method,
+                params,
+            ));
         }
         let mid = |v: &mut Vec<(f64, f64)>| {
             v.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -32,8 +32,11 @@ pub struct KeyringNames {
     /// The Secret Service `application` attribute of
     /// `chrome_libsecret_os_crypt_password_v2` (and `_v1`) items, most likely first.
     pub applications: &'static [&'static str],
-    /// The Flatpak app id, whose secret-portal secret keys `v12` values.
-    pub flatpak_id: &'static str,
+    /// The app ids the secret portal may know this browser by, most likely first: the
+    /// Flatpak id, then the ids xdg-desktop-portal derives for a host or Snap install
+    /// (from its `.desktop` file or systemd scope). The portal keeps one secret per app id;
+    /// it keys `v12` values.
+    pub portal_app_ids: &'static [&'static str],
 }
 
 impl Browser {
@@ -68,27 +71,47 @@ impl Browser {
             Browser::Chrome => KeyringNames {
                 names: &["Chrome"],
                 applications: &["chrome"],
-                flatpak_id: "com.google.Chrome",
+                portal_app_ids: &[
+                    "com.google.Chrome",
+                    "google-chrome",
+                    "google-chrome-beta",
+                    "google-chrome-unstable",
+                ],
             },
             Browser::Chromium => KeyringNames {
                 names: &["Chromium"],
                 applications: &["chromium"],
-                flatpak_id: "org.chromium.Chromium",
+                portal_app_ids: &[
+                    "org.chromium.Chromium",
+                    "chromium",
+                    "chromium-browser",
+                    "chromium_chromium",
+                ],
             },
             Browser::Brave => KeyringNames {
                 names: &["Brave", "Chromium"],
                 applications: &["brave", "chromium"],
-                flatpak_id: "com.brave.Browser",
+                portal_app_ids: &["com.brave.Browser", "brave-browser", "brave_brave"],
             },
             Browser::Edge => KeyringNames {
                 names: &["Chromium", "Microsoft Edge"],
                 applications: &["chromium", "microsoft-edge", "msedge"],
-                flatpak_id: "com.microsoft.Edge",
+                portal_app_ids: &[
+                    "com.microsoft.Edge",
+                    "microsoft-edge",
+                    "microsoft-edge-beta",
+                    "microsoft-edge-dev",
+                ],
             },
             Browser::Vivaldi => KeyringNames {
                 names: &["Chrome", "Vivaldi"],
                 applications: &["chrome", "vivaldi"],
-                flatpak_id: "com.vivaldi.Vivaldi",
+                portal_app_ids: &[
+                    "com.vivaldi.Vivaldi",
+                    "vivaldi-stable",
+                    "vivaldi-snapshot",
+                    "vivaldi_vivaldi",
+                ],
             },
         }
     }

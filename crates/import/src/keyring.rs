@@ -7,8 +7,8 @@
 //! Lookups, as Chromium stores them:
 //! - Secret Service: items with `application` = the browser's name and `xdg:schema` =
 //!   `chrome_libsecret_os_crypt_password_v2` (or `_v1`), else an item labelled
-//!   "<Name> Safe Storage"; for `v12`, the secret portal's item with `app_id` = the
-//!   browser's Flatpak id.
+//!   "<Name> Safe Storage"; for `v12`, the secret portal's items (schema
+//!   `org.freedesktop.portal.Secret`, the browser's app ids first).
 //! - KWallet: folder "<Name> Keys", entry "<Name> Safe Storage" in the network wallet.
 //!
 //! Locked items are not unlocked here (that would pop up a prompt from a daemon): a locked
@@ -129,8 +129,20 @@ pub fn v11(names: &KeyringNames, bus: Option<&str>) -> Lookup {
     out
 }
 
-/// The `v12` secret candidates: the secret portal's per-application secret, which its
-/// Secret Service backend keeps as an item with `app_id` = the Flatpak id.
+/// The `xdg:schema` recent gnome-keyring releases give the items its secret portal backend
+/// creates (42.1, Debian 12's, sets only `app_id`).
+const PORTAL_SCHEMA: &str = "org.freedesktop.portal.Secret";
+
+/// The `v12` secret candidates: the secret portal's per-application secrets, which its
+/// Secret Service backend (gnome-keyring) keeps as items with `app_id` = the app id the
+/// portal gave the browser (labelled "Application key for <app id>", 64 random bytes).
+///
+/// The app id of a browser that is not a Flatpak depends on how xdg-desktop-portal
+/// identified it (its `.desktop` file or systemd scope), so the items of the browser's known
+/// ids come first, then every other item of the portal's schema: a `v12` value is
+/// AES-256-GCM, whose tag a wrong key cannot pass, so only the browser's own secret is ever
+/// used. gnome-keyring 42 does not export these items as D-Bus objects (their properties
+/// cannot be read), but `SearchItems` finds them and `GetSecrets` reads them.
 pub fn v12(names: &KeyringNames, bus: Option<&str>) -> Lookup {
     let mut out = Lookup::default();
     let conn = match connect(bus) {
@@ -146,23 +158,39 @@ pub fn v12(names: &KeyringNames, bus: Option<&str>) -> Lookup {
         );
         return out;
     }
-    let attrs = HashMap::from([("app_id", names.flatpak_id)]);
-    match search(&conn, &attrs) {
-        Ok((items, locked)) => {
-            report_locked(&mut out, &locked, &format!("app_id={}", names.flatpak_id));
-            fetch(
-                &conn,
-                &items,
-                &mut out,
-                &format!("secret portal item app_id={}", names.flatpak_id),
-            );
+    let mut seen: Vec<OwnedObjectPath> = Vec::new();
+    let mut locked_any = false;
+    let searches = names
+        .portal_app_ids
+        .iter()
+        .map(|id| ("app_id", *id))
+        .chain([("xdg:schema", PORTAL_SCHEMA)]);
+    for (attr, value) in searches {
+        let attrs = HashMap::from([(attr, value)]);
+        let (items, locked) = match search(&conn, &attrs) {
+            Ok(r) => r,
+            Err(e) => {
+                out.tried.push(format!("Secret Service: {e}"));
+                return out;
+            }
+        };
+        if !locked.is_empty() && !locked_any {
+            locked_any = true;
+            report_locked(&mut out, &locked, "of the secret portal");
         }
-        Err(e) => out.tried.push(format!("Secret Service: {e}")),
+        let new: Vec<OwnedObjectPath> = items.into_iter().filter(|i| !seen.contains(i)).collect();
+        seen.extend(new.iter().cloned());
+        fetch(
+            &conn,
+            &new,
+            &mut out,
+            &format!("secret portal item {attr}={value}"),
+        );
     }
-    if out.found.is_empty() && out.tried.is_empty() {
+    if out.found.is_empty() && !locked_any {
         out.tried.push(format!(
-            "Secret Service: no secret portal item with app_id={}",
-            names.flatpak_id
+            "Secret Service: no secret portal item (app_id {} or xdg:schema={PORTAL_SCHEMA})",
+            names.portal_app_ids.join("|")
         ));
     }
     out
@@ -240,9 +268,12 @@ fn fetch(conn: &Connection, items: &[OwnedObjectPath], out: &mut Lookup, what: &
             // Keep the search's order (most specific first).
             for item in items {
                 if let Some((_, _, value, _)) = map.get(item) {
-                    let label = item_string_prop(conn, item, "Label").unwrap_or_default();
+                    let from = match item_string_prop(conn, item, "Label") {
+                        Some(label) => format!("Secret Service item {label:?} ({what})"),
+                        None => format!("Secret Service {what}"),
+                    };
                     out.found.push(Found {
-                        from: format!("Secret Service item {label:?} ({what})"),
+                        from,
                         secret: Zeroizing::new(value.clone()),
                     });
                 }

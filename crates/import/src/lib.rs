@@ -256,8 +256,11 @@ struct Keys {
     v11: Option<Vec<(String, crypto::CbcKey)>>,
     /// `v12` candidates.
     v12: Option<Vec<(String, crypto::GcmKey)>>,
-    /// What the keyring lookups tried (for errors).
+    /// What the keyring lookups tried and found nothing in (for errors).
     tried: Vec<String>,
+    /// Where each secret the lookups found came from (for errors: a secret that was found
+    /// but decrypts nothing is a wrong key, not a missing one).
+    candidates: Vec<String>,
     /// The keyring source of a key that decrypted something.
     used: Option<String>,
 }
@@ -281,6 +284,7 @@ impl Keys {
             v11: None,
             v12: None,
             tried: Vec::new(),
+            candidates: Vec::new(),
             used: None,
         }
     }
@@ -303,6 +307,8 @@ impl Keys {
                     let l =
                         keyring::v11(&opts.browser.keyring_names(), opts.dbus_address.as_deref());
                     self.tried.extend(l.tried.iter().cloned());
+                    self.candidates
+                        .extend(l.found.iter().map(|f| f.from.clone()));
                     let mut ks: Vec<(String, crypto::CbcKey)> = l
                         .found
                         .iter()
@@ -326,6 +332,8 @@ impl Keys {
                     let l =
                         keyring::v12(&opts.browser.keyring_names(), opts.dbus_address.as_deref());
                     self.tried.extend(l.tried.iter().cloned());
+                    self.candidates
+                        .extend(l.found.iter().map(|f| f.from.clone()));
                     l.found
                         .iter()
                         .map(|f| (f.from.clone(), crypto::gcm_key(&f.secret)))
@@ -353,10 +361,21 @@ impl Keys {
 
     /// The keyring line of a report or an error.
     fn describe(&self) -> String {
-        match (&self.used, self.tried.is_empty()) {
-            (Some(u), _) => u.clone(),
-            (None, true) => "not needed (no v11/v12 values)".into(),
-            (None, false) => self.tried.join("; "),
+        if let Some(u) = &self.used {
+            return u.clone();
+        }
+        let mut parts = Vec::new();
+        if !self.candidates.is_empty() {
+            parts.push(format!(
+                "found {}, but no key from it decrypts these values (a wrong or replaced key: was the browser's keyring reset?)",
+                self.candidates.join(", ")
+            ));
+        }
+        parts.extend(self.tried.iter().cloned());
+        if parts.is_empty() {
+            "not needed (no v11/v12 values)".into()
+        } else {
+            parts.join("; ")
         }
     }
 }

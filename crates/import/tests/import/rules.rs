@@ -1,13 +1,16 @@
 //! The decryption rules and the documented failures, on cookie databases written to order
 //! (Chromium 156's schema): per-row prefixes, the SHA-256(host_key) digest of version ≥ 24
 //! (stripped; a wrong one refused), the empty-password key, `v12`, a wrong key, filters,
-//! a missing or ambiguous browser profile, a locked and a corrupt database. Each failure
+//! a missing or ambiguous browser profile, a locked and a corrupt database, and where the
+//! user-data-dir is found (native, Flatpak, Snap; the one used last). Each failure
 //! returns no state at all and leaves no copy behind.
 
 use pvault_import::crypto::{self, cbc_key, encrypt_cbc, encrypt_gcm, gcm_key, with_host_digest};
 use pvault_import::{ImportError, import};
 
-use crate::support::{RowSpec, assert_scratch_empty, import_err, options, write_cookie_db};
+use pvault_testkit::{RowSpec, write_cookie_db};
+
+use crate::support::{assert_scratch_empty, import_err, options};
 
 fn v10(host: &str, value: &str, version: i64) -> Vec<u8> {
     let key = crypto::v10_key();
@@ -366,4 +369,116 @@ fn a_corrupt_database_is_an_error_naming_the_file() {
         "{e}"
     );
     assert_scratch_empty(scratch.path());
+}
+
+#[test]
+fn the_user_data_dir_is_found_in_native_flatpak_and_snap_places() {
+    use pvault_import::Browser;
+    use pvault_import::browsers::find_user_data_dir;
+    use std::time::{Duration, SystemTime};
+
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let config = h.join(".config");
+    // Nothing installed: every place looked at is named.
+    let e = find_user_data_dir(Browser::Chromium, h, &config).unwrap_err();
+    let msg = e.to_string();
+    for p in [
+        ".config/chromium",
+        "snap/chromium/common/chromium",
+        ".var/app/org.chromium.Chromium/config/chromium",
+    ] {
+        assert!(
+            msg.contains(&h.join(p).display().to_string()),
+            "{p} in {msg}"
+        );
+    }
+    assert!(msg.contains("--user-data-dir"), "{msg}");
+
+    let place = |rel: &str, age_s: u64| {
+        let d = h.join(rel);
+        std::fs::create_dir_all(&d).unwrap();
+        let f = std::fs::File::create(d.join("Local State")).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(age_s))
+            .unwrap();
+        d
+    };
+    // Each kind of install alone is found.
+    let snap = place("snap/chromium/common/chromium", 300);
+    assert_eq!(
+        find_user_data_dir(Browser::Chromium, h, &config).unwrap(),
+        snap
+    );
+    // The Flatpak one, used more recently, wins over the Snap one.
+    let flatpak = place(".var/app/org.chromium.Chromium/config/chromium", 100);
+    assert_eq!(
+        find_user_data_dir(Browser::Chromium, h, &config).unwrap(),
+        flatpak
+    );
+    // A native install used last wins; an old one does not.
+    let native = place(".config/chromium", 1000);
+    assert_eq!(
+        find_user_data_dir(Browser::Chromium, h, &config).unwrap(),
+        flatpak
+    );
+    std::fs::File::options()
+        .write(true)
+        .open(native.join("Local State"))
+        .unwrap()
+        .set_modified(SystemTime::now())
+        .unwrap();
+    assert_eq!(
+        find_user_data_dir(Browser::Chromium, h, &config).unwrap(),
+        native
+    );
+
+    // The other browsers' places, native, Flatpak and Snap.
+    for (browser, rel) in [
+        (Browser::Chrome, ".config/google-chrome"),
+        (
+            Browser::Chrome,
+            ".var/app/com.google.Chrome/config/google-chrome",
+        ),
+        (Browser::Brave, ".config/BraveSoftware/Brave-Browser"),
+        (
+            Browser::Brave,
+            "snap/brave/current/.config/BraveSoftware/Brave-Browser",
+        ),
+        (
+            Browser::Brave,
+            ".var/app/com.brave.Browser/config/BraveSoftware/Brave-Browser",
+        ),
+        (Browser::Edge, ".config/microsoft-edge"),
+        (
+            Browser::Edge,
+            ".var/app/com.microsoft.Edge/config/microsoft-edge",
+        ),
+        (Browser::Vivaldi, ".config/vivaldi"),
+        (Browser::Vivaldi, "snap/vivaldi/current/.config/vivaldi"),
+        (
+            Browser::Vivaldi,
+            ".var/app/com.vivaldi.Vivaldi/config/vivaldi",
+        ),
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        let d = home.path().join(rel);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("Local State"), "{}").unwrap();
+        assert_eq!(
+            find_user_data_dir(browser, home.path(), &home.path().join(".config")).unwrap(),
+            d,
+            "{browser} at {rel}"
+        );
+    }
+
+    // $XDG_CONFIG_HOME is where native installs live when it is set.
+    let home = tempfile::tempdir().unwrap();
+    let xdg = home.path().join("xdg");
+    let d = xdg.join("chromium");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("Local State"), "{}").unwrap();
+    assert_eq!(
+        find_user_data_dir(Browser::Chromium, home.path(), &xdg).unwrap(),
+        d
+    );
 }

@@ -1,9 +1,10 @@
 //! What the import tests share: a real Chromium on a fresh user-data-dir (the user's
-//! browser), a private D-Bus session with gnome-keyring (a real Secret Service), cookie
-//! databases written to order, and the import options.
+//! browser), a private D-Bus session with gnome-keyring (a real Secret Service), and the
+//! import options. Cookie databases written to order come from the test kit
+//! (`pvault_testkit::write_cookie_db`), which the daemon's tests share.
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -100,49 +101,59 @@ pub fn sorted(mut v: Vec<Cookie>) -> Vec<Cookie> {
     v
 }
 
-/// A private D-Bus session bus with gnome-keyring's Secret Service on it, its login
-/// keyring created and unlocked; both stopped when dropped.
-pub struct Keyring {
-    /// `dbus-daemon --session`.
+/// A private D-Bus session bus with its own HOME and XDG directories, so nothing of the
+/// machine's own session is asked and no service is started on demand; stopped when dropped.
+pub struct SessionBus {
+    /// `dbus-daemon` with a private configuration.
     bus: Child,
-    /// `gnome-keyring-daemon --foreground`.
-    keyring: Child,
     /// The bus address.
     pub address: String,
-    /// The keyring's private HOME / XDG dirs.
+    /// The private HOME / XDG dirs.
     _home: tempfile::TempDir,
     /// The environment Chromium and the tools run with.
     pub env: Vec<(String, String)>,
 }
 
-/// Why a real Secret Service cannot run here, if it cannot.
-pub fn keyring_missing() -> Option<String> {
-    for bin in ["dbus-daemon", "gnome-keyring-daemon"] {
-        let found = std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()));
-        if !found {
-            return Some(format!(
-                "{bin} is not installed (apt-get install dbus-daemon gnome-keyring; .ci/run installs them)"
-            ));
-        }
-    }
-    None
-}
-
-impl Keyring {
-    /// Starts the bus and the keyring.
-    pub fn start() -> Keyring {
+impl SessionBus {
+    /// Starts the bus.
+    pub fn start() -> SessionBus {
         let home = tempfile::tempdir().expect("tempdir");
         let h = home.path();
         for d in ["data", "config", "run"] {
             std::fs::create_dir_all(h.join(d)).unwrap();
         }
-        std::os::unix::fs::PermissionsExt::set_mode(
-            &mut std::fs::metadata(h.join("run")).unwrap().permissions(),
-            0o700,
-        );
+        std::fs::set_permissions(
+            h.join("run"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        // The machine's session configuration would start services on demand (a bus asked
+        // for org.freedesktop.secrets starts gnome-keyring): this one starts nothing, so
+        // each test has exactly the services it runs itself.
+        let config = h.join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                h.join("run").display()
+            ),
+        )
+        .unwrap();
         let mut bus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--print-address=1"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -165,45 +176,12 @@ impl Keyring {
                 h.join("run").display().to_string(),
             ),
         ];
-        let mut keyring = Command::new("gnome-keyring-daemon")
-            .args(["--foreground", "--unlock", "--components=secrets"])
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gnome-keyring-daemon");
-        // The login keyring's password, on stdin; closing it ends the input.
-        let mut stdin = keyring.stdin.take().unwrap();
-        stdin.write_all(b"keyring-password").unwrap();
-        drop(stdin);
-        let k = Keyring {
+        SessionBus {
             bus,
-            keyring,
             address,
             _home: home,
             env,
-        };
-        let probe = k.env.clone();
-        wait_for(
-            "the Secret Service on the private bus",
-            Duration::from_secs(20),
-            || {
-                Command::new("dbus-send")
-                    .args([
-                        "--session",
-                        "--print-reply",
-                        "--dest=org.freedesktop.DBus",
-                        "/org/freedesktop/DBus",
-                        "org.freedesktop.DBus.NameHasOwner",
-                        "string:org.freedesktop.secrets",
-                    ])
-                    .envs(probe.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                    .output()
-                    .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("true"))
-            },
-        );
-        k
+        }
     }
 
     /// The environment as `(&str, &str)` pairs.
@@ -213,95 +191,159 @@ impl Keyring {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect()
     }
+
+    /// Whether `name` has an owner on this bus.
+    pub fn has_owner(&self, name: &str) -> bool {
+        Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                &format!("string:{name}"),
+            ])
+            .envs(self.env_pairs())
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("true"))
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
+    }
+}
+
+/// A private D-Bus session bus with gnome-keyring's Secret Service on it, its login
+/// keyring created and unlocked; both stopped when dropped.
+pub struct Keyring {
+    /// `gnome-keyring-daemon --foreground` (declared first: stopped before its bus).
+    keyring: Child,
+    /// The bus it serves on.
+    pub bus: SessionBus,
+}
+
+/// Why a real Secret Service cannot run here, if it cannot.
+pub fn keyring_missing() -> Option<String> {
+    for bin in ["dbus-daemon", "dbus-send", "gnome-keyring-daemon"] {
+        let found = std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()));
+        if !found {
+            return Some(format!(
+                "{bin} is not installed (apt-get install dbus-daemon dbus-bin gnome-keyring; .ci/run installs them)"
+            ));
+        }
+    }
+    None
+}
+
+impl Keyring {
+    /// Starts the bus and the keyring.
+    pub fn start() -> Keyring {
+        let bus = SessionBus::start();
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--foreground", "--unlock", "--components=secrets"])
+            .envs(bus.env_pairs())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon");
+        // The login keyring's password, on stdin; closing it ends the input.
+        let mut stdin = keyring.stdin.take().unwrap();
+        stdin.write_all(b"keyring-password").unwrap();
+        drop(stdin);
+        let k = Keyring { keyring, bus };
+        wait_for(
+            "the Secret Service on the private bus",
+            Duration::from_secs(20),
+            || k.bus.has_owner("org.freedesktop.secrets"),
+        );
+        k
+    }
+
+    /// The bus address.
+    pub fn address(&self) -> String {
+        self.bus.address.clone()
+    }
+
+    /// The environment as `(&str, &str)` pairs.
+    pub fn env_pairs(&self) -> Vec<(&str, &str)> {
+        self.bus.env_pairs()
+    }
+
+    /// Locks the login keyring, as a screen lock or a timeout would.
+    pub fn lock(&self) {
+        let locked = Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.secrets",
+                "/org/freedesktop/secrets",
+                "org.freedesktop.Secret.Service.Lock",
+                "array:objpath:/org/freedesktop/secrets/collection/login",
+            ])
+            .envs(self.env_pairs())
+            .output()
+            .unwrap();
+        assert!(locked.status.success(), "{locked:?}");
+    }
+
+    /// Asks gnome-keyring's secret portal backend (`org.freedesktop.impl.portal.Secret`)
+    /// for the secret of `app_id`, exactly as xdg-desktop-portal does on behalf of an app
+    /// that calls `org.freedesktop.portal.Secret.RetrieveSecret`: with the write end of a
+    /// pipe, which the keyring fills with the app's secret (creating it on first use).
+    pub fn portal_secret(&self, app_id: &str) -> Vec<u8> {
+        use std::io::Read as _;
+        use std::os::fd::AsFd as _;
+        let conn = zbus::blocking::connection::Builder::address(self.bus.address.as_str())
+            .unwrap()
+            .build()
+            .unwrap();
+        let portal = zbus::blocking::Proxy::new(
+            &conn,
+            "org.freedesktop.secrets",
+            "/org/freedesktop/portal/desktop",
+            "org.freedesktop.impl.portal.Secret",
+        )
+        .unwrap();
+        let (mut read, write) = std::io::pipe().unwrap();
+        let write: std::os::fd::OwnedFd = write.into();
+        let handle =
+            zbus::zvariant::ObjectPath::try_from("/org/freedesktop/portal/desktop/request/1_1/t")
+                .unwrap();
+        let options: std::collections::HashMap<&str, zbus::zvariant::Value> =
+            std::collections::HashMap::new();
+        let (response, _): (
+            u32,
+            std::collections::HashMap<String, zbus::zvariant::OwnedValue>,
+        ) = portal
+            .call(
+                "RetrieveSecret",
+                &(
+                    handle,
+                    app_id,
+                    zbus::zvariant::Fd::from(write.as_fd()),
+                    options,
+                ),
+            )
+            .expect("RetrieveSecret");
+        assert_eq!(response, 0, "the portal backend refused");
+        drop(write);
+        let mut secret = Vec::new();
+        read.read_to_end(&mut secret).unwrap();
+        assert!(!secret.is_empty(), "the portal backend wrote no secret");
+        secret
+    }
 }
 
 impl Drop for Keyring {
     fn drop(&mut self) {
         let _ = self.keyring.kill();
         let _ = self.keyring.wait();
-        let _ = self.bus.kill();
-        let _ = self.bus.wait();
     }
-}
-
-/// One cookie row of a database written to order.
-#[derive(Debug, Clone)]
-pub struct RowSpec {
-    /// `host_key`.
-    pub host: String,
-    /// `name`.
-    pub name: String,
-    /// `encrypted_value` (prefix included), or empty for a value in the clear.
-    pub encrypted: Vec<u8>,
-    /// `value` (in the clear).
-    pub value: String,
-    /// `top_frame_site_key`.
-    pub partition: String,
-}
-
-impl RowSpec {
-    /// A row for `host`/`name` with an encrypted value.
-    pub fn encrypted(host: &str, name: &str, encrypted: Vec<u8>) -> RowSpec {
-        RowSpec {
-            host: host.into(),
-            name: name.into(),
-            encrypted,
-            value: String::new(),
-            partition: String::new(),
-        }
-    }
-}
-
-/// Writes `<udd>/Default/Cookies` with Chromium 156's schema and `meta.version` = `version`,
-/// plus an empty `Preferences` so the directory is a profile.
-pub fn write_cookie_db(udd: &Path, version: i64, rows: &[RowSpec]) -> PathBuf {
-    let dir = udd.join("Default");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("Preferences"), "{}").unwrap();
-    let path = dir.join("Cookies");
-    let _ = std::fs::remove_file(&path);
-    let c = rusqlite::Connection::open(&path).unwrap();
-    c.execute_batch(
-        "CREATE TABLE meta(key LONGVARCHAR NOT NULL UNIQUE PRIMARY KEY, value LONGVARCHAR);
-         CREATE TABLE cookies(creation_utc INTEGER NOT NULL, host_key TEXT NOT NULL,
-           top_frame_site_key TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
-           encrypted_value BLOB NOT NULL, path TEXT NOT NULL, expires_utc INTEGER NOT NULL,
-           is_secure INTEGER NOT NULL, is_httponly INTEGER NOT NULL,
-           last_access_utc INTEGER NOT NULL, has_expires INTEGER NOT NULL,
-           is_persistent INTEGER NOT NULL, priority INTEGER NOT NULL, samesite INTEGER NOT NULL,
-           source_scheme INTEGER NOT NULL, source_port INTEGER NOT NULL,
-           last_update_utc INTEGER NOT NULL, source_type INTEGER NOT NULL,
-           has_cross_site_ancestor INTEGER NOT NULL);",
-    )
-    .unwrap();
-    c.execute(
-        "INSERT INTO meta VALUES ('version', ?1), ('last_compatible_version', ?1)",
-        [version.to_string()],
-    )
-    .unwrap();
-    // A year from now, in µs since 1601.
-    let expires = 11_644_473_600_000_000i64
-        + (std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_micros() as i64)
-        + 365 * 86_400 * 1_000_000;
-    for (i, r) in rows.iter().enumerate() {
-        c.execute(
-            "INSERT INTO cookies VALUES (?1, ?2, ?3, ?4, ?5, ?6, '/', ?7, 1, 0, ?1, 1, 1, 1, 0, 2, 443, ?1, 1, 0)",
-            rusqlite::params![
-                13_000_000_000_000_000i64 + i as i64,
-                r.host,
-                r.partition,
-                r.name,
-                r.value,
-                r.encrypted,
-                expires,
-            ],
-        )
-        .unwrap();
-    }
-    path
 }
 
 /// What the import of `opts` stores nothing beyond: a convenience to assert errors.
