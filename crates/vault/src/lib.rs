@@ -136,3 +136,28 @@ pub struct UnlockTiming {
     /// Everything else.
     pub other: std::time::Duration,
 }
+
+/// The encodings of snapshot bodies, shared with the remote store (`remote-format.md` 5: a
+/// body on the remote is exactly the vault's body plaintext, so a snapshot's content hash is
+/// the same everywhere).
+pub mod body {
+    pub use crate::codec::{content_hash, decode_state, encode_state};
+    /// The snapshot schema this build writes (`vault-format.md` 6.1).
+    pub const SCHEMA_VERSION: u16 = crate::codec::RECORD_SCHEMA_VERSION;
+}
+
+impl Vault {
+    /// A key for a purpose outside the vault file, derived from the master key:
+    /// HMAC-SHA256(key = MK, message = `label`). `label` must start with `pvault/` and must
+    /// not be a label the vault itself uses (`vault-format.md` 5); the remote store's local
+    /// state uses `pvault/remote/v1/local-state`. `Locked` when locked.
+    pub fn derived_key(&self, label: &str) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+        if !label.starts_with("pvault/") || label.starts_with("pvault/v1/") {
+            return Err(VaultError::InvalidArgument {
+                what: "derived key label",
+                reason: "must start with pvault/ and not be one of the vault's own".into(),
+            });
+        }
+        self.with_keys(|k| Ok(zeroize::Zeroizing::new(*k.mk.derive(label.as_bytes()).expose())))
+    }
+}
