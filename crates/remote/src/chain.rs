@@ -7,36 +7,69 @@ use crate::error::{RemoteError, Result, Tamper};
 use crate::{Head, Link, RemoteInfo};
 
 /// Checks that `rows` (any order) are the chain `head` describes; returns them by seq.
-pub(crate) fn verify(profile: &str, head: &Head, mut rows: Vec<RemoteInfo>) -> Result<Vec<RemoteInfo>> {
+pub(crate) fn verify(
+    profile: &str,
+    head: &Head,
+    mut rows: Vec<RemoteInfo>,
+) -> Result<Vec<RemoteInfo>> {
     let bad = |k: Tamper, d: String| Err(RemoteError::tampered(profile, k, d));
     rows.sort_by_key(|r| r.seq);
     if let Some(w) = rows.windows(2).find(|w| w[0].seq == w[1].seq) {
-        return bad(Tamper::Reordered, format!("two records claim seq {}", w[0].seq));
+        return bad(
+            Tamper::Reordered,
+            format!("two records claim seq {}", w[0].seq),
+        );
     }
     if let Some(r) = rows.iter().find(|r| r.seq >= head.next_seq) {
         return bad(
             Tamper::RolledBack,
-            format!("record seq {} is not below the head's next seq {}: the head is older than the records", r.seq, head.next_seq),
+            format!(
+                "record seq {} is not below the head's next seq {}: the head is older than the records",
+                r.seq, head.next_seq
+            ),
         );
     }
     match (rows.last(), &head.latest) {
         (None, None) => {}
         (Some(top), Some(l)) if top.seq == l.seq && top.content_hash == l.content_hash => {}
         (Some(top), Some(l)) if top.seq > l.seq => {
-            return bad(Tamper::RolledBack, format!("record seq {} is above the head (seq {})", top.seq, l.seq));
+            return bad(
+                Tamper::RolledBack,
+                format!("record seq {} is above the head (seq {})", top.seq, l.seq),
+            );
         }
         (Some(top), Some(l)) if top.seq == l.seq => {
-            return bad(Tamper::ContentMismatch, format!("the newest record (seq {}) is not the head's content", top.seq));
+            return bad(
+                Tamper::ContentMismatch,
+                format!(
+                    "the newest record (seq {}) is not the head's content",
+                    top.seq
+                ),
+            );
         }
-        (_, Some(l)) => return bad(Tamper::Missing, format!("the head (seq {}) has no record", l.seq)),
+        (_, Some(l)) => {
+            return bad(
+                Tamper::Missing,
+                format!("the head (seq {}) has no record", l.seq),
+            );
+        }
         (Some(top), None) => {
-            return bad(Tamper::Unexpected, format!("record seq {} exists but the head says the history is empty", top.seq));
+            return bad(
+                Tamper::Unexpected,
+                format!(
+                    "record seq {} exists but the head says the history is empty",
+                    top.seq
+                ),
+            );
         }
     }
     let mut below: Option<Link> = head.anchor.clone();
     for r in &rows {
         if r.prev != below {
-            let (want, got) = (below.as_ref().map(|l| l.seq), r.prev.as_ref().map(|l| l.seq));
+            let (want, got) = (
+                below.as_ref().map(|l| l.seq),
+                r.prev.as_ref().map(|l| l.seq),
+            );
             let kind = match (want, got) {
                 (Some(w), Some(g)) if g > w => Tamper::Missing,
                 (None, Some(_)) => Tamper::Missing,
@@ -47,7 +80,10 @@ pub(crate) fn verify(profile: &str, head: &Head, mut rows: Vec<RemoteInfo>) -> R
             };
             return bad(
                 kind,
-                format!("record seq {} links to {:?}, the chain has {:?} below it", r.seq, got, want),
+                format!(
+                    "record seq {} links to {:?}, the chain has {:?} below it",
+                    r.seq, got, want
+                ),
             );
         }
         below = Some(r.link());
@@ -60,7 +96,11 @@ pub(crate) fn verify(profile: &str, head: &Head, mut rows: Vec<RemoteInfo>) -> R
         };
         return bad(
             kind,
-            format!("{} records, the head counts {}", rows.len(), head.snapshot_count),
+            format!(
+                "{} records, the head counts {}",
+                rows.len(),
+                head.snapshot_count
+            ),
         );
     }
     Ok(rows)
@@ -94,7 +134,12 @@ pub(crate) struct Plan {
 
 /// Plans appending `new` (infos without seq/prev yet, with their session ids) to the chain
 /// `rows` of `head`, as the vault appends (`vault-format.md` 7.2).
-pub(crate) fn plan(head: &Head, rows: Vec<RemoteInfo>, new: Vec<RemoteInfo>, retention: u64) -> Plan {
+pub(crate) fn plan(
+    head: &Head,
+    rows: Vec<RemoteInfo>,
+    new: Vec<RemoteInfo>,
+    retention: u64,
+) -> Plan {
     let mut list: Vec<Planned> = rows
         .into_iter()
         .map(|info| Planned {
@@ -110,7 +155,8 @@ pub(crate) fn plan(head: &Head, rows: Vec<RemoteInfo>, new: Vec<RemoteInfo>, ret
         if let Some(sid) = info.session_id.clone() {
             // The session's earlier checkpoints go; the row above each is relinked.
             while let Some(pos) = list.iter().position(|p| {
-                p.info.kind == SnapshotKind::Checkpoint && p.info.session_id.as_deref() == Some(&sid)
+                p.info.kind == SnapshotKind::Checkpoint
+                    && p.info.session_id.as_deref() == Some(&sid)
             }) {
                 let removed = list.remove(pos);
                 if let Some(above) = list.get_mut(pos) {
@@ -124,7 +170,10 @@ pub(crate) fn plan(head: &Head, rows: Vec<RemoteInfo>, new: Vec<RemoteInfo>, ret
         }
         info.seq = next_seq;
         next_seq += 1;
-        info.prev = list.last().map(|p| p.info.link()).or_else(|| anchor.clone());
+        info.prev = list
+            .last()
+            .map(|p| p.info.link())
+            .or_else(|| anchor.clone());
         list.push(Planned {
             info,
             new: Some(i),
@@ -209,10 +258,23 @@ mod tests {
             3,
         );
         let (h1, rows) = apply(&h0, &p);
-        assert_eq!(rows.iter().map(|r| r.content_hash.as_str()).collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(
+            rows.iter()
+                .map(|r| r.content_hash.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "c"]
+        );
         let rows = verify("p", &h1, rows).unwrap();
         // Final save of s1 removes checkpoint c; retention 2 prunes nothing more.
-        let p = plan(&h1, rows, vec![info(0, "d", SnapshotKind::SessionSave, Some("s1")), info(0, "e", SnapshotKind::Capture, None)], 2);
+        let p = plan(
+            &h1,
+            rows,
+            vec![
+                info(0, "d", SnapshotKind::SessionSave, Some("s1")),
+                info(0, "e", SnapshotKind::Capture, None),
+            ],
+            2,
+        );
         assert_eq!(p.deleted.len(), 2, "checkpoint c and, by retention, a");
         let (h2, rows) = apply(&h1, &p);
         let rows = verify("p", &h2, rows).unwrap();
@@ -220,12 +282,30 @@ mod tests {
         assert_eq!(h2.anchor.as_ref().unwrap().content_hash, "a");
         // Dropping, reordering, or an older head are each found.
         let e = verify("p", &h2, rows[1..].to_vec()).unwrap_err();
-        assert!(matches!(e, RemoteError::Tampered { kind: Tamper::Missing | Tamper::AnchorMismatch, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                RemoteError::Tampered {
+                    kind: Tamper::Missing | Tamper::AnchorMismatch,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let mut older = h2.clone();
         older.next_seq = 5;
         older.latest = Some(rows[0].link());
         older.snapshot_count = 1;
         let e = verify("p", &older, rows.clone()).unwrap_err();
-        assert!(matches!(e, RemoteError::Tampered { kind: Tamper::RolledBack, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                RemoteError::Tampered {
+                    kind: Tamper::RolledBack,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 }

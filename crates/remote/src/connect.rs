@@ -107,12 +107,20 @@ impl Target {
                                 "sslmode=verify-ca is not supported: use verify-full (it also checks the host name)",
                             ));
                         }
-                        _ => return Err(bad("sslmode must be disable, prefer, require or verify-full")),
+                        _ => {
+                            return Err(bad(
+                                "sslmode must be disable, prefer, require or verify-full",
+                            ));
+                        }
                     })
                 }
                 "sslrootcert" => root_cert = Some(std::path::PathBuf::from(v)),
                 "passfile" => passfile = Some(std::path::PathBuf::from(v)),
-                "password" => return Err(bad("it carries a password parameter: remove it (use PGPASSWORD, ~/.pgpass or the prompt)")),
+                "password" => {
+                    return Err(bad(
+                        "it carries a password parameter: remove it (use PGPASSWORD, ~/.pgpass or the prompt)",
+                    ));
+                }
                 _ => kept.push(pair),
             }
         }
@@ -125,7 +133,9 @@ impl Target {
             .parse()
             .map_err(|e: tokio_postgres::Error| bad(&e.to_string()))?;
         if config.get_hosts().is_empty() {
-            return Err(bad("it names no host (postgres://ROLE@HOST[:PORT]/DATABASE)"));
+            return Err(bad(
+                "it names no host (postgres://ROLE@HOST[:PORT]/DATABASE)",
+            ));
         }
         if config.get_user().is_none() {
             return Err(bad("it names no role (postgres://ROLE@HOST/DATABASE)"));
@@ -186,13 +196,21 @@ impl Target {
             .passfile
             .clone()
             .or_else(|| std::env::var_os("PGPASSFILE").map(Into::into))
-            .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pgpass")))?;
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pgpass"))
+            })?;
         let text = Zeroizing::new(std::fs::read_to_string(path).ok()?);
         let host = match self.config.get_hosts().first()? {
             Host::Tcp(h) => h.clone(),
             Host::Unix(_) => "localhost".into(),
         };
-        let port = self.config.get_ports().first().copied().unwrap_or(5432).to_string();
+        let port = self
+            .config
+            .get_ports()
+            .first()
+            .copied()
+            .unwrap_or(5432)
+            .to_string();
         let want = [host.as_str(), port.as_str(), self.dbname(), self.role()];
         for line in text.lines() {
             if line.starts_with('#') || line.trim().is_empty() {
@@ -238,10 +256,7 @@ impl Target {
             }
             mode => {
                 let tls = self.rustls(mode)?;
-                let (client, conn) = config
-                    .connect(tls)
-                    .await
-                    .map_err(|e| self.connect_err(e))?;
+                let (client, conn) = config.connect(tls).await.map_err(|e| self.connect_err(e))?;
                 tokio::spawn(async move {
                     let _ = conn.await;
                 });
@@ -264,9 +279,11 @@ impl Target {
             match &self.root_cert {
                 Some(path) => {
                     use rustls_pki_types::pem::PemObject as _;
-                    let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
-                        .map_err(|e| RemoteError::InvalidUrl {
-                            reason: format!("sslrootcert {}: {e}", path.display()),
+                    let certs =
+                        rustls_pki_types::CertificateDer::pem_file_iter(path).map_err(|e| {
+                            RemoteError::InvalidUrl {
+                                reason: format!("sslrootcert {}: {e}", path.display()),
+                            }
                         })?;
                     for c in certs {
                         let c = c.map_err(|e| RemoteError::InvalidUrl {
@@ -306,7 +323,9 @@ pub(crate) fn db_error(t: &Target, e: tokio_postgres::Error) -> RemoteError {
     use tokio_postgres::error::SqlState;
     if let Some(db) = e.as_db_error() {
         let code = db.code();
-        if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+        if *code == SqlState::INVALID_PASSWORD
+            || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        {
             return RemoteError::WrongPassword {
                 target: t.host_port(),
                 role: t.role().to_owned(),
@@ -393,7 +412,12 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         cert: &rustls_pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -402,7 +426,12 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         cert: &rustls_pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
@@ -421,7 +450,12 @@ mod tests {
         assert_eq!(t.host_port(), "127.0.0.1:5999");
         let t = Target::parse("postgresql://pv@db.example.com/db?sslmode=verify-full").unwrap();
         assert_eq!(t.tls, Tls::VerifyFull);
-        assert_eq!(Target::parse("postgres://pv@db.example.com/db").unwrap().tls, Tls::Prefer);
+        assert_eq!(
+            Target::parse("postgres://pv@db.example.com/db")
+                .unwrap()
+                .tls,
+            Tls::Prefer
+        );
         for bad in [
             "mysql://x@h/db",
             "postgres://pv:secret@h/db",

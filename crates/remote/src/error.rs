@@ -87,13 +87,17 @@ pub enum RemoteError {
         what: String,
     },
     /// The database holds another tool's tables, or a `pvault_store` that is not ours.
-    #[error("the database is not a pvault remote store: {detail}; give pvault an empty database (or schema) of its own")]
+    #[error(
+        "the database is not a pvault remote store: {detail}; give pvault an empty database (or schema) of its own"
+    )]
     NotAStore {
         /// What was found (table names only).
         detail: String,
     },
     /// The store was created or migrated by a newer pvault.
-    #[error("the remote store has schema version {found}; this pvault knows up to {known}: upgrade pvault on this machine")]
+    #[error(
+        "the remote store has schema version {found}; this pvault knows up to {known}: upgrade pvault on this machine"
+    )]
     NewerSchema {
         /// The store's version.
         found: i32,
@@ -111,7 +115,9 @@ pub enum RemoteError {
         expires_in_ms: u64,
     },
     /// The caller's lease expired or was taken: its write is refused (fencing).
-    #[error("the lease on profile {profile} expired or was taken (fencing number {fence} is stale): another machine may have written; the save is kept locally")]
+    #[error(
+        "the lease on profile {profile} expired or was taken (fencing number {fence} is stale): another machine may have written; the save is kept locally"
+    )]
     LeaseLost {
         /// The profile.
         profile: String,
@@ -119,13 +125,17 @@ pub enum RemoteError {
         fence: u64,
     },
     /// The remote head moved since it was read: the write would overwrite a newer save.
-    #[error("the remote history of profile {profile} moved since this vault last read it; the save is kept locally and not pushed (pull, then save again)")]
+    #[error(
+        "the remote history of profile {profile} moved since this vault last read it; the save is kept locally and not pushed (pull, then save again)"
+    )]
     HeadMoved {
         /// The profile.
         profile: String,
     },
     /// A profile name already on the remote.
-    #[error("profile {name} already exists on the remote; pull it instead (pvault profile pull {name} --remote …)")]
+    #[error(
+        "profile {name} already exists on the remote; pull it instead (pvault profile pull {name} --remote …)"
+    )]
     NameTaken {
         /// The name.
         name: String,

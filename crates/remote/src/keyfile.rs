@@ -36,9 +36,17 @@ pub struct Argon2Params {
 
 impl Argon2Params {
     /// RFC 9106's second recommended setting: the default for exports.
-    pub const DEFAULT: Argon2Params = Argon2Params { m_kib: 65536, t: 3, p: 4 };
+    pub const DEFAULT: Argon2Params = Argon2Params {
+        m_kib: 65536,
+        t: 3,
+        p: 4,
+    };
     /// The OWASP minimum (tests).
-    pub const MINIMUM: Argon2Params = Argon2Params { m_kib: 19456, t: 2, p: 1 };
+    pub const MINIMUM: Argon2Params = Argon2Params {
+        m_kib: 19456,
+        t: 2,
+        p: 1,
+    };
 
     fn check(&self) -> Result<()> {
         let refuse = |r: &str| Err(RemoteError::KdfRefused { reason: r.into() });
@@ -99,41 +107,75 @@ fn aad(store: &Id, kdf_id: u8, m: u32, t: u32, p: u32, salt: &[u8]) -> Vec<u8> {
 
 fn argon2(pass: &str, salt: &[u8], prm: Argon2Params) -> Result<Key> {
     prm.check()?;
-    let params = argon2::Params::new(prm.m_kib, prm.t, prm.p, Some(32))
-        .map_err(|e| RemoteError::KdfRefused { reason: e.to_string() })?;
+    let params = argon2::Params::new(prm.m_kib, prm.t, prm.p, Some(32)).map_err(|e| {
+        RemoteError::KdfRefused {
+            reason: e.to_string(),
+        }
+    })?;
     let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut out = Zeroizing::new([0u8; 32]);
     a.hash_password_into(pass.as_bytes(), salt, out.as_mut())
-        .map_err(|e| RemoteError::KdfRefused { reason: e.to_string() })?;
+        .map_err(|e| RemoteError::KdfRefused {
+            reason: e.to_string(),
+        })?;
     Ok(Key(out))
 }
 
 fn hkdf(file: &[u8], salt: &[u8]) -> Result<Key> {
     if file.len() < 32 {
-        return Err(RemoteError::BadKeyFile { reason: "the protecting key file is shorter than 32 bytes".into() });
+        return Err(RemoteError::BadKeyFile {
+            reason: "the protecting key file is shorter than 32 bytes".into(),
+        });
     }
     if file.len() > 1 << 20 {
-        return Err(RemoteError::BadKeyFile { reason: "the protecting key file is larger than 1 MiB".into() });
+        return Err(RemoteError::BadKeyFile {
+            reason: "the protecting key file is larger than 1 MiB".into(),
+        });
     }
     let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(salt), file);
     let mut out = Zeroizing::new([0u8; 32]);
-    hk.expand(crypto::LABEL_EXPORT, out.as_mut()).expect("32 bytes is a valid HKDF length");
+    hk.expand(crypto::LABEL_EXPORT, out.as_mut())
+        .expect("32 bytes is a valid HKDF length");
     Ok(Key(out))
 }
 
 /// Writes the export document of `team` for store `store`.
-pub fn export(team: &Key, store: &Id, protector: &Protector<'_>, params: Argon2Params) -> Result<Vec<u8>> {
-    let mut salt = vec![0u8; if matches!(protector, Protector::Passphrase(_)) { 16 } else { 32 }];
+pub fn export(
+    team: &Key,
+    store: &Id,
+    protector: &Protector<'_>,
+    params: Argon2Params,
+) -> Result<Vec<u8>> {
+    let mut salt = vec![
+        0u8;
+        if matches!(protector, Protector::Passphrase(_)) {
+            16
+        } else {
+            32
+        }
+    ];
     getrandom::fill(&mut salt).map_err(|e| RemoteError::Random(e.to_string()))?;
     let (kek, kdf, a) = match protector {
         Protector::Passphrase(p) => (
             argon2(p, &salt, params)?,
-            Kdf { id: 1, m_kib: Some(params.m_kib.into()), t: Some(params.t.into()), p: Some(params.p.into()), salt: B64.encode(&salt) },
+            Kdf {
+                id: 1,
+                m_kib: Some(params.m_kib.into()),
+                t: Some(params.t.into()),
+                p: Some(params.p.into()),
+                salt: B64.encode(&salt),
+            },
             aad(store, 1, params.m_kib, params.t, params.p, &salt),
         ),
         Protector::KeyFile(f) => (
             hkdf(f, &salt)?,
-            Kdf { id: 2, m_kib: None, t: None, p: None, salt: B64.encode(&salt) },
+            Kdf {
+                id: 2,
+                m_kib: None,
+                t: None,
+                p: None,
+                salt: B64.encode(&salt),
+            },
             aad(store, 2, 0, 0, 0, &salt),
         ),
     };
@@ -157,16 +199,29 @@ pub fn import(doc: &[u8], protector: &Protector<'_>) -> Result<(Id, Key)> {
     if doc.len() > 64 * 1024 {
         return Err(bad("larger than 64 KiB: not a team-key file"));
     }
-    let f: File = serde_json::from_slice(doc).map_err(|_| bad("not a pvault team-key file (JSON with format pvault-team-key)"))?;
+    let f: File = serde_json::from_slice(doc)
+        .map_err(|_| bad("not a pvault team-key file (JSON with format pvault-team-key)"))?;
     if f.format != "pvault-team-key" {
         return Err(bad("not a pvault team-key file"));
     }
     if f.version != 1 {
-        return Err(RemoteError::KdfRefused { reason: format!("team-key file version {} is unknown to this pvault", f.version) });
+        return Err(RemoteError::KdfRefused {
+            reason: format!(
+                "team-key file version {} is unknown to this pvault",
+                f.version
+            ),
+        });
     }
-    let store: Id = hex::decode(&f.store_id).ok().and_then(|v| v.try_into().ok()).ok_or_else(|| bad("store_id is not 32 hex digits"))?;
-    let salt = B64.decode(&f.kdf.salt).map_err(|_| bad("salt is not base64"))?;
-    let sealed = B64.decode(&f.sealed).map_err(|_| bad("sealed is not base64"))?;
+    let store: Id = hex::decode(&f.store_id)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| bad("store_id is not 32 hex digits"))?;
+    let salt = B64
+        .decode(&f.kdf.salt)
+        .map_err(|_| bad("salt is not base64"))?;
+    let sealed = B64
+        .decode(&f.sealed)
+        .map_err(|_| bad("sealed is not base64"))?;
     let wrong = || RemoteError::WrongKey {
         what: match protector {
             Protector::Passphrase(_) => "the passphrase does not open this team-key file".into(),
@@ -175,18 +230,42 @@ pub fn import(doc: &[u8], protector: &Protector<'_>) -> Result<(Id, Key)> {
     };
     let (kek, a) = match (f.kdf.id, protector) {
         (1, Protector::Passphrase(p)) => {
-            let fit = |v: Option<u64>| v.and_then(|v| u32::try_from(v).ok()).ok_or_else(|| RemoteError::KdfRefused { reason: "a parameter is missing or not a u32".into() });
-            let prm = Argon2Params { m_kib: fit(f.kdf.m_kib)?, t: fit(f.kdf.t)?, p: fit(f.kdf.p)? };
+            let fit = |v: Option<u64>| {
+                v.and_then(|v| u32::try_from(v).ok())
+                    .ok_or_else(|| RemoteError::KdfRefused {
+                        reason: "a parameter is missing or not a u32".into(),
+                    })
+            };
+            let prm = Argon2Params {
+                m_kib: fit(f.kdf.m_kib)?,
+                t: fit(f.kdf.t)?,
+                p: fit(f.kdf.p)?,
+            };
             prm.check()?;
             if salt.len() != 16 {
                 return Err(bad("a passphrase salt must be 16 bytes"));
             }
-            (argon2(p, &salt, prm)?, aad(&store, 1, prm.m_kib, prm.t, prm.p, &salt))
+            (
+                argon2(p, &salt, prm)?,
+                aad(&store, 1, prm.m_kib, prm.t, prm.p, &salt),
+            )
         }
         (2, Protector::KeyFile(k)) => (hkdf(k, &salt)?, aad(&store, 2, 0, 0, 0, &salt)),
-        (1, Protector::KeyFile(_)) => return Err(bad("this file is sealed with a passphrase: give --passphrase (or the prompt), not a key file")),
-        (2, Protector::Passphrase(_)) => return Err(bad("this file is sealed with a key file: give --key-file-protector FILE")),
-        (other, _) => return Err(RemoteError::KdfRefused { reason: format!("unknown KDF id {other}") }),
+        (1, Protector::KeyFile(_)) => {
+            return Err(bad(
+                "this file is sealed with a passphrase: give --passphrase (or the prompt), not a key file",
+            ));
+        }
+        (2, Protector::Passphrase(_)) => {
+            return Err(bad(
+                "this file is sealed with a key file: give --key-file-protector FILE",
+            ));
+        }
+        (other, _) => {
+            return Err(RemoteError::KdfRefused {
+                reason: format!("unknown KDF id {other}"),
+            });
+        }
     };
     let team = crypto::open_key(&kek, &a, &sealed).ok_or_else(wrong)?;
     Ok((store, team))

@@ -44,7 +44,13 @@ impl Remote {
     /// Takes the lease of a profile for `ttl`, or `busy` naming the holder (`shown` is the
     /// profile's name in messages). One statement: exactly one of any number of contenders
     /// gets it.
-    pub async fn acquire(&self, profile_id: &str, shown: &str, holder: &Holder, ttl: Duration) -> Result<Lease> {
+    pub async fn acquire(
+        &self,
+        profile_id: &str,
+        shown: &str,
+        holder: &Holder,
+        ttl: Duration,
+    ) -> Result<Lease> {
         let p = pid(profile_id)?;
         let holder_id = crypto::random_id()?;
         let ttl_ms = ttl.as_millis() as i64;
@@ -53,12 +59,17 @@ impl Remote {
         for _ in 0..8 {
             let current: Option<i64> = self
                 .client()
-                .query_opt("SELECT fence FROM pvault_leases WHERE profile_id = $1", &[&p.as_slice()])
+                .query_opt(
+                    "SELECT fence FROM pvault_leases WHERE profile_id = $1",
+                    &[&p.as_slice()],
+                )
                 .await
                 .map_err(|e| self.err(e))?
                 .map(|r| r.get(0));
             let Some(current) = current else {
-                return Err(RemoteError::ProfileNotFound { name: shown.to_owned() });
+                return Err(RemoteError::ProfileNotFound {
+                    name: shown.to_owned(),
+                });
             };
             let next = current + 1;
             let sealed = self.seal_holder(&p, &holder_id, next as u64, holder)?;
@@ -107,7 +118,12 @@ impl Remote {
             .execute(
                 "UPDATE pvault_leases SET expires_at = now() + $4 * interval '1 millisecond' \
                  WHERE profile_id = $1 AND holder_id = $2 AND fence = $3 AND expires_at > now()",
-                &[&p.as_slice(), &lease.holder_id.as_slice(), &(lease.fence as i64), &(lease.ttl.as_millis() as f64)],
+                &[
+                    &p.as_slice(),
+                    &lease.holder_id.as_slice(),
+                    &(lease.fence as i64),
+                    &(lease.ttl.as_millis() as f64),
+                ],
             )
             .await
             .map_err(|e| self.err(e))?;
@@ -129,7 +145,11 @@ impl Remote {
             .execute(
                 "UPDATE pvault_leases SET holder_id = NULL, holder = NULL, expires_at = now() \
                  WHERE profile_id = $1 AND holder_id = $2 AND fence = $3",
-                &[&p.as_slice(), &lease.holder_id.as_slice(), &(lease.fence as i64)],
+                &[
+                    &p.as_slice(),
+                    &lease.holder_id.as_slice(),
+                    &(lease.fence as i64),
+                ],
             )
             .await
             .map_err(|e| self.err(e))?;

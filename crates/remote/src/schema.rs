@@ -15,7 +15,11 @@ const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../sql/v1.sql"))];
 
 /// The SQL that creates the current schema (for administrators and the docs' test).
 pub fn schema_sql() -> String {
-    MIGRATIONS.iter().map(|(_, s)| *s).collect::<Vec<_>>().join("\n")
+    MIGRATIONS
+        .iter()
+        .map(|(_, s)| *s)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Our tables.
@@ -56,10 +60,7 @@ async fn tables(t: &Target, c: &impl tokio_postgres::GenericClient) -> Result<Ve
 }
 
 /// Reads what is in the database (3.1 steps 1–3), writing nothing.
-pub(crate) async fn recognise(
-    t: &Target,
-    c: &impl tokio_postgres::GenericClient,
-) -> Result<Found> {
+pub(crate) async fn recognise(t: &Target, c: &impl tokio_postgres::GenericClient) -> Result<Found> {
     let schema: Option<String> = c
         .query_one("SELECT current_schema()::text", &[])
         .await
@@ -71,7 +72,10 @@ pub(crate) async fn recognise(
         });
     }
     let all = tables(t, c).await?;
-    let foreign: Vec<&String> = all.iter().filter(|n| !TABLES.contains(&n.as_str())).collect();
+    let foreign: Vec<&String> = all
+        .iter()
+        .filter(|n| !TABLES.contains(&n.as_str()))
+        .collect();
     let ours = all.len() - foreign.len();
     if !foreign.is_empty() {
         let shown: Vec<&str> = foreign.iter().take(5).map(|s| s.as_str()).collect();
@@ -148,7 +152,11 @@ pub(crate) async fn create(t: &Target, c: &mut Client, team: &Key) -> Result<Id>
                 }
             }
             let id = crypto::random_id()?;
-            let check = crypto::seal(team, &crypto::aad_key_check(&id), crypto::KEY_CHECK_PLAINTEXT)?;
+            let check = crypto::seal(
+                team,
+                &crypto::aad_key_check(&id),
+                crypto::KEY_CHECK_PLAINTEXT,
+            )?;
             tx.execute(
                 "INSERT INTO pvault_store (magic, schema_version, store_id, created_at, key_check) \
                  VALUES ('pvault-remote-store', $1, $2, $3, $4)",

@@ -140,10 +140,19 @@ impl Remote {
         password: Option<Zeroizing<String>>,
         key: KeyChoice,
     ) -> Result<(Remote, Key)> {
-        let mut client = target.connect(password.as_deref().map(String::as_str)).await?;
+        let mut client = target
+            .connect(password.as_deref().map(String::as_str))
+            .await?;
         let found = schema::recognise(target, &client).await?;
         let (store_id, team, created, version) = match (found, key) {
-            (Found::Store { store_id, schema_version, key_check }, KeyChoice::Existing(k)) => {
+            (
+                Found::Store {
+                    store_id,
+                    schema_version,
+                    key_check,
+                },
+                KeyChoice::Existing(k),
+            ) => {
                 check_key(&k, &store_id, &key_check)?;
                 (store_id, k, false, schema_version)
             }
@@ -154,7 +163,8 @@ impl Remote {
             }
             (Found::Empty { .. }, KeyChoice::Existing(_)) => {
                 return Err(RemoteError::WrongKey {
-                    what: "the key file belongs to another remote store: this database holds none".into(),
+                    what: "the key file belongs to another remote store: this database holds none"
+                        .into(),
                 });
             }
             (Found::Empty { .. }, KeyChoice::CreateIfEmpty) => {
@@ -162,8 +172,15 @@ impl Remote {
                 let id = schema::create(target, &mut client, &k).await?;
                 // Another client may have created it first: then our new key is not its key.
                 let found = schema::recognise(target, &client).await?;
-                let Found::Store { key_check, schema_version, .. } = found else {
-                    return Err(RemoteError::Database { detail: "the store vanished after creation".into() });
+                let Found::Store {
+                    key_check,
+                    schema_version,
+                    ..
+                } = found
+                else {
+                    return Err(RemoteError::Database {
+                        detail: "the store vanished after creation".into(),
+                    });
                 };
                 check_key(&k, &id, &key_check).map_err(|_| RemoteError::WrongKey {
                     what: "another machine created this remote store at the same moment: bring its team key (remote add … --key-file FILE)".into(),
@@ -205,7 +222,12 @@ impl Remote {
 
     /// A new connection to the same store with the same key and password.
     pub async fn reconnect(&self) -> Result<Remote> {
-        let (r, _) = Remote::connect(&self.target, self.password.clone(), KeyChoice::Existing(self.team.clone())).await?;
+        let (r, _) = Remote::connect(
+            &self.target,
+            self.password.clone(),
+            KeyChoice::Existing(self.team.clone()),
+        )
+        .await?;
         Ok(r)
     }
 
@@ -218,18 +240,54 @@ impl Remote {
     }
 
     fn dk(&self, profile: &Id, wrapped: &[u8], name: &str) -> Result<Key> {
-        crypto::open_key(&self.team, &crypto::aad_dk(&self.store_id, profile, KEY_VERSION as u32), wrapped)
-            .ok_or_else(|| RemoteError::tampered(name, Tamper::Unreadable, "the profile's data key does not open"))
+        crypto::open_key(
+            &self.team,
+            &crypto::aad_dk(&self.store_id, profile, KEY_VERSION as u32),
+            wrapped,
+        )
+        .ok_or_else(|| {
+            RemoteError::tampered(
+                name,
+                Tamper::Unreadable,
+                "the profile's data key does not open",
+            )
+        })
     }
 
-    fn open_head(&self, profile: &Id, dk: &Key, head_id: &[u8], fence: i64, sealed: &[u8], updated_at: i64, shown: &str) -> Result<Head> {
-        let hid: Id = head_id.try_into().map_err(|_| RemoteError::tampered(shown, Tamper::Edited, "head_id is not 16 bytes"))?;
-        let pt = crypto::open(dk, &crypto::aad_head(&self.store_id, profile, &hid, fence as u64), sealed)
-            .ok_or_else(|| RemoteError::tampered(shown, Tamper::Unreadable, "the head does not open (edited, or put back under another write)"))?;
-        let head: Head = decode_versioned(crate::HEAD_VERSION, &pt)
-            .ok_or_else(|| RemoteError::tampered(shown, Tamper::Unreadable, "the head does not decode"))?;
+    fn open_head(
+        &self,
+        profile: &Id,
+        dk: &Key,
+        head_id: &[u8],
+        fence: i64,
+        sealed: &[u8],
+        updated_at: i64,
+        shown: &str,
+    ) -> Result<Head> {
+        let hid: Id = head_id
+            .try_into()
+            .map_err(|_| RemoteError::tampered(shown, Tamper::Edited, "head_id is not 16 bytes"))?;
+        let pt = crypto::open(
+            dk,
+            &crypto::aad_head(&self.store_id, profile, &hid, fence as u64),
+            sealed,
+        )
+        .ok_or_else(|| {
+            RemoteError::tampered(
+                shown,
+                Tamper::Unreadable,
+                "the head does not open (edited, or put back under another write)",
+            )
+        })?;
+        let head: Head = decode_versioned(crate::HEAD_VERSION, &pt).ok_or_else(|| {
+            RemoteError::tampered(shown, Tamper::Unreadable, "the head does not decode")
+        })?;
         if head.updated_at != updated_at {
-            return Err(RemoteError::tampered(shown, Tamper::Edited, "updated_at differs from the sealed head"));
+            return Err(RemoteError::tampered(
+                shown,
+                Tamper::Edited,
+                "updated_at differs from the sealed head",
+            ));
         }
         Ok(head)
     }
@@ -244,12 +302,26 @@ impl Remote {
         let mut out = Vec::new();
         for r in rows {
             let id: Vec<u8> = r.get(0);
-            let pid: Id = id.as_slice().try_into().map_err(|_| RemoteError::tampered("?", Tamper::Edited, "a profile id is not 16 bytes"))?;
+            let pid: Id = id.as_slice().try_into().map_err(|_| {
+                RemoteError::tampered("?", Tamper::Edited, "a profile id is not 16 bytes")
+            })?;
             let shown = hex::encode(pid);
             let dk = self.dk(&pid, r.get::<_, &[u8]>(1), &shown)?;
-            let head = self.open_head(&pid, &dk, r.get::<_, &[u8]>(2), r.get(4), r.get::<_, &[u8]>(3), r.get(5), &shown)?;
+            let head = self.open_head(
+                &pid,
+                &dk,
+                r.get::<_, &[u8]>(2),
+                r.get(4),
+                r.get::<_, &[u8]>(3),
+                r.get(5),
+                &shown,
+            )?;
             if crypto::name_hash(&self.team, &head.name).as_slice() != r.get::<_, &[u8]>(6) {
-                return Err(RemoteError::tampered(&shown, Tamper::Edited, "the name index points elsewhere"));
+                return Err(RemoteError::tampered(
+                    &shown,
+                    Tamper::Edited,
+                    "the name index points elsewhere",
+                ));
             }
             out.push(RemoteProfile {
                 id: shown,
@@ -266,7 +338,10 @@ impl Remote {
         let hash = crypto::name_hash(&self.team, name);
         let row = self
             .client
-            .query_opt("SELECT profile_id FROM pvault_profiles WHERE name_hash = $1", &[&hash.as_slice()])
+            .query_opt(
+                "SELECT profile_id FROM pvault_profiles WHERE name_hash = $1",
+                &[&hash.as_slice()],
+            )
             .await
             .map_err(|e| self.err(e))?;
         let Some(row) = row else { return Ok(None) };
@@ -274,7 +349,11 @@ impl Remote {
         let p = self.profiles().await?.into_iter().find(|p| p.id == id);
         match p {
             Some(p) if p.head.name == name => Ok(Some(p)),
-            _ => Err(RemoteError::tampered(name, Tamper::Edited, "the name index points elsewhere")),
+            _ => Err(RemoteError::tampered(
+                name,
+                Tamper::Edited,
+                "the name index points elsewhere",
+            )),
         }
     }
 
@@ -331,7 +410,11 @@ impl Remote {
     ) -> Result<Pulled> {
         let pid = crypto::random_id()?;
         let dk = Key::random()?;
-        let wrapped = crypto::seal(&self.team, &crypto::aad_dk(&self.store_id, &pid, KEY_VERSION as u32), dk.expose())?;
+        let wrapped = crypto::seal(
+            &self.team,
+            &crypto::aad_dk(&self.store_id, &pid, KEY_VERSION as u32),
+            dk.expose(),
+        )?;
         let empty = Head {
             name: name.to_owned(),
             next_seq: 1,
@@ -344,17 +427,36 @@ impl Remote {
         let hash = crypto::name_hash(&self.team, name);
         let store_id = self.store_id;
         let target = self.target.clone();
-        let tx = self.client.transaction().await.map_err(|e| db_error(&target, e))?;
+        let tx = self
+            .client
+            .transaction()
+            .await
+            .map_err(|e| db_error(&target, e))?;
         let taken = tx
-            .query_opt("SELECT 1 FROM pvault_profiles WHERE name_hash = $1 FOR UPDATE", &[&hash.as_slice()])
+            .query_opt(
+                "SELECT 1 FROM pvault_profiles WHERE name_hash = $1 FOR UPDATE",
+                &[&hash.as_slice()],
+            )
             .await
             .map_err(|e| db_error(&target, e))?;
         if taken.is_some() {
-            return Err(RemoteError::NameTaken { name: name.to_owned() });
+            return Err(RemoteError::NameTaken {
+                name: name.to_owned(),
+            });
         }
         let head_id = crypto::random_id()?;
         let now = crate::now_ms();
-        let sealed_head = crypto::seal(&dk, &crypto::aad_head(&store_id, &pid, &head_id, 0), &encode_versioned(crate::HEAD_VERSION, &Head { updated_at: now, ..empty.clone() }))?;
+        let sealed_head = crypto::seal(
+            &dk,
+            &crypto::aad_head(&store_id, &pid, &head_id, 0),
+            &encode_versioned(
+                crate::HEAD_VERSION,
+                &Head {
+                    updated_at: now,
+                    ..empty.clone()
+                },
+            ),
+        )?;
         let inserted = tx
             .execute(
                 "INSERT INTO pvault_profiles (profile_id, name_hash, key_version, wrapped_dk, head_id, head, fence, created_at, updated_at) \
@@ -364,7 +466,9 @@ impl Remote {
             .await
             .map_err(|e| db_error(&target, e))?;
         if inserted == 0 {
-            return Err(RemoteError::NameTaken { name: name.to_owned() });
+            return Err(RemoteError::NameTaken {
+                name: name.to_owned(),
+            });
         }
         tx.execute(
             "INSERT INTO pvault_leases (profile_id, fence, acquired_at, expires_at) VALUES ($1, 1, now(), now())",
@@ -372,8 +476,24 @@ impl Remote {
         )
         .await
         .map_err(|e| db_error(&target, e))?;
-        let empty = Head { updated_at: now, ..empty };
-        let pulled = write_chain(&tx, &store_id, &pid, &dk, &empty, vec![], snapshots, 0, writer, retention, name).await?;
+        let empty = Head {
+            updated_at: now,
+            ..empty
+        };
+        let pulled = write_chain(
+            &tx,
+            &store_id,
+            &pid,
+            &dk,
+            &empty,
+            vec![],
+            snapshots,
+            0,
+            writer,
+            retention,
+            name,
+        )
+        .await?;
         tx.commit().await.map_err(|e| db_error(&target, e))?;
         Ok(pulled)
     }
@@ -389,7 +509,15 @@ impl Remote {
     ) -> Result<Pulled> {
         let pid = parse_id(profile_id)?;
         let tx_client = &self.client;
-        let (head, head_id, dk, chain) = read_chain(tx_client, &self.target, &self.team, &self.store_id, &pid, false).await?;
+        let (head, head_id, dk, chain) = read_chain(
+            tx_client,
+            &self.target,
+            &self.team,
+            &self.store_id,
+            &pid,
+            false,
+        )
+        .await?;
         check_memory(profile_id, &head, &head_id, memory)?;
         let want: Vec<Vec<u8>> = chain
             .iter()
@@ -407,21 +535,50 @@ impl Remote {
                 .await
                 .map_err(|e| self.err(e))?;
             for r in rows {
-                let sid: Id = r.get::<_, &[u8]>(0).try_into().map_err(|_| RemoteError::tampered(profile_id, Tamper::Edited, "snapshot id"))?;
+                let sid: Id = r.get::<_, &[u8]>(0).try_into().map_err(|_| {
+                    RemoteError::tampered(profile_id, Tamper::Edited, "snapshot id")
+                })?;
                 let schema: i32 = r.get(1);
                 let info = chain
                     .iter()
                     .find(|i| i.id == hex::encode(sid))
-                    .ok_or_else(|| RemoteError::tampered(profile_id, Tamper::Unexpected, "a body without its info"))?;
-                let pt = crypto::open(&dk, &crypto::aad_record(&self.store_id, &pid, &sid, RECORD_BODY, schema as u16), r.get::<_, &[u8]>(2))
-                    .ok_or_else(|| RemoteError::tampered(profile_id, Tamper::Unreadable, format!("the body of seq {} does not open", info.seq)))?;
+                    .ok_or_else(|| {
+                        RemoteError::tampered(
+                            profile_id,
+                            Tamper::Unexpected,
+                            "a body without its info",
+                        )
+                    })?;
+                let pt = crypto::open(
+                    &dk,
+                    &crypto::aad_record(&self.store_id, &pid, &sid, RECORD_BODY, schema as u16),
+                    r.get::<_, &[u8]>(2),
+                )
+                .ok_or_else(|| {
+                    RemoteError::tampered(
+                        profile_id,
+                        Tamper::Unreadable,
+                        format!("the body of seq {} does not open", info.seq),
+                    )
+                })?;
                 if pvault_vault::body::content_hash(&pt) != info.content_hash {
-                    return Err(RemoteError::tampered(profile_id, Tamper::ContentMismatch, format!("the body of seq {} is not the content its info names", info.seq)));
+                    return Err(RemoteError::tampered(
+                        profile_id,
+                        Tamper::ContentMismatch,
+                        format!(
+                            "the body of seq {} is not the content its info names",
+                            info.seq
+                        ),
+                    ));
                 }
                 bodies.push((info.clone(), pt.to_vec()));
             }
             if bodies.len() != want.len() {
-                return Err(RemoteError::tampered(profile_id, Tamper::Missing, "a snapshot's body vanished between reads"));
+                return Err(RemoteError::tampered(
+                    profile_id,
+                    Tamper::Missing,
+                    "a snapshot's body vanished between reads",
+                ));
             }
             bodies.sort_by_key(|(i, _)| i.seq);
         }
@@ -451,7 +608,11 @@ impl Remote {
         let target = self.target.clone();
         let team = self.team.clone();
         let shown = lease.profile_id.clone();
-        let tx = self.client.transaction().await.map_err(|e| db_error(&target, e))?;
+        let tx = self
+            .client
+            .transaction()
+            .await
+            .map_err(|e| db_error(&target, e))?;
         let row = tx
             .query_opt(
                 "SELECT holder_id, fence, expires_at > now() FROM pvault_leases WHERE profile_id = $1 FOR UPDATE",
@@ -465,23 +626,46 @@ impl Remote {
                 && r.get::<_, bool>(2)
         });
         if !held {
-            return Err(RemoteError::LeaseLost { profile: shown, fence: lease.fence });
+            return Err(RemoteError::LeaseLost {
+                profile: shown,
+                fence: lease.fence,
+            });
         }
-        let (head, head_id, dk, chain) = read_chain(&tx, &target, &team, &store_id, &pid, true).await?;
+        let (head, head_id, dk, chain) =
+            read_chain(&tx, &target, &team, &store_id, &pid, true).await?;
         let stored_fence: i64 = tx
-            .query_one("SELECT fence FROM pvault_profiles WHERE profile_id = $1", &[&pid.as_slice()])
+            .query_one(
+                "SELECT fence FROM pvault_profiles WHERE profile_id = $1",
+                &[&pid.as_slice()],
+            )
             .await
             .map_err(|e| db_error(&target, e))?
             .get(0);
         if stored_fence as u64 > lease.fence {
-            return Err(RemoteError::LeaseLost { profile: shown, fence: lease.fence });
+            return Err(RemoteError::LeaseLost {
+                profile: shown,
+                fence: lease.fence,
+            });
         }
         if hex::encode(head_id) != expected.head_id {
             check_memory(&shown, &head, &head_id, Some(expected))?;
             return Err(RemoteError::HeadMoved { profile: head.name });
         }
         let name = head.name.clone();
-        let pulled = write_chain(&tx, &store_id, &pid, &dk, &head, chain, new, lease.fence, writer, retention, &name).await?;
+        let pulled = write_chain(
+            &tx,
+            &store_id,
+            &pid,
+            &dk,
+            &head,
+            chain,
+            new,
+            lease.fence,
+            writer,
+            retention,
+            &name,
+        )
+        .await?;
         tx.commit().await.map_err(|e| db_error(&target, e))?;
         Ok(pulled)
     }
@@ -490,18 +674,41 @@ impl Remote {
     pub async fn delete_profile(&self, lease: &Lease) -> Result<()> {
         let pid = parse_id(&lease.profile_id)?;
         self.client
-            .execute("DELETE FROM pvault_profiles WHERE profile_id = $1", &[&pid.as_slice()])
+            .execute(
+                "DELETE FROM pvault_profiles WHERE profile_id = $1",
+                &[&pid.as_slice()],
+            )
             .await
             .map_err(|e| self.err(e))?;
         Ok(())
     }
 
-    pub(crate) fn seal_holder(&self, pid: &Id, holder_id: &Id, fence: u64, h: &Holder) -> Result<Vec<u8>> {
-        crypto::seal(&self.team, &crypto::aad_holder(&self.store_id, pid, holder_id, fence), &encode_versioned(crate::HOLDER_VERSION, h))
+    pub(crate) fn seal_holder(
+        &self,
+        pid: &Id,
+        holder_id: &Id,
+        fence: u64,
+        h: &Holder,
+    ) -> Result<Vec<u8>> {
+        crypto::seal(
+            &self.team,
+            &crypto::aad_holder(&self.store_id, pid, holder_id, fence),
+            &encode_versioned(crate::HOLDER_VERSION, h),
+        )
     }
 
-    pub(crate) fn open_holder(&self, pid: &Id, holder_id: &Id, fence: u64, sealed: &[u8]) -> Option<Holder> {
-        let pt = crypto::open(&self.team, &crypto::aad_holder(&self.store_id, pid, holder_id, fence), sealed)?;
+    pub(crate) fn open_holder(
+        &self,
+        pid: &Id,
+        holder_id: &Id,
+        fence: u64,
+        sealed: &[u8],
+    ) -> Option<Holder> {
+        let pt = crypto::open(
+            &self.team,
+            &crypto::aad_holder(&self.store_id, pid, holder_id, fence),
+            sealed,
+        )?;
         decode_versioned(crate::HOLDER_VERSION, &pt)
     }
 }
@@ -519,7 +726,11 @@ fn check_memory(shown: &str, head: &Head, head_id: &Id, memory: Option<&Memory>)
     let Some(m) = memory else { return Ok(()) };
     if hex::encode(head_id) == m.head_id {
         if head.next_seq != m.next_seq || head.latest != m.latest {
-            return Err(RemoteError::tampered(shown, Tamper::Edited, "the head differs from the one remembered under the same head id"));
+            return Err(RemoteError::tampered(
+                shown,
+                Tamper::Edited,
+                "the head differs from the one remembered under the same head id",
+            ));
         }
         return Ok(());
     }
@@ -527,7 +738,10 @@ fn check_memory(shown: &str, head: &Head, head_id: &Id, memory: Option<&Memory>)
         return Err(RemoteError::tampered(
             shown,
             Tamper::RolledBack,
-            format!("the remote serves a head with next seq {}, this vault has seen {}: an older copy", head.next_seq, m.next_seq),
+            format!(
+                "the remote serves a head with next seq {}, this vault has seen {}: an older copy",
+                head.next_seq, m.next_seq
+            ),
         ));
     }
     Ok(())
@@ -552,17 +766,47 @@ async fn read_chain(
         .query_opt(q, &[&pid.as_slice()])
         .await
         .map_err(|e| db_error(target, e))?
-        .ok_or_else(|| RemoteError::ProfileNotFound { name: shown.clone() })?;
-    let dk = crypto::open_key(team, &crypto::aad_dk(store, pid, KEY_VERSION as u32), row.get::<_, &[u8]>(0))
-        .ok_or_else(|| RemoteError::tampered(&shown, Tamper::Unreadable, "the profile's data key does not open"))?;
-    let head_id: Id = row.get::<_, &[u8]>(1).try_into().map_err(|_| RemoteError::tampered(&shown, Tamper::Edited, "head_id"))?;
+        .ok_or_else(|| RemoteError::ProfileNotFound {
+            name: shown.clone(),
+        })?;
+    let dk = crypto::open_key(
+        team,
+        &crypto::aad_dk(store, pid, KEY_VERSION as u32),
+        row.get::<_, &[u8]>(0),
+    )
+    .ok_or_else(|| {
+        RemoteError::tampered(
+            &shown,
+            Tamper::Unreadable,
+            "the profile's data key does not open",
+        )
+    })?;
+    let head_id: Id = row
+        .get::<_, &[u8]>(1)
+        .try_into()
+        .map_err(|_| RemoteError::tampered(&shown, Tamper::Edited, "head_id"))?;
     let fence: i64 = row.get(3);
-    let pt = crypto::open(&dk, &crypto::aad_head(store, pid, &head_id, fence as u64), row.get::<_, &[u8]>(2))
-        .ok_or_else(|| RemoteError::tampered(&shown, Tamper::Unreadable, "the head does not open (edited, or put back under another write)"))?;
-    let head: Head = decode_versioned(crate::HEAD_VERSION, &pt)
-        .ok_or_else(|| RemoteError::tampered(&shown, Tamper::Unreadable, "the head does not decode"))?;
+    let pt = crypto::open(
+        &dk,
+        &crypto::aad_head(store, pid, &head_id, fence as u64),
+        row.get::<_, &[u8]>(2),
+    )
+    .ok_or_else(|| {
+        RemoteError::tampered(
+            &shown,
+            Tamper::Unreadable,
+            "the head does not open (edited, or put back under another write)",
+        )
+    })?;
+    let head: Head = decode_versioned(crate::HEAD_VERSION, &pt).ok_or_else(|| {
+        RemoteError::tampered(&shown, Tamper::Unreadable, "the head does not decode")
+    })?;
     if head.updated_at != row.get::<_, i64>(4) {
-        return Err(RemoteError::tampered(&shown, Tamper::Edited, "updated_at differs from the sealed head"));
+        return Err(RemoteError::tampered(
+            &shown,
+            Tamper::Edited,
+            "updated_at differs from the sealed head",
+        ));
     }
     let rows = c
         .query(
@@ -573,20 +817,48 @@ async fn read_chain(
         .map_err(|e| db_error(target, e))?;
     let mut infos = Vec::with_capacity(rows.len());
     for r in rows {
-        let sid: Id = r.get::<_, &[u8]>(0).try_into().map_err(|_| RemoteError::tampered(&shown, Tamper::Edited, "a snapshot id is not 16 bytes"))?;
+        let sid: Id = r.get::<_, &[u8]>(0).try_into().map_err(|_| {
+            RemoteError::tampered(&shown, Tamper::Edited, "a snapshot id is not 16 bytes")
+        })?;
         let schema: i32 = r.get(1);
         if !(1..=2).contains(&schema) {
-            return Err(RemoteError::tampered(&shown, Tamper::Edited, format!("snapshot schema {schema}")));
+            return Err(RemoteError::tampered(
+                &shown,
+                Tamper::Edited,
+                format!("snapshot schema {schema}"),
+            ));
         }
-        let pt = crypto::open(&dk, &crypto::aad_record(store, pid, &sid, RECORD_INFO, schema as u16), r.get::<_, &[u8]>(4))
-            .ok_or_else(|| RemoteError::tampered(&shown, Tamper::Unreadable, format!("the info of snapshot {} does not open", hex::encode(sid))))?;
-        let info: RemoteInfo = decode_versioned(crate::INFO_VERSION, &pt)
-            .ok_or_else(|| RemoteError::tampered(&shown, Tamper::Unreadable, "a snapshot info does not decode"))?;
+        let pt = crypto::open(
+            &dk,
+            &crypto::aad_record(store, pid, &sid, RECORD_INFO, schema as u16),
+            r.get::<_, &[u8]>(4),
+        )
+        .ok_or_else(|| {
+            RemoteError::tampered(
+                &shown,
+                Tamper::Unreadable,
+                format!("the info of snapshot {} does not open", hex::encode(sid)),
+            )
+        })?;
+        let info: RemoteInfo = decode_versioned(crate::INFO_VERSION, &pt).ok_or_else(|| {
+            RemoteError::tampered(
+                &shown,
+                Tamper::Unreadable,
+                "a snapshot info does not decode",
+            )
+        })?;
         if info.id != hex::encode(sid)
             || info.created_at != r.get::<_, i64>(2)
             || info.size_bytes as i64 != r.get::<_, i64>(3)
         {
-            return Err(RemoteError::tampered(&shown, Tamper::Edited, format!("a column of snapshot seq {} differs from its sealed info", info.seq)));
+            return Err(RemoteError::tampered(
+                &shown,
+                Tamper::Edited,
+                format!(
+                    "a column of snapshot seq {} differs from its sealed info",
+                    info.seq
+                ),
+            ));
         }
         infos.push(info);
     }
@@ -609,7 +881,9 @@ async fn write_chain(
     retention: u64,
     name: &str,
 ) -> Result<Pulled> {
-    let db = |e: tokio_postgres::Error| RemoteError::Database { detail: e.to_string() };
+    let db = |e: tokio_postgres::Error| RemoteError::Database {
+        detail: e.to_string(),
+    };
     let mut ids = Vec::with_capacity(new.len());
     let mut infos = Vec::with_capacity(new.len());
     for s in new {
@@ -618,7 +892,11 @@ async fn write_chain(
         ids.push(id);
     }
     let plan = chain::plan(head, chain, infos, retention);
-    let del: Vec<Vec<u8>> = plan.deleted.iter().filter_map(|h| hex::decode(h).ok()).collect();
+    let del: Vec<Vec<u8>> = plan
+        .deleted
+        .iter()
+        .filter_map(|h| hex::decode(h).ok())
+        .collect();
     if !del.is_empty() {
         tx.execute(
             "DELETE FROM pvault_snapshots WHERE profile_id = $1 AND snapshot_id = ANY($2)",
@@ -630,17 +908,30 @@ async fn write_chain(
     let seal_info = |sid: &Id, info: &RemoteInfo| {
         crypto::seal(
             dk,
-            &crypto::aad_record(store, pid, sid, RECORD_INFO, pvault_vault::body::SCHEMA_VERSION),
+            &crypto::aad_record(
+                store,
+                pid,
+                sid,
+                RECORD_INFO,
+                pvault_vault::body::SCHEMA_VERSION,
+            ),
             &encode_versioned(crate::INFO_VERSION, info),
         )
     };
     let schema = pvault_vault::body::SCHEMA_VERSION as i32;
     let mut inserted = vec![None; new.len()];
     for p in &plan.rows {
-        let sid: Id = hex::decode(&p.info.id).ok().and_then(|v| v.try_into().ok()).expect("ids we hold are 16 bytes");
+        let sid: Id = hex::decode(&p.info.id)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .expect("ids we hold are 16 bytes");
         match p.new {
             Some(i) => {
-                let body = crypto::seal(dk, &crypto::aad_record(store, pid, &sid, RECORD_BODY, schema as u16), &new[i].body)?;
+                let body = crypto::seal(
+                    dk,
+                    &crypto::aad_record(store, pid, &sid, RECORD_BODY, schema as u16),
+                    &new[i].body,
+                )?;
                 tx.execute(
                     "INSERT INTO pvault_snapshots (profile_id, snapshot_id, schema_version, created_at, size_bytes, info, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     &[&pid.as_slice(), &sid.as_slice(), &schema, &p.info.created_at, &(p.info.size_bytes as i64), &seal_info(&sid, &p.info)?, &body],
@@ -671,7 +962,11 @@ async fn write_chain(
         writer: writer.clone(),
     };
     let head_id = crypto::random_id()?;
-    let sealed = crypto::seal(dk, &crypto::aad_head(store, pid, &head_id, fence), &encode_versioned(crate::HEAD_VERSION, &new_head))?;
+    let sealed = crypto::seal(
+        dk,
+        &crypto::aad_head(store, pid, &head_id, fence),
+        &encode_versioned(crate::HEAD_VERSION, &new_head),
+    )?;
     tx.execute(
         "UPDATE pvault_profiles SET head_id = $2, head = $3, fence = $4, updated_at = $5 WHERE profile_id = $1",
         &[&pid.as_slice(), &head_id.as_slice(), &sealed, &(fence as i64), &now],

@@ -20,6 +20,6 @@ mod wait;
 pub use cdp::Cdp;
 pub use chrome::{UserChrome, active_port, chrome, chromium_args, json_version};
 pub use cookie_db::{RowSpec, write_cookie_db};
-pub use site::{OIDC_CLIENT_ID, SID, Seen, TOKEN, TestServer, node_dir, oidc_user_key};
 pub use postgres::PgServer;
+pub use site::{OIDC_CLIENT_ID, SID, Seen, TOKEN, TestServer, node_dir, oidc_user_key};
 pub use wait::{Ready, wait_for, wait_for_with};

@@ -47,9 +47,8 @@ fn free_port() -> u16 {
 impl PgServer {
     /// Starts a fresh cluster. Panics with what to install when PostgreSQL is missing.
     pub fn start() -> PgServer {
-        let bin = postgres_bin().expect(
-            "PostgreSQL is not installed: `apt-get install postgresql` (.ci/run does it)",
-        );
+        let bin = postgres_bin()
+            .expect("PostgreSQL is not installed: `apt-get install postgresql` (.ci/run does it)");
         // SAFETY: geteuid has no preconditions.
         let as_postgres = unsafe { libc::geteuid() } == 0;
         let dir = tempfile::Builder::new()
@@ -172,8 +171,25 @@ impl PgServer {
     /// Runs SQL as the superuser in `db` with `psql`; panics on error; returns stdout.
     pub fn psql(&self, db: &str, sql: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-h", "127.0.0.1"])
-            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-c", sql])
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-h",
+                "127.0.0.1",
+            ])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-c",
+                sql,
+            ])
             .env("PGPASSWORD", SUPERUSER_PASSWORD)
             .output()
             .expect("psql");
@@ -190,7 +206,15 @@ impl PgServer {
     /// `pg_dump` of a database (plain SQL; bytea as hex), without its per-run random lines.
     pub fn dump(&self, db: &str) -> Vec<u8> {
         let out = Command::new(self.bin.join("pg_dump"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", db])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                db,
+            ])
             .env("PGPASSWORD", SUPERUSER_PASSWORD)
             .output()
             .expect("pg_dump");

@@ -158,6 +158,10 @@ impl Vault {
                 reason: "must start with pvault/ and not be one of the vault's own".into(),
             });
         }
-        self.with_keys(|k| Ok(zeroize::Zeroizing::new(*k.mk.derive(label.as_bytes()).expose())))
+        self.with_keys(|k| {
+            Ok(zeroize::Zeroizing::new(
+                *k.mk.derive(label.as_bytes()).expose(),
+            ))
+        })
     }
 }

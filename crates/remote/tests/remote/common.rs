@@ -35,10 +35,14 @@ impl Pg {
 
     /// Another connection to the store with `key`.
     pub async fn open(&self, key: &Key) -> Remote {
-        Remote::connect(&self.target(), Self::password(), KeyChoice::Existing(key.clone()))
-            .await
-            .unwrap()
-            .0
+        Remote::connect(
+            &self.target(),
+            Self::password(),
+            KeyChoice::Existing(key.clone()),
+        )
+        .await
+        .unwrap()
+        .0
     }
 
     pub fn sql(&self, sql: &str) -> String {

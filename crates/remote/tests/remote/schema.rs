@@ -30,7 +30,10 @@ async fn created_schema_is_the_documented_sql() {
     let made = shape(&pg, "pv");
     assert!(made.contains("pvault_leases.fence bigint NO"), "{made}");
     assert_eq!(made, shape(&pg, "by_hand"));
-    assert_eq!(pvault_remote::schema_sql(), include_str!("../../sql/v1.sql"));
+    assert_eq!(
+        pvault_remote::schema_sql(),
+        include_str!("../../sql/v1.sql")
+    );
 }
 
 #[tokio::test]
@@ -38,19 +41,32 @@ async fn a_newer_schema_is_refused() {
     let pg = Pg::start();
     let (_, key) = pg.create().await;
     pg.sql("UPDATE pvault_store SET schema_version = 2");
-    let e = Remote::connect(&pg.target(), Pg::password(), KeyChoice::Existing(key)).await.unwrap_err();
+    let e = Remote::connect(&pg.target(), Pg::password(), KeyChoice::Existing(key))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "unsupported");
-    assert!(e.to_string().contains("upgrade pvault on this machine"), "{e}");
+    assert!(
+        e.to_string().contains("upgrade pvault on this machine"),
+        "{e}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_first_adds_create_the_store_once() {
     let pg = Pg::start();
     let (t1, t2) = (pg.target(), pg.target());
-    let a = tokio::spawn(async move { Remote::connect(&t1, Pg::password(), KeyChoice::CreateIfEmpty).await });
-    let b = tokio::spawn(async move { Remote::connect(&t2, Pg::password(), KeyChoice::CreateIfEmpty).await });
+    let a = tokio::spawn(async move {
+        Remote::connect(&t1, Pg::password(), KeyChoice::CreateIfEmpty).await
+    });
+    let b = tokio::spawn(async move {
+        Remote::connect(&t2, Pg::password(), KeyChoice::CreateIfEmpty).await
+    });
     let (a, b) = (a.await.unwrap(), b.await.unwrap());
-    assert_eq!(a.is_ok() as u8 + b.is_ok() as u8, 1, "exactly one created it");
+    assert_eq!(
+        a.is_ok() as u8 + b.is_ok() as u8,
+        1,
+        "exactly one created it"
+    );
     let e = a.err().or(b.err()).unwrap();
     assert_eq!(e.code(), "auth_failed", "{e}");
     assert_eq!(pg.sql("SELECT count(*) FROM pvault_store").trim(), "1");
@@ -67,12 +83,42 @@ async fn a_role_with_only_the_documented_privileges_works() {
     );
     let t = Target::parse(&pg.server.url_as("pvuser", "pv")).unwrap();
     let pw = || Some(Zeroizing::new("pvuser-pw".to_owned()));
-    let (mut r, key) = Remote::connect(&t, pw(), KeyChoice::CreateIfEmpty).await.unwrap();
+    let (mut r, key) = Remote::connect(&t, pw(), KeyChoice::CreateIfEmpty)
+        .await
+        .unwrap();
     assert!(r.created);
-    let p = r.create_profile("p", &[snap(1, SnapshotKind::Import, None)], &holder("a"), 10).await.unwrap();
-    let lease = r.acquire(&p.profile_id, "p", &holder("a"), Duration::from_secs(60)).await.unwrap();
-    r.push(&lease, &p.memory(), &[snap(2, SnapshotKind::SessionSave, Some("s"))], &holder("a"), 10).await.unwrap();
+    let p = r
+        .create_profile(
+            "p",
+            &[snap(1, SnapshotKind::Import, None)],
+            &holder("a"),
+            10,
+        )
+        .await
+        .unwrap();
+    let lease = r
+        .acquire(&p.profile_id, "p", &holder("a"), Duration::from_secs(60))
+        .await
+        .unwrap();
+    r.push(
+        &lease,
+        &p.memory(),
+        &[snap(2, SnapshotKind::SessionSave, Some("s"))],
+        &holder("a"),
+        10,
+    )
+    .await
+    .unwrap();
     r.release(&lease).await.unwrap();
-    let (r2, _) = Remote::connect(&t, pw(), KeyChoice::Existing(key)).await.unwrap();
-    assert_eq!(r2.pull(&p.profile_id, None, &never).await.unwrap().chain.len(), 2);
+    let (r2, _) = Remote::connect(&t, pw(), KeyChoice::Existing(key))
+        .await
+        .unwrap();
+    assert_eq!(
+        r2.pull(&p.profile_id, None, &never)
+            .await
+            .unwrap()
+            .chain
+            .len(),
+        2
+    );
 }

@@ -14,26 +14,96 @@ fn h(s: &str) -> Vec<u8> {
 }
 
 fn fixed(n: u8) -> Vec<u8> {
-    (0..16).map(|i| n.wrapping_mul(16).wrapping_add(i)).collect()
+    (0..16)
+        .map(|i| n.wrapping_mul(16).wrapping_add(i))
+        .collect()
 }
 
 /// The AADs as remote-format.md 4.1 writes them.
 fn aads() -> Vec<(&'static str, &'static str, Vec<u8>, Vec<u8>)> {
-    let (store, profile, snapshot, head, holder) = (fixed(1), fixed(2), fixed(3), fixed(4), fixed(5));
+    let (store, profile, snapshot, head, holder) =
+        (fixed(1), fixed(2), fixed(3), fixed(4), fixed(5));
     let cat = |parts: &[&[u8]]| parts.concat();
     let head_json = br#"{"name":"vector profile","next_seq":2,"latest":{"seq":1,"content_hash":"aa"},"snapshot_count":1,"anchor":null,"updated_at":1767225600000,"writer":{"host":"host-a","session":"s1","vault":"00000000000000000000000000000000"}}"#;
     vec![
-        ("key_check", "team", cat(&[b"pvault/remote/v1/key-check\0", &store]), b"pvault-remote-store".to_vec()),
-        ("dk_wrap", "team", cat(&[b"pvault/remote/v1/dk-wrap\0", &store, &profile, &1u32.to_be_bytes()]), vec![0x42; 32]),
-        ("head", "data", cat(&[b"pvault/remote/v1/head\0", &store, &profile, &head, &7u64.to_be_bytes()]), cat(&[&[1], head_json])),
-        ("body", "data", cat(&[b"pvault/remote/v1/record\0", &store, &profile, &snapshot, &[2], &2u16.to_be_bytes()]), cat(&[&[1], br#"{"cookies":[],"origins":[]}"#])),
-        ("info", "data", cat(&[b"pvault/remote/v1/record\0", &store, &profile, &snapshot, &[3], &2u16.to_be_bytes()]), cat(&[&[2], br#"{"id":"303132333435363738393a3b3c3d3e3f"}"#])),
-        ("holder", "team", cat(&[b"pvault/remote/v1/holder\0", &store, &profile, &holder, &7u64.to_be_bytes()]), cat(&[&[1], br#"{"host":"host-a","session":"s1","vault":"00000000000000000000000000000000"}"#])),
+        (
+            "key_check",
+            "team",
+            cat(&[b"pvault/remote/v1/key-check\0", &store]),
+            b"pvault-remote-store".to_vec(),
+        ),
+        (
+            "dk_wrap",
+            "team",
+            cat(&[
+                b"pvault/remote/v1/dk-wrap\0",
+                &store,
+                &profile,
+                &1u32.to_be_bytes(),
+            ]),
+            vec![0x42; 32],
+        ),
+        (
+            "head",
+            "data",
+            cat(&[
+                b"pvault/remote/v1/head\0",
+                &store,
+                &profile,
+                &head,
+                &7u64.to_be_bytes(),
+            ]),
+            cat(&[&[1], head_json]),
+        ),
+        (
+            "body",
+            "data",
+            cat(&[
+                b"pvault/remote/v1/record\0",
+                &store,
+                &profile,
+                &snapshot,
+                &[2],
+                &2u16.to_be_bytes(),
+            ]),
+            cat(&[&[1], br#"{"cookies":[],"origins":[]}"#]),
+        ),
+        (
+            "info",
+            "data",
+            cat(&[
+                b"pvault/remote/v1/record\0",
+                &store,
+                &profile,
+                &snapshot,
+                &[3],
+                &2u16.to_be_bytes(),
+            ]),
+            cat(&[&[2], br#"{"id":"303132333435363738393a3b3c3d3e3f"}"#]),
+        ),
+        (
+            "holder",
+            "team",
+            cat(&[
+                b"pvault/remote/v1/holder\0",
+                &store,
+                &profile,
+                &holder,
+                &7u64.to_be_bytes(),
+            ]),
+            cat(&[
+                &[1],
+                br#"{"host":"host-a","session":"s1","vault":"00000000000000000000000000000000"}"#,
+            ]),
+        ),
     ]
 }
 
 fn keys() -> (Key, Key) {
-    (Key::from_slice(&[0x11; 32]).unwrap(), Key::from_slice(&[0x42; 32]).unwrap())
+    (
+        Key::from_slice(&[0x11; 32]).unwrap(),
+        Key::from_slice(&[0x42; 32]).unwrap(),
+    )
 }
 
 fn build(export_doc: Value) -> Value {
@@ -71,8 +141,20 @@ fn every_vector_opens_and_reseals() {
         crypto::aad_key_check(&store),
         crypto::aad_dk(&store, &profile, 1),
         crypto::aad_head(&store, &profile, &fixed(4).try_into().unwrap(), 7),
-        crypto::aad_record(&store, &profile, &fixed(3).try_into().unwrap(), crypto::RECORD_BODY, 2),
-        crypto::aad_record(&store, &profile, &fixed(3).try_into().unwrap(), crypto::RECORD_INFO, 2),
+        crypto::aad_record(
+            &store,
+            &profile,
+            &fixed(3).try_into().unwrap(),
+            crypto::RECORD_BODY,
+            2,
+        ),
+        crypto::aad_record(
+            &store,
+            &profile,
+            &fixed(3).try_into().unwrap(),
+            crypto::RECORD_INFO,
+            2,
+        ),
         crypto::aad_holder(&store, &profile, &fixed(5).try_into().unwrap(), 7),
     ];
     for (v, aad) in stored["vectors"].as_array().unwrap().iter().zip(ours) {
@@ -94,7 +176,13 @@ fn every_vector_opens_and_reseals() {
 #[ignore = "regenerates the checked-in vectors; run only for an intended, versioned change"]
 fn regenerate() {
     let (team, _) = keys();
-    let doc = keyfile::export(&team, &fixed(1).try_into().unwrap(), &Protector::Passphrase("vector passphrase ☃"), Argon2Params::MINIMUM).unwrap();
+    let doc = keyfile::export(
+        &team,
+        &fixed(1).try_into().unwrap(),
+        &Protector::Passphrase("vector passphrase ☃"),
+        Argon2Params::MINIMUM,
+    )
+    .unwrap();
     let v = build(serde_json::from_slice(&doc).unwrap());
     std::fs::write(PATH, serde_json::to_string_pretty(&v).unwrap() + "\n").unwrap();
 }
