@@ -233,3 +233,32 @@ fn profile_deletion_shreds_its_key_and_records() {
         state_with("k")
     );
 }
+
+/// Keys derived for uses outside the file: stable across unlocks, distinct per label, never
+/// one of the vault's own labels, never available while locked.
+#[test]
+fn derived_keys_are_stable_distinct_and_fenced() {
+    let (t, v) = new_vault();
+    let a = v.derived_key("pvault/remote/v1/local-state").unwrap();
+    let b = v.derived_key("pvault/other/v1/x").unwrap();
+    assert_ne!(*a, *b, "two labels, two keys");
+    for bad in [
+        "pvault/v1/name-index",
+        "pvault/v1/anything",
+        "remote/v1/local-state",
+    ] {
+        assert!(v.derived_key(bad).is_err(), "{bad} must be refused");
+    }
+    v.lock();
+    assert!(matches!(
+        v.derived_key("pvault/remote/v1/local-state"),
+        Err(pvault_vault::VaultError::Locked)
+    ));
+    drop(v);
+    let again = Vault::open(&vault_dir(&t)).unwrap();
+    again.unlock(&pass(PASS)).unwrap();
+    assert_eq!(
+        *again.derived_key("pvault/remote/v1/local-state").unwrap(),
+        *a
+    );
+}
