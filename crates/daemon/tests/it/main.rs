@@ -9,6 +9,7 @@ mod config_reload;
 mod durability;
 mod faults;
 mod harness;
+mod import_browser;
 mod lifecycle;
 mod relay;
 mod rollback;
