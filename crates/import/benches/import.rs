@@ -65,6 +65,13 @@ fn build_profile(udd: &Path) -> Vec<TestServer> {
     for s in &servers {
         let t = cdp.open(&s.url("/"));
         let sess = cdp.attach(&t);
+        // A new target starts on about:blank, whose opaque origin has no localStorage.
+        wait_for("the page to load", Duration::from_secs(30), || {
+            cdp.eval(
+                &sess,
+                "document.readyState === 'complete' && location.origin",
+            ) == json!(s.origin)
+        });
         cdp.eval(
             &sess,
             &format!(
