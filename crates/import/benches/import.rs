@@ -237,13 +237,13 @@ fn main() {
     );
     if let Some(c) = cli {
         println!(
-            "| (b) pvault profile import --from-browser chromium (cookies + localStorage, stored) | {:.1} | {:.2} (target ≤ 0.5) |",
+            "| (b) pvault profile import --from-browser chromium (cookies + localStorage, stored) | {:.1} | {:.3} (target ≤ 0.5) |",
             ms(c),
             c.as_secs_f64() / yt.as_secs_f64()
         );
     }
     println!(
-        "| (c) the read alone, in process (cookies + localStorage) | {:.1} | {:.2} |",
+        "| (c) the read alone, in process (cookies + localStorage) | {:.1} | {:.3} |",
         ms(lib),
         lib.as_secs_f64() / yt.as_secs_f64()
     );

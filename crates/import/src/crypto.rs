@@ -51,7 +51,7 @@ pub fn gcm_key(secret: &[u8]) -> GcmKey {
 /// Decrypts a `v10`/`v11` body (after the prefix). `None` when the length or the padding
 /// is wrong (a wrong key, almost always).
 pub fn decrypt_cbc(key: &[u8; 16], body: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    if body.is_empty() || body.len() % 16 != 0 {
+    if body.is_empty() || !body.len().is_multiple_of(16) {
         return None;
     }
     let iv = [b' '; 16];

@@ -33,7 +33,7 @@ fn decode(b: &[u8]) -> Option<(String, bool)> {
     match b.split_first()? {
         (1, rest) => Some((rest.iter().map(|&c| c as char).collect(), true)),
         (0, rest) => {
-            if rest.len() % 2 != 0 {
+            if !rest.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = rest

@@ -670,12 +670,14 @@ mod source {
 
     #[test]
     fn pvault_json_carries_the_source_and_playwright_json_does_not() {
-        let mut s = BrowserState::default();
-        s.source = Some(StateSource {
-            browser: "brave".into(),
-            browser_profile: "Default".into(),
-            user_data_dir: "/home/u/.config/BraveSoftware/Brave-Browser".into(),
-        });
+        let s = BrowserState {
+            source: Some(StateSource {
+                browser: "brave".into(),
+                browser_profile: "Default".into(),
+                user_data_dir: "/home/u/.config/BraveSoftware/Brave-Browser".into(),
+            }),
+            ..Default::default()
+        };
         let doc = export_as(&s, ExportFormat::Pvault).json;
         assert_eq!(doc["source"]["browser"], "brave");
         let back = import_storage_state(doc.to_string().as_bytes()).unwrap();
