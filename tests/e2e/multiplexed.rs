@@ -2,7 +2,8 @@
 //! multiplexer (tests/node/multiplexed.js): two Playwright clients connected at once, while the
 //! `--save` session's checkpoints run, use pages, `newPage`, a popup, an out-of-process iframe,
 //! a dedicated and a service worker, a download and `page.close`; the second client opens
-//! pages after the first left; a cookie set through the first is saved by the stop.
+//! pages after the first left; a cookie set through the first is saved by the stop. The same
+//! basics through Puppeteer, beside a Playwright client (tests/node/puppeteer-multiplexed.js).
 
 use std::time::Duration;
 
@@ -74,4 +75,64 @@ fn playwright_clients_use_every_kind_of_target_through_the_multiplexer() {
     d.session_stop(&sid, &[]);
     let state = d.export("mux");
     assert_eq!(cookie_value(&state, "mux"), Some("first-client"), "{state}");
+}
+
+/// The same basics through Puppeteer (tests/node/puppeteer-multiplexed.js), with a Playwright
+/// client connected at the same time: each sees the other's pages, Puppeteer's browser-level
+/// CDP session (downloads) works beside Playwright's, one leaving does not disturb the other,
+/// and the engine's checkpoints capture the cookie set through Puppeteer.
+#[test]
+fn puppeteer_and_playwright_at_once_through_the_multiplexer() {
+    assert!(
+        node_dir().join("node_modules/puppeteer-core").exists(),
+        "puppeteer-core is not installed: run `npm ci` in tests/node (.ci/run does)"
+    );
+    let d = Daemon::start();
+    d.init();
+    let server = TestServer::start();
+    let s = d.session_start(&["--profile", "pptr-mux", "--save"]);
+    let sid = s["session_id"].as_str().unwrap().to_owned();
+    let (captures_before, _) = checkpoint_counts(&d, &sid);
+
+    let seen = node_json(
+        "puppeteer-multiplexed.js",
+        &server,
+        s["cdp_ws_url"].as_str().unwrap(),
+    );
+    assert_eq!(seen["title"], "ok", "{seen}");
+    assert_eq!(seen["popup"], "/popup-target", "{seen}");
+    let cross_site = server.origin.replace("http://127.0.0.1", "localhost");
+    assert_eq!(seen["oopif"], cross_site, "{seen}");
+    assert_eq!(seen["worker"], 42, "{seen}");
+    assert_eq!(seen["workerReply"], "worker:ping", "{seen}");
+    assert_eq!(seen["serviceWorker"], "/sw.js", "{seen}");
+    assert_eq!(seen["serviceWorkerScope"], "object", "{seen}");
+    assert_eq!(seen["downloadName"], "report.txt", "{seen}");
+    assert_eq!(seen["download"], "downloaded report", "{seen}");
+    assert_eq!(seen["playwrightSeesPuppeteerPage"], true, "{seen}");
+    assert_eq!(seen["closed"], 2, "{seen}");
+    assert!(
+        seen["secondSees"]
+            .as_str()
+            .is_some_and(|c| c.contains("mux=puppeteer")),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["puppeteerSeesPlaywrightPage"], "/from-playwright",
+        "{seen}"
+    );
+    assert_eq!(seen["afterPuppeteerLeft"], "/after", "{seen}");
+
+    let written = wait_for(
+        "a checkpoint of what Puppeteer changed",
+        Duration::from_secs(60),
+        || {
+            let (captures, written) = checkpoint_counts(&d, &sid);
+            (captures > captures_before && written > 0).then_some(written)
+        },
+    );
+    assert!(written > 0);
+    d.session_stop(&sid, &[]);
+    let state = d.export("pptr-mux");
+    assert_eq!(cookie_value(&state, "mux"), Some("puppeteer"), "{state}");
 }

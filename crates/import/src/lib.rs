@@ -18,6 +18,7 @@ pub mod cookies;
 pub mod copy;
 pub mod crypto;
 pub mod filter;
+pub mod fuzz_support;
 pub mod keyring;
 pub mod local_storage;
 pub mod profiles;
