@@ -11,7 +11,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const puppeteer = require('puppeteer-core');
-const { connect, main } = require('./common');
+const { connect, main, waitFor } = require('./common');
 
 const origin = process.env.TEST_ORIGIN;
 // Another site than 127.0.0.1: Chromium puts its frames in another process.
@@ -112,12 +112,3 @@ main(async () => {
   console.log(JSON.stringify(out));
   process.exit(0);
 });
-
-async function waitFor(fn) {
-  for (let i = 0; i < 200; i++) {
-    const v = fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('condition not met in 10 s');
-}
