@@ -39,7 +39,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
 pub use endpoint::EndpointError;
 use frame::{Frame, encode, error_response};
-use pipe::spawn_pipe_io;
+use pipe::{PipeWriter, spawn_pipe_io};
 
 /// Commands one client may have unanswered at a time.
 pub const MAX_IN_FLIGHT: usize = 1000;
@@ -83,8 +83,8 @@ impl std::fmt::Debug for Mux {
 }
 
 struct Inner {
-    /// Messages for Chrome, written to the pipe in order by the writer task.
-    to_chrome: mpsc::Sender<String>,
+    /// Messages for Chrome, written to the pipe in order.
+    to_chrome: Arc<PipeWriter>,
     /// Who owns what; every lookup is a few map operations under this lock, never an await.
     routing: Mutex<Routing>,
     /// The next id on the pipe (ids are unique across clients there).
@@ -293,6 +293,14 @@ impl Inner {
     }
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The writer task holds the writer, not the multiplexer: tell it to end, so the
+        // pipe's write end closes with the last handle.
+        self.to_chrome.shut();
+    }
+}
+
 impl Mux {
     /// Starts multiplexing a pipe: `to_chrome` is the write end Chrome reads as fd 3,
     /// `from_chrome` the read end of Chrome's fd 4.
@@ -300,15 +308,15 @@ impl Mux {
         to_chrome: tokio::net::unix::pipe::Sender,
         from_chrome: tokio::net::unix::pipe::Receiver,
     ) -> Mux {
-        let (tx, rx) = mpsc::channel(TO_CHROME_QUEUE);
+        let writer = PipeWriter::new(to_chrome, TO_CHROME_QUEUE);
         let inner = Arc::new(Inner {
-            to_chrome: tx,
+            to_chrome: writer.clone(),
             routing: Mutex::new(Routing::default()),
             next_id: AtomicU64::new(1),
             next_client: AtomicU64::new(1),
             closed: watch::Sender::new(false),
         });
-        spawn_pipe_io(Arc::downgrade(&inner), to_chrome, from_chrome, rx);
+        spawn_pipe_io(Arc::downgrade(&inner), writer, from_chrome);
         Mux { inner }
     }
 
