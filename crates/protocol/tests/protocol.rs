@@ -27,7 +27,9 @@ fn error_codes_have_stable_snake_case_names() {
             "too_large",
             "unsupported",
             "browser_error",
-            "internal"
+            "internal",
+            "remote_unavailable",
+            "remote_tampered"
         ]
     );
     for c in ErrorCode::ALL {

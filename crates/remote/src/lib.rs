@@ -9,7 +9,8 @@
 //! - `schema`: creating, recognising and migrating the store (3);
 //! - `store`: [`Remote`], profiles, pull and push with the chain checks (5, 7);
 //! - `chain`: the chain rules and the plan of a push (7.1, 7.2);
-//! - `lease`: the single-writer lease with fencing numbers (6).
+//! - `lease`: the single-writer lease with fencing numbers (6);
+//! - [`local`]: the sealed local state file of a vault's remotes (8).
 
 mod chain;
 pub mod connect;
@@ -17,6 +18,7 @@ pub mod crypto;
 mod error;
 pub mod keyfile;
 mod lease;
+pub mod local;
 mod schema;
 mod store;
 
