@@ -90,7 +90,8 @@ fn a_tampering_server_is_detected_and_the_local_copy_kept() {
     assert_eq!(local.len(), 3);
 
     // Rolled back: the server puts back the profile row of before A's next save.
-    pg.sql("CREATE TABLE keep_p AS SELECT * FROM pvault_profiles; CREATE TABLE keep_s AS SELECT * FROM pvault_snapshots");
+    // The server operator keeps copies aside (in a schema of its own).
+    pg.sql("CREATE SCHEMA attacker; CREATE TABLE attacker.keep_p AS SELECT * FROM pvault_profiles; CREATE TABLE attacker.keep_s AS SELECT * FROM pvault_snapshots");
     a.c.ok(
         "profile.import",
         json!({"name": P, "state": state("four", "tamper.test")}),
@@ -103,7 +104,7 @@ fn a_tampering_server_is_detected_and_the_local_copy_kept() {
     b.c.ok("session.stop", json!({"session_id": session_id(&r)}));
     let seen = b.history(P);
     assert_eq!(seen.len(), 4);
-    pg.sql("DELETE FROM pvault_snapshots; UPDATE pvault_profiles p SET head_id = k.head_id, head = k.head, fence = k.fence, updated_at = k.updated_at FROM keep_p k WHERE p.profile_id = k.profile_id; INSERT INTO pvault_snapshots SELECT * FROM keep_s");
+    pg.sql("DELETE FROM pvault_snapshots; UPDATE pvault_profiles p SET head_id = k.head_id, head = k.head, fence = k.fence, updated_at = k.updated_at FROM attacker.keep_p k WHERE p.profile_id = k.profile_id; INSERT INTO pvault_snapshots SELECT * FROM attacker.keep_s");
     let r = b.start_session(P, false);
     assert_eq!(r["error"]["code"], "remote_tampered", "{r}");
     assert!(
@@ -115,7 +116,7 @@ fn a_tampering_server_is_detected_and_the_local_copy_kept() {
     );
     assert_eq!(b.history(P), seen, "the local copy is kept");
     // Deleted: a record of the chain is gone.
-    pg.sql("DELETE FROM pvault_snapshots; INSERT INTO pvault_snapshots SELECT * FROM keep_s");
+    pg.sql("DELETE FROM pvault_snapshots; INSERT INTO pvault_snapshots SELECT * FROM attacker.keep_s");
     pg.sql("DELETE FROM pvault_snapshots WHERE snapshot_id = (SELECT snapshot_id FROM pvault_snapshots ORDER BY created_at LIMIT 1 OFFSET 1)");
     let mut c = Machine::start();
     c.add(&pg, 60, Some(a.export()));
