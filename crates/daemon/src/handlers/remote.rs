@@ -15,7 +15,7 @@ use pvault_remote::{KeyChoice, NewSnapshot, Remote, Target};
 
 use super::{blocking, vault_err};
 use crate::remote::local::{LinkEntry, LocalState, RemoteEntry};
-use crate::remote::sync::pending;
+use crate::remote::sync::{diverged, pending};
 use crate::remote::{self, conn, entry, persist, remote_err, with_state};
 use crate::state::Daemon;
 
@@ -46,7 +46,10 @@ fn summary(v: &pvault_vault::Vault, s: &LocalState, r: &RemoteEntry) -> RemoteSu
     let links: Vec<&LinkEntry> = s.links.iter().filter(|l| l.remote == r.name).collect();
     let pending: u64 = links
         .iter()
-        .map(|l| pending(v, l).map(|p| p.len()).unwrap_or(0) as u64 + l.diverged.len() as u64)
+        .map(|l| {
+            pending(v, l).map(|p| p.len()).unwrap_or(0) as u64
+                + diverged(v, l).map(|d| d.len()).unwrap_or(0) as u64
+        })
         .sum();
     RemoteSummary {
         name: r.name.clone(),
@@ -257,10 +260,10 @@ pub(super) async fn status(
                     state: "pending".into(),
                 });
             }
-            for id in &l.diverged {
+            for id in diverged(&v, l).map_err(vault_err)? {
                 out.push(PendingSave {
                     profile: profile.clone(),
-                    snapshot: id.clone(),
+                    snapshot: id,
                     session_id: None,
                     state: "diverged".into(),
                 });

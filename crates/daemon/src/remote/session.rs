@@ -155,13 +155,15 @@ pub(crate) fn abandon(d: &Daemon, profile_id: &str, session_id: &str) {
     }
 }
 
-/// After a session of profile `profile_id` ended (its final save, if any, is in the vault):
-/// pushes what is pending and gives the lease back. A push that cannot happen now keeps the
-/// lease until it expires, and the saves pending.
+/// After a session of profile `profile_id` ended (its final save `saved`, if any, is in the
+/// vault): pushes what is pending and gives the lease back. A push that cannot happen now
+/// keeps the lease until it expires, and the saves pending. The answer is about `saved`
+/// (the background pusher may have handled it first).
 pub(crate) async fn after_end(
     d: &Daemon,
     profile_id: &str,
     session_id: &str,
+    saved: Option<&str>,
 ) -> Option<SessionRemote> {
     let remote = with_state(d, |s| s.link(profile_id).map(|l| l.remote.clone()))
         .await
@@ -174,16 +176,42 @@ pub(crate) async fn after_end(
         h.renew.cancel();
         d.remotes.hold(profile_id, h);
     }
-    let (state, warning) = match push_profile(d, profile_id).await {
-        Ok(Pushed::Nothing) | Ok(Pushed::Pushed(_)) => ("pushed", None),
-        Ok(Pushed::Pending(why)) => (
+    let why = match push_profile(d, profile_id).await {
+        Ok(Pushed::Pending(why) | Pushed::Diverged(why)) => Some(why),
+        Ok(Pushed::Nothing | Pushed::Pushed(_)) => None,
+        Err(e) => Some(e.message),
+    };
+    let saved = saved?;
+    let link = with_state(d, |s| s.link(profile_id).cloned())
+        .await
+        .ok()
+        .flatten()?;
+    let v = d.unlocked_vault().ok()?;
+    let (l2, id) = (link.clone(), saved.to_owned());
+    let pending = crate::handlers::blocking(move || {
+        Ok(super::sync::pending(&v, &l2)
+            .map(|p| p.iter().any(|i| i.id == id))
+            .unwrap_or(false))
+    })
+    .await
+    .unwrap_or(false);
+    let (state, warning) = if link.diverged.iter().any(|i| i == saved) {
+        (
+            "diverged",
+            Some(format!(
+                "the lease expired while this session ran and another machine saved to remote {remote} meanwhile: this save is kept locally and not pushed"
+            )),
+        )
+    } else if pending {
+        (
             "pending",
             Some(format!(
-                "the save is kept locally and pushed when remote {remote} is back ({why})"
+                "the save is kept locally and pushed when remote {remote} is back ({})",
+                why.unwrap_or_default()
             )),
-        ),
-        Ok(Pushed::Diverged(why)) => ("diverged", Some(why)),
-        Err(e) => ("pending", Some(e.message)),
+        )
+    } else {
+        ("pushed", None)
     };
     Some(SessionRemote {
         remote,

@@ -43,6 +43,25 @@ pub(crate) fn pending(v: &Vault, link: &LinkEntry) -> Result<Vec<SnapshotInfo>, 
     Ok(h)
 }
 
+/// The link's diverged saves that are still in the local history (a checkpoint that
+/// diverged is gone once its session's final save collapsed it).
+pub(crate) fn diverged(v: &Vault, link: &LinkEntry) -> Result<Vec<String>, VaultError> {
+    if link.diverged.is_empty() {
+        return Ok(Vec::new());
+    }
+    let here: HashSet<String> = v
+        .history(&link.profile_id)?
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    Ok(link
+        .diverged
+        .iter()
+        .filter(|i| here.contains(*i))
+        .cloned()
+        .collect())
+}
+
 /// Reads pending saves as the remote wants them: body plaintext and info.
 fn pending_bodies(
     v: &Vault,

@@ -106,7 +106,10 @@ pub(super) async fn end(
     let snapshot = saved.as_ref().map(|(s, _)| s.clone());
     // Linked profile: the final save (already in the vault) goes to the remote, or waits.
     let remote = match e.save_profile() {
-        Some(profile) => crate::remote::session::after_end(d, &profile.id, &e.id).await,
+        Some(profile) => {
+            let id = snapshot.as_ref().map(|s| s.id.as_str());
+            crate::remote::session::after_end(d, &profile.id, &e.id, id).await
+        }
         None => None,
     };
     finish(d, e, SessionState::Ended, reason, snapshot.clone(), note);
@@ -252,7 +255,7 @@ async fn crashed(d: &Daemon, e: &Entry, session: Option<Session>, detail: &str) 
         remove_dir(dir.to_owned()).await;
     }
     if let Some(profile) = e.save_profile() {
-        crate::remote::session::after_end(d, &profile.id, &e.id).await;
+        crate::remote::session::after_end(d, &profile.id, &e.id, None).await;
     }
     if d.sessions
         .remove(e, SessionState::Crashed, now_ms())
@@ -314,7 +317,8 @@ async fn closed_by_browser(d: &Arc<Daemon>, e: &Arc<Entry>, session: Session) {
         }
     }
     if let Some(profile) = e.save_profile() {
-        crate::remote::session::after_end(d, &profile.id, &e.id).await;
+        let id = snapshot.as_ref().map(|s: &SnapshotInfo| s.id.as_str());
+        crate::remote::session::after_end(d, &profile.id, &e.id, id).await;
     }
     tracing::info!(session = %e.id, saved = snapshot.is_some(), "the browser closed on its own; session ended");
     finish(

@@ -116,7 +116,9 @@ fn a_tampering_server_is_detected_and_the_local_copy_kept() {
     );
     assert_eq!(b.history(P), seen, "the local copy is kept");
     // Deleted: a record of the chain is gone.
-    pg.sql("DELETE FROM pvault_snapshots; INSERT INTO pvault_snapshots SELECT * FROM attacker.keep_s");
+    pg.sql(
+        "DELETE FROM pvault_snapshots; INSERT INTO pvault_snapshots SELECT * FROM attacker.keep_s",
+    );
     pg.sql("DELETE FROM pvault_snapshots WHERE snapshot_id = (SELECT snapshot_id FROM pvault_snapshots ORDER BY created_at LIMIT 1 OFFSET 1)");
     let mut c = Machine::start();
     c.add(&pg, 60, Some(a.export()));
