@@ -120,6 +120,13 @@ fn the_method_table_lists_every_documented_method_once_by_name() {
             "session.capture",
             "session.load",
             "session.attach",
+            "remote.add",
+            "remote.list",
+            "remote.remove",
+            "remote.status",
+            "remote.export_key",
+            "profile.link",
+            "profile.pull",
         ]
     );
     for &m in Method::ALL {
