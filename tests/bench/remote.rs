@@ -16,18 +16,18 @@
 //! cargo bench -p pvault-e2e --bench remote            # BENCH_RUNS=N (default 7)
 //! ```
 
-#[path = "../e2e/support/mod.rs"]
-mod support;
 mod measure;
 mod states;
+#[path = "../e2e/support/mod.rs"]
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pvault_protocol::client::Client;
 use pvault_protocol::{
-    Credential, ProfileImport, ProfileLink, ProfilePull, RemoteAdd, RemoteExportKey,
-    RemoteStatus, Secret, SessionStart, SessionStop, TeamKeyFile,
+    Credential, ProfileImport, ProfileLink, ProfilePull, RemoteAdd, RemoteExportKey, RemoteStatus,
+    Secret, SessionStart, SessionStop, TeamKeyFile,
 };
 use pvault_remote::{Holder, KeyChoice, Remote, RemoteError, Target};
 use pvault_testkit::postgres::SUPERUSER_PASSWORD;
@@ -280,7 +280,11 @@ fn main() {
         rs,
         ls,
         rs / ls,
-        if rs / ls <= 1.3 { " ✓ (≤ 1.3)" } else { " ✗ (≤ 1.3)" }
+        if rs / ls <= 1.3 {
+            " ✓ (≤ 1.3)"
+        } else {
+            " ✗ (≤ 1.3)"
+        }
     );
     println!(
         "{:<58} {:>9.1} {:>9.1} {:>6.2}",

@@ -107,7 +107,10 @@ fn password(url: &str) -> CliResult<Option<Secret>> {
             .map_err(|_| CliError::usage("PGPASSWORD is not UTF-8"))?;
         return Ok(Some(Secret::new(p)));
     }
-    let target = pvault_remote::Target::parse(url).map_err(|e| CliError::usage(e.to_string()))?;
+    // A URL pvault refuses is the daemon's to name (`invalid_argument`): send no password.
+    let Ok(target) = pvault_remote::Target::parse(url) else {
+        return Ok(None);
+    };
     if let Some(p) = target.passfile_password() {
         return Ok(Some(Secret::new(p.as_str())));
     }
