@@ -74,7 +74,7 @@ fn playwright_clients_use_every_kind_of_target_through_the_multiplexer() {
     d.session_stop(&sid, &[]);
     let state = d.export("mux");
     assert_eq!(
-        cookie_value(&state, "mux").as_deref(),
+        cookie_value(&state, "mux"),
         Some("first-client"),
         "{state}"
     );

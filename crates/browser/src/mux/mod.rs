@@ -143,7 +143,7 @@ impl Inner {
     }
 
     /// Routes one message Chrome wrote.
-    fn from_chrome(&self, text: &str) {
+    fn route_from_chrome(&self, text: &str) {
         let Some(f) = Frame::parse(text) else {
             tracing::warn!(
                 bytes = text.len(),

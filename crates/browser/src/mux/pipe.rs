@@ -53,7 +53,7 @@ pub(crate) fn spawn_pipe_io(
                 let end = scanned + i;
                 let Some(inner) = inner.upgrade() else { return };
                 match std::str::from_utf8(&buf[start..end]) {
-                    Ok(text) => inner.from_chrome(text),
+                    Ok(text) => inner.route_from_chrome(text),
                     Err(_) => tracing::warn!(
                         bytes = end - start,
                         "CDP pipe: a message from the browser is not UTF-8; dropped"

@@ -10,7 +10,7 @@ use pvault_protocol::{ErrorBody, SessionRemote};
 use pvault_remote::RemoteError;
 use tokio_util::sync::CancellationToken;
 
-use super::sync::{Pushed, pull_profile, push_profile};
+use super::sync::{PushOutcome, pull_profile, push_profile};
 use super::{Held, conn, holder, remote_err, with_state};
 use crate::state::Daemon;
 
@@ -177,8 +177,8 @@ pub(crate) async fn after_end(
         d.remotes.hold(profile_id, h);
     }
     let why = match push_profile(d, profile_id).await {
-        Ok(Pushed::Pending(why) | Pushed::Diverged(why)) => Some(why),
-        Ok(Pushed::Nothing | Pushed::Pushed(_)) => None,
+        Ok(PushOutcome::Pending(why) | PushOutcome::Diverged(why)) => Some(why),
+        Ok(PushOutcome::Nothing | PushOutcome::Pushed(_)) => None,
         Err(e) => Some(e.message),
     };
     let saved = saved?;

@@ -21,7 +21,7 @@ pub(crate) const RETRY_EVERY: Duration = Duration::from_secs(10);
 
 /// What a push did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Pushed {
+pub(crate) enum PushOutcome {
     /// Nothing was pending.
     Nothing,
     /// Every pending save is on the remote.
@@ -108,7 +108,7 @@ pub(crate) async fn push_all(d: &Arc<Daemon>, only: Option<&str>) {
     };
     for p in links {
         match push_profile(d, &p).await {
-            Ok(Pushed::Pending(why)) => {
+            Ok(PushOutcome::Pending(why)) => {
                 tracing::debug!(profile = %p, why, "saves still pending")
             }
             Ok(_) => {}
@@ -121,10 +121,10 @@ pub(crate) async fn push_all(d: &Arc<Daemon>, only: Option<&str>) {
 
 /// Pushes profile `profile_id`'s pending saves, under the lease its session holds or one
 /// taken for the push, only over the remote head last seen (never over a newer save).
-pub(crate) async fn push_profile(d: &Daemon, profile_id: &str) -> Result<Pushed, ErrorBody> {
+pub(crate) async fn push_profile(d: &Daemon, profile_id: &str) -> Result<PushOutcome, ErrorBody> {
     let _one = d.remotes.sync.lock().await;
     let Some(link) = with_state(d, |s| s.link(profile_id).cloned()).await? else {
-        return Ok(Pushed::Nothing);
+        return Ok(PushOutcome::Nothing);
     };
     let v = d.unlocked_vault()?;
     let held = d.remotes.held(profile_id);
@@ -134,7 +134,7 @@ pub(crate) async fn push_profile(d: &Daemon, profile_id: &str) -> Result<Pushed,
         blocking(move || pending_bodies(&v2, &l2, session.as_deref()).map_err(vault_err)).await?;
     if news.is_empty() {
         release_ended(d, profile_id).await;
-        return Ok(Pushed::Nothing);
+        return Ok(PushOutcome::Nothing);
     }
     let name = v
         .profile(profile_id)
@@ -142,7 +142,7 @@ pub(crate) async fn push_profile(d: &Daemon, profile_id: &str) -> Result<Pushed,
         .unwrap_or_else(|_| profile_id.to_owned());
     let c = match conn(d, &link.remote).await {
         Ok(c) => c,
-        Err(e) => return Ok(Pushed::Pending(e.to_string())),
+        Err(e) => return Ok(PushOutcome::Pending(e.to_string())),
     };
     let entry = super::entry(d, &link.remote).await?;
     let ttl = Duration::from_secs(entry.lease_ttl_secs);
@@ -223,7 +223,7 @@ pub(crate) async fn push_profile(d: &Daemon, profile_id: &str) -> Result<Pushed,
             .await?;
             persist(d).await?;
             tracing::info!(profile = %name, snapshots = n, "pushed to the remote");
-            Pushed::Pushed(n)
+            PushOutcome::Pushed(n)
         }
         Err(RemoteError::HeadMoved { .. }) => {
             with_state(d, |s| {
@@ -239,7 +239,7 @@ pub(crate) async fn push_profile(d: &Daemon, profile_id: &str) -> Result<Pushed,
                 pushed_ids.len()
             );
             tracing::warn!(profile = %name, "{msg}");
-            Pushed::Diverged(msg)
+            PushOutcome::Diverged(msg)
         }
         Err(e) => {
             if e.is_unreachable() {
@@ -247,13 +247,13 @@ pub(crate) async fn push_profile(d: &Daemon, profile_id: &str) -> Result<Pushed,
             } else {
                 tracing::warn!(profile = %name, error = %e, "push refused");
             }
-            Pushed::Pending(e.to_string())
+            PushOutcome::Pending(e.to_string())
         }
     };
     if own {
         let _ = c.lock().await.release(&lease).await;
     }
-    if !matches!(outcome, Pushed::Pending(_)) {
+    if !matches!(outcome, PushOutcome::Pending(_)) {
         release_ended(d, profile_id).await;
     }
     Ok(outcome)
@@ -267,13 +267,13 @@ async fn acquire(
     name: &str,
     session: Option<&str>,
     ttl: Duration,
-) -> Result<Lease, Pushed> {
+) -> Result<Lease, PushOutcome> {
     let r = c
         .lock()
         .await
         .acquire(&link.remote_profile_id, name, &holder(d, session), ttl)
         .await;
-    r.map_err(|e| Pushed::Pending(e.to_string()))
+    r.map_err(|e| PushOutcome::Pending(e.to_string()))
 }
 
 /// Gives back the lease an ended session kept while its final save waited.
