@@ -276,7 +276,10 @@ fn main() {
     println!("{:<58} {:>9} {:>9} {:>7}", "", "remote", "local", "ratio");
     println!(
         "{:<58} {:>9.1} {:>9.1} {:>6.2}{}",
-        format!("session start, {} profile (B pulls A's new save)", SHAPES[1].name),
+        format!(
+            "session start, {} profile (B pulls A's new save)",
+            SHAPES[1].name
+        ),
         rs,
         ls,
         rs / ls,

@@ -73,9 +73,5 @@ fn playwright_clients_use_every_kind_of_target_through_the_multiplexer() {
     assert!(written > 0);
     d.session_stop(&sid, &[]);
     let state = d.export("mux");
-    assert_eq!(
-        cookie_value(&state, "mux"),
-        Some("first-client"),
-        "{state}"
-    );
+    assert_eq!(cookie_value(&state, "mux"), Some("first-client"), "{state}");
 }
