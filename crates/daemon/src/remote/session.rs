@@ -29,7 +29,15 @@ pub(crate) async fn before_start(
     let Ok(profile) = v.profile(name) else {
         return Ok(None);
     };
-    let Some(link) = with_state(d, |s| s.link(&profile.id).cloned()).await? else {
+    // A `remotes.seal` that does not open turns remotes off, not local sessions.
+    let link = match with_state(d, |s| s.link(&profile.id).cloned()).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "remotes are unavailable; the session runs locally");
+            None
+        }
+    };
+    let Some(link) = link else {
         return Ok(None);
     };
     let entry = super::entry(d, &link.remote).await?;

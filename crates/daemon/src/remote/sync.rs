@@ -127,6 +127,12 @@ pub(crate) async fn push_profile(d: &Daemon, profile_id: &str) -> Result<PushOut
         return Ok(PushOutcome::Nothing);
     };
     let v = d.unlocked_vault()?;
+    // A linked profile deleted locally has nothing to push.
+    let name = match v.profile(profile_id) {
+        Ok(p) => p.name,
+        Err(VaultError::ProfileNotFound { .. }) => return Ok(PushOutcome::Nothing),
+        Err(e) => return Err(vault_err(e)),
+    };
     let held = d.remotes.held(profile_id);
     let session = held.as_ref().map(|h| h.session.clone());
     let (l2, v2) = (link.clone(), v.clone());
@@ -136,10 +142,6 @@ pub(crate) async fn push_profile(d: &Daemon, profile_id: &str) -> Result<PushOut
         release_ended(d, profile_id).await;
         return Ok(PushOutcome::Nothing);
     }
-    let name = v
-        .profile(profile_id)
-        .map(|p| p.name)
-        .unwrap_or_else(|_| profile_id.to_owned());
     let c = match conn(d, &link.remote).await {
         Ok(c) => c,
         Err(e) => return Ok(PushOutcome::Pending(e.to_string())),
