@@ -235,6 +235,13 @@ fn main() {
         remote: "team".into(),
     }))
     .expect("profile.pull");
+    // Only B writes this one, so A's saves of "large" never race B's.
+    import(&cb, "large-save", large.clone());
+    rt.block_on(cb.call(&ProfileLink {
+        name: "large-save".into(),
+        remote: "team".into(),
+    }))
+    .expect("profile.link");
 
     let (mut remote_start, mut local_start, mut remote_save, mut local_save) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -256,7 +263,7 @@ fn main() {
         }
         let r = start_ms(&rt, &cb, "large");
         let l = start_ms(&rt, &cb, "large-local");
-        let rs = save_ms(&rt, &cb, "large");
+        let rs = save_ms(&rt, &cb, "large-save");
         let ls = save_ms(&rt, &cb, "large-local");
         if run > 0 {
             remote_start.push(r);
