@@ -160,20 +160,21 @@ async fn leases(target: Target) -> (Vec<f64>, Vec<f64>) {
                 })
             })
             .collect();
-        let mut winners = 0;
+        // Every contender answers before the winner releases, so all of them contend.
+        let mut won = Vec::new();
         for t in tasks {
             let (took, r) = t.await.unwrap();
             all.push(took);
             match r {
-                Ok((c, l)) => {
-                    winners += 1;
-                    c.release(&l).await.unwrap();
-                }
+                Ok(w) => won.push(w),
                 Err(RemoteError::Busy { .. }) => {}
                 Err(e) => panic!("round {round}: {e}"),
             }
         }
-        assert_eq!(winners, 1, "round {round}: exactly one lease");
+        assert_eq!(won.len(), 1, "round {round}: exactly one lease");
+        for (c, l) in won {
+            c.release(&l).await.unwrap();
+        }
     }
     (alone, all)
 }
