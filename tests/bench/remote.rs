@@ -262,10 +262,18 @@ fn main() {
             assert!(Instant::now() < deadline, "A's save was not pushed");
             std::thread::sleep(Duration::from_millis(20));
         }
-        let r = start_ms(&rt, &cb, "large");
-        let l = start_ms(&rt, &cb, "large-local");
-        let rs = save_ms(&rt, &cb, "large-save");
-        let ls = save_ms(&rt, &cb, "large-local");
+        // Alternating which goes first, so neither always meets a warmer machine.
+        let (r, l, rs, ls) = if run % 2 == 0 {
+            let r = start_ms(&rt, &cb, "large");
+            let l = start_ms(&rt, &cb, "large-local");
+            let rs = save_ms(&rt, &cb, "large-save");
+            (r, l, rs, save_ms(&rt, &cb, "large-local"))
+        } else {
+            let l = start_ms(&rt, &cb, "large-local");
+            let r = start_ms(&rt, &cb, "large");
+            let ls = save_ms(&rt, &cb, "large-local");
+            (r, l, save_ms(&rt, &cb, "large-save"), ls)
+        };
         if run > 0 {
             remote_start.push(r);
             local_start.push(l);
