@@ -43,6 +43,9 @@ _pvault() {
             pvault,profile)
                 cmd="pvault__subcmd__profile"
                 ;;
+            pvault,remote)
+                cmd="pvault__subcmd__remote"
+                ;;
             pvault,run)
                 cmd="pvault__subcmd__run"
                 ;;
@@ -103,6 +106,9 @@ _pvault() {
             pvault__subcmd__help,profile)
                 cmd="pvault__subcmd__help__subcmd__profile"
                 ;;
+            pvault__subcmd__help,remote)
+                cmd="pvault__subcmd__help__subcmd__remote"
+                ;;
             pvault__subcmd__help,run)
                 cmd="pvault__subcmd__help__subcmd__run"
                 ;;
@@ -142,8 +148,14 @@ _pvault() {
             pvault__subcmd__help__subcmd__profile,import)
                 cmd="pvault__subcmd__help__subcmd__profile__subcmd__import"
                 ;;
+            pvault__subcmd__help__subcmd__profile,link)
+                cmd="pvault__subcmd__help__subcmd__profile__subcmd__link"
+                ;;
             pvault__subcmd__help__subcmd__profile,list)
                 cmd="pvault__subcmd__help__subcmd__profile__subcmd__list"
+                ;;
+            pvault__subcmd__help__subcmd__profile,pull)
+                cmd="pvault__subcmd__help__subcmd__profile__subcmd__pull"
                 ;;
             pvault__subcmd__help__subcmd__profile,rename)
                 cmd="pvault__subcmd__help__subcmd__profile__subcmd__rename"
@@ -153,6 +165,21 @@ _pvault() {
                 ;;
             pvault__subcmd__help__subcmd__profile,show)
                 cmd="pvault__subcmd__help__subcmd__profile__subcmd__show"
+                ;;
+            pvault__subcmd__help__subcmd__remote,add)
+                cmd="pvault__subcmd__help__subcmd__remote__subcmd__add"
+                ;;
+            pvault__subcmd__help__subcmd__remote,export-key)
+                cmd="pvault__subcmd__help__subcmd__remote__subcmd__export__subcmd__key"
+                ;;
+            pvault__subcmd__help__subcmd__remote,list)
+                cmd="pvault__subcmd__help__subcmd__remote__subcmd__list"
+                ;;
+            pvault__subcmd__help__subcmd__remote,remove)
+                cmd="pvault__subcmd__help__subcmd__remote__subcmd__remove"
+                ;;
+            pvault__subcmd__help__subcmd__remote,status)
+                cmd="pvault__subcmd__help__subcmd__remote__subcmd__status"
                 ;;
             pvault__subcmd__help__subcmd__session,attach)
                 cmd="pvault__subcmd__help__subcmd__session__subcmd__attach"
@@ -196,8 +223,14 @@ _pvault() {
             pvault__subcmd__profile,import)
                 cmd="pvault__subcmd__profile__subcmd__import"
                 ;;
+            pvault__subcmd__profile,link)
+                cmd="pvault__subcmd__profile__subcmd__link"
+                ;;
             pvault__subcmd__profile,list)
                 cmd="pvault__subcmd__profile__subcmd__list"
+                ;;
+            pvault__subcmd__profile,pull)
+                cmd="pvault__subcmd__profile__subcmd__pull"
                 ;;
             pvault__subcmd__profile,rename)
                 cmd="pvault__subcmd__profile__subcmd__rename"
@@ -229,8 +262,14 @@ _pvault() {
             pvault__subcmd__profile__subcmd__help,import)
                 cmd="pvault__subcmd__profile__subcmd__help__subcmd__import"
                 ;;
+            pvault__subcmd__profile__subcmd__help,link)
+                cmd="pvault__subcmd__profile__subcmd__help__subcmd__link"
+                ;;
             pvault__subcmd__profile__subcmd__help,list)
                 cmd="pvault__subcmd__profile__subcmd__help__subcmd__list"
+                ;;
+            pvault__subcmd__profile__subcmd__help,pull)
+                cmd="pvault__subcmd__profile__subcmd__help__subcmd__pull"
                 ;;
             pvault__subcmd__profile__subcmd__help,rename)
                 cmd="pvault__subcmd__profile__subcmd__help__subcmd__rename"
@@ -240,6 +279,42 @@ _pvault() {
                 ;;
             pvault__subcmd__profile__subcmd__help,show)
                 cmd="pvault__subcmd__profile__subcmd__help__subcmd__show"
+                ;;
+            pvault__subcmd__remote,add)
+                cmd="pvault__subcmd__remote__subcmd__add"
+                ;;
+            pvault__subcmd__remote,export-key)
+                cmd="pvault__subcmd__remote__subcmd__export__subcmd__key"
+                ;;
+            pvault__subcmd__remote,help)
+                cmd="pvault__subcmd__remote__subcmd__help"
+                ;;
+            pvault__subcmd__remote,list)
+                cmd="pvault__subcmd__remote__subcmd__list"
+                ;;
+            pvault__subcmd__remote,remove)
+                cmd="pvault__subcmd__remote__subcmd__remove"
+                ;;
+            pvault__subcmd__remote,status)
+                cmd="pvault__subcmd__remote__subcmd__status"
+                ;;
+            pvault__subcmd__remote__subcmd__help,add)
+                cmd="pvault__subcmd__remote__subcmd__help__subcmd__add"
+                ;;
+            pvault__subcmd__remote__subcmd__help,export-key)
+                cmd="pvault__subcmd__remote__subcmd__help__subcmd__export__subcmd__key"
+                ;;
+            pvault__subcmd__remote__subcmd__help,help)
+                cmd="pvault__subcmd__remote__subcmd__help__subcmd__help"
+                ;;
+            pvault__subcmd__remote__subcmd__help,list)
+                cmd="pvault__subcmd__remote__subcmd__help__subcmd__list"
+                ;;
+            pvault__subcmd__remote__subcmd__help,remove)
+                cmd="pvault__subcmd__remote__subcmd__help__subcmd__remove"
+                ;;
+            pvault__subcmd__remote__subcmd__help,status)
+                cmd="pvault__subcmd__remote__subcmd__help__subcmd__status"
                 ;;
             pvault__subcmd__session,attach)
                 cmd="pvault__subcmd__session__subcmd__attach"
@@ -296,7 +371,7 @@ _pvault() {
 
     case "${cmd}" in
         pvault)
-            opts="-h -V --json --socket --no-autostart --help --version init unlock lock status passwd verify backup daemon profile session run man completions help"
+            opts="-h -V --json --socket --no-autostart --help --version init unlock lock status passwd verify backup daemon profile remote session run man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -460,7 +535,7 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__help)
-            opts="init unlock lock status passwd verify backup daemon profile session run man completions help"
+            opts="init unlock lock status passwd verify backup daemon profile remote session run man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -614,7 +689,7 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__help__subcmd__profile)
-            opts="create list show rename delete import export history diff restore"
+            opts="create list show rename delete import export history diff restore link pull"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -711,7 +786,35 @@ _pvault() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pvault__subcmd__help__subcmd__profile__subcmd__link)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pvault__subcmd__help__subcmd__profile__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__profile__subcmd__pull)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -754,6 +857,90 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__help__subcmd__profile__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__remote)
+            opts="add list remove status export-key"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__remote__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__remote__subcmd__export__subcmd__key)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__remote__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__remote__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__remote__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1036,7 +1223,7 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__profile)
-            opts="-h -V --json --socket --no-autostart --help --version create list show rename delete import export history diff restore help"
+            opts="-h -V --json --socket --no-autostart --help --version create list show rename delete import export history diff restore link pull help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1150,7 +1337,7 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__profile__subcmd__help)
-            opts="create list show rename delete import export history diff restore help"
+            opts="create list show rename delete import export history diff restore link pull help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1261,7 +1448,35 @@ _pvault() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pvault__subcmd__profile__subcmd__help__subcmd__link)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pvault__subcmd__profile__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__help__subcmd__pull)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1373,6 +1588,28 @@ _pvault() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pvault__subcmd__profile__subcmd__link)
+            opts="-h -V --remote --json --socket --no-autostart --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pvault__subcmd__profile__subcmd__list)
             opts="-h -V --json --socket --no-autostart --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1380,6 +1617,28 @@ _pvault() {
                 return 0
             fi
             case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__pull)
+            opts="-h -V --remote --json --socket --no-autostart --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1428,6 +1687,244 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__profile__subcmd__show)
+            opts="-h -V --json --socket --no-autostart --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__remote)
+            opts="-h -V --json --socket --no-autostart --help --version add list remove status export-key help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__remote__subcmd__add)
+            opts="-h -V --key-file --passphrase-file --keyfile --lease-ttl --json --socket --no-autostart --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keyfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__remote__subcmd__export__subcmd__key)
+            opts="-o -h -V --output --passphrase-file --keyfile --json --socket --no-autostart --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keyfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__remote__subcmd__help)
+            opts="add list remove status export-key help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__remote__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__remote__subcmd__help__subcmd__export__subcmd__key)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__remote__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__remote__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__remote__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__remote__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__remote__subcmd__list)
+            opts="-h -V --json --socket --no-autostart --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__remote__subcmd__remove)
+            opts="-h -V --force --json --socket --no-autostart --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__remote__subcmd__status)
             opts="-h -V --json --socket --no-autostart --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -29,7 +29,7 @@ const MAX_ID = Number.MAX_SAFE_INTEGER;
 /** The protocol's stable error codes. */
 const ERROR_CODES = Object.freeze([
   'invalid_argument', 'not_found', 'conflict', 'busy', 'locked', 'auth_failed', 'too_large',
-  'unsupported', 'browser_error', 'internal',
+  'unsupported', 'browser_error', 'internal', 'remote_unavailable', 'remote_tampered',
 ]);
 
 /**

@@ -58,6 +58,9 @@ pub enum Command {
     /// Manage profiles and their snapshot history.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Share profiles through remote stores on PostgreSQL (end-to-end encrypted).
+    #[command(subcommand)]
+    Remote(crate::commands::remote::RemoteCmd),
     /// Run browser sessions (Chromium over CDP) with a profile loaded.
     #[command(subcommand)]
     Session(crate::commands::session::SessionCmd),
@@ -215,6 +218,23 @@ pub enum ProfileCmd {
         name: String,
         /// Snapshot id or sequence number.
         snapshot: String,
+    },
+    /// Push a profile's history to a remote and link them: its sessions then load the
+    /// remote's newest snapshot, and --save sessions take the remote's lease and push.
+    Link {
+        /// Profile name.
+        name: String,
+        /// Remote name.
+        #[arg(long)]
+        remote: String,
+    },
+    /// Copy a profile that exists only on a remote into the vault, linked.
+    Pull {
+        /// Profile name.
+        name: String,
+        /// Remote name.
+        #[arg(long)]
+        remote: String,
     },
 }
 

@@ -122,7 +122,11 @@ impl CliError {
                 ErrorCode::Locked => LOCKED,
                 ErrorCode::AuthFailed => AUTH_FAILED,
                 ErrorCode::BrowserError => BROWSER_ERROR,
-                ErrorCode::TooLarge | ErrorCode::Unsupported | ErrorCode::Internal => OTHER,
+                ErrorCode::TooLarge
+                | ErrorCode::Unsupported
+                | ErrorCode::Internal
+                | ErrorCode::RemoteUnavailable
+                | ErrorCode::RemoteTampered => OTHER,
             },
         }
     }
@@ -183,6 +187,8 @@ mod tests {
             (ErrorCode::Unsupported, 1),
             (ErrorCode::BrowserError, 8),
             (ErrorCode::Internal, 1),
+            (ErrorCode::RemoteUnavailable, 1),
+            (ErrorCode::RemoteTampered, 1),
         ];
         assert_eq!(expected.len(), ErrorCode::ALL.len());
         for (code, exit) in expected {

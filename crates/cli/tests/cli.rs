@@ -18,6 +18,8 @@ mod packaging;
 mod profile;
 #[path = "cli/prompt.rs"]
 mod prompt;
+#[path = "cli/remote.rs"]
+mod remote;
 #[path = "cli/save_new.rs"]
 mod save_new;
 #[path = "cli/session.rs"]

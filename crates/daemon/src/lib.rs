@@ -6,7 +6,8 @@
 //! and its reload), [`state`] (the shared [`Daemon`]: vault handle, auto-lock, events),
 //! `connection` (framing, handshake, pipelining), `handlers` (one function per method),
 //! [`sessions`] (browser sessions), [`relay`] (the guarded CDP relay),
-//! [`keyfile`] (unattended unlock at start), [`hardening`] and [`systemd`].
+//! [`keyfile`] (unattended unlock at start), `remote` (remote stores on PostgreSQL),
+//! [`hardening`] and [`systemd`].
 
 pub mod config;
 mod connection;
@@ -15,6 +16,7 @@ pub mod hardening;
 mod heads;
 pub mod keyfile;
 pub mod relay;
+mod remote;
 pub mod sessions;
 pub mod socket;
 pub mod state;
@@ -67,6 +69,7 @@ pub async fn serve(listener: Listener, daemon: Arc<Daemon>, shutdown: impl Futur
     // Chromes and session directories a killed predecessor left behind.
     sessions::recover(&daemon).await;
     let timer = tokio::spawn(daemon.clone().auto_lock_task());
+    remote::spawn_worker(&daemon);
     let _watcher = if daemon.opts.watch_config {
         let d = Arc::downgrade(&daemon);
         let (kick_tx, mut kick_rx) = tokio::sync::mpsc::channel::<()>(1);

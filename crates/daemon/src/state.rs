@@ -81,6 +81,8 @@ pub struct Daemon {
     pub(crate) shutdown: CancellationToken,
     /// Browser sessions.
     pub sessions: Registry,
+    /// Remote stores: local state, connections, leases.
+    pub(crate) remotes: crate::remote::Remotes,
 }
 
 impl Daemon {
@@ -125,6 +127,7 @@ impl Daemon {
             connections: AtomicU64::new(0),
             shutdown: CancellationToken::new(),
             sessions: Registry::default(),
+            remotes: Default::default(),
         }))
     }
 
@@ -230,6 +233,7 @@ impl Daemon {
         if let Some(v) = self.vault_handle() {
             let was = v.is_unlocked();
             v.lock();
+            self.remotes.forget();
             if was {
                 tracing::info!(?reason, "vault locked");
                 let _ = self.events.send(Event::VaultLocked { reason });

@@ -27,11 +27,16 @@ pub enum ErrorCode {
     BrowserError,
     /// A bug or an I/O failure inside the daemon.
     Internal,
+    /// A remote store could not be reached (1.9).
+    RemoteUnavailable,
+    /// A remote store showed records no honest server would: dropped, reordered, rolled
+    /// back or edited (1.9). The local copy is kept.
+    RemoteTampered,
 }
 
 impl ErrorCode {
     /// Every code, in documentation order.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::InvalidArgument,
         ErrorCode::NotFound,
         ErrorCode::Conflict,
@@ -42,6 +47,8 @@ impl ErrorCode {
         ErrorCode::Unsupported,
         ErrorCode::BrowserError,
         ErrorCode::Internal,
+        ErrorCode::RemoteUnavailable,
+        ErrorCode::RemoteTampered,
     ];
 
     /// The wire name, e.g. `invalid_argument`.
@@ -57,6 +64,8 @@ impl ErrorCode {
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::BrowserError => "browser_error",
             ErrorCode::Internal => "internal",
+            ErrorCode::RemoteUnavailable => "remote_unavailable",
+            ErrorCode::RemoteTampered => "remote_tampered",
         }
     }
 

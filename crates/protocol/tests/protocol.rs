@@ -27,7 +27,9 @@ fn error_codes_have_stable_snake_case_names() {
             "too_large",
             "unsupported",
             "browser_error",
-            "internal"
+            "internal",
+            "remote_unavailable",
+            "remote_tampered"
         ]
     );
     for c in ErrorCode::ALL {
@@ -118,6 +120,13 @@ fn the_method_table_lists_every_documented_method_once_by_name() {
             "session.capture",
             "session.load",
             "session.attach",
+            "remote.add",
+            "remote.list",
+            "remote.remove",
+            "remote.status",
+            "remote.export_key",
+            "profile.link",
+            "profile.pull",
         ]
     );
     for &m in Method::ALL {

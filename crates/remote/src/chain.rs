@@ -4,14 +4,14 @@
 use pvault_model::SnapshotKind;
 
 use crate::error::{RemoteError, Result, Tamper};
-use crate::{Head, Link, RemoteInfo};
+use crate::{ChainedInfo, Head, Link};
 
 /// Checks that `rows` (any order) are the chain `head` describes; returns them by seq.
 pub(crate) fn verify(
     profile: &str,
     head: &Head,
-    mut rows: Vec<RemoteInfo>,
-) -> Result<Vec<RemoteInfo>> {
+    mut rows: Vec<ChainedInfo>,
+) -> Result<Vec<ChainedInfo>> {
     let bad = |k: Tamper, d: String| Err(RemoteError::tampered(profile, k, d));
     rows.sort_by_key(|r| r.seq);
     if let Some(w) = rows.windows(2).find(|w| w[0].seq == w[1].seq) {
@@ -110,7 +110,7 @@ pub(crate) fn verify(
 #[derive(Debug, Clone)]
 pub(crate) struct Planned {
     /// The row's info after the push.
-    pub info: RemoteInfo,
+    pub info: ChainedInfo,
     /// `Some(i)`: the `i`-th new snapshot of the push (to insert); `None`: an existing row.
     pub new: Option<usize>,
     /// An existing row whose info changed (its `prev`): to re-seal.
@@ -136,8 +136,8 @@ pub(crate) struct Plan {
 /// `rows` of `head`, as the vault appends (`vault-format.md` 7.2).
 pub(crate) fn plan(
     head: &Head,
-    rows: Vec<RemoteInfo>,
-    new: Vec<RemoteInfo>,
+    rows: Vec<ChainedInfo>,
+    new: Vec<ChainedInfo>,
     retention: u64,
 ) -> Plan {
     let mut list: Vec<Planned> = rows
@@ -201,8 +201,8 @@ mod tests {
     use super::*;
     use crate::Holder;
 
-    fn info(seq: u64, hash: &str, kind: SnapshotKind, session: Option<&str>) -> RemoteInfo {
-        RemoteInfo {
+    fn info(seq: u64, hash: &str, kind: SnapshotKind, session: Option<&str>) -> ChainedInfo {
+        ChainedInfo {
             id: format!("{seq:032x}"),
             seq,
             created_at: 0,
@@ -235,7 +235,7 @@ mod tests {
         }
     }
 
-    fn apply(head: &Head, plan: &Plan) -> (Head, Vec<RemoteInfo>) {
+    fn apply(head: &Head, plan: &Plan) -> (Head, Vec<ChainedInfo>) {
         let mut h = head.clone();
         h.next_seq = plan.next_seq;
         h.latest = plan.latest.clone();

@@ -9,7 +9,8 @@
 //! - `schema`: creating, recognising and migrating the store (3);
 //! - `store`: [`Remote`], profiles, pull and push with the chain checks (5, 7);
 //! - `chain`: the chain rules and the plan of a push (7.1, 7.2);
-//! - `lease`: the single-writer lease with fencing numbers (6).
+//! - `lease`: the single-writer lease with fencing numbers (6);
+//! - [`local`]: the sealed local state file of a vault's remotes (8).
 
 mod chain;
 pub mod connect;
@@ -17,6 +18,7 @@ pub mod crypto;
 mod error;
 pub mod keyfile;
 mod lease;
+pub mod local;
 mod schema;
 mod store;
 
@@ -27,7 +29,6 @@ pub use lease::{Lease, LeaseInfo};
 pub use schema::{SCHEMA_VERSION, schema_sql};
 pub use store::{KeyChoice, Memory, NewSnapshot, Pulled, Remote, RemoteProfile, StoreStatus};
 
-use pvault_model::SnapshotKind;
 use serde::{Deserialize, Serialize};
 
 /// Who writes or holds a lease: shown to other machines in `busy` (sealed on the server).
@@ -42,15 +43,11 @@ pub struct Holder {
     pub vault: String,
 }
 
-/// A snapshot named by its seq and the hash of its body (`vault-format.md` 7.1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Link {
-    /// Position in the remote history.
-    pub seq: u64,
-    /// Lowercase hex SHA-256 of the body plaintext.
-    pub content_hash: String,
-}
+/// A snapshot named by its seq and the hash of its body, and the sealed info of a remote
+/// snapshot: the vault's own types (`vault-format.md` 6, 7.1). On the remote, the info's `id`
+/// is the remote snapshot id, `seq` the position in the remote history and `prev` the remote
+/// chain's link (`remote-format.md` 5).
+pub use pvault_vault::body::{ChainedInfo, Link};
 
 /// The sealed head of a remote profile (section 5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,66 +67,6 @@ pub struct Head {
     pub updated_at: i64,
     /// Who wrote it.
     pub writer: Holder,
-}
-
-/// The sealed info of a remote snapshot: the vault's format-2 info (`vault-format.md` 6)
-/// with the remote's id, seq and chain link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RemoteInfo {
-    /// hex(snapshot_id on the remote).
-    pub id: String,
-    /// Position in the remote history.
-    pub seq: u64,
-    /// Creation time (as the snapshot was made, on whichever machine).
-    pub created_at: i64,
-    /// How it was made.
-    pub kind: SnapshotKind,
-    /// SHA-256 of the body plaintext.
-    pub content_hash: String,
-    /// Body plaintext length.
-    pub size_bytes: u64,
-    /// Counts, as the vault's info.
-    pub cookie_count: u64,
-    /// Origins.
-    pub origin_count: u64,
-    /// localStorage keys.
-    pub local_storage_key_count: u64,
-    /// sessionStorage keys.
-    pub session_storage_key_count: u64,
-    /// IndexedDB records.
-    pub indexed_db_record_count: u64,
-    /// The session that made it.
-    pub session_id: Option<String>,
-    /// The link to the snapshot below it.
-    pub prev: Option<Link>,
-}
-
-impl RemoteInfo {
-    /// This snapshot as a link.
-    pub fn link(&self) -> Link {
-        Link {
-            seq: self.seq,
-            content_hash: self.content_hash.clone(),
-        }
-    }
-
-    /// The vault's public view of it (with the remote's id and seq).
-    pub fn public(&self) -> pvault_model::SnapshotInfo {
-        pvault_model::SnapshotInfo {
-            id: self.id.clone(),
-            seq: self.seq,
-            created_at: self.created_at,
-            kind: self.kind,
-            content_hash: self.content_hash.clone(),
-            size_bytes: self.size_bytes,
-            cookie_count: self.cookie_count,
-            origin_count: self.origin_count,
-            local_storage_key_count: self.local_storage_key_count,
-            session_storage_key_count: self.session_storage_key_count,
-            indexed_db_record_count: self.indexed_db_record_count,
-        }
-    }
 }
 
 /// Version byte of a head plaintext.

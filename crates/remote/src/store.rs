@@ -10,7 +10,7 @@ use crate::crypto::{self, Id, Key, RECORD_BODY, RECORD_INFO};
 use crate::error::{RemoteError, Result, Tamper};
 use crate::lease::Lease;
 use crate::schema::{self, Found};
-use crate::{Head, Holder, Link, RemoteInfo, decode_versioned, encode_versioned};
+use crate::{ChainedInfo, Head, Holder, Link, decode_versioned, encode_versioned};
 
 /// Key version of remote profile data keys.
 const KEY_VERSION: i32 = 1;
@@ -93,9 +93,9 @@ pub struct Pulled {
     /// Its head id (hex).
     pub head_id: String,
     /// The whole chain, by seq.
-    pub chain: Vec<RemoteInfo>,
+    pub chain: Vec<ChainedInfo>,
     /// Bodies fetched (those not already had), with their info, by seq.
-    pub bodies: Vec<(RemoteInfo, Vec<u8>)>,
+    pub bodies: Vec<(ChainedInfo, Vec<u8>)>,
     /// The remote ids a push inserted, in the order of its `NewSnapshot`s (`None` for one a
     /// later snapshot of the same push collapsed or retention removed at once).
     pub inserted: Vec<Option<String>>,
@@ -375,22 +375,14 @@ impl Remote {
         })
     }
 
-    fn new_info(id: &Id, s: &NewSnapshot) -> RemoteInfo {
-        let i = &s.info;
-        RemoteInfo {
+    /// The info of a snapshot about to be pushed: the vault's, with the remote's id and the
+    /// body's own length (the seq and link are set when the push is planned).
+    fn new_info(id: &Id, s: &NewSnapshot) -> ChainedInfo {
+        ChainedInfo {
             id: hex::encode(id),
             seq: 0,
-            created_at: i.created_at,
-            kind: i.kind,
-            content_hash: i.content_hash.clone(),
             size_bytes: s.body.len() as u64,
-            cookie_count: i.cookie_count,
-            origin_count: i.origin_count,
-            local_storage_key_count: i.local_storage_key_count,
-            session_storage_key_count: i.session_storage_key_count,
-            indexed_db_record_count: i.indexed_db_record_count,
-            session_id: s.session_id.clone(),
-            prev: None,
+            ..ChainedInfo::new(&s.info, s.session_id.as_deref(), None)
         }
     }
 
@@ -750,7 +742,7 @@ async fn read_chain(
     store: &Id,
     pid: &Id,
     lock: bool,
-) -> Result<(Head, Id, Key, Vec<RemoteInfo>)> {
+) -> Result<(Head, Id, Key, Vec<ChainedInfo>)> {
     let shown = hex::encode(pid);
     let q = if lock {
         "SELECT wrapped_dk, head_id, head, fence, updated_at FROM pvault_profiles WHERE profile_id = $1 FOR UPDATE"
@@ -835,7 +827,7 @@ async fn read_chain(
                 format!("the info of snapshot {} does not open", hex::encode(sid)),
             )
         })?;
-        let info: RemoteInfo = decode_versioned(crate::INFO_VERSION, &pt).ok_or_else(|| {
+        let info: ChainedInfo = decode_versioned(crate::INFO_VERSION, &pt).ok_or_else(|| {
             RemoteError::tampered(
                 &shown,
                 Tamper::Unreadable,
@@ -869,7 +861,7 @@ async fn write_chain(
     pid: &Id,
     dk: &Key,
     head: &Head,
-    chain: Vec<RemoteInfo>,
+    chain: Vec<ChainedInfo>,
     new: &[NewSnapshot],
     fence: u64,
     writer: &Holder,
@@ -900,7 +892,7 @@ async fn write_chain(
         .await
         .map_err(db)?;
     }
-    let seal_info = |sid: &Id, info: &RemoteInfo| {
+    let seal_info = |sid: &Id, info: &ChainedInfo| {
         crypto::seal(
             dk,
             &crypto::aad_record(

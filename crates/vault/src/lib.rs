@@ -141,6 +141,9 @@ pub struct UnlockTiming {
 /// body on the remote is exactly the vault's body plaintext, so a snapshot's content hash is
 /// the same everywhere).
 pub mod body {
+    /// The sealed info of a snapshot (format 2) and its chain link: the remote store seals
+    /// exactly this info too (`remote-format.md` 5), so both stores share one type.
+    pub use crate::codec::{ChainedInfo, Link};
     pub use crate::codec::{content_hash, decode_state, encode_state};
     /// The snapshot schema this build writes (`vault-format.md` 6.1).
     pub const SCHEMA_VERSION: u16 = crate::codec::RECORD_SCHEMA_VERSION;

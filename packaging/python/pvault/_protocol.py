@@ -33,6 +33,8 @@ ERROR_CODES = (
     "unsupported",
     "browser_error",
     "internal",
+    "remote_unavailable",
+    "remote_tampered",
 )
 
 #: What ``vault_verify()`` can report in a finding's ``kind`` (protocol 1.5, protocol.md §5.2

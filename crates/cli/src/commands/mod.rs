@@ -6,6 +6,7 @@ mod diff_view;
 mod import_browser;
 mod man;
 mod profile;
+pub mod remote;
 pub mod run;
 pub mod session;
 mod vault;
@@ -68,6 +69,7 @@ pub async fn run(cmd: Command, ctx: &Ctx) -> CliResult {
         Command::Backup { file } => vault::backup(ctx, &file).await,
         Command::Daemon(d) => daemon::run(ctx, d).await,
         Command::Profile(p) => profile::run(ctx, p).await,
+        Command::Remote(r) => remote::run(ctx, r).await,
         Command::Session(s) => session::run(ctx, s).await,
         Command::Run(a) => run::run(ctx, a).await,
         Command::Man { dir } => man::run(&dir),

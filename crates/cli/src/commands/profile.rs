@@ -46,6 +46,8 @@ pub async fn run(ctx: &Ctx, cmd: ProfileCmd) -> CliResult {
         ProfileCmd::History { name } => history(ctx, name).await,
         ProfileCmd::Diff { name, from, to } => diff(ctx, name, from, to).await,
         ProfileCmd::Restore { name, snapshot } => restore(ctx, name, snapshot).await,
+        ProfileCmd::Link { name, remote } => super::remote::link(ctx, name, remote).await,
+        ProfileCmd::Pull { name, remote } => super::remote::pull(ctx, name, remote).await,
     }
 }
 
@@ -356,7 +358,7 @@ async fn export(
 /// Writes `bytes` to `path` with mode 0600, atomically: a temporary file in the same
 /// directory (created 0600, so the cookies are never readable by others, even briefly) is
 /// synced and renamed over the target.
-fn write_private(path: &Path, bytes: &[u8]) -> CliResult {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> CliResult {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -176,6 +176,7 @@ pub fn started_json(res: &SessionStartResponse) -> CliResult<Value> {
     })?;
     doc["load"] = serde_json::to_value(&res.load).unwrap_or(Value::Null);
     doc["profile_created"] = Value::Bool(res.profile_created);
+    doc["remote"] = serde_json::to_value(&res.remote).unwrap_or(Value::Null);
     Ok(doc)
 }
 
@@ -183,6 +184,9 @@ pub fn started_json(res: &SessionStartResponse) -> CliResult<Value> {
 fn print_started(ctx: &Ctx, res: &SessionStartResponse) -> CliResult {
     if let Some(load) = &res.load {
         warn_load_failures(load);
+    }
+    if let Some(w) = res.remote.as_ref().and_then(|r| r.warning.as_deref()) {
+        eprintln!("pvault: warning: {w}");
     }
     if ctx.out.json {
         return ctx.out.json(&started_json(res)?);
@@ -416,6 +420,9 @@ async fn stop(ctx: &Ctx, session_id: String, discard: bool) -> CliResult {
 fn print_stopped(ctx: &Ctx, res: &SessionStopResponse) -> CliResult {
     if let Some(c) = &res.capture {
         warn_capture_failures(c);
+    }
+    if let Some(w) = res.remote.as_ref().and_then(|r| r.warning.as_deref()) {
+        eprintln!("pvault: warning: {w}");
     }
     if ctx.out.json {
         return ctx.out.json(res);

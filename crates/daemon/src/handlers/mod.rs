@@ -5,6 +5,7 @@
 
 mod import_browser;
 mod profile;
+mod remote;
 pub(crate) mod vault;
 
 pub(crate) use import_browser::remove_stale_copies;
@@ -222,6 +223,13 @@ pub(crate) fn route<'a>(
         Method::SessionCapture => (Vault, run(id, params, |p| sessions::capture(d, p)).boxed()),
         Method::SessionLoad => (Vault, run(id, params, |p| sessions::load(d, p)).boxed()),
         Method::SessionAttach => (Vault, run(id, params, |p| sessions::attach(d, p)).boxed()),
+        Method::RemoteAdd => (Vault, run(id, params, |p| remote::add(d, p)).boxed()),
+        Method::RemoteList => (Vault, run(id, params, |p| remote::list(d, p)).boxed()),
+        Method::RemoteRemove => (Vault, run(id, params, |p| remote::remove(d, p)).boxed()),
+        Method::RemoteStatus => (Vault, run(id, params, |p| remote::status(d, p)).boxed()),
+        Method::RemoteExportKey => (Vault, run(id, params, |p| remote::export_key(d, p)).boxed()),
+        Method::ProfileLink => (Vault, run(id, params, |p| remote::link(d, p)).boxed()),
+        Method::ProfilePull => (Vault, run(id, params, |p| remote::pull(d, p)).boxed()),
     };
     Route { activity, serve }
 }

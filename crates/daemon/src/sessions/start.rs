@@ -71,10 +71,28 @@ pub(crate) async fn start(
     // must not pass silently).
     let mut loaded: Option<(ProfileInfo, Option<SnapshotInfo>, BrowserState)> = None;
     let mut profile_created = false;
+    // A linked profile: the lease first (`save`), then the newest remote snapshots pulled
+    // into the vault, so what is loaded below is the remote's newest.
+    let remote = match &p.profile {
+        Some(name) => crate::remote::session::before_start(d, name, p.save, &id).await?,
+        None => None,
+    };
     if let Some(name) = p.profile.clone() {
         let v = d.unlocked_vault()?;
         let save = p.save;
-        let (l, created) = blocking(move || newest_state(&v, &name, save)).await?;
+        let (l, created) = match blocking(move || newest_state(&v, &name, save)).await {
+            Ok(x) => x,
+            Err(e) => {
+                if let Some(pid) = p
+                    .profile
+                    .as_deref()
+                    .and_then(|n| d.unlocked_vault().ok()?.profile(n).ok())
+                {
+                    crate::remote::session::abandon(d, &pid.id, &id);
+                }
+                return Err(e);
+            }
+        };
         loaded = Some(l);
         profile_created = created;
     }
@@ -99,6 +117,7 @@ pub(crate) async fn start(
     let release = |d: &Daemon| {
         if let Some(pr) = &writer {
             d.sessions.release_writer(&pr.id, &id);
+            crate::remote::session::abandon(d, &pr.id, &id);
         }
     };
     // A session that fails to start leaves no profile it created behind.
@@ -242,6 +261,7 @@ pub(crate) async fn start(
         session: info,
         load,
         profile_created,
+        remote,
     })
 }
 
@@ -290,6 +310,7 @@ pub(crate) async fn attach(
         session: info,
         load: None,
         profile_created: false,
+        remote: None,
     })
 }
 

@@ -104,12 +104,21 @@ pub(super) async fn end(
         note = discard_checkpoints(d, e, profile).await;
     }
     let snapshot = saved.as_ref().map(|(s, _)| s.clone());
+    // Linked profile: the final save (already in the vault) goes to the remote, or waits.
+    let remote = match e.save_profile() {
+        Some(profile) => {
+            let id = snapshot.as_ref().map(|s| s.id.as_str());
+            crate::remote::session::after_end(d, &profile.id, &e.id, id).await
+        }
+        None => None,
+    };
     finish(d, e, SessionState::Ended, reason, snapshot.clone(), note);
     tracing::info!(session = %e.id, ?reason, saved = snapshot.is_some(), "session ended");
     Ok(SessionStopResponse {
         session_id: e.id.clone(),
         capture: saved.map(|(_, c)| c),
         snapshot,
+        remote,
     })
 }
 
@@ -204,6 +213,8 @@ pub(super) fn announce_saved(
     profile_id: &str,
     snapshot: &SnapshotInfo,
 ) {
+    // A linked profile's save is pushed by the background pusher.
+    d.remotes.kick();
     let _ = d.events.send(Event::SnapshotSaved {
         profile: profile.to_owned(),
         profile_id: profile_id.to_owned(),
@@ -242,6 +253,9 @@ async fn crashed(d: &Daemon, e: &Entry, session: Option<Session>, detail: &str) 
     drop(session);
     if let Some(dir) = e.dir() {
         remove_dir(dir.to_owned()).await;
+    }
+    if let Some(profile) = e.save_profile() {
+        crate::remote::session::after_end(d, &profile.id, &e.id, None).await;
     }
     if d.sessions
         .remove(e, SessionState::Crashed, now_ms())
@@ -301,6 +315,10 @@ async fn closed_by_browser(d: &Arc<Daemon>, e: &Arc<Entry>, session: Session) {
                 }
             }
         }
+    }
+    if let Some(profile) = e.save_profile() {
+        let id = snapshot.as_ref().map(|s: &SnapshotInfo| s.id.as_str());
+        crate::remote::session::after_end(d, &profile.id, &e.id, id).await;
     }
     tracing::info!(session = %e.id, saved = snapshot.is_some(), "the browser closed on its own; session ended");
     finish(

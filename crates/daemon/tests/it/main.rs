@@ -12,6 +12,7 @@ mod harness;
 mod import_browser;
 mod lifecycle;
 mod relay;
+mod remote;
 mod rollback;
 mod security;
 mod sessions;

@@ -7,11 +7,13 @@
 
 mod daemon;
 mod profile;
+mod remote;
 mod session;
 mod vault;
 
 pub use daemon::*;
 pub use profile::*;
+pub use remote::*;
 pub use session::*;
 pub use vault::*;
 
@@ -97,6 +99,13 @@ methods! {
     SessionCapture = "session.capture", SessionCapture => SessionCaptureResponse;
     SessionLoad = "session.load", SessionLoad => SessionLoadResponse;
     SessionAttach = "session.attach", SessionAttach => SessionStartResponse;
+    RemoteAdd = "remote.add", RemoteAdd => RemoteAddResponse;
+    RemoteList = "remote.list", RemoteList => RemoteListResponse;
+    RemoteRemove = "remote.remove", RemoteRemove => Ack;
+    RemoteStatus = "remote.status", RemoteStatus => RemoteStatusResponse;
+    RemoteExportKey = "remote.export_key", RemoteExportKey => RemoteExportKeyResponse;
+    ProfileLink = "profile.link", ProfileLink => ProfileLinkResponse;
+    ProfilePull = "profile.pull", ProfilePull => ProfileLinkResponse;
 }
 
 impl std::fmt::Display for Method {

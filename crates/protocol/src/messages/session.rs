@@ -225,6 +225,10 @@ pub struct SessionStartResponse {
     /// Whether the session's `save` profile did not exist and was created for it (1.3).
     #[serde(default)]
     pub profile_created: bool,
+    /// For a profile linked to a remote (1.9): whether the snapshot loaded came from the
+    /// remote or, the remote being unreachable, from the local vault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::SessionRemote>,
 }
 
 /// `session.list`.
@@ -274,6 +278,10 @@ pub struct SessionStopResponse {
     pub snapshot: Option<SnapshotInfo>,
     /// What the final capture did, if one ran.
     pub capture: Option<CaptureReport>,
+    /// For a profile linked to a remote (1.9): whether the final save was pushed, is pending
+    /// (remote unreachable) or diverged (the lease was lost and the remote moved on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::SessionRemote>,
 }
 
 /// `session.capture`: snapshots a running session into a profile (created if missing).

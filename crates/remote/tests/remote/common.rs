@@ -1,7 +1,11 @@
 //! Shared helpers: a server and a store per test, snapshots with marker values.
 
 use pvault_model::{BrowserState, SnapshotInfo, SnapshotKind};
-use pvault_remote::{Holder, Key, KeyChoice, NewSnapshot, Remote, Target};
+use std::time::Duration;
+
+use pvault_remote::{
+    Holder, Key, KeyChoice, Lease, NewSnapshot, Pulled, Remote, RemoteError, Target,
+};
 use pvault_testkit::PgServer;
 use pvault_testkit::postgres::SUPERUSER_PASSWORD;
 use zeroize::Zeroizing;
@@ -43,6 +47,20 @@ impl Pg {
         .await
         .unwrap()
         .0
+    }
+
+    /// Creates the store and profile `name` whose history is `snaps` captures 1..=snaps,
+    /// written by holder `a` with retention 10.
+    pub async fn with_profile(&self, name: &str, snaps: u32) -> (Remote, Key, Pulled) {
+        let (mut r, key) = self.create().await;
+        let history: Vec<_> = (1..=snaps)
+            .map(|n| snap(n, SnapshotKind::Capture, None))
+            .collect();
+        let p = r
+            .create_profile(name, &history, &holder("a"), 10)
+            .await
+            .unwrap();
+        (r, key, p)
     }
 
     pub fn sql(&self, sql: &str) -> String {
@@ -102,4 +120,31 @@ pub fn snap(n: u32, kind: SnapshotKind, session: Option<&str>) -> NewSnapshot {
 
 pub fn never(_: &str) -> bool {
     false
+}
+
+/// The lease time of tests that do not wait for an expiry.
+pub const LEASE: Duration = Duration::from_secs(60);
+
+/// Takes the lease of `profile` as holder `host`, waiting (polling) while another holds it.
+pub async fn lease_when_free(r: &Remote, profile: &str, host: &str, ttl: Duration) -> Lease {
+    loop {
+        match r.acquire(profile, profile, &holder(host), ttl).await {
+            Ok(l) => return l,
+            Err(RemoteError::Busy { .. }) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// Pushes session save `n` of session `s` under `lease` over the head in `after`.
+pub async fn push_save(r: &mut Remote, lease: &Lease, after: &Pulled, n: u32) -> Pulled {
+    r.push(
+        lease,
+        &after.memory(),
+        &[snap(n, SnapshotKind::SessionSave, Some("s"))],
+        &holder("a"),
+        10,
+    )
+    .await
+    .unwrap()
 }

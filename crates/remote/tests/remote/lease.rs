@@ -8,21 +8,12 @@ use std::time::{Duration, Instant};
 use pvault_model::SnapshotKind;
 use pvault_remote::RemoteError;
 
-use crate::common::{Pg, holder, never, snap};
+use crate::common::{Pg, holder, lease_when_free, never, push_save, snap};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exactly_one_of_twenty_contenders_wins() {
     let pg = Pg::start();
-    let (mut a, key) = pg.create().await;
-    let p = a
-        .create_profile(
-            "shared",
-            &[snap(1, SnapshotKind::Import, None)],
-            &holder("a"),
-            10,
-        )
-        .await
-        .unwrap();
+    let (a, key, p) = pg.with_profile("shared", 1).await;
     let mut conns = Vec::new();
     for _ in 0..20 {
         conns.push(Arc::new(pg.open(&key).await));
@@ -74,14 +65,12 @@ async fn exactly_one_of_twenty_contenders_wins() {
         .await
         .unwrap(),
     );
-    let _ = &mut a;
 }
 
 #[tokio::test]
 async fn busy_names_the_holder() {
     let pg = Pg::start();
-    let (mut a, key) = pg.create().await;
-    let p = a.create_profile("p", &[], &holder("a"), 10).await.unwrap();
+    let (a, key, p) = pg.with_profile("p", 0).await;
     let _lease = a
         .acquire(
             &p.profile_id,
@@ -110,8 +99,7 @@ async fn busy_names_the_holder() {
 #[tokio::test]
 async fn a_dead_holders_lease_expires_after_ttl_not_before() {
     let pg = Pg::start();
-    let (mut a, key) = pg.create().await;
-    let p = a.create_profile("p", &[], &holder("a"), 10).await.unwrap();
+    let (a, key, p) = pg.with_profile("p", 0).await;
     let ttl = Duration::from_secs(2);
     let lease = a
         .acquire(&p.profile_id, "p", &holder("a"), ttl)
@@ -121,13 +109,7 @@ async fn a_dead_holders_lease_expires_after_ttl_not_before() {
     // A dies: its connection goes away without a release.
     drop(a);
     let b = pg.open(&key).await;
-    let won = loop {
-        match b.acquire(&p.profile_id, "p", &holder("b"), ttl).await {
-            Ok(l) => break l,
-            Err(RemoteError::Busy { .. }) => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(e) => panic!("{e}"),
-        }
-    };
+    let won = lease_when_free(&b, &p.profile_id, "b", ttl).await;
     let waited = taken.elapsed();
     assert!(
         waited >= ttl - Duration::from_millis(100),
@@ -140,16 +122,7 @@ async fn a_dead_holders_lease_expires_after_ttl_not_before() {
 #[tokio::test]
 async fn a_stale_fencing_number_is_refused() {
     let pg = Pg::start();
-    let (mut a, key) = pg.create().await;
-    let p = a
-        .create_profile(
-            "p",
-            &[snap(1, SnapshotKind::Import, None)],
-            &holder("a"),
-            10,
-        )
-        .await
-        .unwrap();
+    let (mut a, key, p) = pg.with_profile("p", 1).await;
     let mem_a = p.memory();
     let ttl = Duration::from_millis(1000);
     let lease_a = a
@@ -158,23 +131,9 @@ async fn a_stale_fencing_number_is_refused() {
         .unwrap();
     // A pauses past its expiry; B takes the lease and saves.
     let mut b = pg.open(&key).await;
-    let lease_b = loop {
-        match b.acquire(&p.profile_id, "p", &holder("b"), ttl).await {
-            Ok(l) => break l,
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    };
+    let lease_b = lease_when_free(&b, &p.profile_id, "b", ttl).await;
     let pb = b.pull(&p.profile_id, Some(&mem_a), &never).await.unwrap();
-    let after_b = b
-        .push(
-            &lease_b,
-            &pb.memory(),
-            &[snap(2, SnapshotKind::SessionSave, Some("sb"))],
-            &holder("b"),
-            10,
-        )
-        .await
-        .unwrap();
+    let after_b = push_save(&mut b, &lease_b, &pb, 2).await;
     // A wakes and writes with its old lease: refused, whether B still holds it or released it.
     let e = a
         .push(

@@ -2,13 +2,11 @@
 //! exactly `sql/v1.sql`, a newer schema is refused, two first `add`s create one store, and a
 //! role with only the documented privileges works.
 
-use std::time::Duration;
-
 use pvault_model::SnapshotKind;
 use pvault_remote::{KeyChoice, Remote, Target};
 use zeroize::Zeroizing;
 
-use crate::common::{Pg, holder, never, snap};
+use crate::common::{LEASE, Pg, holder, lease_when_free, never, push_save, snap};
 
 fn shape(pg: &Pg, db: &str) -> String {
     pg.server.psql(
@@ -96,19 +94,8 @@ async fn a_role_with_only_the_documented_privileges_works() {
         )
         .await
         .unwrap();
-    let lease = r
-        .acquire(&p.profile_id, "p", &holder("a"), Duration::from_secs(60))
-        .await
-        .unwrap();
-    r.push(
-        &lease,
-        &p.memory(),
-        &[snap(2, SnapshotKind::SessionSave, Some("s"))],
-        &holder("a"),
-        10,
-    )
-    .await
-    .unwrap();
+    let lease = lease_when_free(&r, &p.profile_id, "a", LEASE).await;
+    push_save(&mut r, &lease, &p, 2).await;
     r.release(&lease).await.unwrap();
     let (r2, _) = Remote::connect(&t, pw(), KeyChoice::Existing(key))
         .await

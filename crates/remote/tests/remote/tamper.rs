@@ -4,16 +4,11 @@
 use pvault_model::SnapshotKind;
 use pvault_remote::{RemoteError, Tamper};
 
-use crate::common::{Pg, holder, never, snap};
+use crate::common::{LEASE, Pg, holder, lease_when_free, never, push_save, snap};
 
 /// A store with profile `p` of three snapshots; returns the pulled state.
 async fn three(pg: &Pg) -> (pvault_remote::Remote, pvault_remote::Pulled) {
-    let (mut r, _) = pg.create().await;
-    let snaps = [1, 2, 3].map(|n| snap(n, SnapshotKind::Capture, None));
-    let p = r
-        .create_profile("p", &snaps, &holder("a"), 10)
-        .await
-        .unwrap();
+    let (r, _, p) = pg.with_profile("p", 3).await;
     let pulled = r
         .pull(&p.profile_id, Some(&p.memory()), &never)
         .await
@@ -90,36 +85,10 @@ async fn reordered_records_are_detected() {
 #[tokio::test]
 async fn older_head_is_detected() {
     let pg = Pg::start();
-    let (mut r, _) = pg.create().await;
-    let p = r
-        .create_profile(
-            "p",
-            &[snap(1, SnapshotKind::Capture, None)],
-            &holder("a"),
-            10,
-        )
-        .await
-        .unwrap();
+    let (mut r, _, p) = pg.with_profile("p", 1).await;
     pg.sql("CREATE TABLE keep_p AS SELECT * FROM pvault_profiles; CREATE TABLE keep_s AS SELECT * FROM pvault_snapshots");
-    let lease = r
-        .acquire(
-            &p.profile_id,
-            "p",
-            &holder("a"),
-            std::time::Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
-    let newer = r
-        .push(
-            &lease,
-            &p.memory(),
-            &[snap(2, SnapshotKind::SessionSave, Some("s"))],
-            &holder("a"),
-            10,
-        )
-        .await
-        .unwrap();
+    let lease = lease_when_free(&r, &p.profile_id, "a", LEASE).await;
+    let newer = push_save(&mut r, &lease, &p, 2).await;
     // The server serves the older, self-consistent copy (profile row and snapshots).
     pg.sql("DELETE FROM pvault_snapshots; UPDATE pvault_profiles p SET head_id = k.head_id, head = k.head, fence = k.fence, updated_at = k.updated_at FROM keep_p k WHERE p.profile_id = k.profile_id; INSERT INTO pvault_snapshots SELECT * FROM keep_s; DROP TABLE keep_p; DROP TABLE keep_s");
     // A reader that never saw the newer head cannot tell (remote-format.md 7.4) ...
@@ -135,35 +104,10 @@ async fn older_head_is_detected() {
     );
     // Only the head put back (rows newer than it): found without any memory.
     let pg = Pg::start();
-    let (mut r, _) = pg.create().await;
-    let p = r
-        .create_profile(
-            "p",
-            &[snap(1, SnapshotKind::Capture, None)],
-            &holder("a"),
-            10,
-        )
-        .await
-        .unwrap();
+    let (mut r, _, p) = pg.with_profile("p", 1).await;
     pg.sql("CREATE TABLE keep_p AS SELECT * FROM pvault_profiles");
-    let lease = r
-        .acquire(
-            &p.profile_id,
-            "p",
-            &holder("a"),
-            std::time::Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
-    r.push(
-        &lease,
-        &p.memory(),
-        &[snap(2, SnapshotKind::SessionSave, Some("s"))],
-        &holder("a"),
-        10,
-    )
-    .await
-    .unwrap();
+    let lease = lease_when_free(&r, &p.profile_id, "a", LEASE).await;
+    push_save(&mut r, &lease, &p, 2).await;
     pg.sql("UPDATE pvault_profiles p SET head_id = k.head_id, head = k.head, fence = k.fence, updated_at = k.updated_at FROM keep_p k WHERE p.profile_id = k.profile_id");
     assert_eq!(
         kind(r.pull(&p.profile_id, None, &never).await.unwrap_err()),
