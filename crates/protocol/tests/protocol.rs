@@ -344,6 +344,7 @@ fn verify_findings_are_typed_and_forward_compatible() {
         (FindingKind::Edited, "edited"),
         (FindingKind::RolledBack, "rolled_back"),
         (FindingKind::AnchorMismatch, "anchor_mismatch"),
+        (FindingKind::CurrentMismatch, "current_mismatch"),
         (FindingKind::WentBack, "went_back"),
     ] {
         assert_eq!(serde_json::to_value(kind).unwrap(), name);

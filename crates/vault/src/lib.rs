@@ -10,6 +10,7 @@
 //! file; at most one should write at a time (the daemon guarantees it).
 
 mod chain;
+mod health;
 mod codec;
 mod error;
 mod kdf;
@@ -35,6 +36,7 @@ use pvault_model::{BrowserState, ProfileInfo, SessionSettings, SnapshotInfo};
 pub use error::{Result, VaultError};
 pub use kdf::{KdfParams, MAX_M_KIB, MAX_P, MAX_T};
 pub use report::{Finding, Problem, RecordRef};
+pub use snapshots::Appended;
 pub use vault::Vault;
 
 /// A secret that unlocks a keyslot. `Debug` prints nothing of the secret.

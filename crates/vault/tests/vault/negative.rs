@@ -34,6 +34,7 @@ fn problem_name(p: &Problem) -> &'static str {
         Problem::ContentMismatch { .. } => "ContentMismatch",
         Problem::AnchorMismatch => "AnchorMismatch",
         Problem::CountMismatch { .. } => "CountMismatch",
+        Problem::CurrentMismatch { .. } => "CurrentMismatch",
     }
 }
 
