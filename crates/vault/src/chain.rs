@@ -33,7 +33,7 @@ pub(crate) fn predecessor(open: &OpenProfile) -> Option<Link> {
 
 /// Rows of a profile selected by `filter` (an SQL condition on `snapshots` with `?2` bound
 /// to `arg`, then its ordering and limit), without bodies.
-fn rows_where(
+pub(crate) fn rows_where(
     tx: &Transaction<'_>,
     open: &OpenProfile,
     filter: &str,
@@ -191,12 +191,15 @@ impl Vault {
     /// the anchor to the newest removed one below it (the oldest kept snapshot already names
     /// it as its predecessor; when none is kept, the snapshot being appended names it, the
     /// head it links to). Marked snapshots above the current one that retention removes are
-    /// taken out of the middle of the chain, relinking their successors.
+    /// taken out of the middle of the chain, relinking their successors. The current snapshot
+    /// is protected only when `protect_current` (the snapshot being appended is marked; an
+    /// unmarked one becomes current itself).
     pub(crate) fn prune(
         &self,
         tx: &Transaction<'_>,
         open: &mut OpenProfile,
         keep: u64,
+        protect_current: bool,
     ) -> Result<()> {
         let excess = open.meta.snapshot_count.saturating_sub(keep);
         if excess == 0 {
@@ -211,7 +214,12 @@ impl Vault {
                 "SELECT {cols} FROM snapshots WHERE profile_id = ?1 ORDER BY seq"
             ))
             .map_err(VaultError::storage("apply retention"))?;
-        let current = open.meta.current.as_ref().map(|c| c.seq as i64);
+        let current = open
+            .meta
+            .current
+            .as_ref()
+            .filter(|_| protect_current)
+            .map(|c| c.seq as i64);
         let rows: Vec<SnapshotRow> = stmt
             .query_map(params![&open.row.id[..]], |r| row_from(r, false))
             .map_err(VaultError::storage("apply retention"))?

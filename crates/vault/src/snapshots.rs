@@ -206,7 +206,7 @@ impl Vault {
             .prepare_cached("SELECT retention FROM vault WHERE singleton = 1")
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .map_err(VaultError::storage("apply retention"))?;
-        self.prune(tx, open, keep.max(1) as u64 - 1)?;
+        self.prune(tx, open, keep.max(1) as u64 - 1, logged_out)?;
         // The predecessor is the head (or the anchor) as retention left it: the head itself
         // when only older rows went, or, when retention removed marked rows above the current
         // snapshot, the newest that remains.
@@ -323,6 +323,16 @@ impl Vault {
                     "the current snapshot of profile {} is not the one its sealed metadata names",
                     hex::encode(open.row.id)
                 )));
+            }
+            // Every snapshot above it must be marked: a metadata that names an older snapshot
+            // as current (an older sealed copy put back) must not serve an older login.
+            for above in chain::rows_where(tx, open, "seq > ?2", &(current.seq as i64))? {
+                if !open_info(&self.vault_id, &open.dk, &open.row.id, &above)?.logged_out {
+                    return Err(VaultError::corrupt(format!(
+                        "the current snapshot of profile {} is not the newest unmarked one",
+                        hex::encode(open.row.id)
+                    )));
+                }
             }
             let state = open_body(&self.vault_id, &open.dk, &open.row.id, &row, &info)?;
             return Ok(Snapshot {
@@ -443,9 +453,12 @@ impl Vault {
                     }
                     None => {
                         open.meta.latest = Some(info.public());
-                        self.store_meta(keys, tx, &mut open)?;
                     }
                 }
+                if open.meta.current.as_ref().map(|c| c.seq) == Some(info.seq) {
+                    open.meta.current = Some(info.link());
+                }
+                self.store_meta(keys, tx, &mut open)?;
                 Ok(())
             })
         })
