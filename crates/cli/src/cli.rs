@@ -216,6 +216,17 @@ pub enum ProfileCmd {
         /// Snapshot id or sequence number.
         snapshot: String,
     },
+    /// Define, show or clear the profile's login health check.
+    #[command(subcommand)]
+    Health(crate::commands::health::HealthCmd),
+    /// Make a snapshot the logout guard marked `logged_out` current, so the next session
+    /// loads it [default: the newest snapshot].
+    Accept {
+        /// Profile name.
+        name: String,
+        /// Snapshot id or sequence number [default: the newest].
+        snapshot: Option<String>,
+    },
 }
 
 /// `profile import --from-browser …`.

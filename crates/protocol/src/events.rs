@@ -63,6 +63,9 @@ pub enum Event {
         profile_id: String,
         /// The snapshot (its `kind` says session_save, capture or checkpoint).
         snapshot: SnapshotInfo,
+        /// (1.8) Set when the logout guard marked the snapshot `logged_out`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        logout_guard: Option<crate::LogoutGuard>,
     },
     /// A session ended on request, at shutdown, or because its attached browser went away.
     #[serde(rename = "session.ended")]

@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 /// Protocol major version: a client with another major is refused at `hello` (`unsupported`).
 pub const PROTOCOL_MAJOR: u32 = 1;
 /// Protocol minor version: additions only.
-pub const PROTOCOL_MINOR: u32 = 7;
+pub const PROTOCOL_MINOR: u32 = 8;
 
 /// Largest message (one line, without its `\n`) either side accepts: 64 MiB. A Playwright
 /// storageState with large localStorage values can reach tens of MiB, and `profile.import`

@@ -3,6 +3,7 @@
 //! response line. Vault calls are synchronous and run on tokio's blocking pool so a slow KDF
 //! or a large import never stalls other connections.
 
+pub(crate) mod health;
 mod import_browser;
 mod profile;
 pub(crate) mod vault;
@@ -215,6 +216,10 @@ pub(crate) fn route<'a>(
         Method::ProfileHistory => (Vault, run(id, params, |p| profile::history(d, p)).boxed()),
         Method::ProfileDiff => (Vault, run(id, params, |p| profile::diff(d, p)).boxed()),
         Method::ProfileRestore => (Vault, run(id, params, |p| profile::restore(d, p)).boxed()),
+        Method::ProfileHealthSet => (Vault, run(id, params, |p| health::set(d, p)).boxed()),
+        Method::ProfileHealthShow => (Vault, run(id, params, |p| health::show(d, p)).boxed()),
+        Method::ProfileHealthClear => (Vault, run(id, params, |p| health::clear(d, p)).boxed()),
+        Method::ProfileAccept => (Vault, run(id, params, |p| health::accept(d, p)).boxed()),
         Method::SessionStart => (Vault, run(id, params, |p| sessions::start(d, p)).boxed()),
         Method::SessionList => (Vault, run(id, params, |p| sessions::list(d, p)).boxed()),
         Method::SessionShow => (Vault, run(id, params, |p| sessions::show(d, p)).boxed()),

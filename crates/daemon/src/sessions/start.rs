@@ -188,6 +188,9 @@ pub(crate) async fn start(
             tracing::warn!(error = %e.message, "could not record the profile's use");
         }
     }
+    // The logout guard judges what a save session writes, unless it was started to accept a
+    // logout (the user logs out on purpose, or switches accounts).
+    let guard = writer.is_some() && !p.accept_logout;
     let role = match writer {
         Some(profile) => Role::Save {
             profile,
@@ -213,6 +216,7 @@ pub(crate) async fn start(
         slot: tokio::sync::Mutex::new(None),
         stopping: Default::default(),
         latest: Default::default(),
+        guard,
     });
     let changes = session.change_watch();
     let info = register(d, entry.clone(), session).await?;
@@ -283,6 +287,7 @@ pub(crate) async fn attach(
         slot: tokio::sync::Mutex::new(None),
         stopping: Default::default(),
         latest: Default::default(),
+        guard: false,
     });
     let info = register(d, entry, session).await?;
     tracing::info!(session = %info.session_id, "attached to a running browser");

@@ -6,11 +6,13 @@
 //! must not be silently ignored.
 
 mod daemon;
+mod health;
 mod profile;
 mod session;
 mod vault;
 
 pub use daemon::*;
+pub use health::*;
 pub use profile::*;
 pub use session::*;
 pub use vault::*;
@@ -90,6 +92,10 @@ methods! {
     ProfileHistory = "profile.history", ProfileHistory => ProfileHistoryResponse;
     ProfileDiff = "profile.diff", ProfileDiff => ProfileDiffResponse;
     ProfileRestore = "profile.restore", ProfileRestore => ProfileRestoreResponse;
+    ProfileHealthSet = "profile.health.set", ProfileHealthSet => ProfileResponse;
+    ProfileHealthShow = "profile.health.show", ProfileHealthShow => ProfileHealthResponse;
+    ProfileHealthClear = "profile.health.clear", ProfileHealthClear => ProfileResponse;
+    ProfileAccept = "profile.accept", ProfileAccept => ProfileAcceptResponse;
     SessionStart = "session.start", SessionStart => SessionStartResponse;
     SessionList = "session.list", SessionList => SessionListResponse;
     SessionShow = "session.show", SessionShow => SessionShowResponse;

@@ -213,6 +213,10 @@ pub struct SessionStart {
     /// config's `[session] timeout_secs` (300 by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+    /// (1.8) Turns the logout guard off for this session: its snapshots become current even
+    /// when they look logged out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accept_logout: bool,
 }
 
 /// Result of `session.start` and `session.attach`.
@@ -274,6 +278,9 @@ pub struct SessionStopResponse {
     pub snapshot: Option<SnapshotInfo>,
     /// What the final capture did, if one ran.
     pub capture: Option<CaptureReport>,
+    /// (1.8) Set when the logout guard marked the saved snapshot `logged_out`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logout_guard: Option<crate::LogoutGuard>,
 }
 
 /// `session.capture`: snapshots a running session into a profile (created if missing).
