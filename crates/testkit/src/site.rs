@@ -13,7 +13,8 @@
 //! - `GET /app` is a page whose title becomes `token:<localStorage token>` (or `token:none`),
 //!   and which reports the same to `/report?token=…` (so a test without a page session sees
 //!   it too).
-//! - `GET /logout` expires `sid`.
+//! - `GET /logout` expires `sid` and removes `token` from localStorage, then requests
+//!   `/logged-out` (by then the browser has applied the expiry).
 //! - `GET /idb-app` keeps a login in IndexedDB through real npm libraries (idb-keyval, Dexie,
 //!   localforage): `app.login(token)` stores it, and on load the page's title becomes
 //!   `idb:{"keyval":…,"dexie":…,"localforage":…}` (`null` where a library found nothing).
@@ -359,7 +360,9 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
         "/oidc-app" => (String::new(), OIDC_APP.to_owned()),
         "/logout" => (
             "Set-Cookie: sid=; Path=/; Max-Age=0\r\n".to_owned(),
-            "<!doctype html><title>logged-out</title>".to_owned(),
+            "<!doctype html><title>logged-out</title><script>\
+             localStorage.removeItem('token'); fetch('/logged-out');</script>"
+                .to_owned(),
         ),
         _ => (String::new(), "<!doctype html><title>ok</title>".to_owned()),
     };

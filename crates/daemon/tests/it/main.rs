@@ -10,6 +10,7 @@ mod durability;
 mod faults;
 mod harness;
 mod import_browser;
+mod health;
 mod lifecycle;
 mod relay;
 mod rollback;

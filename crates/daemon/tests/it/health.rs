@@ -1,0 +1,222 @@
+//! Login health (protocol 1.8): definitions set, shown and cleared through the protocol, bad
+//! ones refused naming the argument; the logout guard on a real `--save` session against the
+//! test site (a logout is kept marked, the next session is logged in, `accept_logout` skips
+//! the guard, `profile.accept` makes the marked state current).
+
+use pvault_testkit::TestServer;
+use serde_json::{Value, json};
+
+use crate::harness::Env;
+use crate::sessions::support::*;
+
+fn definition(name: &str, origin: &str) -> Value {
+    json!({
+        "name": name,
+        "url": format!("{origin}/whoami"),
+        "expect": [
+            {"type": "cookie", "name": "sid"},
+            {"type": "local_storage", "origin": origin, "key": "token"},
+            {"type": "url_not", "regex": "/login"},
+        ],
+    })
+}
+
+fn error_of(c: &mut crate::harness::Raw, method: &str, params: Value) -> (String, String) {
+    let v = c.call(method, params);
+    (
+        v["error"]["code"].as_str().unwrap_or_else(|| panic!("{v}")).to_owned(),
+        v["error"]["message"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn definitions_are_set_shown_and_cleared_and_bad_ones_are_refused_naming_the_argument() {
+    let env = Env::new();
+    let (_d, mut c) = ready(&env);
+    c.ok("profile.create", json!({"name": "acct"}));
+    let origin = "http://127.0.0.1:9";
+    let set = c.ok("profile.health.set", definition("acct", origin));
+    assert_eq!(set["profile"]["health"]["expect"].as_array().unwrap().len(), 3);
+    let shown = c.ok("profile.health.show", json!({"name": "acct"}));
+    assert_eq!(shown["health"]["url"], format!("{origin}/whoami"));
+    assert_eq!(shown["result"], Value::Null);
+    assert_eq!(shown["expiring"], json!([]));
+    // profile.show and list carry the definition.
+    let p = c.ok("profile.show", json!({"name": "acct"}))["profile"].clone();
+    assert_eq!(p["health"], shown["health"]);
+    let listed = c.ok("profile.list", json!({}))["profiles"][0].clone();
+    assert_eq!(listed["health"], shown["health"]);
+
+    for (expect, argument) in [
+        (json!([]), "expect"),
+        (
+            json!([{"type": "url_not", "regex": "/login("}]),
+            "--expect-url-not (expect[0].regex)",
+        ),
+        (
+            json!([{"type": "cookie", "name": "sid"}, {"type": "selector", "css": "div[data-x"}]),
+            "--expect-selector (expect[1].css)",
+        ),
+        (
+            json!([{"type": "local_storage", "origin": "https://a.example/path", "key": "k"}]),
+            "--expect-local-storage (expect[0].origin)",
+        ),
+    ] {
+        let (code, message) = error_of(
+            &mut c,
+            "profile.health.set",
+            json!({"name": "acct", "url": "https://a.example/", "expect": expect}),
+        );
+        assert_eq!(code, "invalid_argument", "{message}");
+        assert!(message.contains(argument), "{argument}: {message}");
+        // The client's values are not quoted back.
+        assert!(!message.contains("data-x") && !message.contains("/path"), "{message}");
+    }
+    let (code, message) = error_of(
+        &mut c,
+        "profile.health.set",
+        json!({"name": "acct", "url": "not a url", "expect": [{"type": "text", "text": "Hi"}]}),
+    );
+    assert_eq!(code, "invalid_argument");
+    assert!(message.contains("--url"), "{message}");
+    // An unknown expectation type or member is refused like any unknown member.
+    assert_eq!(
+        c.err(
+            "profile.health.set",
+            json!({"name": "acct", "url": "https://a.example/", "expect": [{"type": "cookie", "nme": "x"}]})
+        ),
+        "invalid_argument"
+    );
+    // A refused definition left the old one in place.
+    assert_eq!(
+        c.ok("profile.health.show", json!({"name": "acct"}))["health"],
+        shown["health"]
+    );
+    c.ok("profile.health.clear", json!({"name": "acct"}));
+    assert_eq!(
+        c.ok("profile.health.show", json!({"name": "acct"}))["health"],
+        Value::Null
+    );
+    assert_eq!(c.err("profile.health.show", json!({"name": "nope"})), "not_found");
+    // Nothing to accept in a profile without marks.
+    assert_eq!(c.err("profile.accept", json!({"name": "acct"})), "not_found");
+}
+
+#[test]
+fn a_save_session_that_logs_out_is_kept_marked_and_the_next_session_is_logged_in() {
+    let env = Env::new();
+    let srv = TestServer::start();
+    let (d, mut c) = ready(&env);
+    let mut ev = Events::subscribe(&d);
+    c.ok("profile.create", json!({"name": "acct"}));
+    c.ok("profile.health.set", definition("acct", &srv.origin));
+
+    // Log in and save: the first snapshot is current.
+    let s = c.ok(
+        "session.start",
+        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
+    );
+    srv.wait("/done", 1);
+    let id = s["session"]["session_id"].as_str().unwrap().to_owned();
+    let first = c.ok("session.stop", json!({"session_id": id}));
+    assert_eq!(first.get("logout_guard"), None, "{first}");
+    let first_id = first["snapshot"]["id"].clone();
+
+    // Log out in a save session: kept, marked, not current; everything says so.
+    let s = c.ok(
+        "session.start",
+        json!({"profile": "acct", "save": true, "start_url": srv.url("/logout")}),
+    );
+    let id = s["session"]["session_id"].as_str().unwrap().to_owned();
+    srv.wait("/logged-out", 1);
+    let out = c.ok("session.stop", json!({"session_id": id}));
+    assert_eq!(out["snapshot"]["logged_out"], true, "{out}");
+    let guard = &out["logout_guard"];
+    let failed: Vec<&str> = guard["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["expectation"].as_str().unwrap())
+        .collect();
+    assert!(failed.contains(&"cookie sid"), "{guard}");
+    assert_eq!(guard["current"], first["snapshot"]["seq"]);
+    assert!(guard["hint"].as_str().unwrap().contains("pvault profile accept acct"));
+    let saved = loop {
+        let saved = ev.next("session.saved", &id);
+        if saved["snapshot"]["kind"] != "checkpoint" {
+            break saved;
+        }
+    };
+    assert_eq!(saved["logout_guard"], *guard);
+    let ended = ev.next("session.ended", &id);
+    assert!(ended["note"].as_str().unwrap().contains("profile accept"), "{ended}");
+    let history = c.ok("profile.history", json!({"name": "acct"}))["snapshots"].clone();
+    assert_eq!(history[0]["logged_out"], true);
+    assert_eq!(history.as_array().unwrap().last().unwrap()["id"], first_id);
+    let shown = c.ok("profile.show", json!({"name": "acct"}))["profile"].clone();
+    assert_eq!(shown["current"], first["snapshot"]["seq"]);
+    // The diff between the healthy snapshot and the guarded one shows what the logout
+    // removed (names only).
+    let diff = c.ok("profile.diff", json!({"name": "acct"}));
+    assert_eq!(diff["to"]["logged_out"], true);
+    assert!(diff["diff"].to_string().contains("sid"), "{diff}");
+
+    // The next session is logged in: it loads the first snapshot, and the server sees sid.
+    let s = c.ok("session.start", json!({"profile": "acct", "start_url": srv.url("/whoami")}));
+    assert_eq!(s["load"]["snapshot"]["id"], first_id);
+    srv.wait("/whoami", 1);
+    assert!(srv.cookies_sent_to("/whoami")[0].contains("sid="));
+    c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    // Exports take the current snapshot too.
+    let export = c.ok("profile.export", json!({"name": "acct"}));
+    assert_eq!(export["snapshot"]["id"], first_id);
+
+    // `accept_logout` turns the guard off: a logout becomes current.
+    let s = c.ok(
+        "session.start",
+        json!({"profile": "acct", "save": true, "accept_logout": true, "start_url": srv.url("/logout")}),
+    );
+    srv.wait("/logged-out", 2);
+    let out = c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    assert_eq!(out.get("logout_guard"), None, "{out}");
+    assert_eq!(out["snapshot"].get("logged_out"), None);
+    let shown = c.ok("profile.show", json!({"name": "acct"}))["profile"].clone();
+    assert_eq!(shown.get("current"), None, "the newest is current: {shown}");
+    // The guarded snapshot is now older than the current one: accept says to restore it.
+    let marked = history[0]["seq"].clone();
+    let v = c.call("profile.accept", json!({"name": "acct", "snapshot": marked.to_string()}));
+    assert_eq!(v["error"]["code"], "invalid_argument", "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("restore"));
+}
+
+#[test]
+fn accept_makes_the_marked_snapshot_current() {
+    let env = Env::new();
+    let srv = TestServer::start();
+    let (_d, mut c) = ready(&env);
+    c.ok("profile.create", json!({"name": "acct"}));
+    c.ok("profile.health.set", definition("acct", &srv.origin));
+    let s = c.ok(
+        "session.start",
+        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
+    );
+    srv.wait("/done", 1);
+    c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    let s = c.ok(
+        "session.start",
+        json!({"profile": "acct", "save": true, "start_url": srv.url("/logout")}),
+    );
+    srv.wait("/logged-out", 1);
+    let out = c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    assert_eq!(out["snapshot"]["logged_out"], true);
+    let accepted = c.ok("profile.accept", json!({"name": "acct"}));
+    assert_eq!(accepted["snapshot"]["seq"], out["snapshot"]["seq"]);
+    assert_eq!(accepted["snapshot"].get("logged_out"), None);
+    let s = c.ok("session.start", json!({"profile": "acct", "start_url": srv.url("/whoami")}));
+    assert_eq!(s["load"]["snapshot"]["id"], out["snapshot"]["id"]);
+    srv.wait("/whoami", 1);
+    assert!(!srv.cookies_sent_to("/whoami")[0].contains("sid="));
+    c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    // Verify agrees.
+    assert_eq!(c.ok("vault.verify", json!({}))["ok"], true);
+}
