@@ -23,6 +23,8 @@ pub const LOCKED: i32 = 6;
 pub const AUTH_FAILED: i32 = 7;
 /// `browser_error`.
 pub const BROWSER_ERROR: i32 = 8;
+/// `logged_out`: a health check found the login gone (`profile check`).
+pub const LOGGED_OUT: i32 = 9;
 /// The daemon did not answer (sysexits' EX_UNAVAILABLE).
 pub const UNREACHABLE: i32 = 69;
 
@@ -122,6 +124,7 @@ impl CliError {
                 ErrorCode::Locked => LOCKED,
                 ErrorCode::AuthFailed => AUTH_FAILED,
                 ErrorCode::BrowserError => BROWSER_ERROR,
+                ErrorCode::LoggedOut => LOGGED_OUT,
                 ErrorCode::TooLarge | ErrorCode::Unsupported | ErrorCode::Internal => OTHER,
             },
         }

@@ -226,3 +226,23 @@ pub struct ConfigState {
     /// Why the last reload was rejected; `None` after a good one.
     pub error: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    //! `[health]` bounds (protocol.md §6): checks off by default, at least a minute apart.
+
+    use super::*;
+
+    #[test]
+    fn health_settings_have_defaults_and_bounds() {
+        let p = Path::new("config.toml");
+        let c = Config::parse("", p).unwrap();
+        assert_eq!((c.health.interval_secs, c.health.warn_expiry_days), (0, 3));
+        let c = Config::parse("[health]\ninterval_secs = 60\nwarn_expiry_days = 0\n", p).unwrap();
+        assert_eq!((c.health.interval_secs, c.health.warn_expiry_days), (60, 0));
+        let e = Config::parse("[health]\ninterval_secs = 59\n", p).unwrap_err();
+        assert!(e.to_string().contains("interval_secs"), "{e}");
+        assert!(Config::parse("[health]\nwarn_expiry_days = 3651\n", p).is_err());
+        assert!(Config::parse("[health]\nintervall_secs = 60\n", p).is_err());
+    }
+}

@@ -81,6 +81,8 @@ pub struct Daemon {
     pub(crate) shutdown: CancellationToken,
     /// Browser sessions.
     pub sessions: Registry,
+    /// Held while a health check's browser runs: one check browser at a time.
+    pub(crate) check_lock: tokio::sync::Mutex<()>,
 }
 
 impl Daemon {
@@ -125,6 +127,7 @@ impl Daemon {
             connections: AtomicU64::new(0),
             shutdown: CancellationToken::new(),
             sessions: Registry::default(),
+            check_lock: tokio::sync::Mutex::new(()),
         }))
     }
 

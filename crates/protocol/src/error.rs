@@ -25,13 +25,16 @@ pub enum ErrorCode {
     Unsupported,
     /// The browser failed (launch, CDP).
     BrowserError,
+    /// (1.8) A health check found the profile logged out (the CLI's `profile check` exits
+    /// with it; `profile.check` itself answers with a result).
+    LoggedOut,
     /// A bug or an I/O failure inside the daemon.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in documentation order.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::InvalidArgument,
         ErrorCode::NotFound,
         ErrorCode::Conflict,
@@ -41,6 +44,7 @@ impl ErrorCode {
         ErrorCode::TooLarge,
         ErrorCode::Unsupported,
         ErrorCode::BrowserError,
+        ErrorCode::LoggedOut,
         ErrorCode::Internal,
     ];
 
@@ -56,6 +60,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => "too_large",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::BrowserError => "browser_error",
+            ErrorCode::LoggedOut => "logged_out",
             ErrorCode::Internal => "internal",
         }
     }

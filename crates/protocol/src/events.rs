@@ -93,4 +93,17 @@ pub enum Event {
         /// How the browser exited (exit code or signal).
         detail: String,
     },
+    /// (1.8) A health check's result differs from the profile's previous one (sent on every
+    /// change, never for a repeat of the same status).
+    #[serde(rename = "profile.health")]
+    ProfileHealth {
+        /// Profile name.
+        profile: String,
+        /// Profile id.
+        profile_id: String,
+        /// The new result, with its evidence.
+        result: pvault_model::HealthResult,
+        /// The previous status (`None`: never checked since the definition was set).
+        previous: Option<pvault_model::HealthStatus>,
+    },
 }

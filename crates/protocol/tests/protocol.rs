@@ -27,6 +27,7 @@ fn error_codes_have_stable_snake_case_names() {
             "too_large",
             "unsupported",
             "browser_error",
+            "logged_out",
             "internal"
         ]
     );
@@ -114,6 +115,7 @@ fn the_method_table_lists_every_documented_method_once_by_name() {
             "profile.health.set",
             "profile.health.show",
             "profile.health.clear",
+            "profile.check",
             "profile.accept",
             "session.start",
             "session.list",

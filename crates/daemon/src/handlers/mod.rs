@@ -219,6 +219,7 @@ pub(crate) fn route<'a>(
         Method::ProfileHealthSet => (Vault, run(id, params, |p| health::set(d, p)).boxed()),
         Method::ProfileHealthShow => (Vault, run(id, params, |p| health::show(d, p)).boxed()),
         Method::ProfileHealthClear => (Vault, run(id, params, |p| health::clear(d, p)).boxed()),
+        Method::ProfileCheck => (Vault, run(id, params, |p| sessions::check(d, p)).boxed()),
         Method::ProfileAccept => (Vault, run(id, params, |p| health::accept(d, p)).boxed()),
         Method::SessionStart => (Vault, run(id, params, |p| sessions::start(d, p)).boxed()),
         Method::SessionList => (Vault, run(id, params, |p| sessions::list(d, p)).boxed()),

@@ -355,7 +355,7 @@ fn refuse_if_closing(d: &Daemon) -> Result<(), ErrorBody> {
 }
 
 /// `PVAULT_CHROME` (the daemon's environment), then the config, then the usual names.
-fn find_chrome(config: Option<PathBuf>) -> Result<PathBuf, ErrorBody> {
+pub(super) fn find_chrome(config: Option<PathBuf>) -> Result<PathBuf, ErrorBody> {
     let env = std::env::var_os("PVAULT_CHROME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
@@ -403,7 +403,7 @@ async fn forget_profile(d: &Daemon, pr: &ProfileRef) {
 /// Creates the session's directory and writes its record (before Chrome starts, so a killed
 /// daemon's successor finds it), in one task on the blocking pool: file system work never
 /// runs on a runtime thread.
-async fn prepare_session_dir(
+pub(super) async fn prepare_session_dir(
     d: &Arc<Daemon>,
     id: &str,
 ) -> Result<(PathBuf, super::recover::Record), ErrorBody> {
@@ -425,7 +425,7 @@ async fn prepare_session_dir(
 
 /// Writes (replaces) a session record; a failure is logged, not fatal: the session works, only
 /// the cleanup after a crash of the daemon would miss it.
-fn write_record(dir: &std::path::Path, record: &super::recover::Record) {
+pub(super) fn write_record(dir: &std::path::Path, record: &super::recover::Record) {
     if let Err(e) = super::recover::write(dir, record) {
         tracing::warn!(error = %e, "cannot write the session record");
     }

@@ -220,3 +220,147 @@ fn accept_makes_the_marked_snapshot_current() {
     // Verify agrees.
     assert_eq!(c.ok("vault.verify", json!({}))["ok"], true);
 }
+
+/// The next `profile.health` event (others skipped).
+fn next_health_event(ev: &mut Events) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "no profile.health event");
+        let v = ev.0.recv().expect("event connection closed");
+        if v["event"] == "profile.health" {
+            return v["data"].clone();
+        }
+    }
+}
+
+fn account_definition(srv: &TestServer) -> Value {
+    json!({
+        "name": "acct",
+        "url": srv.url("/account"),
+        "expect": [
+            {"type": "cookie", "name": "sid"},
+            {"type": "selector", "css": "#user-menu"},
+            {"type": "url_not", "regex": "/login"},
+            {"type": "text", "text": "Welcome back"},
+        ],
+    })
+}
+
+fn failed_expectations(result: &Value) -> Vec<String> {
+    result["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["expectation"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn check_reports_healthy_then_logged_out_after_a_server_side_expiry_with_evidence() {
+    let env = Env::new();
+    let srv = TestServer::start();
+    let (d, mut c) = ready(&env);
+    let mut ev = Events::subscribe(&d);
+    c.ok("profile.create", json!({"name": "acct"}));
+    let s = c.ok(
+        "session.start",
+        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
+    );
+    srv.wait("/done", 1);
+    c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    c.ok("profile.health.set", account_definition(&srv));
+    // No result yet.
+    assert_eq!(
+        c.ok("profile.show", json!({"name": "acct"}))["profile"].get("health_result"),
+        None
+    );
+
+    // A save session of the same profile runs meanwhile: the check loads the stored
+    // snapshot, in its own browser, and changes nothing.
+    let running = c.ok("session.start", json!({"profile": "acct", "save": true}));
+    let before = c.ok("profile.history", json!({"name": "acct"}))["snapshots"].clone();
+    let healthy = c.ok("profile.check", json!({"name": "acct"}))["result"].clone();
+    assert_eq!(healthy["status"], "healthy", "{healthy}");
+    assert_eq!(healthy["final_url"], srv.url("/account"));
+    assert_eq!(healthy["http_status"], 200);
+    assert_eq!(healthy["failed"], json!([]));
+    assert!(srv.cookies_sent_to("/account")[0].contains("sid="));
+    let e = next_health_event(&mut ev);
+    assert_eq!((e["previous"].clone(), e["result"]["status"].clone()), (Value::Null, json!("healthy")));
+    c.ok("session.stop", json!({"session_id": running["session"]["session_id"], "discard": true}));
+    assert_eq!(
+        c.ok("profile.history", json!({"name": "acct"}))["snapshots"],
+        before,
+        "a check is read-only"
+    );
+
+    // The server expires the session; the cookie is still there.
+    srv.expire_sessions();
+    let out = c.ok("profile.check", json!({"name": "acct", "timeout_secs": 5}))["result"].clone();
+    assert_eq!(out["status"], "logged_out", "{out}");
+    assert!(
+        out["final_url"].as_str().unwrap().contains("/login-page?next=/account"),
+        "{out}"
+    );
+    assert_eq!(out["http_status"], 200);
+    let failed = failed_expectations(&out);
+    assert_eq!(
+        failed,
+        ["selector #user-menu", "url_not /login", "text Welcome back"],
+        "the cookie is still there: {out}"
+    );
+    assert!(out["failed"][1]["reason"].as_str().unwrap().contains("final URL"));
+    let e = next_health_event(&mut ev);
+    assert_eq!(e["previous"], "healthy");
+    assert_eq!(e["result"]["status"], "logged_out");
+    // Kept, and shown.
+    let p = c.ok("profile.show", json!({"name": "acct"}))["profile"].clone();
+    assert_eq!(p["health_result"]["status"], "logged_out");
+    let since = p["health_result"]["since"].clone();
+
+    // The same result again: no event, and `since` stays.
+    let again = c.ok("profile.check", json!({"name": "acct", "timeout_secs": 5}))["result"].clone();
+    assert_eq!((again["status"].clone(), again["since"].clone()), (json!("logged_out"), since));
+    // A new definition starts unchecked: its first result is a change (from nothing), and it
+    // is the next event, so none came for the repeat.
+    c.ok("profile.health.set", account_definition(&srv));
+    c.ok("profile.check", json!({"name": "acct", "timeout_secs": 5}));
+    let e = next_health_event(&mut ev);
+    assert_eq!((e["previous"].clone(), e["result"]["status"].clone()), (Value::Null, json!("logged_out")));
+}
+
+#[test]
+fn a_site_that_is_down_is_a_browser_error_not_logged_out() {
+    let env = Env::new();
+    let srv = TestServer::start();
+    let (_d, mut c) = ready(&env);
+    c.ok("profile.create", json!({"name": "acct"}));
+    let s = c.ok(
+        "session.start",
+        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
+    );
+    srv.wait("/done", 1);
+    c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    // Nothing listens on this port: the server is down.
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = down.local_addr().unwrap().port();
+    drop(down);
+    let mut def = account_definition(&srv);
+    def["url"] = json!(format!("http://127.0.0.1:{port}/account"));
+    c.ok("profile.health.set", def);
+    let v = c.call("profile.check", json!({"name": "acct", "timeout_secs": 10}));
+    assert_eq!(v["error"]["code"], "browser_error", "{v}");
+    assert!(v["error"]["hint"].as_str().unwrap().contains("not a logout"));
+    assert_eq!(
+        c.ok("profile.show", json!({"name": "acct"}))["profile"].get("health_result"),
+        None,
+        "no result is kept for a failed check"
+    );
+    // Without a definition, a check says how to make one.
+    c.ok("profile.health.clear", json!({"name": "acct"}));
+    assert_eq!(c.err("profile.check", json!({"name": "acct"})), "invalid_argument");
+    assert_eq!(
+        c.err("profile.check", json!({"name": "acct", "timeout_secs": 0})),
+        "invalid_argument"
+    );
+}

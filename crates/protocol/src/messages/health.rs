@@ -61,6 +61,30 @@ pub struct ProfileHealthResponse {
     pub expiring: Vec<ExpiringCookie>,
 }
 
+/// `profile.check`: a headless read-only session of the profile's current snapshot opens
+/// the definition's page and evaluates every expectation. The result is kept (sealed) and
+/// returned whether healthy or not; a browser or network failure is `browser_error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileCheck {
+    /// Name or id.
+    pub name: String,
+    /// How long to wait for the page and its selectors, 1 to 300 seconds (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+}
+
+/// Result of `profile.check`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileCheckResponse {
+    /// The profile's name.
+    pub profile: String,
+    /// The profile's id.
+    pub profile_id: String,
+    /// What the check found, with its evidence (as kept in the profile).
+    pub result: HealthResult,
+}
+
 /// `profile.accept`: makes a snapshot the logout guard marked current (the newest one when
 /// `snapshot` is absent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

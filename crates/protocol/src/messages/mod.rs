@@ -95,6 +95,7 @@ methods! {
     ProfileHealthSet = "profile.health.set", ProfileHealthSet => ProfileResponse;
     ProfileHealthShow = "profile.health.show", ProfileHealthShow => ProfileHealthResponse;
     ProfileHealthClear = "profile.health.clear", ProfileHealthClear => ProfileResponse;
+    ProfileCheck = "profile.check", ProfileCheck => ProfileCheckResponse;
     ProfileAccept = "profile.accept", ProfileAccept => ProfileAcceptResponse;
     SessionStart = "session.start", SessionStart => SessionStartResponse;
     SessionList = "session.list", SessionList => SessionListResponse;
