@@ -4,7 +4,8 @@
 use clap::{Args, Subcommand};
 use pvault_model::{Expectation, HealthResult, HealthStatus, ProfileInfo};
 use pvault_protocol::{
-    ExpiringCookie, ProfileAccept, ProfileHealthClear, ProfileHealthSet, ProfileHealthShow,
+    ErrorCode, ExpiringCookie, ProfileAccept, ProfileCheck, ProfileHealthClear, ProfileHealthSet,
+    ProfileHealthShow,
 };
 
 use super::Ctx;
@@ -150,6 +151,50 @@ pub async fn run(ctx: &Ctx, cmd: HealthCmd) -> CliResult {
             }
             ctx.out.line(format!("health definition of {name} cleared"))
         }
+    }
+}
+
+/// `profile check NAME [--timeout SECS]`: prints the result with its evidence; a logged-out
+/// result is the error `logged_out` (exit 9), after the evidence (stdout, or the `--json`
+/// result).
+pub async fn check(ctx: &Ctx, name: String, timeout: Option<u64>) -> CliResult {
+    let res = ctx
+        .call1(&ProfileCheck {
+            name: name.clone(),
+            timeout_secs: timeout,
+        })
+        .await?;
+    let r = &res.result;
+    if ctx.out.json {
+        ctx.out.json(&res)?;
+    } else {
+        let mut l = vec![format!("{}: {}", res.profile, r.status.as_str().replace('_', " "))];
+        l.extend(evidence(r));
+        ctx.out.line(l.join("\n"))?;
+    }
+    match r.status {
+        HealthStatus::Healthy => Ok(()),
+        // With --json, stdout holds the one result document (its evidence); the exit code
+        // and stderr say logged out.
+        HealthStatus::LoggedOut if ctx.out.json => {
+            eprintln!("pvault: {} is logged out", res.profile);
+            std::process::exit(crate::exit::LOGGED_OUT);
+        }
+        HealthStatus::LoggedOut => Err(CliError::remote(
+            ErrorCode::LoggedOut,
+            format!(
+                "{} is logged out: {}",
+                res.profile,
+                r.failed
+                    .iter()
+                    .map(|f| f.expectation.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .with_hint(Some(format!(
+            "log in again with `pvault session start --profile {name} --save --headful`"
+        )))),
     }
 }
 

@@ -48,6 +48,7 @@ pub async fn run(ctx: &Ctx, cmd: ProfileCmd) -> CliResult {
         ProfileCmd::Diff { name, from, to } => diff(ctx, name, from, to).await,
         ProfileCmd::Restore { name, snapshot } => restore(ctx, name, snapshot).await,
         ProfileCmd::Health(cmd) => super::health::run(ctx, cmd).await,
+        ProfileCmd::Check { name, timeout } => super::health::check(ctx, name, timeout).await,
         ProfileCmd::Accept { name, snapshot } => super::health::accept(ctx, name, snapshot).await,
     }
 }
