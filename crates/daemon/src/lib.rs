@@ -12,6 +12,7 @@ pub mod config;
 mod connection;
 mod handlers;
 pub mod hardening;
+mod health_schedule;
 mod heads;
 pub mod keyfile;
 pub mod relay;
@@ -67,6 +68,7 @@ pub async fn serve(listener: Listener, daemon: Arc<Daemon>, shutdown: impl Futur
     // Chromes and session directories a killed predecessor left behind.
     sessions::recover(&daemon).await;
     let timer = tokio::spawn(daemon.clone().auto_lock_task());
+    let schedule = tokio::spawn(health_schedule::run(daemon.clone()));
     let _watcher = if daemon.opts.watch_config {
         let d = Arc::downgrade(&daemon);
         let (kick_tx, mut kick_rx) = tokio::sync::mpsc::channel::<()>(1);
@@ -136,6 +138,9 @@ pub async fn serve(listener: Listener, daemon: Arc<Daemon>, shutdown: impl Futur
     }
     sessions::shutdown(&daemon).await;
     let _ = timer.await;
+    // A scheduled check in flight ends with its browser closed; the schedule then sees the
+    // shutdown.
+    let _ = schedule.await;
     {
         let _g = daemon.lifecycle.lock().await;
         daemon.lock_vault(LockReason::Shutdown);

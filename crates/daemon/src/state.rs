@@ -83,6 +83,8 @@ pub struct Daemon {
     pub sessions: Registry,
     /// Held while a health check's browser runs: one check browser at a time.
     pub(crate) check_lock: tokio::sync::Mutex<()>,
+    /// What the health check schedule did, for `status`.
+    pub(crate) health_schedule: crate::health_schedule::ScheduleCounters,
 }
 
 impl Daemon {
@@ -128,6 +130,7 @@ impl Daemon {
             shutdown: CancellationToken::new(),
             sessions: Registry::default(),
             check_lock: tokio::sync::Mutex::new(()),
+            health_schedule: Default::default(),
         }))
     }
 

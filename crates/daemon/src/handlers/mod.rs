@@ -11,6 +11,7 @@ pub(crate) mod vault;
 pub(crate) use import_browser::remove_stale_copies;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
@@ -326,6 +327,12 @@ async fn status(d: &Arc<Daemon>) -> Result<StatusResponse, ErrorBody> {
         connections: d.connection_count(),
         sessions: d.sessions.len() as u64,
         config_reloads: cfg.reloads,
+        health_schedule: pvault_protocol::HealthSchedule {
+            interval_secs: cfg.config.health.interval_secs,
+            rounds: d.health_schedule.rounds.load(Ordering::Relaxed),
+            checks: d.health_schedule.checks.load(Ordering::Relaxed),
+            skipped_locked: d.health_schedule.skipped_locked.load(Ordering::Relaxed),
+        },
         config_error: cfg.error,
     })
 }

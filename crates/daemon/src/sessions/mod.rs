@@ -32,7 +32,7 @@ use crate::state::Daemon;
 pub use registry::Registry;
 pub(crate) use transfer::checkpoint_before_lock;
 
-pub(crate) use check::check;
+pub(crate) use check::{check, run_check};
 pub(crate) use start::{attach, start};
 pub(crate) use stop::stop;
 pub(crate) use transfer::{capture, load};

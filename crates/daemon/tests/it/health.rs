@@ -364,3 +364,61 @@ fn a_site_that_is_down_is_a_browser_error_not_logged_out() {
         "invalid_argument"
     );
 }
+
+#[test]
+fn scheduled_checks_send_an_event_on_change_only_and_never_run_while_locked() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    let env = Env::new();
+    let srv = TestServer::start();
+    std::fs::create_dir_all(&env.home).unwrap();
+    std::fs::set_permissions(&env.home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(env.home.join("config.toml"), "[health]\ninterval_secs = 60\n").unwrap();
+    // Tests only: a round every 200 ms instead of every minute.
+    let d = start_daemon(&env, &[("PVAULT_TEST_HEALTH_INTERVAL_MS", "200")]);
+    let mut c = d.session();
+    c.init();
+    let mut ev = Events::subscribe(&d);
+    c.ok("profile.create", json!({"name": "acct"}));
+    let s = c.ok(
+        "session.start",
+        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
+    );
+    srv.wait("/done", 1);
+    c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    let mut def = account_definition(&srv);
+    def["expect"] = json!([{"type": "selector", "css": "#user-menu"}]);
+    c.ok("profile.health.set", def);
+
+    let first = next_health_event(&mut ev);
+    assert_eq!((first["previous"].clone(), first["result"]["status"].clone()), (Value::Null, json!("healthy")));
+    // More rounds with the same result send nothing: the next event is the change.
+    let checks = |c: &mut crate::harness::Raw| c.status()["health_schedule"]["checks"].as_u64().unwrap();
+    let after_first = checks(&mut c);
+    crate::harness::wait_for("two more scheduled checks", Duration::from_secs(60), || {
+        (checks(&mut c) >= after_first + 2).then_some(())
+    });
+    srv.expire_sessions();
+    let second = next_health_event(&mut ev);
+    assert_eq!(second["previous"], "healthy", "a repeat sent an event: {second}");
+    assert_eq!(second["result"]["status"], "logged_out");
+
+    // Locked: rounds are skipped, no check runs, no page is opened.
+    c.ok("vault.lock", json!({}));
+    let skipped = |c: &mut crate::harness::Raw| {
+        c.status()["health_schedule"]["skipped_locked"].as_u64().unwrap()
+    };
+    // Once a round saw the lock, no check is in flight (one schedule, one check at a time).
+    let s0 = skipped(&mut c);
+    crate::harness::wait_for("a round skipped while locked", Duration::from_secs(60), || {
+        (skipped(&mut c) > s0).then_some(())
+    });
+    let (n, requests, s1) = (checks(&mut c), srv.count("/account"), skipped(&mut c));
+    crate::harness::wait_for("more rounds skipped while locked", Duration::from_secs(30), || {
+        (skipped(&mut c) >= s1 + 3).then_some(())
+    });
+    assert_eq!(checks(&mut c), n, "a check ran while the vault was locked");
+    assert_eq!(srv.count("/account"), requests);
+    assert_eq!(c.status()["health_schedule"]["interval_secs"], 60);
+}
