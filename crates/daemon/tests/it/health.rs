@@ -388,7 +388,8 @@ fn scheduled_checks_send_an_event_on_change_only_and_never_run_while_locked() {
     srv.wait("/done", 1);
     c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
     let mut def = account_definition(&srv);
-    def["expect"] = json!([{"type": "selector", "css": "#user-menu"}]);
+    // No selector: a logged-out page would hold each check for its whole timeout.
+    def["expect"] = json!([{"type": "url_not", "regex": "/login"}]);
     c.ok("profile.health.set", def);
 
     let first = next_health_event(&mut ev);
