@@ -47,7 +47,7 @@ pub use leveldb::VERIFIED_MAJORS;
 pub use mux::{
     EndpointError, MAX_IN_FLIGHT, Mux, MuxClient, MuxError, MuxReceiver, MuxSender, OUT_QUEUE,
 };
-pub use report::{CaptureReport, LoadMethod, LoadReport};
 pub use probe::PageProbe;
+pub use report::{CaptureReport, LoadMethod, LoadReport};
 pub use session::Session;
 pub use tracker::ChangeSignal;

@@ -74,7 +74,9 @@ impl Session {
             for _ in 0..5 {
                 let left = timeout.saturating_sub(start.elapsed());
                 let ms = left.saturating_sub(Duration::from_millis(250)).as_millis();
-                let expr = format!("(() => {{ const [s, t] = {args}; return ({SCRIPT})(s, t, {ms}); }})()");
+                let expr = format!(
+                    "(() => {{ const [s, t] = {args}; return ({SCRIPT})(s, t, {ms}); }})()"
+                );
                 match evaluate(&page, expr, None).await {
                     Ok(v) => return Ok(v),
                     Err(e) => {

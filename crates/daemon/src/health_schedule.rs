@@ -54,7 +54,9 @@ pub(crate) async fn run(d: Arc<Daemon>) {
             continue;
         }
         let Ok(v) = d.unlocked_vault() else {
-            d.health_schedule.skipped_locked.fetch_add(1, Ordering::Relaxed);
+            d.health_schedule
+                .skipped_locked
+                .fetch_add(1, Ordering::Relaxed);
             continue;
         };
         let names = blocking(move || {
@@ -83,7 +85,9 @@ pub(crate) async fn run(d: Arc<Daemon>) {
             }
             // Locked meanwhile: stop this round.
             if d.unlocked_vault().is_err() {
-                d.health_schedule.skipped_locked.fetch_add(1, Ordering::Relaxed);
+                d.health_schedule
+                    .skipped_locked
+                    .fetch_add(1, Ordering::Relaxed);
                 break;
             }
             d.health_schedule.checks.fetch_add(1, Ordering::Relaxed);

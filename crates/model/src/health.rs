@@ -284,9 +284,15 @@ fn check_expectation(e: &Expectation) -> Result<(), (Option<&'static str>, Strin
         }
         Expectation::UrlNot { regex } => {
             bounded(None, regex)?;
-            regex::Regex::new(regex)
-                .map(drop)
-                .map_err(|e| (None, format!("not a valid regular expression: {}", first_line(&e.to_string()))))
+            regex::Regex::new(regex).map(drop).map_err(|e| {
+                (
+                    None,
+                    format!(
+                        "not a valid regular expression: {}",
+                        first_line(&e.to_string())
+                    ),
+                )
+            })
         }
         Expectation::Text { text } => {
             bounded(None, text)?;
@@ -338,9 +344,9 @@ pub fn check_origin(origin: &str) -> Result<(), String> {
     let (scheme, rest) = origin.split_once("://").ok_or_else(bad)?;
     if scheme.is_empty()
         || !scheme.starts_with(|c: char| c.is_ascii_lowercase())
-        || !scheme
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'))
+        || !scheme.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+        })
     {
         return Err(bad());
     }
@@ -463,7 +469,8 @@ fn check_selector(css: &str) -> Result<(), String> {
                 return Err(format!("'{c}' cannot appear in a selector"));
             }
             _ => {
-                if matches!(prev, Some('#' | '.')) && !(c.is_alphanumeric() || c == '-' || c == '_') {
+                if matches!(prev, Some('#' | '.')) && !(c.is_alphanumeric() || c == '-' || c == '_')
+                {
                     return Err(format!("'{}' needs a name after it", prev.unwrap_or('#')));
                 }
                 expecting_compound = false;
@@ -585,7 +592,9 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.argument, "--expect-url-not (expect[0].regex)");
         assert!(e.reason.contains("regular expression"), "{}", e.reason);
-        for css in ["div[", "a,,b", "> a", "a >", "#", "a..b", "div)", "a{b}", "[]", "'x'"] {
+        for css in [
+            "div[", "a,,b", "> a", "a >", "#", "a..b", "div)", "a{b}", "[]", "'x'",
+        ] {
             let e = def(Expectation::Selector { css: css.into() })
                 .validate()
                 .expect_err(css);
@@ -622,7 +631,11 @@ mod tests {
                 "{origin}"
             );
         }
-        for origin in ["https://a.example", "http://127.0.0.1:8080", "http://[::1]:3000"] {
+        for origin in [
+            "https://a.example",
+            "http://127.0.0.1:8080",
+            "http://[::1]:3000",
+        ] {
             check_origin(origin).unwrap_or_else(|e| panic!("{origin}: {e}"));
         }
         let e = def(Expectation::Cookie {

@@ -26,11 +26,11 @@ pub use cookie_rules::cdp_cookie_problem;
 pub use diff::{
     CookieChange, CookieKey, IndexedDbDiff, OriginStorageDiff, StateDiff, StoreRecordsDiff, diff,
 };
-pub use health::{
-    Expectation, HealthDefinition, HealthDefinitionError, HealthFailure, HealthResult, HealthStatus,
-};
 pub use export::{
     Export, ExportFormat, export_as, export_storage_state, export_storage_state_string,
+};
+pub use health::{
+    Expectation, HealthDefinition, HealthDefinitionError, HealthFailure, HealthResult, HealthStatus,
 };
 pub use idb_interop::{import_databases, playwright_generator};
 pub use indexed_db::{Form, IdbDatabase, IdbIndex, IdbRecord, IdbStore};

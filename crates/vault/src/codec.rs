@@ -558,7 +558,10 @@ mod tests {
         let meta = decode_meta(v3).unwrap();
         assert_eq!(encode_meta(&meta).unwrap(), v3);
         let extra = [&v3[..v3.len() - 1], b",\"x\":1}"].concat();
-        assert!(matches!(decode_meta(&extra), Err(VaultError::Corrupt { .. })));
+        assert!(matches!(
+            decode_meta(&extra),
+            Err(VaultError::Corrupt { .. })
+        ));
     }
 
     /// vault-format.md section 6, "JSON strictness": what a reader accepts and refuses, as

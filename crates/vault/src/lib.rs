@@ -10,9 +10,9 @@
 //! file; at most one should write at a time (the daemon guarantees it).
 
 mod chain;
-mod health;
 mod codec;
 mod error;
+mod health;
 mod kdf;
 mod keys;
 mod listing;

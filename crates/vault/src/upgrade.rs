@@ -18,10 +18,10 @@
 use rusqlite::{Transaction, params};
 
 use crate::codec::{self, ChainedInfo, Link, ProfileMeta};
-use crate::profile_rows::check_columns;
 use crate::error::{Result, VaultError};
 use crate::keys::Env;
 use crate::keys::Id;
+use crate::profile_rows::check_columns;
 use crate::profile_rows::{self, OpenProfile, ROW_COLUMNS, fix_id, row_from};
 use crate::seal::{self, RecordKind};
 use crate::snapshot_rows::{self, COLS, SnapshotRow};
@@ -82,8 +82,14 @@ fn upgrade_from_2(tx: &Transaction<'_>, vault_id: &Id, keys: &Keys, env: &Env) -
         let snaps = snapshot_rows_of(tx, &row.id)?;
         let mut infos = Vec::with_capacity(snaps.len());
         for s in &snaps {
-            let pt =
-                snapshot_rows::open_record(vault_id, &dk, &row.id, s, RecordKind::SnapshotInfo, &s.info)?;
+            let pt = snapshot_rows::open_record(
+                vault_id,
+                &dk,
+                &row.id,
+                s,
+                RecordKind::SnapshotInfo,
+                &s.info,
+            )?;
             let info = codec::decode_info_v2(&pt)?.upgraded();
             let edited = snapshot_rows::edited_columns(s, &info);
             if !edited.is_empty() {

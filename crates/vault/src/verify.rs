@@ -108,7 +108,11 @@ pub(crate) fn chain_problems(
         }
     }
     // The current snapshot is the newest unmarked one (vault-format.md 7.5).
-    let newest_unmarked = by_seq.values().rev().find(|i| !i.logged_out).map(|i| i.link());
+    let newest_unmarked = by_seq
+        .values()
+        .rev()
+        .find(|i| !i.logged_out)
+        .map(|i| i.link());
     if newest_unmarked != meta.current {
         out.push((
             meta.current.as_ref().map(|c| c.seq),

@@ -72,20 +72,22 @@ impl HealthSetArgs {
                 },
             })
             .collect();
-        out.extend(self.local_storage.chunks(2).map(|p| Expectation::LocalStorage {
-            origin: p[0].clone(),
-            key: p.get(1).cloned().unwrap_or_default(),
-        }));
+        out.extend(
+            self.local_storage
+                .chunks(2)
+                .map(|p| Expectation::LocalStorage {
+                    origin: p[0].clone(),
+                    key: p.get(1).cloned().unwrap_or_default(),
+                }),
+        );
         out.extend(
             self.selectors
                 .iter()
                 .map(|css| Expectation::Selector { css: css.clone() }),
         );
-        out.extend(
-            self.url_not
-                .iter()
-                .map(|regex| Expectation::UrlNot { regex: regex.clone() }),
-        );
+        out.extend(self.url_not.iter().map(|regex| Expectation::UrlNot {
+            regex: regex.clone(),
+        }));
         out.extend(
             self.texts
                 .iter()
@@ -145,7 +147,9 @@ pub async fn run(ctx: &Ctx, cmd: HealthCmd) -> CliResult {
             ctx.out.line(l.join("\n"))
         }
         HealthCmd::Clear { name } => {
-            let res = ctx.call1(&ProfileHealthClear { name: name.clone() }).await?;
+            let res = ctx
+                .call1(&ProfileHealthClear { name: name.clone() })
+                .await?;
             if ctx.out.json {
                 return ctx.out.json(&res);
             }
@@ -168,7 +172,11 @@ pub async fn check(ctx: &Ctx, name: String, timeout: Option<u64>) -> CliResult {
     if ctx.out.json {
         ctx.out.json(&res)?;
     } else {
-        let mut l = vec![format!("{}: {}", res.profile, r.status.as_str().replace('_', " "))];
+        let mut l = vec![format!(
+            "{}: {}",
+            res.profile,
+            r.status.as_str().replace('_', " ")
+        )];
         l.extend(evidence(r));
         ctx.out.line(l.join("\n"))?;
     }
@@ -281,7 +289,10 @@ fn ago(ms: i64) -> String {
 
 /// `in 2d`.
 fn until(secs: f64) -> String {
-    format!("in {}", span((secs - now_ms() as f64 / 1000.0).max(0.0) as i64))
+    format!(
+        "in {}",
+        span((secs - now_ms() as f64 / 1000.0).max(0.0) as i64)
+    )
 }
 
 fn span(s: i64) -> String {

@@ -10,7 +10,13 @@ use crate::support::Env;
 
 fn login(env: &Env, srv: &TestServer) {
     let out = env.json(&[
-        "session", "start", "--profile", "acct", "--save", "--start-url", &srv.url("/login"),
+        "session",
+        "start",
+        "--profile",
+        "acct",
+        "--save",
+        "--start-url",
+        &srv.url("/login"),
     ]);
     srv.wait("/done", 1);
     let id = out["session_id"].as_str().unwrap().to_owned();
@@ -26,31 +32,68 @@ fn definitions_checks_and_the_logout_guard_from_the_command_line() {
     login(&env, &srv);
 
     // Bad input: exit 2, the option named.
-    let out = env.run(&["profile", "health", "set", "acct", "--url", &srv.url("/account")]);
+    let out = env.run(&[
+        "profile",
+        "health",
+        "set",
+        "acct",
+        "--url",
+        &srv.url("/account"),
+    ]);
     out.assert_error(2, None);
     assert!(out.stderr.contains("at least one expectation"), "{out:?}");
     let out = env.run(&[
-        "--json", "profile", "health", "set", "acct", "--url", &srv.url("/account"),
-        "--expect-url-not", "/login(",
+        "--json",
+        "profile",
+        "health",
+        "set",
+        "acct",
+        "--url",
+        &srv.url("/account"),
+        "--expect-url-not",
+        "/login(",
     ]);
     out.assert_error(2, Some("invalid_argument"));
     assert!(out.stderr.contains("--expect-url-not"), "{out:?}");
     let out = env.run(&[
-        "profile", "health", "set", "acct", "--url", &srv.url("/account"),
-        "--expect-selector", "div[",
+        "profile",
+        "health",
+        "set",
+        "acct",
+        "--url",
+        &srv.url("/account"),
+        "--expect-selector",
+        "div[",
     ]);
     out.assert_error(2, None);
     assert!(out.stderr.contains("--expect-selector"), "{out:?}");
     let out = env.run(&[
-        "profile", "health", "set", "acct", "--url", &srv.url("/account"),
-        "--expect-local-storage", "https://a.example/x", "token",
+        "profile",
+        "health",
+        "set",
+        "acct",
+        "--url",
+        &srv.url("/account"),
+        "--expect-local-storage",
+        "https://a.example/x",
+        "token",
     ]);
     out.assert_error(2, None);
     assert!(out.stderr.contains("--expect-local-storage"), "{out:?}");
 
     let out = env.run(&[
-        "profile", "health", "set", "acct", "--url", &srv.url("/account"),
-        "--expect-cookie", "sid", "--expect-selector", "#user-menu", "--expect-url-not", "/login",
+        "profile",
+        "health",
+        "set",
+        "acct",
+        "--url",
+        &srv.url("/account"),
+        "--expect-cookie",
+        "sid",
+        "--expect-selector",
+        "#user-menu",
+        "--expect-url-not",
+        "/login",
     ]);
     assert_eq!(out.code, 0, "{out:?}");
     let out = env.run(&["profile", "show", "acct"]);
@@ -62,14 +105,20 @@ fn definitions_checks_and_the_logout_guard_from_the_command_line() {
     assert!(out.stdout.starts_with("acct: healthy"), "{out:?}");
     assert!(out.stdout.contains("HTTP status: 200"), "{out:?}");
     let out = env.run(&["profile", "list"]);
-    assert!(out.stdout.contains("healthy 0s ago") || out.stdout.contains("healthy "), "{out:?}");
+    assert!(
+        out.stdout.contains("healthy 0s ago") || out.stdout.contains("healthy "),
+        "{out:?}"
+    );
 
     // Expired server-side: exit 9, evidence on stdout, in --json too.
     srv.expire_sessions();
     let out = env.run(&["profile", "check", "acct", "--timeout", "5"]);
     out.assert_error(9, None);
     assert!(out.stdout.contains("/login-page?next=/account"), "{out:?}");
-    assert!(out.stdout.contains("failed:      url_not /login"), "{out:?}");
+    assert!(
+        out.stdout.contains("failed:      url_not /login"),
+        "{out:?}"
+    );
     let out = env.run(&["--json", "profile", "check", "acct", "--timeout", "5"]);
     assert_eq!(out.code, 9, "{out:?}");
     let v = out.json();
@@ -82,21 +131,33 @@ fn definitions_checks_and_the_logout_guard_from_the_command_line() {
 
     // A save session that logs out: the guard keeps it marked and says how to accept.
     let out = env.json(&[
-        "session", "start", "--profile", "acct", "--save", "--start-url", &srv.url("/logout"),
+        "session",
+        "start",
+        "--profile",
+        "acct",
+        "--save",
+        "--start-url",
+        &srv.url("/logout"),
     ]);
     srv.wait("/logged-out", 1);
     let id = out["session_id"].as_str().unwrap().to_owned();
     let out = env.run(&["session", "stop", &id]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stderr.contains("logout guard"), "{out:?}");
-    assert!(out.stderr.contains("pvault profile accept acct 2"), "{out:?}");
+    assert!(
+        out.stderr.contains("pvault profile accept acct 2"),
+        "{out:?}"
+    );
     let out = env.run(&["profile", "history", "acct"]);
     assert!(out.stdout.contains("logged_out"), "{out:?}");
     let out = env.run(&["profile", "show", "acct"]);
     assert!(out.stdout.contains("current:     #1"), "{out:?}");
     let out = env.run(&["profile", "accept", "acct"]);
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("snapshot #2 of acct accepted"), "{out:?}");
+    assert!(
+        out.stdout.contains("snapshot #2 of acct accepted"),
+        "{out:?}"
+    );
     let out = env.json(&["profile", "show", "acct"]);
     assert_eq!(out["profile"].get("current"), None, "{out}");
     let out = env.run(&["profile", "health", "clear", "acct"]);

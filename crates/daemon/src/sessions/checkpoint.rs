@@ -146,10 +146,23 @@ async fn checkpoint_once(
         e.count_checkpoint(started.elapsed().as_millis() as u64, false);
         return Outcome::Continue;
     }
-    let (pid, sid, name, guard) = (profile.id.clone(), e.id.clone(), profile.name.clone(), e.guard);
+    let (pid, sid, name, guard) = (
+        profile.id.clone(),
+        e.id.clone(),
+        profile.name.clone(),
+        e.guard,
+    );
     let to_write = state.clone();
     let r = blocking(move || {
-        append_session_snapshot(&v, guard, &name, &pid, &to_write, SnapshotKind::Checkpoint, &sid)
+        append_session_snapshot(
+            &v,
+            guard,
+            &name,
+            &pid,
+            &to_write,
+            SnapshotKind::Checkpoint,
+            &sid,
+        )
     })
     .await;
     drop(slot);

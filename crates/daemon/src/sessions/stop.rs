@@ -6,8 +6,7 @@ use std::sync::{Arc, Weak};
 use pvault_browser::{BrowserError, BrowserExit, Session};
 use pvault_model::{SnapshotInfo, SnapshotKind};
 use pvault_protocol::{
-    LogoutGuard,
-    CaptureReport, EndReason, ErrorBody, ErrorCode, Event, SessionState, SessionStop,
+    CaptureReport, EndReason, ErrorBody, ErrorCode, Event, LogoutGuard, SessionState, SessionStop,
     SessionStopResponse,
 };
 use tokio::sync::watch;
@@ -188,7 +187,12 @@ async fn final_save(
         }
     };
     let report = capture_report(&state, &rep);
-    let (sid, pid, name, guard) = (e.id.clone(), profile.id.clone(), profile.name.clone(), e.guard);
+    let (sid, pid, name, guard) = (
+        e.id.clone(),
+        profile.id.clone(),
+        profile.name.clone(),
+        e.guard,
+    );
     let saved = blocking(move || {
         append_session_snapshot(&v, guard, &name, &pid, &state, SnapshotKind::SessionSave, &sid)
     })

@@ -184,7 +184,15 @@ pub(crate) async fn checkpoint_before_lock(d: &Arc<Daemon>) {
             e.guard,
         );
         let r = blocking(move || {
-            append_session_snapshot(&v, guard, &name, &pid, &state, SnapshotKind::Checkpoint, &sid)
+            append_session_snapshot(
+                &v,
+                guard,
+                &name,
+                &pid,
+                &state,
+                SnapshotKind::Checkpoint,
+                &sid,
+            )
         })
         .await;
         match r {

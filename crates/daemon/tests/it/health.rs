@@ -24,7 +24,10 @@ fn definition(name: &str, origin: &str) -> Value {
 fn error_of(c: &mut crate::harness::Raw, method: &str, params: Value) -> (String, String) {
     let v = c.call(method, params);
     (
-        v["error"]["code"].as_str().unwrap_or_else(|| panic!("{v}")).to_owned(),
+        v["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{v}"))
+            .to_owned(),
         v["error"]["message"].as_str().unwrap().to_owned(),
     )
 }
@@ -36,7 +39,10 @@ fn definitions_are_set_shown_and_cleared_and_bad_ones_are_refused_naming_the_arg
     c.ok("profile.create", json!({"name": "acct"}));
     let origin = "http://127.0.0.1:9";
     let set = c.ok("profile.health.set", definition("acct", origin));
-    assert_eq!(set["profile"]["health"]["expect"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        set["profile"]["health"]["expect"].as_array().unwrap().len(),
+        3
+    );
     let shown = c.ok("profile.health.show", json!({"name": "acct"}));
     assert_eq!(shown["health"]["url"], format!("{origin}/whoami"));
     assert_eq!(shown["result"], Value::Null);
@@ -70,7 +76,10 @@ fn definitions_are_set_shown_and_cleared_and_bad_ones_are_refused_naming_the_arg
         assert_eq!(code, "invalid_argument", "{message}");
         assert!(message.contains(argument), "{argument}: {message}");
         // The client's values are not quoted back.
-        assert!(!message.contains("data-x") && !message.contains("/path"), "{message}");
+        assert!(
+            !message.contains("data-x") && !message.contains("/path"),
+            "{message}"
+        );
     }
     let (code, message) = error_of(
         &mut c,
@@ -97,9 +106,15 @@ fn definitions_are_set_shown_and_cleared_and_bad_ones_are_refused_naming_the_arg
         c.ok("profile.health.show", json!({"name": "acct"}))["health"],
         Value::Null
     );
-    assert_eq!(c.err("profile.health.show", json!({"name": "nope"})), "not_found");
+    assert_eq!(
+        c.err("profile.health.show", json!({"name": "nope"})),
+        "not_found"
+    );
     // Nothing to accept in a profile without marks.
-    assert_eq!(c.err("profile.accept", json!({"name": "acct"})), "not_found");
+    assert_eq!(
+        c.err("profile.accept", json!({"name": "acct"})),
+        "not_found"
+    );
 }
 
 #[test]
@@ -140,7 +155,12 @@ fn a_save_session_that_logs_out_is_kept_marked_and_the_next_session_is_logged_in
         .collect();
     assert!(failed.contains(&"cookie sid"), "{guard}");
     assert_eq!(guard["current"], first["snapshot"]["seq"]);
-    assert!(guard["hint"].as_str().unwrap().contains("pvault profile accept acct"));
+    assert!(
+        guard["hint"]
+            .as_str()
+            .unwrap()
+            .contains("pvault profile accept acct")
+    );
     let saved = loop {
         let saved = ev.next("session.saved", &id);
         if saved["snapshot"]["kind"] != "checkpoint" {
@@ -149,7 +169,10 @@ fn a_save_session_that_logs_out_is_kept_marked_and_the_next_session_is_logged_in
     };
     assert_eq!(saved["logout_guard"], *guard);
     let ended = ev.next("session.ended", &id);
-    assert!(ended["note"].as_str().unwrap().contains("profile accept"), "{ended}");
+    assert!(
+        ended["note"].as_str().unwrap().contains("profile accept"),
+        "{ended}"
+    );
     let history = c.ok("profile.history", json!({"name": "acct"}))["snapshots"].clone();
     assert_eq!(history[0]["logged_out"], true);
     assert_eq!(history.as_array().unwrap().last().unwrap()["id"], first_id);
@@ -162,11 +185,17 @@ fn a_save_session_that_logs_out_is_kept_marked_and_the_next_session_is_logged_in
     assert!(diff["diff"].to_string().contains("sid"), "{diff}");
 
     // The next session is logged in: it loads the first snapshot, and the server sees sid.
-    let s = c.ok("session.start", json!({"profile": "acct", "start_url": srv.url("/whoami")}));
+    let s = c.ok(
+        "session.start",
+        json!({"profile": "acct", "start_url": srv.url("/whoami")}),
+    );
     assert_eq!(s["load"]["snapshot"]["id"], first_id);
     srv.wait("/whoami", 1);
     assert!(srv.cookies_sent_to("/whoami")[0].contains("sid="));
-    c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    c.ok(
+        "session.stop",
+        json!({"session_id": s["session"]["session_id"]}),
+    );
     // Exports take the current snapshot too.
     let export = c.ok("profile.export", json!({"name": "acct"}));
     assert_eq!(export["snapshot"]["id"], first_id);
@@ -177,14 +206,20 @@ fn a_save_session_that_logs_out_is_kept_marked_and_the_next_session_is_logged_in
         json!({"profile": "acct", "save": true, "accept_logout": true, "start_url": srv.url("/logout")}),
     );
     srv.wait("/logged-out", 2);
-    let out = c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    let out = c.ok(
+        "session.stop",
+        json!({"session_id": s["session"]["session_id"]}),
+    );
     assert_eq!(out.get("logout_guard"), None, "{out}");
     assert_eq!(out["snapshot"].get("logged_out"), None);
     let shown = c.ok("profile.show", json!({"name": "acct"}))["profile"].clone();
     assert_eq!(shown.get("current"), None, "the newest is current: {shown}");
     // The guarded snapshot is now older than the current one: accept says to restore it.
     let marked = history[0]["seq"].clone();
-    let v = c.call("profile.accept", json!({"name": "acct", "snapshot": marked.to_string()}));
+    let v = c.call(
+        "profile.accept",
+        json!({"name": "acct", "snapshot": marked.to_string()}),
+    );
     assert_eq!(v["error"]["code"], "invalid_argument", "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("restore"));
 }
@@ -201,22 +236,34 @@ fn accept_makes_the_marked_snapshot_current() {
         json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
     );
     srv.wait("/done", 1);
-    c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    c.ok(
+        "session.stop",
+        json!({"session_id": s["session"]["session_id"]}),
+    );
     let s = c.ok(
         "session.start",
         json!({"profile": "acct", "save": true, "start_url": srv.url("/logout")}),
     );
     srv.wait("/logged-out", 1);
-    let out = c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    let out = c.ok(
+        "session.stop",
+        json!({"session_id": s["session"]["session_id"]}),
+    );
     assert_eq!(out["snapshot"]["logged_out"], true);
     let accepted = c.ok("profile.accept", json!({"name": "acct"}));
     assert_eq!(accepted["snapshot"]["seq"], out["snapshot"]["seq"]);
     assert_eq!(accepted["snapshot"].get("logged_out"), None);
-    let s = c.ok("session.start", json!({"profile": "acct", "start_url": srv.url("/whoami")}));
+    let s = c.ok(
+        "session.start",
+        json!({"profile": "acct", "start_url": srv.url("/whoami")}),
+    );
     assert_eq!(s["load"]["snapshot"]["id"], out["snapshot"]["id"]);
     srv.wait("/whoami", 1);
     assert!(!srv.cookies_sent_to("/whoami")[0].contains("sid="));
-    c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    c.ok(
+        "session.stop",
+        json!({"session_id": s["session"]["session_id"]}),
+    );
     // Verify agrees.
     assert_eq!(c.ok("vault.verify", json!({}))["ok"], true);
 }
@@ -225,7 +272,10 @@ fn accept_makes_the_marked_snapshot_current() {
 fn next_health_event(ev: &mut Events) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        assert!(std::time::Instant::now() < deadline, "no profile.health event");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no profile.health event"
+        );
         let v = ev.0.recv().expect("event connection closed");
         if v["event"] == "profile.health" {
             return v["data"].clone();
@@ -267,7 +317,10 @@ fn check_reports_healthy_then_logged_out_after_a_server_side_expiry_with_evidenc
         json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
     );
     srv.wait("/done", 1);
-    c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    c.ok(
+        "session.stop",
+        json!({"session_id": s["session"]["session_id"]}),
+    );
     c.ok("profile.health.set", account_definition(&srv));
     // No result yet.
     assert_eq!(
@@ -286,8 +339,14 @@ fn check_reports_healthy_then_logged_out_after_a_server_side_expiry_with_evidenc
     assert_eq!(healthy["failed"], json!([]));
     assert!(srv.cookies_sent_to("/account")[0].contains("sid="));
     let e = next_health_event(&mut ev);
-    assert_eq!((e["previous"].clone(), e["result"]["status"].clone()), (Value::Null, json!("healthy")));
-    c.ok("session.stop", json!({"session_id": running["session"]["session_id"], "discard": true}));
+    assert_eq!(
+        (e["previous"].clone(), e["result"]["status"].clone()),
+        (Value::Null, json!("healthy"))
+    );
+    c.ok(
+        "session.stop",
+        json!({"session_id": running["session"]["session_id"], "discard": true}),
+    );
     assert_eq!(
         c.ok("profile.history", json!({"name": "acct"}))["snapshots"],
         before,
@@ -299,7 +358,10 @@ fn check_reports_healthy_then_logged_out_after_a_server_side_expiry_with_evidenc
     let out = c.ok("profile.check", json!({"name": "acct", "timeout_secs": 5}))["result"].clone();
     assert_eq!(out["status"], "logged_out", "{out}");
     assert!(
-        out["final_url"].as_str().unwrap().contains("/login-page?next=/account"),
+        out["final_url"]
+            .as_str()
+            .unwrap()
+            .contains("/login-page?next=/account"),
         "{out}"
     );
     assert_eq!(out["http_status"], 200);
@@ -309,7 +371,12 @@ fn check_reports_healthy_then_logged_out_after_a_server_side_expiry_with_evidenc
         ["selector #user-menu", "url_not /login", "text Welcome back"],
         "the cookie is still there: {out}"
     );
-    assert!(out["failed"][1]["reason"].as_str().unwrap().contains("final URL"));
+    assert!(
+        out["failed"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("final URL")
+    );
     let e = next_health_event(&mut ev);
     assert_eq!(e["previous"], "healthy");
     assert_eq!(e["result"]["status"], "logged_out");
@@ -320,13 +387,19 @@ fn check_reports_healthy_then_logged_out_after_a_server_side_expiry_with_evidenc
 
     // The same result again: no event, and `since` stays.
     let again = c.ok("profile.check", json!({"name": "acct", "timeout_secs": 5}))["result"].clone();
-    assert_eq!((again["status"].clone(), again["since"].clone()), (json!("logged_out"), since));
+    assert_eq!(
+        (again["status"].clone(), again["since"].clone()),
+        (json!("logged_out"), since)
+    );
     // A new definition starts unchecked: its first result is a change (from nothing), and it
     // is the next event, so none came for the repeat.
     c.ok("profile.health.set", account_definition(&srv));
     c.ok("profile.check", json!({"name": "acct", "timeout_secs": 5}));
     let e = next_health_event(&mut ev);
-    assert_eq!((e["previous"].clone(), e["result"]["status"].clone()), (Value::Null, json!("logged_out")));
+    assert_eq!(
+        (e["previous"].clone(), e["result"]["status"].clone()),
+        (Value::Null, json!("logged_out"))
+    );
 }
 
 #[test]
@@ -340,7 +413,10 @@ fn a_site_that_is_down_is_a_browser_error_not_logged_out() {
         json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
     );
     srv.wait("/done", 1);
-    c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    c.ok(
+        "session.stop",
+        json!({"session_id": s["session"]["session_id"]}),
+    );
     // Nothing listens on this port: the server is down.
     let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = down.local_addr().unwrap().port();
@@ -350,7 +426,12 @@ fn a_site_that_is_down_is_a_browser_error_not_logged_out() {
     c.ok("profile.health.set", def);
     let v = c.call("profile.check", json!({"name": "acct", "timeout_secs": 10}));
     assert_eq!(v["error"]["code"], "browser_error", "{v}");
-    assert!(v["error"]["hint"].as_str().unwrap().contains("not a logout"));
+    assert!(
+        v["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("not a logout")
+    );
     assert_eq!(
         c.ok("profile.show", json!({"name": "acct"}))["profile"].get("health_result"),
         None,
@@ -358,7 +439,10 @@ fn a_site_that_is_down_is_a_browser_error_not_logged_out() {
     );
     // Without a definition, a check says how to make one.
     c.ok("profile.health.clear", json!({"name": "acct"}));
-    assert_eq!(c.err("profile.check", json!({"name": "acct"})), "invalid_argument");
+    assert_eq!(
+        c.err("profile.check", json!({"name": "acct"})),
+        "invalid_argument"
+    );
     assert_eq!(
         c.err("profile.check", json!({"name": "acct", "timeout_secs": 0})),
         "invalid_argument"
@@ -374,7 +458,11 @@ fn scheduled_checks_send_an_event_on_change_only_and_never_run_while_locked() {
     let srv = TestServer::start();
     std::fs::create_dir_all(&env.home).unwrap();
     std::fs::set_permissions(&env.home, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::fs::write(env.home.join("config.toml"), "[health]\ninterval_secs = 60\n").unwrap();
+    std::fs::write(
+        env.home.join("config.toml"),
+        "[health]\ninterval_secs = 60\n",
+    )
+    .unwrap();
     // Tests only: a round every 200 ms instead of every minute.
     let d = start_daemon(&env, &[("PVAULT_TEST_HEALTH_INTERVAL_MS", "200")]);
     let mut c = d.session();
@@ -386,39 +474,55 @@ fn scheduled_checks_send_an_event_on_change_only_and_never_run_while_locked() {
         json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
     );
     srv.wait("/done", 1);
-    c.ok("session.stop", json!({"session_id": s["session"]["session_id"]}));
+    c.ok(
+        "session.stop",
+        json!({"session_id": s["session"]["session_id"]}),
+    );
     let mut def = account_definition(&srv);
     // No selector: a logged-out page would hold each check for its whole timeout.
     def["expect"] = json!([{"type": "url_not", "regex": "/login"}]);
     c.ok("profile.health.set", def);
 
     let first = next_health_event(&mut ev);
-    assert_eq!((first["previous"].clone(), first["result"]["status"].clone()), (Value::Null, json!("healthy")));
+    assert_eq!(
+        (first["previous"].clone(), first["result"]["status"].clone()),
+        (Value::Null, json!("healthy"))
+    );
     // More rounds with the same result send nothing: the next event is the change.
-    let checks = |c: &mut crate::harness::Raw| c.status()["health_schedule"]["checks"].as_u64().unwrap();
+    let checks =
+        |c: &mut crate::harness::Raw| c.status()["health_schedule"]["checks"].as_u64().unwrap();
     let after_first = checks(&mut c);
     crate::harness::wait_for("two more scheduled checks", Duration::from_secs(60), || {
         (checks(&mut c) >= after_first + 2).then_some(())
     });
     srv.expire_sessions();
     let second = next_health_event(&mut ev);
-    assert_eq!(second["previous"], "healthy", "a repeat sent an event: {second}");
+    assert_eq!(
+        second["previous"], "healthy",
+        "a repeat sent an event: {second}"
+    );
     assert_eq!(second["result"]["status"], "logged_out");
 
     // Locked: rounds are skipped, no check runs, no page is opened.
     c.ok("vault.lock", json!({}));
     let skipped = |c: &mut crate::harness::Raw| {
-        c.status()["health_schedule"]["skipped_locked"].as_u64().unwrap()
+        c.status()["health_schedule"]["skipped_locked"]
+            .as_u64()
+            .unwrap()
     };
     // Once a round saw the lock, no check is in flight (one schedule, one check at a time).
     let s0 = skipped(&mut c);
-    crate::harness::wait_for("a round skipped while locked", Duration::from_secs(60), || {
-        (skipped(&mut c) > s0).then_some(())
-    });
+    crate::harness::wait_for(
+        "a round skipped while locked",
+        Duration::from_secs(60),
+        || (skipped(&mut c) > s0).then_some(()),
+    );
     let (n, requests, s1) = (checks(&mut c), srv.count("/account"), skipped(&mut c));
-    crate::harness::wait_for("more rounds skipped while locked", Duration::from_secs(30), || {
-        (skipped(&mut c) >= s1 + 3).then_some(())
-    });
+    crate::harness::wait_for(
+        "more rounds skipped while locked",
+        Duration::from_secs(30),
+        || (skipped(&mut c) >= s1 + 3).then_some(()),
+    );
     assert_eq!(checks(&mut c), n, "a check ran while the vault was locked");
     assert_eq!(srv.count("/account"), requests);
     assert_eq!(c.status()["health_schedule"]["interval_secs"], 60);

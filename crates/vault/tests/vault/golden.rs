@@ -294,8 +294,8 @@ fn build_format2_content(dir: &Path, seed: [u8; 32]) -> Vault {
         retention: 3,
         kdf_params: Some(KdfParams::OWASP_MINIMUM),
     };
-    let v = Vault::create_deterministic_for_test_vectors(dir, &pass(GOLDEN_PASS), &opts, seed)
-        .unwrap();
+    let v =
+        Vault::create_deterministic_for_test_vectors(dir, &pass(GOLDEN_PASS), &opts, seed).unwrap();
     v.set_keyfile(&golden_keyfile()).unwrap();
     v.create_profile(
         "spa.example",
@@ -508,13 +508,18 @@ fn format3_fixture_decrypts_to_exact_content() {
     assert_eq!((h.current, h.latest.map(|l| l.seq)), (Some(3), Some(4)));
     assert_eq!(h.health, Some(golden_health()));
     let result = h.health_result.unwrap();
-    assert_eq!((result.status, result.snapshot_seq), (HealthStatus::LoggedOut, Some(3)));
+    assert_eq!(
+        (result.status, result.snapshot_seq),
+        (HealthStatus::LoggedOut, Some(3))
+    );
     assert_eq!(
         v.read_snapshot("health.example", None).unwrap().state,
         health_state(false, "h3")
     );
     assert_eq!(
-        v.read_snapshot("health.example", Some("latest")).unwrap().state,
+        v.read_snapshot("health.example", Some("latest"))
+            .unwrap()
+            .state,
         health_state(false, "h4")
     );
 }

@@ -35,7 +35,10 @@ fn a_logout_is_kept_marked_and_the_login_stays_current_until_accepted() {
     let out = guarded(&v, false, "b", "s1");
     assert!(out.info.logged_out);
     assert_eq!(out.guard_failures.len(), 1);
-    assert_eq!(out.guard_failures[0].expectation, "cookie sid@app.example.com");
+    assert_eq!(
+        out.guard_failures[0].expectation,
+        "cookie sid@app.example.com"
+    );
     assert_eq!(out.current.as_ref().map(|c| c.seq), Some(1));
     // Nothing is lost, but sessions (no selector) load the login.
     assert_eq!(v.history("p").unwrap().len(), 2);
@@ -48,7 +51,10 @@ fn a_logout_is_kept_marked_and_the_login_stays_current_until_accepted() {
         health_state(false, "b")
     );
     let info = v.profile("p").unwrap();
-    assert_eq!((info.current, info.latest.unwrap().logged_out), (Some(1), true));
+    assert_eq!(
+        (info.current, info.latest.unwrap().logged_out),
+        (Some(1), true)
+    );
     // The mark survives a reopen and shows in the history.
     let hist = v.history("p").unwrap();
     assert!(hist[0].logged_out && !hist[1].logged_out);
@@ -83,7 +89,13 @@ fn the_guard_is_off_without_a_definition_when_asked_or_when_already_logged_out()
         .unwrap();
     // `guard: false` (a session started with accept_logout).
     let off = v
-        .append_guarded("p", &health_state(false, "e"), SnapshotKind::SessionSave, Some("s3"), false)
+        .append_guarded(
+            "p",
+            &health_state(false, "e"),
+            SnapshotKind::SessionSave,
+            Some("s3"),
+            false,
+        )
         .unwrap();
     assert!(!off.info.logged_out && off.guard_failures.is_empty());
     // A definition with only browser-side expectations cannot judge a stored state.
@@ -104,11 +116,19 @@ fn retention_never_removes_the_current_snapshot_and_restore_makes_a_copy_current
         .unwrap();
     // Retention is 20: fill it with marked snapshots, and more.
     for i in 0..22 {
-        assert!(guarded(&v, false, &format!("m{i}"), &format!("s{i}")).info.logged_out);
+        assert!(
+            guarded(&v, false, &format!("m{i}"), &format!("s{i}"))
+                .info
+                .logged_out
+        );
     }
     let hist = v.history("p").unwrap();
     assert_eq!(hist.len(), 20);
-    assert_eq!(hist.last().unwrap().seq, 1, "the current snapshot was pruned");
+    assert_eq!(
+        hist.last().unwrap().seq,
+        1,
+        "the current snapshot was pruned"
+    );
     assert_eq!(
         v.read_snapshot("p", None).unwrap().state,
         health_state(true, "a")
@@ -129,7 +149,13 @@ fn a_marked_final_snapshot_keeps_the_sessions_current_checkpoint() {
         .unwrap();
     // The session's checkpoint was still logged in: it is the newest login.
     let cp = v
-        .append_guarded("p", &health_state(true, "cp"), SnapshotKind::Checkpoint, Some("s"), true)
+        .append_guarded(
+            "p",
+            &health_state(true, "cp"),
+            SnapshotKind::Checkpoint,
+            Some("s"),
+            true,
+        )
         .unwrap();
     assert!(!cp.info.logged_out);
     let end = guarded(&v, false, "end", "s");
@@ -181,16 +207,20 @@ fn health_definitions_and_results_are_sealed_and_validated() {
         .record_health("p", &golden_health(), result(HealthStatus::Healthy, 20))
         .unwrap()
         .unwrap();
-    assert_eq!((prev.unwrap().checked_at, kept.since, kept.checked_at), (10, 10, 20));
+    assert_eq!(
+        (prev.unwrap().checked_at, kept.since, kept.checked_at),
+        (10, 10, 20)
+    );
     // A result of a definition that changed meanwhile is dropped.
     let other = HealthDefinition {
         url: "https://other.example/".into(),
         ..golden_health()
     };
-    assert!(v
-        .record_health("p", &other, result(HealthStatus::LoggedOut, 30))
-        .unwrap()
-        .is_none());
+    assert!(
+        v.record_health("p", &other, result(HealthStatus::LoggedOut, 30))
+            .unwrap()
+            .is_none()
+    );
     drop(v);
     let v = reopen(&vault_dir(&t));
     let p = v.profile("p").unwrap();

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 use crate::golden::{
-    FORMAT1_SCHEMA1, FORMAT1_SCHEMA2, FORMAT2, FORMAT3, GOLDEN_PASS, fixture_dir, with_zero_v2_counts,
+    FORMAT1_SCHEMA1, FORMAT1_SCHEMA2, FORMAT2, FORMAT3, GOLDEN_PASS, fixture_dir,
+    with_zero_v2_counts,
 };
 use crate::spec::{expected_in, read_independently, read_vault_file};
 
