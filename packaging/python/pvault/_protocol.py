@@ -32,6 +32,7 @@ ERROR_CODES = (
     "too_large",
     "unsupported",
     "browser_error",
+    "logged_out",
     "internal",
 )
 
@@ -49,6 +50,7 @@ FINDING_KINDS = (
     "content_mismatch",
     "anchor_mismatch",
     "count_mismatch",
+    "current_mismatch",
     "went_back",
 )
 
@@ -102,6 +104,12 @@ METHODS: dict[str, str | None] = {
     "profile.history": "name",
     "profile.diff": "name",
     "profile.restore": "name",
+    # Login health (protocol 1.8).
+    "profile.health.set": "name",
+    "profile.health.show": "name",
+    "profile.health.clear": "name",
+    "profile.check": "name",
+    "profile.accept": "name",
     "session.start": "profile",
     "session.list": None,
     "session.show": "session_id",
