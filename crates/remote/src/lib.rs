@@ -128,6 +128,8 @@ impl RemoteInfo {
             local_storage_key_count: self.local_storage_key_count,
             session_storage_key_count: self.session_storage_key_count,
             indexed_db_record_count: self.indexed_db_record_count,
+            // The remote store has no logout guard: nothing it holds is marked.
+            logged_out: false,
         }
     }
 }
