@@ -89,8 +89,26 @@ async fn list(ctx: &Ctx) -> CliResult {
             break page.total;
         }
     };
+    // The offline expiry warning, for the profiles that define what to look for.
+    let mut expiring = std::collections::HashMap::new();
+    for p in profiles.iter().filter(|p| p.health.is_some()) {
+        let res = ctx
+            .call(&client, &ProfileHealthShow { name: p.id.clone() })
+            .await?;
+        if !res.expiring.is_empty() {
+            expiring.insert(p.id.clone(), res.expiring);
+        }
+    }
     if ctx.out.json {
-        return ctx.out.json(&json!({"profiles": profiles, "total": total}));
+        let mut list = serde_json::to_value(&profiles).unwrap_or_default();
+        if let Some(items) = list.as_array_mut() {
+            for item in items {
+                if let Some(e) = item["id"].as_str().and_then(|id| expiring.get(id)) {
+                    item["expiring"] = serde_json::to_value(e).unwrap_or_default();
+                }
+            }
+        }
+        return ctx.out.json(&json!({"profiles": list, "total": total}));
     }
     if profiles.is_empty() {
         return ctx.out.line(
@@ -117,7 +135,14 @@ async fn list(ctx: &Ctx) -> CliResult {
             cookies,
             origins,
             format_time(p.updated_at),
-            super::health::profile_health(p),
+            match expiring.get(&p.id).and_then(|e| e.first()) {
+                Some(e) => format!(
+                    "{} ({} expires soon)",
+                    super::health::profile_health(p),
+                    e.expectation
+                ),
+                None => super::health::profile_health(p),
+            },
             p.description.clone().unwrap_or_default(),
         ]);
     }

@@ -527,3 +527,32 @@ fn scheduled_checks_send_an_event_on_change_only_and_never_run_while_locked() {
     assert_eq!(srv.count("/account"), requests);
     assert_eq!(c.status()["health_schedule"]["interval_secs"], 60);
 }
+
+#[test]
+fn a_cookie_about_to_expire_is_warned_about_without_a_browser() {
+    let env = Env::new();
+    let (_d, mut c) = ready(&env);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let cookie = |name: &str, expires: f64| {
+        json!({"name": name, "value": "v", "domain": "app.example", "path": "/", "expires": expires,
+               "httpOnly": true, "secure": true, "sameSite": "Lax"})
+    };
+    // `sid` expires in a day (inside the default 3 days), `theme` in 30 days.
+    let state = json!({"cookies": [cookie("sid", now + 86_400.0), cookie("theme", now + 30.0 * 86_400.0)], "origins": []});
+    c.ok("profile.import", json!({"name": "acct", "state": state}));
+    c.ok(
+        "profile.health.set",
+        json!({"name": "acct", "url": "https://app.example/", "expect": [
+            {"type": "cookie", "name": "sid", "domain": "app.example"},
+            {"type": "cookie", "name": "theme"},
+        ]}),
+    );
+    let shown = c.ok("profile.health.show", json!({"name": "acct"}));
+    let expiring = shown["expiring"].as_array().unwrap();
+    assert_eq!(expiring.len(), 1, "{shown}");
+    assert_eq!(expiring[0]["expectation"], "cookie sid@app.example");
+    assert!((expiring[0]["expires"].as_f64().unwrap() - (now + 86_400.0)).abs() < 1.0);
+}
