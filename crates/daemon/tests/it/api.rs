@@ -42,7 +42,7 @@ fn export(name: &str, format: Option<ExportFormat>, chunked: bool) -> ProfileExp
 async fn profile_export_formats_and_chunks() {
     let p = start_in_process(|_| {}).await;
     let c = Client::connect(&p.socket).await.unwrap();
-    assert_eq!(c.daemon().protocol.minor, 7);
+    assert_eq!(c.daemon().protocol.minor, 8);
     c.call(&VaultInit {
         credential: pass(PASS),
     })
