@@ -130,6 +130,12 @@ _pvault() {
             pvault__subcmd__help__subcmd__daemon,stop)
                 cmd="pvault__subcmd__help__subcmd__daemon__subcmd__stop"
                 ;;
+            pvault__subcmd__help__subcmd__profile,accept)
+                cmd="pvault__subcmd__help__subcmd__profile__subcmd__accept"
+                ;;
+            pvault__subcmd__help__subcmd__profile,check)
+                cmd="pvault__subcmd__help__subcmd__profile__subcmd__check"
+                ;;
             pvault__subcmd__help__subcmd__profile,create)
                 cmd="pvault__subcmd__help__subcmd__profile__subcmd__create"
                 ;;
@@ -141,6 +147,9 @@ _pvault() {
                 ;;
             pvault__subcmd__help__subcmd__profile,export)
                 cmd="pvault__subcmd__help__subcmd__profile__subcmd__export"
+                ;;
+            pvault__subcmd__help__subcmd__profile,health)
+                cmd="pvault__subcmd__help__subcmd__profile__subcmd__health"
                 ;;
             pvault__subcmd__help__subcmd__profile,history)
                 cmd="pvault__subcmd__help__subcmd__profile__subcmd__history"
@@ -165,6 +174,15 @@ _pvault() {
                 ;;
             pvault__subcmd__help__subcmd__profile,show)
                 cmd="pvault__subcmd__help__subcmd__profile__subcmd__show"
+                ;;
+            pvault__subcmd__help__subcmd__profile__subcmd__health,clear)
+                cmd="pvault__subcmd__help__subcmd__profile__subcmd__health__subcmd__clear"
+                ;;
+            pvault__subcmd__help__subcmd__profile__subcmd__health,set)
+                cmd="pvault__subcmd__help__subcmd__profile__subcmd__health__subcmd__set"
+                ;;
+            pvault__subcmd__help__subcmd__profile__subcmd__health,show)
+                cmd="pvault__subcmd__help__subcmd__profile__subcmd__health__subcmd__show"
                 ;;
             pvault__subcmd__help__subcmd__remote,add)
                 cmd="pvault__subcmd__help__subcmd__remote__subcmd__add"
@@ -202,6 +220,12 @@ _pvault() {
             pvault__subcmd__help__subcmd__session,stop)
                 cmd="pvault__subcmd__help__subcmd__session__subcmd__stop"
                 ;;
+            pvault__subcmd__profile,accept)
+                cmd="pvault__subcmd__profile__subcmd__accept"
+                ;;
+            pvault__subcmd__profile,check)
+                cmd="pvault__subcmd__profile__subcmd__check"
+                ;;
             pvault__subcmd__profile,create)
                 cmd="pvault__subcmd__profile__subcmd__create"
                 ;;
@@ -213,6 +237,9 @@ _pvault() {
                 ;;
             pvault__subcmd__profile,export)
                 cmd="pvault__subcmd__profile__subcmd__export"
+                ;;
+            pvault__subcmd__profile,health)
+                cmd="pvault__subcmd__profile__subcmd__health"
                 ;;
             pvault__subcmd__profile,help)
                 cmd="pvault__subcmd__profile__subcmd__help"
@@ -241,6 +268,36 @@ _pvault() {
             pvault__subcmd__profile,show)
                 cmd="pvault__subcmd__profile__subcmd__show"
                 ;;
+            pvault__subcmd__profile__subcmd__health,clear)
+                cmd="pvault__subcmd__profile__subcmd__health__subcmd__clear"
+                ;;
+            pvault__subcmd__profile__subcmd__health,help)
+                cmd="pvault__subcmd__profile__subcmd__health__subcmd__help"
+                ;;
+            pvault__subcmd__profile__subcmd__health,set)
+                cmd="pvault__subcmd__profile__subcmd__health__subcmd__set"
+                ;;
+            pvault__subcmd__profile__subcmd__health,show)
+                cmd="pvault__subcmd__profile__subcmd__health__subcmd__show"
+                ;;
+            pvault__subcmd__profile__subcmd__health__subcmd__help,clear)
+                cmd="pvault__subcmd__profile__subcmd__health__subcmd__help__subcmd__clear"
+                ;;
+            pvault__subcmd__profile__subcmd__health__subcmd__help,help)
+                cmd="pvault__subcmd__profile__subcmd__health__subcmd__help__subcmd__help"
+                ;;
+            pvault__subcmd__profile__subcmd__health__subcmd__help,set)
+                cmd="pvault__subcmd__profile__subcmd__health__subcmd__help__subcmd__set"
+                ;;
+            pvault__subcmd__profile__subcmd__health__subcmd__help,show)
+                cmd="pvault__subcmd__profile__subcmd__health__subcmd__help__subcmd__show"
+                ;;
+            pvault__subcmd__profile__subcmd__help,accept)
+                cmd="pvault__subcmd__profile__subcmd__help__subcmd__accept"
+                ;;
+            pvault__subcmd__profile__subcmd__help,check)
+                cmd="pvault__subcmd__profile__subcmd__help__subcmd__check"
+                ;;
             pvault__subcmd__profile__subcmd__help,create)
                 cmd="pvault__subcmd__profile__subcmd__help__subcmd__create"
                 ;;
@@ -252,6 +309,9 @@ _pvault() {
                 ;;
             pvault__subcmd__profile__subcmd__help,export)
                 cmd="pvault__subcmd__profile__subcmd__help__subcmd__export"
+                ;;
+            pvault__subcmd__profile__subcmd__help,health)
+                cmd="pvault__subcmd__profile__subcmd__help__subcmd__health"
                 ;;
             pvault__subcmd__profile__subcmd__help,help)
                 cmd="pvault__subcmd__profile__subcmd__help__subcmd__help"
@@ -279,6 +339,15 @@ _pvault() {
                 ;;
             pvault__subcmd__profile__subcmd__help,show)
                 cmd="pvault__subcmd__profile__subcmd__help__subcmd__show"
+                ;;
+            pvault__subcmd__profile__subcmd__help__subcmd__health,clear)
+                cmd="pvault__subcmd__profile__subcmd__help__subcmd__health__subcmd__clear"
+                ;;
+            pvault__subcmd__profile__subcmd__help__subcmd__health,set)
+                cmd="pvault__subcmd__profile__subcmd__help__subcmd__health__subcmd__set"
+                ;;
+            pvault__subcmd__profile__subcmd__help__subcmd__health,show)
+                cmd="pvault__subcmd__profile__subcmd__help__subcmd__health__subcmd__show"
                 ;;
             pvault__subcmd__remote,add)
                 cmd="pvault__subcmd__remote__subcmd__add"
@@ -689,8 +758,36 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__help__subcmd__profile)
-            opts="create list show rename delete import export history diff restore link pull"
+            opts="create list show rename delete import export history diff restore link pull health check accept"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__profile__subcmd__accept)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__profile__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -747,6 +844,62 @@ _pvault() {
         pvault__subcmd__help__subcmd__profile__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__profile__subcmd__health)
+            opts="set show clear"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__profile__subcmd__health__subcmd__clear)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__profile__subcmd__health__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__help__subcmd__profile__subcmd__health__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1223,12 +1376,52 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__profile)
-            opts="-h -V --json --socket --no-autostart --help --version create list show rename delete import export history diff restore link pull help"
+            opts="-h -V --json --socket --no-autostart --help --version create list show rename delete import export history diff restore link pull health check accept help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__accept)
+            opts="-h -V --json --socket --no-autostart --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__check)
+            opts="-h -V --timeout --json --socket --no-autostart --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1336,9 +1529,203 @@ _pvault() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        pvault__subcmd__profile__subcmd__help)
-            opts="create list show rename delete import export history diff restore link pull help"
+        pvault__subcmd__profile__subcmd__health)
+            opts="-h -V --json --socket --no-autostart --help --version set show clear help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__health__subcmd__clear)
+            opts="-h -V --json --socket --no-autostart --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__health__subcmd__help)
+            opts="set show clear help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__health__subcmd__help__subcmd__clear)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__health__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__health__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__health__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__health__subcmd__set)
+            opts="-h -V --url --expect-cookie --expect-local-storage --expect-selector --expect-url-not --expect-text --json --socket --no-autostart --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect-cookie)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect-local-storage)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect-selector)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect-url-not)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect-text)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__health__subcmd__show)
+            opts="-h -V --json --socket --no-autostart --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__help)
+            opts="create list show rename delete import export history diff restore link pull health check accept help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__help__subcmd__accept)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1395,6 +1782,62 @@ _pvault() {
         pvault__subcmd__profile__subcmd__help__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__help__subcmd__health)
+            opts="set show clear"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__help__subcmd__health__subcmd__clear)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__help__subcmd__health__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pvault__subcmd__profile__subcmd__help__subcmd__health__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1943,7 +2386,7 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__run)
-            opts="-h -V --profile --save --headful --kiosk --start-url --viewport --proxy --user-agent --locale --extension --timeout --json --socket --no-autostart --help --version"
+            opts="-h -V --profile --save --headful --kiosk --start-url --viewport --proxy --user-agent --locale --extension --timeout --accept-logout --json --socket --no-autostart --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2239,7 +2682,7 @@ _pvault() {
             return 0
             ;;
         pvault__subcmd__session__subcmd__start)
-            opts="-h -V --profile --save --headful --kiosk --start-url --viewport --proxy --user-agent --locale --extension --timeout --json --socket --no-autostart --help --version"
+            opts="-h -V --profile --save --headful --kiosk --start-url --viewport --proxy --user-agent --locale --extension --timeout --accept-logout --json --socket --no-autostart --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

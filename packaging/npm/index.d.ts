@@ -12,8 +12,29 @@ export const MAX_CHUNKED_BYTES: number;
 
 export type ErrorCode =
   | 'invalid_argument' | 'not_found' | 'conflict' | 'busy' | 'locked' | 'auth_failed'
-  | 'too_large' | 'unsupported' | 'browser_error' | 'internal';
+  | 'too_large' | 'unsupported' | 'browser_error' | 'logged_out' | 'internal'
+  | 'remote_unavailable' | 'remote_tampered';
 export const ERROR_CODES: readonly ErrorCode[];
+
+/** One expectation of a login health definition (protocol 1.8). */
+export type Expectation =
+  | { type: 'cookie'; name: string; domain?: string }
+  | { type: 'local_storage'; origin: string; key: string }
+  | { type: 'selector'; css: string }
+  | { type: 'url_not'; regex: string }
+  | { type: 'text'; text: string };
+/** A profile's login health definition. */
+export interface HealthDefinition { url: string; expect: Expectation[] }
+/** What a health check found (kept in the profile; the `profile.health` event carries it). */
+export interface HealthResult {
+  status: 'healthy' | 'logged_out';
+  checked_at: number;
+  since: number;
+  snapshot_seq: number | null;
+  final_url: string | null;
+  http_status: number | null;
+  failed: { expectation: string; reason: string }[];
+}
 /** Every finding kind `vaultVerify()` knows (protocol 1.5). */
 export const FINDING_KINDS: readonly FindingKind[];
 /** Every record a finding can name (protocol 1.5). */
@@ -121,7 +142,7 @@ export interface SessionStartResponse { session: SessionInfo; load: LoadReport |
 
 /** A finding's kind (protocol 1.5); a newer daemon may add kinds: show the `message`. */
 export type FindingKind = 'unreadable' | 'not_checkable' | 'edited' | 'missing' | 'reordered'
-  | 'rolled_back' | 'unexpected' | 'content_mismatch' | 'anchor_mismatch' | 'count_mismatch'
+  | 'rolled_back' | 'unexpected' | 'content_mismatch' | 'anchor_mismatch' | 'count_mismatch' | 'current_mismatch'
   | 'went_back' | string;
 /** The record a finding is about. */
 export type FindingRecord = 'wrapped_dk' | 'meta' | 'name_hash' | 'snapshot_info' | 'snapshot_body'
@@ -192,6 +213,14 @@ export class Client extends EventEmitter {
   profileHistory(...a: Named<{ name: string }>): Promise<{ profile_id: string; snapshots: SnapshotInfo[] }>;
   profileDiff(...a: Named<{ name: string; from?: string; to?: string }>): Promise<{ from: SnapshotInfo; to: SnapshotInfo; diff: any }>;
   profileRestore(...a: Named<{ name: string; snapshot: string }>): Promise<{ snapshot: SnapshotInfo; restored_from: SnapshotInfo }>;
+  /** Login health (protocol 1.8): sets the profile's definition (at least one expectation). */
+  profileHealthSet(...a: Named<{ name: string; url: string; expect: Expectation[] }>): Promise<{ profile: ProfileInfo }>;
+  profileHealthShow(...a: Named<{ name: string }>): Promise<{ profile: string; profile_id: string; health: HealthDefinition | null; result: HealthResult | null; expiring: { expectation: string; expires: number }[] }>;
+  profileHealthClear(...a: Named<{ name: string }>): Promise<{ profile: ProfileInfo }>;
+  /** A headless read-only check of the current snapshot; `browser_error` when the page does not load. */
+  profileCheck(...a: Named<{ name: string; timeout_secs?: number }>): Promise<{ profile: string; profile_id: string; result: HealthResult }>;
+  /** Makes a snapshot the logout guard marked current (the newest by default). */
+  profileAccept(...a: Named<{ name: string; snapshot?: string }>): Promise<{ snapshot: SnapshotInfo }>;
 
   sessionStart(...a: [profile: string, rest?: Omit<SessionStartParams, 'profile'>] | [params?: SessionStartParams]): Promise<SessionStartResponse>;
   sessionList(): Promise<{ sessions: SessionInfo[] }>;

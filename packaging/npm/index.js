@@ -29,7 +29,8 @@ const MAX_ID = Number.MAX_SAFE_INTEGER;
 /** The protocol's stable error codes. */
 const ERROR_CODES = Object.freeze([
   'invalid_argument', 'not_found', 'conflict', 'busy', 'locked', 'auth_failed', 'too_large',
-  'unsupported', 'browser_error', 'internal', 'remote_unavailable', 'remote_tampered',
+  'unsupported', 'browser_error', 'logged_out', 'internal', 'remote_unavailable',
+  'remote_tampered',
 ]);
 
 /**
@@ -39,7 +40,7 @@ const ERROR_CODES = Object.freeze([
  */
 const FINDING_KINDS = Object.freeze([
   'unreadable', 'not_checkable', 'edited', 'missing', 'reordered', 'rolled_back', 'unexpected',
-  'content_mismatch', 'anchor_mismatch', 'count_mismatch', 'went_back',
+  'content_mismatch', 'anchor_mismatch', 'count_mismatch', 'current_mismatch', 'went_back',
 ]);
 
 /** The records a finding names in `record` (a newer daemon may add some). */
@@ -73,6 +74,12 @@ const METHODS = Object.freeze({
   'profile.history': 'name',
   'profile.diff': 'name',
   'profile.restore': 'name',
+  // Login health (protocol 1.8).
+  'profile.health.set': 'name',
+  'profile.health.show': 'name',
+  'profile.health.clear': 'name',
+  'profile.check': 'name',
+  'profile.accept': 'name',
   'session.start': 'profile',
   'session.list': null,
   'session.show': 'session_id',

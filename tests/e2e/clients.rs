@@ -314,6 +314,10 @@ fn node_with_profile_logs_in_and_stays_logged_in() {
                 "the session ends when the callback throws, and the error comes through",
                 "passed",
             ),
+            (
+                "a health definition, a check and a profile.health event",
+                "passed",
+            ),
             ("profile methods", "skipped"),
         ],
     );
@@ -341,6 +345,7 @@ fn python_sessions_log_in_and_stay_logged_in() {
             ("test_1_sync_login_with_save", "passed"),
             ("test_2_async_finds_itself_logged_in", "passed"),
             ("test_3_session_ends_when_the_block_raises", "passed"),
+            ("test_4_health_definition_check_and_event", "passed"),
             ("test_3_too_large", "skipped"),
         ],
     );

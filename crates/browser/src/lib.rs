@@ -33,6 +33,7 @@ mod load;
 mod mux;
 mod new_tabs;
 mod page_events;
+mod probe;
 mod report;
 mod session;
 mod stub;
@@ -46,6 +47,7 @@ pub use leveldb::VERIFIED_MAJORS;
 pub use mux::{
     EndpointError, MAX_IN_FLIGHT, Mux, MuxClient, MuxError, MuxReceiver, MuxSender, OUT_QUEUE,
 };
+pub use probe::PageProbe;
 pub use report::{CaptureReport, LoadMethod, LoadReport};
 pub use session::Session;
 pub use tracker::ChangeSignal;

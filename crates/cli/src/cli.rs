@@ -236,6 +236,27 @@ pub enum ProfileCmd {
         #[arg(long)]
         remote: String,
     },
+    /// Define, show or clear the profile's login health check.
+    #[command(subcommand)]
+    Health(crate::commands::health::HealthCmd),
+    /// Check the profile's login now: a headless read-only session of its current snapshot
+    /// opens the health definition's page. Exit 0 healthy, 9 logged out, 8 when the browser
+    /// or the network failed (a server that is down is not a logout).
+    Check {
+        /// Profile name.
+        name: String,
+        /// Wait up to SECS for the page and its selectors (1 to 300) [default: 30].
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+    },
+    /// Make a snapshot the logout guard marked `logged_out` current, so the next session
+    /// loads it [default: the newest snapshot].
+    Accept {
+        /// Profile name.
+        name: String,
+        /// Snapshot id or sequence number [default: the newest].
+        snapshot: Option<String>,
+    },
 }
 
 /// `profile import --from-browser …`.

@@ -23,6 +23,8 @@ pub const LOCKED: i32 = 6;
 pub const AUTH_FAILED: i32 = 7;
 /// `browser_error`.
 pub const BROWSER_ERROR: i32 = 8;
+/// `logged_out`: a health check found the login gone (`profile check`).
+pub const LOGGED_OUT: i32 = 9;
 /// The daemon did not answer (sysexits' EX_UNAVAILABLE).
 pub const UNREACHABLE: i32 = 69;
 
@@ -122,6 +124,7 @@ impl CliError {
                 ErrorCode::Locked => LOCKED,
                 ErrorCode::AuthFailed => AUTH_FAILED,
                 ErrorCode::BrowserError => BROWSER_ERROR,
+                ErrorCode::LoggedOut => LOGGED_OUT,
                 ErrorCode::TooLarge
                 | ErrorCode::Unsupported
                 | ErrorCode::Internal
@@ -186,6 +189,7 @@ mod tests {
             (ErrorCode::TooLarge, 1),
             (ErrorCode::Unsupported, 1),
             (ErrorCode::BrowserError, 8),
+            (ErrorCode::LoggedOut, 9),
             (ErrorCode::Internal, 1),
             (ErrorCode::RemoteUnavailable, 1),
             (ErrorCode::RemoteTampered, 1),

@@ -12,6 +12,8 @@ mod daemon;
 mod errors;
 #[path = "cli/from_browser.rs"]
 mod from_browser;
+#[path = "cli/health.rs"]
+mod health;
 #[path = "cli/packaging.rs"]
 mod packaging;
 #[path = "cli/profile.rs"]

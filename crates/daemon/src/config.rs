@@ -23,6 +23,8 @@ pub struct Config {
     pub browser: BrowserConfig,
     /// Session defaults.
     pub session: SessionConfig,
+    /// Login health checks.
+    pub health: HealthConfig,
 }
 
 impl Default for Config {
@@ -32,6 +34,32 @@ impl Default for Config {
             retention: 20,
             browser: BrowserConfig::default(),
             session: SessionConfig::default(),
+            health: HealthConfig::default(),
+        }
+    }
+}
+
+/// `[health]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Seconds between scheduled checks of every profile with a health definition; 0 (the
+    /// default) turns them off; otherwise at least [`MIN_HEALTH_INTERVAL_SECS`], since each
+    /// check launches a browser.
+    pub interval_secs: u64,
+    /// `profile show` / `list` warn when a cookie an expectation names expires within this
+    /// many days (no browser needed).
+    pub warn_expiry_days: u64,
+}
+
+/// Shortest interval between scheduled checks, seconds.
+pub const MIN_HEALTH_INTERVAL_SECS: u64 = 60;
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            interval_secs: 0,
+            warn_expiry_days: 3,
         }
     }
 }
@@ -143,6 +171,25 @@ impl Config {
                 ),
             });
         }
+        if cfg.health.interval_secs != 0 && cfg.health.interval_secs < MIN_HEALTH_INTERVAL_SECS {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "[health] interval_secs must be 0 (off) or at least {MIN_HEALTH_INTERVAL_SECS} \
+                     seconds, got {}",
+                    cfg.health.interval_secs
+                ),
+            });
+        }
+        if cfg.health.warn_expiry_days > 3650 {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "[health] warn_expiry_days must be at most 3650, got {}",
+                    cfg.health.warn_expiry_days
+                ),
+            });
+        }
         Ok(cfg)
     }
 }
@@ -178,4 +225,24 @@ pub struct ConfigState {
     pub reloads: u64,
     /// Why the last reload was rejected; `None` after a good one.
     pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    //! `[health]` bounds (protocol.md §6): checks off by default, at least a minute apart.
+
+    use super::*;
+
+    #[test]
+    fn health_settings_have_defaults_and_bounds() {
+        let p = Path::new("config.toml");
+        let c = Config::parse("", p).unwrap();
+        assert_eq!((c.health.interval_secs, c.health.warn_expiry_days), (0, 3));
+        let c = Config::parse("[health]\ninterval_secs = 60\nwarn_expiry_days = 0\n", p).unwrap();
+        assert_eq!((c.health.interval_secs, c.health.warn_expiry_days), (60, 0));
+        let e = Config::parse("[health]\ninterval_secs = 59\n", p).unwrap_err();
+        assert!(e.to_string().contains("interval_secs"), "{e}");
+        assert!(Config::parse("[health]\nwarn_expiry_days = 3651\n", p).is_err());
+        assert!(Config::parse("[health]\nintervall_secs = 60\n", p).is_err());
+    }
 }

@@ -14,6 +14,7 @@ mod connection;
 mod handlers;
 pub mod hardening;
 mod heads;
+mod health_schedule;
 pub mod keyfile;
 pub mod relay;
 mod remote;
@@ -70,6 +71,7 @@ pub async fn serve(listener: Listener, daemon: Arc<Daemon>, shutdown: impl Futur
     sessions::recover(&daemon).await;
     let timer = tokio::spawn(daemon.clone().auto_lock_task());
     remote::spawn_worker(&daemon);
+    let schedule = tokio::spawn(health_schedule::run(daemon.clone()));
     let _watcher = if daemon.opts.watch_config {
         let d = Arc::downgrade(&daemon);
         let (kick_tx, mut kick_rx) = tokio::sync::mpsc::channel::<()>(1);
@@ -139,6 +141,9 @@ pub async fn serve(listener: Listener, daemon: Arc<Daemon>, shutdown: impl Futur
     }
     sessions::shutdown(&daemon).await;
     let _ = timer.await;
+    // A scheduled check in flight ends with its browser closed; the schedule then sees the
+    // shutdown.
+    let _ = schedule.await;
     {
         let _g = daemon.lifecycle.lock().await;
         daemon.lock_vault(LockReason::Shutdown);

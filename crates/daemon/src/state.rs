@@ -83,6 +83,10 @@ pub struct Daemon {
     pub sessions: Registry,
     /// Remote stores: local state, connections, leases.
     pub(crate) remotes: crate::remote::Remotes,
+    /// Held while a health check's browser runs: one check browser at a time.
+    pub(crate) check_lock: tokio::sync::Mutex<()>,
+    /// What the health check schedule did, for `status`.
+    pub(crate) health_schedule: crate::health_schedule::ScheduleCounters,
 }
 
 impl Daemon {
@@ -128,6 +132,8 @@ impl Daemon {
             shutdown: CancellationToken::new(),
             sessions: Registry::default(),
             remotes: Default::default(),
+            check_lock: tokio::sync::Mutex::new(()),
+            health_schedule: Default::default(),
         }))
     }
 

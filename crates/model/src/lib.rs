@@ -15,6 +15,7 @@ pub mod cookie_rules;
 pub mod diff;
 pub mod export;
 pub mod fuzz_support;
+pub mod health;
 mod idb_interop;
 pub mod indexed_db;
 pub mod storage_state;
@@ -27,6 +28,9 @@ pub use diff::{
 };
 pub use export::{
     Export, ExportFormat, export_as, export_storage_state, export_storage_state_string,
+};
+pub use health::{
+    Expectation, HealthDefinition, HealthDefinitionError, HealthFailure, HealthResult, HealthStatus,
 };
 pub use idb_interop::{import_databases, playwright_generator};
 pub use indexed_db::{Form, IdbDatabase, IdbIndex, IdbRecord, IdbStore};
@@ -322,6 +326,11 @@ pub struct SnapshotInfo {
     /// Number of IndexedDB records across all origins (0 in snapshots of schema 1).
     #[serde(default)]
     pub indexed_db_record_count: u64,
+    /// Marked by the logout guard: the state of a `--save` session that ended logged out
+    /// while the profile's current snapshot was logged in. Kept, but sessions, exports and
+    /// checks do not load it until `profile accept`. Omitted when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub logged_out: bool,
 }
 
 /// What the vault reports about one profile, as shown by `profile show` and `profile list`.
@@ -355,4 +364,14 @@ pub struct ProfileInfo {
     /// Origins with web storage in the newest snapshot.
     #[serde(default)]
     pub origins: Vec<String>,
+    /// The seq of the snapshot sessions, exports and checks load (the newest one the logout
+    /// guard did not mark), when it is not `latest`; omitted when it is `latest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<u64>,
+    /// The login health definition, if one is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthDefinition>,
+    /// The result of the last health check, if any ran since the definition was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_result: Option<HealthResult>,
 }

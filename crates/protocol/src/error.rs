@@ -25,6 +25,9 @@ pub enum ErrorCode {
     Unsupported,
     /// The browser failed (launch, CDP).
     BrowserError,
+    /// (1.8) A health check found the profile logged out (the CLI's `profile check` exits
+    /// with it; `profile.check` itself answers with a result).
+    LoggedOut,
     /// A bug or an I/O failure inside the daemon.
     Internal,
     /// A remote store could not be reached (1.9).
@@ -36,7 +39,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in documentation order.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidArgument,
         ErrorCode::NotFound,
         ErrorCode::Conflict,
@@ -46,6 +49,7 @@ impl ErrorCode {
         ErrorCode::TooLarge,
         ErrorCode::Unsupported,
         ErrorCode::BrowserError,
+        ErrorCode::LoggedOut,
         ErrorCode::Internal,
         ErrorCode::RemoteUnavailable,
         ErrorCode::RemoteTampered,
@@ -63,6 +67,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => "too_large",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::BrowserError => "browser_error",
+            ErrorCode::LoggedOut => "logged_out",
             ErrorCode::Internal => "internal",
             ErrorCode::RemoteUnavailable => "remote_unavailable",
             ErrorCode::RemoteTampered => "remote_tampered",

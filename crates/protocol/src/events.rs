@@ -63,6 +63,9 @@ pub enum Event {
         profile_id: String,
         /// The snapshot (its `kind` says session_save, capture or checkpoint).
         snapshot: SnapshotInfo,
+        /// (1.8) Set when the logout guard marked the snapshot `logged_out`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        logout_guard: Option<crate::LogoutGuard>,
     },
     /// A session ended on request, at shutdown, or because its attached browser went away.
     #[serde(rename = "session.ended")]
@@ -89,5 +92,18 @@ pub enum Event {
         profile: Option<String>,
         /// How the browser exited (exit code or signal).
         detail: String,
+    },
+    /// (1.8) A health check's result differs from the profile's previous one (sent on every
+    /// change, never for a repeat of the same status).
+    #[serde(rename = "profile.health")]
+    ProfileHealth {
+        /// Profile name.
+        profile: String,
+        /// Profile id.
+        profile_id: String,
+        /// The new result, with its evidence.
+        result: pvault_model::HealthResult,
+        /// The previous status (`None`: never checked since the definition was set).
+        previous: Option<pvault_model::HealthStatus>,
     },
 }

@@ -27,6 +27,7 @@ fn error_codes_have_stable_snake_case_names() {
             "too_large",
             "unsupported",
             "browser_error",
+            "logged_out",
             "internal",
             "remote_unavailable",
             "remote_tampered"
@@ -113,6 +114,11 @@ fn the_method_table_lists_every_documented_method_once_by_name() {
             "profile.history",
             "profile.diff",
             "profile.restore",
+            "profile.health.set",
+            "profile.health.show",
+            "profile.health.clear",
+            "profile.check",
+            "profile.accept",
             "session.start",
             "session.list",
             "session.show",
@@ -353,6 +359,7 @@ fn verify_findings_are_typed_and_forward_compatible() {
         (FindingKind::Edited, "edited"),
         (FindingKind::RolledBack, "rolled_back"),
         (FindingKind::AnchorMismatch, "anchor_mismatch"),
+        (FindingKind::CurrentMismatch, "current_mismatch"),
         (FindingKind::WentBack, "went_back"),
     ] {
         assert_eq!(serde_json::to_value(kind).unwrap(), name);

@@ -216,6 +216,7 @@ mod tests {
             indexed_db_record_count: 0,
             session_id: session.map(Into::into),
             prev: None,
+            logged_out: false,
         }
     }
 

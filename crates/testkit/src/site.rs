@@ -13,7 +13,12 @@
 //! - `GET /app` is a page whose title becomes `token:<localStorage token>` (or `token:none`),
 //!   and which reports the same to `/report?token=…` (so a test without a page session sees
 //!   it too).
-//! - `GET /logout` expires `sid`.
+//! - `GET /logout` expires `sid` and removes `token` from localStorage, then requests
+//!   `/logged-out` (by then the browser has applied the expiry).
+//! - `GET /account` is a logged-in page (`<div id="user-menu">`, text `Welcome back`) when
+//!   `sid` arrives and the server has not expired sessions; otherwise it redirects (302) to
+//!   `/login-page?next=/account`, a sign-in form. [`TestServer::expire_sessions`] expires
+//!   every session server-side: the browser keeps its cookie, the site no longer accepts it.
 //! - `GET /idb-app` keeps a login in IndexedDB through real npm libraries (idb-keyval, Dexie,
 //!   localforage): `app.login(token)` stores it, and on load the page's title becomes
 //!   `idb:{"keyval":…,"dexie":…,"localforage":…}` (`null` where a library found nothing).
@@ -164,6 +169,8 @@ pub struct TestServer {
     pub origin: String,
     /// Every request so far, in arrival order.
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// Set once the server expired every session (see [`TestServer::expire_sessions`]).
+    pub sessions_expired: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl TestServer {
@@ -172,16 +179,28 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind test server");
         let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let s = seen.clone();
+        let sessions_expired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s, x) = (seen.clone(), sessions_expired.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let s = s.clone();
+                let (s, x) = (s.clone(), x.clone());
                 std::thread::spawn(move || {
-                    let _ = handle(stream, &s);
+                    let _ = handle(stream, &s, &x);
                 });
             }
         });
-        TestServer { origin, seen }
+        TestServer {
+            origin,
+            seen,
+            sessions_expired,
+        }
+    }
+
+    /// Expires every session server-side: `/account` then redirects to the sign-in page
+    /// although the browser still sends its `sid` cookie.
+    pub fn expire_sessions(&self) {
+        self.sessions_expired
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Full URL of `path`.
@@ -228,7 +247,11 @@ impl TestServer {
     }
 }
 
-fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
+fn handle(
+    stream: TcpStream,
+    seen: &Mutex<Vec<Seen>>,
+    sessions_expired: &std::sync::atomic::AtomicBool,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -280,6 +303,28 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
         )),
         _ => None,
     };
+    if path_only == "/account" {
+        let logged_in = cookie.split("; ").any(|c| c == format!("sid={SID}"))
+            && !sessions_expired.load(std::sync::atomic::Ordering::SeqCst);
+        let mut out = stream;
+        if !logged_in {
+            write!(
+                out,
+                "HTTP/1.1 302 Found\r\nLocation: /login-page?next=/account\r\n\
+                 Cache-Control: no-store\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+            return out.flush();
+        }
+        let body = "<!doctype html><title>account</title><body><div id=\"user-menu\">me</div>\
+                    <p>Welcome back</p></body>";
+        write!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        return out.flush();
+    }
     if let Some((content_type, extra, body)) = asset {
         let mut out = stream;
         write!(
@@ -357,9 +402,17 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
             )
         }
         "/oidc-app" => (String::new(), OIDC_APP.to_owned()),
+        "/login-page" => (
+            String::new(),
+            "<!doctype html><title>sign in</title><body><form><input name=\"user\">\
+             <button>Sign in</button></form></body>"
+                .to_owned(),
+        ),
         "/logout" => (
             "Set-Cookie: sid=; Path=/; Max-Age=0\r\n".to_owned(),
-            "<!doctype html><title>logged-out</title>".to_owned(),
+            "<!doctype html><title>logged-out</title><script>\
+             localStorage.removeItem('token'); fetch('/logged-out');</script>"
+                .to_owned(),
         ),
         _ => (String::new(), "<!doctype html><title>ok</title>".to_owned()),
     };

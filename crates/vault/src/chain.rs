@@ -33,7 +33,7 @@ pub(crate) fn predecessor(open: &OpenProfile) -> Option<Link> {
 
 /// Rows of a profile selected by `filter` (an SQL condition on `snapshots` with `?2` bound
 /// to `arg`, then its ordering and limit), without bodies.
-fn rows_where(
+pub(crate) fn rows_where(
     tx: &Transaction<'_>,
     open: &OpenProfile,
     filter: &str,
@@ -118,8 +118,49 @@ impl Vault {
                     open.meta.latest = newest.map(|i| i.public());
                 }
             }
+            if open.meta.current.as_ref().map(|c| c.seq) == Some(info.seq) {
+                // The current snapshot went (a collapsed or discarded checkpoint): the newest
+                // unmarked one that remains is current.
+                open.meta.current = self.newest_unmarked(tx, open)?.map(|i| i.link());
+            }
         }
         Ok(victims.len())
+    }
+
+    /// The newest snapshot the logout guard did not mark, opened and checked.
+    pub(crate) fn newest_unmarked(
+        &self,
+        tx: &Transaction<'_>,
+        open: &OpenProfile,
+    ) -> Result<Option<ChainedInfo>> {
+        for row in rows_where(tx, open, "1 = ?2 ORDER BY seq DESC", &1)? {
+            let info = snapshot_rows::open_info(&self.vault_id, &open.dk, &open.row.id, &row)?;
+            if !info.logged_out {
+                return Ok(Some(info));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The current snapshot's info (the one the metadata names), opened and checked.
+    pub(crate) fn current_info(
+        &self,
+        tx: &Transaction<'_>,
+        open: &OpenProfile,
+    ) -> Result<Option<ChainedInfo>> {
+        let Some(current) = &open.meta.current else {
+            return Ok(None);
+        };
+        let row = rows_where(tx, open, "seq = ?2", &current.seq)?
+            .pop()
+            .ok_or_else(|| VaultError::corrupt("the current snapshot has no row"))?;
+        let info = snapshot_rows::open_info(&self.vault_id, &open.dk, &open.row.id, &row)?;
+        if info.link() != *current {
+            return Err(VaultError::corrupt(
+                "the current snapshot is not the one the sealed metadata names",
+            ));
+        }
+        Ok(Some(info))
     }
 
     /// The newest snapshot's chained info, opened and checked.
@@ -146,14 +187,19 @@ impl Vault {
         }
     }
 
-    /// Retention: removes the oldest snapshots beyond `keep` and moves the anchor to the
-    /// newest removed one (the oldest kept snapshot already names it as its predecessor; when
-    /// none is kept, the snapshot being appended names it, the head it links to).
+    /// Retention: removes the oldest snapshots beyond `keep`, never the current one, and moves
+    /// the anchor to the newest removed one below it (the oldest kept snapshot already names
+    /// it as its predecessor; when none is kept, the snapshot being appended names it, the
+    /// head it links to). Marked snapshots above the current one that retention removes are
+    /// taken out of the middle of the chain, relinking their successors. The current snapshot
+    /// is protected only when `protect_current` (the snapshot being appended is marked; an
+    /// unmarked one becomes current itself).
     pub(crate) fn prune(
         &self,
         tx: &Transaction<'_>,
         open: &mut OpenProfile,
         keep: u64,
+        protect_current: bool,
     ) -> Result<()> {
         let excess = open.meta.snapshot_count.saturating_sub(keep);
         if excess == 0 {
@@ -168,12 +214,26 @@ impl Vault {
                 "SELECT {cols} FROM snapshots WHERE profile_id = ?1 ORDER BY seq"
             ))
             .map_err(VaultError::storage("apply retention"))?;
+        let current = open
+            .meta
+            .current
+            .as_ref()
+            .filter(|_| protect_current)
+            .map(|c| c.seq as i64);
         let rows: Vec<SnapshotRow> = stmt
             .query_map(params![&open.row.id[..]], |r| row_from(r, false))
             .map_err(VaultError::storage("apply retention"))?
-            .take(usize::try_from(excess).unwrap_or(usize::MAX))
             .map(|r| fix_id(r.map_err(VaultError::storage("apply retention"))?))
+            .filter(|r| r.as_ref().map_or(true, |r| Some(r.seq) != current))
+            .take(usize::try_from(excess).unwrap_or(usize::MAX))
             .collect::<Result<_>>()?;
+        drop(stmt);
+        let (rows, above): (Vec<SnapshotRow>, Vec<SnapshotRow>) = rows
+            .into_iter()
+            .partition(|r| current.is_none_or(|c| r.seq < c));
+        for r in &above {
+            self.remove_relinking(tx, open, "seq = ?2", &r.seq)?;
+        }
         let Some(last) = rows.last() else {
             return Ok(());
         };

@@ -10,7 +10,9 @@
 //! were written when `indexedDB` was kept verbatim, unvalidated; they are decoded leniently
 //! (see [`decode_state`]).
 
-use pvault_model::{BrowserState, SessionSettings, SnapshotInfo, SnapshotKind};
+use pvault_model::{
+    BrowserState, HealthDefinition, HealthResult, SessionSettings, SnapshotInfo, SnapshotKind,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -20,10 +22,14 @@ use crate::error::{Result, VaultError};
 /// Version byte of snapshot-body plaintexts (unchanged since format 1), and of every record
 /// plaintext a format-1 vault holds.
 pub const PLAINTEXT_VERSION: u8 = 1;
-/// Version byte of the chained snapshot-info and profile-metadata plaintexts of format 2. An
-/// older sealed info or metadata put back into a format-2 vault still authenticates (the AAD
-/// did not change) but carries byte 1, and is refused.
-pub const CHAINED_PLAINTEXT_VERSION: u8 = 2;
+/// Version byte of the chained snapshot-info and profile-metadata plaintexts of format 2 (read
+/// only by the upgrade to format 3).
+pub const FORMAT2_PLAINTEXT_VERSION: u8 = 2;
+/// Version byte of the snapshot-info and profile-metadata plaintexts of format 3 (format 2
+/// plus the logout mark, the current snapshot and login health). An older sealed info or
+/// metadata put back into a format-3 vault still authenticates (the AAD did not change) but
+/// carries byte 1 or 2, and is refused.
+pub const CHAINED_PLAINTEXT_VERSION: u8 = 3;
 /// Schema version of the snapshot records this build writes (bound in the AAD, stored in
 /// `snapshots.schema_version`).
 pub const RECORD_SCHEMA_VERSION: u16 = 2;
@@ -54,11 +60,76 @@ pub struct Link {
     pub content_hash: String,
 }
 
-/// The sealed metadata of a profile (`profiles.meta`, format 2): everything `list_profiles`
+/// The sealed metadata of a profile (`profiles.meta`, format 3): everything `list_profiles`
 /// shows, the plaintext columns it must agree with, and the head of the history chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileMeta {
+    /// The profile name.
+    pub name: String,
+    /// Optional description.
+    pub description: Option<String>,
+    /// Default session settings.
+    pub settings: SessionSettings,
+    /// The newest snapshot's metadata: the head of the chain (its seq and content hash).
+    pub latest: Option<SnapshotInfo>,
+    /// Cookie domains of the newest snapshot.
+    pub cookie_domains: Vec<String>,
+    /// Origins with storage in the newest snapshot.
+    pub origins: Vec<String>,
+    /// Sealed copy of `profiles.created_at`.
+    pub created_at: i64,
+    /// Sealed copy of `profiles.updated_at`.
+    pub updated_at: i64,
+    /// Sealed copy of `profiles.last_used_at`.
+    pub last_used_at: Option<i64>,
+    /// Sealed copy of `profiles.next_seq`.
+    pub next_seq: u64,
+    /// Number of snapshot rows the profile has.
+    pub snapshot_count: u64,
+    /// The newest snapshot retention removed (the oldest kept snapshot's predecessor), or
+    /// `None` when the chain starts at the oldest kept snapshot.
+    pub anchor: Option<Link>,
+    /// The snapshot sessions, exports and checks load: the newest one the logout guard did
+    /// not mark, or `None` when there is none (retention never removes it).
+    pub current: Option<Link>,
+    /// The login health definition, if set.
+    pub health: Option<HealthDefinition>,
+    /// The last health check's result, if one ran since the definition was set.
+    pub health_result: Option<HealthResult>,
+}
+
+impl ProfileMetaV2 {
+    /// The format-3 metadata of a format-2 one: no mark existed, so the head is current.
+    pub fn upgraded(self) -> ProfileMeta {
+        let current = self.latest.as_ref().map(|h| Link {
+            seq: h.seq,
+            content_hash: h.content_hash.clone(),
+        });
+        ProfileMeta {
+            name: self.name,
+            description: self.description,
+            settings: self.settings,
+            latest: self.latest,
+            cookie_domains: self.cookie_domains,
+            origins: self.origins,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            last_used_at: self.last_used_at,
+            next_seq: self.next_seq,
+            snapshot_count: self.snapshot_count,
+            anchor: self.anchor,
+            current,
+            health: None,
+            health_result: None,
+        }
+    }
+}
+
+/// Profile metadata as format 2 sealed it (read only by the upgrade to format 3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileMetaV2 {
     /// The profile name.
     pub name: String,
     /// Optional description.
@@ -104,11 +175,46 @@ pub struct ProfileMetaV1 {
     pub origins: Vec<String>,
 }
 
-/// A snapshot's sealed info in format 2: the public [`SnapshotInfo`], the plaintext columns
+/// A snapshot's sealed info in format 3: the public [`SnapshotInfo`], the plaintext columns
 /// it must agree with, and the link to its predecessor. Every member is required.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainedInfo {
+    /// `hex(snapshot_id)`.
+    pub id: String,
+    /// Position in the profile's history.
+    pub seq: u64,
+    /// Creation time (sealed copy of `snapshots.created_at`).
+    pub created_at: i64,
+    /// How it was made.
+    pub kind: SnapshotKind,
+    /// SHA-256 of the body plaintext, lowercase hex.
+    pub content_hash: String,
+    /// Length of the body plaintext (sealed copy of `snapshots.size_bytes`).
+    pub size_bytes: u64,
+    /// Cookies in the body.
+    pub cookie_count: u64,
+    /// Origins in the body.
+    pub origin_count: u64,
+    /// localStorage items over all origins.
+    pub local_storage_key_count: u64,
+    /// sessionStorage items over all origins (0 for schema-1 bodies).
+    pub session_storage_key_count: u64,
+    /// IndexedDB records over all origins (0 for schema-1 bodies).
+    pub indexed_db_record_count: u64,
+    /// Sealed copy of `snapshots.session_id`.
+    pub session_id: Option<String>,
+    /// The previous kept snapshot when this one was written or relinked, `None` for the
+    /// first snapshot of a chain.
+    pub prev: Option<Link>,
+    /// Marked by the logout guard: kept, but not current until accepted.
+    pub logged_out: bool,
+}
+
+/// A snapshot's sealed info as format 2 sealed it (read only by the upgrade to format 3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainedInfoV2 {
     /// `hex(snapshot_id)`.
     pub id: String,
     /// Position in the profile's history.
@@ -141,6 +247,7 @@ pub struct ChainedInfo {
 impl ChainedInfo {
     /// Builds the chained info of a public info.
     pub fn new(info: &SnapshotInfo, session_id: Option<&str>, prev: Option<Link>) -> ChainedInfo {
+        // The mark travels in the public view too (`logged_out`).
         ChainedInfo {
             id: info.id.clone(),
             seq: info.seq,
@@ -155,6 +262,7 @@ impl ChainedInfo {
             indexed_db_record_count: info.indexed_db_record_count,
             session_id: session_id.map(str::to_owned),
             prev,
+            logged_out: info.logged_out,
         }
     }
 
@@ -172,6 +280,7 @@ impl ChainedInfo {
             local_storage_key_count: self.local_storage_key_count,
             session_storage_key_count: self.session_storage_key_count,
             indexed_db_record_count: self.indexed_db_record_count,
+            logged_out: self.logged_out,
         }
     }
 
@@ -180,6 +289,28 @@ impl ChainedInfo {
         Link {
             seq: self.seq,
             content_hash: self.content_hash.clone(),
+        }
+    }
+}
+
+impl ChainedInfoV2 {
+    /// The format-3 info of a format-2 one: no mark existed.
+    pub fn upgraded(self) -> ChainedInfo {
+        ChainedInfo {
+            id: self.id,
+            seq: self.seq,
+            created_at: self.created_at,
+            kind: self.kind,
+            content_hash: self.content_hash,
+            size_bytes: self.size_bytes,
+            cookie_count: self.cookie_count,
+            origin_count: self.origin_count,
+            local_storage_key_count: self.local_storage_key_count,
+            session_storage_key_count: self.session_storage_key_count,
+            indexed_db_record_count: self.indexed_db_record_count,
+            session_id: self.session_id,
+            prev: self.prev,
+            logged_out: false,
         }
     }
 }
@@ -243,14 +374,19 @@ fn decode_state_v1(bytes: &[u8]) -> Result<BrowserState> {
         .map_err(|e| VaultError::corrupt(format!("snapshot content does not decode: {e}")))
 }
 
-/// Encodes profile metadata (format 2).
+/// Encodes profile metadata (format 3).
 pub fn encode_meta(meta: &ProfileMeta) -> Result<Vec<u8>> {
     encode_versioned(meta, CHAINED_PLAINTEXT_VERSION, "profile metadata")
 }
 
-/// Decodes profile metadata (format 2).
+/// Decodes profile metadata (format 3).
 pub fn decode_meta(bytes: &[u8]) -> Result<ProfileMeta> {
     decode_versioned(bytes, CHAINED_PLAINTEXT_VERSION, "profile metadata")
+}
+
+/// Decodes format-2 profile metadata (the upgrade to format 3 reads it once).
+pub fn decode_meta_v2(bytes: &[u8]) -> Result<ProfileMetaV2> {
+    decode_versioned(bytes, FORMAT2_PLAINTEXT_VERSION, "profile metadata")
 }
 
 /// Decodes format-1 profile metadata (the upgrade reads it once).
@@ -258,14 +394,19 @@ pub fn decode_meta_v1(bytes: &[u8]) -> Result<ProfileMetaV1> {
     decode(bytes, "profile metadata")
 }
 
-/// Encodes a chained snapshot info (format 2).
+/// Encodes a chained snapshot info (format 3).
 pub fn encode_info(info: &ChainedInfo) -> Result<Vec<u8>> {
     encode_versioned(info, CHAINED_PLAINTEXT_VERSION, "snapshot info")
 }
 
-/// Decodes a chained snapshot info (format 2).
+/// Decodes a chained snapshot info (format 3).
 pub fn decode_info(bytes: &[u8]) -> Result<ChainedInfo> {
     decode_versioned(bytes, CHAINED_PLAINTEXT_VERSION, "snapshot info")
+}
+
+/// Decodes a format-2 snapshot info (the upgrade to format 3 reads it once).
+pub fn decode_info_v2(bytes: &[u8]) -> Result<ChainedInfoV2> {
+    decode_versioned(bytes, FORMAT2_PLAINTEXT_VERSION, "snapshot info")
 }
 
 /// Decodes a format-1 snapshot info (the upgrade reads it once); a schema-1 info lacks the
@@ -300,6 +441,7 @@ pub fn info_for(
         local_storage_key_count: state.local_storage_key_count() as u64,
         session_storage_key_count: state.session_storage_key_count() as u64,
         indexed_db_record_count: state.indexed_db_record_count() as u64,
+        logged_out: false,
     }
 }
 
@@ -399,12 +541,26 @@ mod tests {
         );
         // Format 2 metadata and infos carry version byte 2; a format-1 record is refused.
         let v2 = b"\x02{\"name\":\"a\",\"description\":null,\"settings\":{},\"latest\":null,\"cookie_domains\":[],\"origins\":[],\"created_at\":1,\"updated_at\":1,\"last_used_at\":null,\"next_seq\":1,\"snapshot_count\":0,\"anchor\":null}";
-        assert!(decode_meta(v2).is_ok());
+        assert!(decode_meta_v2(v2).is_ok());
         let mut as_v1 = v2.to_vec();
         as_v1[0] = 1;
         assert!(matches!(
-            decode_meta(&as_v1),
+            decode_meta_v2(&as_v1),
             Err(VaultError::UnsupportedVersion { found: 1, .. })
+        ));
+        // Format 3 adds three members; a format-2 record is refused as format 3, and an
+        // unknown member in a format-3 record is refused.
+        assert!(matches!(
+            decode_meta(v2),
+            Err(VaultError::UnsupportedVersion { found: 2, .. })
+        ));
+        let v3 = b"\x03{\"name\":\"a\",\"description\":null,\"settings\":{},\"latest\":null,\"cookie_domains\":[],\"origins\":[],\"created_at\":1,\"updated_at\":1,\"last_used_at\":null,\"next_seq\":1,\"snapshot_count\":0,\"anchor\":null,\"current\":null,\"health\":null,\"health_result\":null}";
+        let meta = decode_meta(v3).unwrap();
+        assert_eq!(encode_meta(&meta).unwrap(), v3);
+        let extra = [&v3[..v3.len() - 1], b",\"x\":1}"].concat();
+        assert!(matches!(
+            decode_meta(&extra),
+            Err(VaultError::Corrupt { .. })
         ));
     }
 
@@ -465,6 +621,6 @@ mod tests {
             );
         }
         let info = br#"{"id":"a","id":"a"}"#;
-        assert!(decode_info(&[&[2u8][..], info].concat()).is_err());
+        assert!(decode_info(&[&[3u8][..], info].concat()).is_err());
     }
 }

@@ -12,6 +12,7 @@
 mod chain;
 mod codec;
 mod error;
+mod health;
 mod kdf;
 mod keys;
 mod listing;
@@ -35,6 +36,7 @@ use pvault_model::{BrowserState, ProfileInfo, SessionSettings, SnapshotInfo};
 pub use error::{Result, VaultError};
 pub use kdf::{KdfParams, MAX_M_KIB, MAX_P, MAX_T};
 pub use report::{Finding, Problem, RecordRef};
+pub use snapshots::Appended;
 pub use vault::Vault;
 
 /// A secret that unlocks a keyslot. `Debug` prints nothing of the secret.

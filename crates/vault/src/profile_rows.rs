@@ -104,6 +104,13 @@ pub(crate) fn info_of(id: &Id, meta: &ProfileMeta) -> ProfileInfo {
         latest: meta.latest.clone(),
         cookie_domains: meta.cookie_domains.clone(),
         origins: meta.origins.clone(),
+        current: meta
+            .current
+            .as_ref()
+            .map(|c| c.seq)
+            .filter(|&c| meta.latest.as_ref().map(|l| l.seq) != Some(c)),
+        health: meta.health.clone(),
+        health_result: meta.health_result.clone(),
     }
 }
 

@@ -252,6 +252,9 @@ impl Vault {
                 next_seq: 1,
                 snapshot_count: 0,
                 anchor: None,
+                current: None,
+                health: None,
+                health_result: None,
             };
             let sealed_meta = self.seal_meta(&dk, &id, &meta)?;
             let h = name_hash(keys, name);

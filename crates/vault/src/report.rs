@@ -54,6 +54,12 @@ pub enum Problem {
     /// The oldest kept snapshot's predecessor is not the anchor the metadata records for
     /// what retention removed.
     AnchorMismatch,
+    /// The snapshot the sealed metadata names as current (format 3) is not the newest one
+    /// the logout guard did not mark.
+    CurrentMismatch {
+        /// The seq the metadata names (`None`: none).
+        sealed: Option<u64>,
+    },
     /// The number of snapshot rows differs from the count the sealed metadata binds.
     CountMismatch {
         /// The sealed count.
@@ -99,6 +105,11 @@ impl fmt::Display for Problem {
             Problem::AnchorMismatch => write!(
                 f,
                 "the oldest snapshot does not link to what retention recorded as removed"
+            ),
+            Problem::CurrentMismatch { sealed } => write!(
+                f,
+                "the sealed metadata names {} as the current snapshot, which is not the newest unmarked one",
+                sealed.map_or("no snapshot".to_owned(), |s| format!("seq {s}"))
             ),
             Problem::CountMismatch { sealed, found } => write!(
                 f,

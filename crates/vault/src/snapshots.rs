@@ -47,6 +47,21 @@ struct NewSnapshot<'a> {
     kind: SnapshotKind,
     /// The session that made it, if any.
     session: Option<&'a str>,
+    /// Whether the logout guard applies (a `--save` session's snapshot, unless the session
+    /// was started with `accept_logout`).
+    guard: bool,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appended {
+    /// The new snapshot (`logged_out` set when the guard marked it).
+    pub info: SnapshotInfo,
+    /// The offline expectations the new state failed while the current snapshot passed them:
+    /// non-empty exactly when the guard marked the snapshot.
+    pub guard_failures: Vec<pvault_model::HealthFailure>,
+    /// The snapshot sessions load after this append (the new one unless it was marked).
+    pub current: Option<SnapshotInfo>,
 }
 
 impl Vault {
@@ -57,7 +72,26 @@ impl Vault {
         state: &BrowserState,
         kind: SnapshotKind,
     ) -> Result<SnapshotInfo> {
-        self.append_inner(name_or_id, state, kind, None)
+        self.append_inner(name_or_id, state, kind, None, false)
+            .map(|a| a.info)
+    }
+
+    /// Appends a session's snapshot under the logout guard (when `guard`): if the profile has
+    /// a health definition whose offline expectations (cookies, localStorage) the new state
+    /// fails while the current snapshot passes them, the snapshot is stored marked
+    /// `logged_out` and the current snapshot stays current (vault-format.md 7.5).
+    pub fn append_guarded(
+        &self,
+        name_or_id: &str,
+        state: &BrowserState,
+        kind: SnapshotKind,
+        session_id: Option<&str>,
+        guard: bool,
+    ) -> Result<Appended> {
+        if let Some(s) = session_id {
+            validate_session_id(s)?;
+        }
+        self.append_inner(name_or_id, state, kind, session_id, guard)
     }
 
     /// Like [`Vault::append_snapshot`], tagging the snapshot with the session that made it.
@@ -71,7 +105,8 @@ impl Vault {
         session_id: &str,
     ) -> Result<SnapshotInfo> {
         validate_session_id(session_id)?;
-        self.append_inner(name_or_id, state, kind, Some(session_id))
+        self.append_inner(name_or_id, state, kind, Some(session_id), false)
+            .map(|a| a.info)
     }
 
     fn append_inner(
@@ -80,7 +115,8 @@ impl Vault {
         state: &BrowserState,
         kind: SnapshotKind,
         session: Option<&str>,
-    ) -> Result<SnapshotInfo> {
+        guard: bool,
+    ) -> Result<Appended> {
         let encoded = Zeroizing::new(codec::encode_state(state)?);
         if encoded.len() + OVERHEAD > MAX_BODY_SEALED {
             return Err(VaultError::TooLarge {
@@ -100,6 +136,7 @@ impl Vault {
                     encoded: &encoded,
                     kind,
                     session,
+                    guard,
                 };
                 self.append_in_tx(keys, tx, &mut open, &new)
             })
@@ -115,31 +152,42 @@ impl Vault {
         tx: &Transaction<'_>,
         open: &mut OpenProfile,
         new: &NewSnapshot<'_>,
-    ) -> Result<SnapshotInfo> {
+    ) -> Result<Appended> {
         let NewSnapshot {
             state,
             encoded,
             kind,
             session,
+            guard,
         } = *new;
         let pid = open.row.id;
+        let guard_failures = if guard {
+            self.guard_verdict(tx, open, state)?
+        } else {
+            Vec::new()
+        };
+        let logged_out = !guard_failures.is_empty();
         // Any snapshot with a session id supersedes that session's earlier checkpoints: a new
         // checkpoint replaces the previous one (a running session checkpoints every few
         // seconds, which must not push real history out through retention), and the final
         // snapshot collapses the last one.
         if let Some(session) = session {
-            let filter = format!(
+            let mut filter = format!(
                 "session_id = ?2 AND kind = {}",
                 codec::kind_code(SnapshotKind::Checkpoint)
             );
+            // A marked final snapshot does not collapse the session's checkpoint that is
+            // current: that is the newest logged-in state, the one the guard protects.
+            if logged_out && let Some(c) = &open.meta.current {
+                filter.push_str(&format!(" AND seq != {}", c.seq));
+            }
             self.remove_relinking(tx, open, &filter, &session)?;
         }
         let sid = self.env.id()?;
         let seq = open.meta.next_seq;
         let now = self.env.now_ms();
-        let public = codec::info_for(&hex_id(&sid), seq, now, kind, state, encoded);
-        // The predecessor is the head (or the anchor) as it is before retention runs.
-        let info = ChainedInfo::new(&public, session, chain::predecessor(open));
+        let mut public = codec::info_for(&hex_id(&sid), seq, now, kind, state, encoded);
+        public.logged_out = logged_out;
         let aad_body = seal::aad_record(
             &self.vault_id,
             &pid,
@@ -148,7 +196,6 @@ impl Vault {
             RECORD_SCHEMA_VERSION,
         );
         let body = seal::seal(&self.env, &open.dk, &aad_body, encoded)?;
-        let sealed_info = self.seal_info(open, &sid, RECORD_SCHEMA_VERSION, &info)?;
         // Retention keeps the newest N by seq, the new snapshot included (N >= 1, so it always
         // stays): the oldest rows go *before* the new row is inserted. With `secure_delete`
         // the pages a pruned body frees are zeroed, and the insert then reuses them in the
@@ -159,7 +206,12 @@ impl Vault {
             .prepare_cached("SELECT retention FROM vault WHERE singleton = 1")
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .map_err(VaultError::storage("apply retention"))?;
-        self.prune(tx, open, keep.max(1) as u64 - 1)?;
+        self.prune(tx, open, keep.max(1) as u64 - 1, logged_out)?;
+        // The predecessor is the head (or the anchor) as retention left it: the head itself
+        // when only older rows went, or, when retention removed marked rows above the current
+        // snapshot, the newest that remains.
+        let info = ChainedInfo::new(&public, session, chain::predecessor(open));
+        let sealed_info = self.seal_info(open, &sid, RECORD_SCHEMA_VERSION, &info)?;
         tx.prepare_cached(
             "INSERT INTO snapshots (snapshot_id, profile_id, seq, kind, created_at, schema_version, size_bytes,
                                     session_id, info, body)
@@ -186,8 +238,20 @@ impl Vault {
         open.meta.origins = state.origin_names();
         open.meta.updated_at = now;
         open.meta.next_seq = seq + 1;
+        if !logged_out {
+            open.meta.current = Some(info.link());
+        }
         self.store_meta(keys, tx, open)?;
-        Ok(public)
+        let current = if logged_out {
+            self.current_info(tx, open)?.map(|c| c.public())
+        } else {
+            Some(public.clone())
+        };
+        Ok(Appended {
+            info: public,
+            guard_failures,
+            current,
+        })
     }
 
     /// The history, newest first.
@@ -225,7 +289,8 @@ impl Vault {
     }
 
     /// Reads a snapshot; `snapshot` is a seq number, a full id or a unique id prefix of at least
-    /// 6 hex digits, or `None` for the newest (`not_found` if the history is empty).
+    /// 6 hex digits, `latest` for the newest, or `None` (or `current`) for the current one:
+    /// the newest the logout guard did not mark (`not_found` if there is none).
     pub fn read_snapshot(&self, name_or_id: &str, snapshot: Option<&str>) -> Result<Snapshot> {
         self.with_keys(|keys| {
             self.store.read(|tx| {
@@ -235,18 +300,51 @@ impl Vault {
         })
     }
 
-    fn load_snapshot(
+    pub(crate) fn load_snapshot(
         &self,
         tx: &Transaction<'_>,
         open: &OpenProfile,
         name_or_id: &str,
         selector: Option<&str>,
     ) -> Result<Snapshot> {
+        if matches!(selector, None | Some("current")) {
+            let Some(current) = &open.meta.current else {
+                return Err(VaultError::SnapshotNotFound {
+                    profile: name_or_id.to_owned(),
+                    snapshot: "current".into(),
+                });
+            };
+            let row = find_row(tx, &open.row.id, name_or_id, Some(&current.seq.to_string()))?;
+            let info = open_info(&self.vault_id, &open.dk, &open.row.id, &row)?;
+            // The sealed metadata names the current snapshot by seq and content hash: a row
+            // put back in its place must not serve another login.
+            if info.link() != *current || info.logged_out {
+                return Err(VaultError::corrupt(format!(
+                    "the current snapshot of profile {} is not the one its sealed metadata names",
+                    hex::encode(open.row.id)
+                )));
+            }
+            // Every snapshot above it must be marked: a metadata that names an older snapshot
+            // as current (an older sealed copy put back) must not serve an older login.
+            for above in chain::rows_where(tx, open, "seq > ?2", &(current.seq as i64))? {
+                if !open_info(&self.vault_id, &open.dk, &open.row.id, &above)?.logged_out {
+                    return Err(VaultError::corrupt(format!(
+                        "the current snapshot of profile {} is not the newest unmarked one",
+                        hex::encode(open.row.id)
+                    )));
+                }
+            }
+            let state = open_body(&self.vault_id, &open.dk, &open.row.id, &row, &info)?;
+            return Ok(Snapshot {
+                info: info.public(),
+                state,
+            });
+        }
         let row = find_row(tx, &open.row.id, name_or_id, selector)?;
         let info = open_info(&self.vault_id, &open.dk, &open.row.id, &row)?;
         // The newest row must be the head the sealed metadata names: a deleted newest row
         // (or a metadata put back from an older copy) must not silently serve an older login.
-        if matches!(selector, None | Some("latest"))
+        if selector == Some("latest")
             && open.meta.latest.as_ref().map(|h| (h.seq, &h.content_hash))
                 != Some((info.seq, &info.content_hash))
         {
@@ -355,9 +453,12 @@ impl Vault {
                     }
                     None => {
                         open.meta.latest = Some(info.public());
-                        self.store_meta(keys, tx, &mut open)?;
                     }
                 }
+                if open.meta.current.as_ref().map(|c| c.seq) == Some(info.seq) {
+                    open.meta.current = Some(info.link());
+                }
+                self.store_meta(keys, tx, &mut open)?;
                 Ok(())
             })
         })
@@ -375,8 +476,9 @@ impl Vault {
                     encoded: &encoded,
                     kind: SnapshotKind::Restore,
                     session: None,
+                    guard: false,
                 };
-                self.append_in_tx(keys, tx, &mut open, &new)
+                self.append_in_tx(keys, tx, &mut open, &new).map(|a| a.info)
             })
         })
     }

@@ -13,9 +13,9 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Result, VaultError};
 
-/// Current on-disk format version (`vault.format_version`). Format 1 is still opened, and
-/// upgraded to this one at the first unlock.
-pub const FORMAT_VERSION: i64 = 2;
+/// Current on-disk format version (`vault.format_version`). Formats 1 and 2 are still opened,
+/// and upgraded to this one at the first unlock.
+pub const FORMAT_VERSION: i64 = 3;
 /// `PRAGMA application_id`: ASCII "pvlt".
 pub const APPLICATION_ID: i64 = 0x7076_6c74;
 /// Reader connections kept open for reuse.
@@ -286,11 +286,11 @@ pub fn check_open(conn: &Connection) -> Result<[u8; 16]> {
     );
     let (version, id) =
         row.map_err(|e| VaultError::corrupt(format!("no readable vault row: {e}")))?;
-    if version != 1 && version != FORMAT_VERSION {
+    if !(1..=FORMAT_VERSION).contains(&version) {
         return Err(VaultError::UnsupportedVersion {
             what: "vault format",
             found: version as u64,
-            supported: format!("1, {FORMAT_VERSION}"),
+            supported: format!("1, 2, {FORMAT_VERSION}"),
         });
     }
     id.as_slice()

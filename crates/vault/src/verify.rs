@@ -107,6 +107,20 @@ pub(crate) fn chain_problems(
             out.push((Some(seq), Problem::Unexpected));
         }
     }
+    // The current snapshot is the newest unmarked one (vault-format.md 7.5).
+    let newest_unmarked = by_seq
+        .values()
+        .rev()
+        .find(|i| !i.logged_out)
+        .map(|i| i.link());
+    if newest_unmarked != meta.current {
+        out.push((
+            meta.current.as_ref().map(|c| c.seq),
+            Problem::CurrentMismatch {
+                sealed: meta.current.as_ref().map(|c| c.seq),
+            },
+        ));
+    }
     if infos.len() as u64 != meta.snapshot_count {
         out.push((
             None,

@@ -16,6 +16,8 @@ mod chain;
 mod concurrency;
 #[path = "vault/golden.rs"]
 mod golden;
+#[path = "vault/health.rs"]
+mod health;
 #[path = "vault/history.rs"]
 mod history;
 #[path = "vault/negative.rs"]

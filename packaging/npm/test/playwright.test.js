@@ -44,6 +44,37 @@ test('log in with save, then find the login in the next session', opts, async ()
   }
 });
 
+test('a health definition, a check and a profile.health event', opts, async () => {
+  const c = await pvault.connect();
+  const listener = await pvault.connect();
+  try {
+    const event = new Promise((resolve) => listener.on('event', (ev) => {
+      if (ev.event === 'profile.health' && ev.data.profile === 'github') resolve(ev.data);
+    }));
+    await listener.subscribe();
+    // Bad input is refused naming the argument.
+    await assert.rejects(c.profileHealthSet('github', { url: `${origin}/whoami`, expect: [] }),
+      (e) => e.code === 'invalid_argument' && e.detail.includes('expect'));
+    const set = await c.profileHealthSet('github', {
+      url: `${origin}/whoami`,
+      expect: [{ type: 'cookie', name: 'sid' }, { type: 'text', text: `user:${process.env.PVAULT_TEST_LOGIN_SID}` }],
+    });
+    assert.equal(set.profile.health.expect.length, 2);
+    const checked = await c.profileCheck('github');
+    assert.equal(checked.result.status, 'healthy', JSON.stringify(checked));
+    assert.equal(checked.result.final_url, `${origin}/whoami`);
+    assert.equal(checked.result.http_status, 200);
+    const ev = await event;
+    assert.equal(ev.result.status, 'healthy');
+    assert.equal(ev.previous, null);
+    assert.equal((await c.profileHealthShow('github')).result.status, 'healthy');
+    await c.profileHealthClear('github');
+  } finally {
+    listener.close();
+    c.close();
+  }
+});
+
 test('the session ends when the callback throws, and the error comes through', opts, async () => {
   const c = await pvault.connect();
   try {

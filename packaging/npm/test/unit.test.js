@@ -18,7 +18,7 @@ test('socket discovery follows the CLI rules', () => {
 });
 
 test('every protocol method has a camelCase function', () => {
-  assert.equal(Object.keys(pvault.METHODS).length, 28);
+  assert.equal(Object.keys(pvault.METHODS).length, 33);
   for (const m of Object.keys(pvault.METHODS)) {
     const fn = m.replace(/[._]([a-z])/g, (_, c) => c.toUpperCase());
     assert.equal(typeof pvault.Client.prototype[fn], 'function', `${m} → ${fn}`);

@@ -32,6 +32,7 @@ ERROR_CODES = (
     "too_large",
     "unsupported",
     "browser_error",
+    "logged_out",
     "internal",
     "remote_unavailable",
     "remote_tampered",
@@ -51,6 +52,7 @@ FINDING_KINDS = (
     "content_mismatch",
     "anchor_mismatch",
     "count_mismatch",
+    "current_mismatch",
     "went_back",
 )
 
@@ -104,6 +106,12 @@ METHODS: dict[str, str | None] = {
     "profile.history": "name",
     "profile.diff": "name",
     "profile.restore": "name",
+    # Login health (protocol 1.8).
+    "profile.health.set": "name",
+    "profile.health.show": "name",
+    "profile.health.clear": "name",
+    "profile.check": "name",
+    "profile.accept": "name",
     "session.start": "profile",
     "session.list": None,
     "session.show": "session_id",

@@ -65,6 +65,29 @@ class Playwright(unittest.TestCase):
             self.assertEqual(len(c.profile_history("py")["snapshots"]), before)
             self.assertFalse(c.closed)
 
+    def test_4_health_definition_check_and_event(self):
+        with pvault.Client() as c, pvault.Client() as listener:
+            listener.subscribe()
+            with self.assertRaises(pvault.PvaultError) as bad:
+                c.profile_health_set("py", url=f"{ORIGIN}/whoami", expect=[{"type": "url_not", "regex": "("}])
+            self.assertEqual(bad.exception.code, "invalid_argument")
+            self.assertIn("--expect-url-not", str(bad.exception))
+            c.profile_health_set(
+                "py",
+                url=f"{ORIGIN}/whoami",
+                expect=[{"type": "cookie", "name": "sid"}, {"type": "url_not", "regex": "/login"}],
+            )
+            result = c.profile_check("py")["result"]
+            self.assertEqual(result["status"], "healthy", result)
+            self.assertEqual(result["final_url"], f"{ORIGIN}/whoami")
+            while True:
+                ev = listener.next_event(timeout=60)
+                if ev["event"] == "profile.health" and ev["data"]["profile"] == "py":
+                    break
+            self.assertEqual(ev["data"]["result"]["status"], "healthy")
+            self.assertIsNone(ev["data"]["previous"])
+            c.profile_health_clear("py")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -46,7 +46,7 @@ class Rules(unittest.TestCase):
         self.assertEqual(str(plain), "m")
 
     def test_every_method_exists_in_both_clients(self):
-        self.assertEqual(len(pvault.METHODS), 28)
+        self.assertEqual(len(pvault.METHODS), 33)
         for m in pvault.METHODS:
             name = m.replace(".", "_")
             self.assertTrue(callable(getattr(pvault.Client, name)), name)

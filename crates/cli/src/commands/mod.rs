@@ -3,6 +3,7 @@
 mod completions;
 mod daemon;
 mod diff_view;
+pub mod health;
 mod import_browser;
 mod man;
 mod profile;

@@ -8,7 +8,8 @@ use std::path::Path;
 use pvault_model::{ProfileInfo, SnapshotInfo, StateDiff};
 use pvault_protocol::{
     ExportFormat, MAX_MESSAGE_BYTES, ProfileCreate, ProfileDelete, ProfileDiff, ProfileExport,
-    ProfileHistory, ProfileImport, ProfileList, ProfileRename, ProfileRestore, ProfileShow,
+    ProfileHealthShow, ProfileHistory, ProfileImport, ProfileList, ProfileRename, ProfileRestore,
+    ProfileShow,
 };
 use serde_json::{Value, json};
 
@@ -48,6 +49,9 @@ pub async fn run(ctx: &Ctx, cmd: ProfileCmd) -> CliResult {
         ProfileCmd::Restore { name, snapshot } => restore(ctx, name, snapshot).await,
         ProfileCmd::Link { name, remote } => super::remote::link(ctx, name, remote).await,
         ProfileCmd::Pull { name, remote } => super::remote::pull(ctx, name, remote).await,
+        ProfileCmd::Health(cmd) => super::health::run(ctx, cmd).await,
+        ProfileCmd::Check { name, timeout } => super::health::check(ctx, name, timeout).await,
+        ProfileCmd::Accept { name, snapshot } => super::health::accept(ctx, name, snapshot).await,
     }
 }
 
@@ -87,8 +91,26 @@ async fn list(ctx: &Ctx) -> CliResult {
             break page.total;
         }
     };
+    // The offline expiry warning, for the profiles that define what to look for.
+    let mut expiring = std::collections::HashMap::new();
+    for p in profiles.iter().filter(|p| p.health.is_some()) {
+        let res = ctx
+            .call(&client, &ProfileHealthShow { name: p.id.clone() })
+            .await?;
+        if !res.expiring.is_empty() {
+            expiring.insert(p.id.clone(), res.expiring);
+        }
+    }
     if ctx.out.json {
-        return ctx.out.json(&json!({"profiles": profiles, "total": total}));
+        let mut list = serde_json::to_value(&profiles).unwrap_or_default();
+        if let Some(items) = list.as_array_mut() {
+            for item in items {
+                if let Some(e) = item["id"].as_str().and_then(|id| expiring.get(id)) {
+                    item["expiring"] = serde_json::to_value(e).unwrap_or_default();
+                }
+            }
+        }
+        return ctx.out.json(&json!({"profiles": list, "total": total}));
     }
     if profiles.is_empty() {
         return ctx.out.line(
@@ -101,6 +123,7 @@ async fn list(ctx: &Ctx) -> CliResult {
         "COOKIES",
         "ORIGINS",
         "UPDATED",
+        "HEALTH",
         "DESCRIPTION",
     ]);
     for p in &profiles {
@@ -114,6 +137,14 @@ async fn list(ctx: &Ctx) -> CliResult {
             cookies,
             origins,
             format_time(p.updated_at),
+            match expiring.get(&p.id).and_then(|e| e.first()) {
+                Some(e) => format!(
+                    "{} ({} expires soon)",
+                    super::health::profile_health(p),
+                    e.expectation
+                ),
+                None => super::health::profile_health(p),
+            },
             p.description.clone().unwrap_or_default(),
         ]);
     }
@@ -122,11 +153,26 @@ async fn list(ctx: &Ctx) -> CliResult {
 
 /// `profile show NAME`.
 async fn show(ctx: &Ctx, name: String) -> CliResult {
-    let res = ctx.call1(&ProfileShow { name }).await?;
+    let res = ctx.call1(&ProfileShow { name: name.clone() }).await?;
+    // The offline expiry warning needs the current snapshot: asked only when a definition
+    // names what to look for.
+    let expiring = match &res.profile.health {
+        Some(_) => ctx.call1(&ProfileHealthShow { name }).await?.expiring,
+        None => Vec::new(),
+    };
     if ctx.out.json {
-        return ctx.out.json(&res);
+        let mut v = serde_json::to_value(&res).unwrap_or_default();
+        if res.profile.health.is_some() {
+            v["expiring"] = serde_json::to_value(&expiring).unwrap_or_default();
+        }
+        return ctx.out.json(&v);
     }
-    ctx.out.line(describe(&res.profile))
+    let mut text = describe(&res.profile);
+    for l in super::health::expiry_lines(&expiring) {
+        text.push('\n');
+        text.push_str(&l);
+    }
+    ctx.out.line(text)
 }
 
 /// A profile as `key: value` lines for people.
@@ -142,6 +188,21 @@ fn describe(p: &ProfileInfo) -> String {
     l.push(format!("updated:     {}", format_time(p.updated_at)));
     if let Some(t) = p.last_used_at {
         l.push(format!("last used:   {}", format_time(t)));
+    }
+    if p.health.is_some() {
+        l.push(format!(
+            "health:      {}",
+            super::health::status_line(p.health_result.as_ref())
+        ));
+        if let Some(r) = &p.health_result {
+            l.extend(super::health::evidence(r));
+        }
+    }
+    if let (Some(c), Some(latest)) = (p.current, &p.latest) {
+        l.push(format!(
+            "current:     #{c} (the newest, #{}, is marked logged_out: `pvault profile accept {} {}` makes it current)",
+            latest.seq, p.name, latest.seq
+        ));
     }
     match &p.latest {
         Some(s) => {
@@ -397,7 +458,7 @@ async fn history(ctx: &Ctx, name: String) -> CliResult {
         return ctx.out.line("no snapshots yet");
     }
     let mut t = Table::new(&[
-        "SEQ", "ID", "CREATED", "KIND", "COOKIES", "ORIGINS", "KEYS", "SIZE",
+        "SEQ", "ID", "CREATED", "KIND", "COOKIES", "ORIGINS", "KEYS", "SIZE", "MARK",
     ]);
     for s in &res.snapshots {
         t.row(vec![
@@ -409,9 +470,16 @@ async fn history(ctx: &Ctx, name: String) -> CliResult {
             s.origin_count.to_string(),
             s.local_storage_key_count.to_string(),
             format_size(s.size_bytes),
+            if s.logged_out { "logged_out" } else { "" }.to_owned(),
         ]);
     }
     let mut text = t.render();
+    if res.snapshots.iter().any(|s| s.logged_out) {
+        text.push_str(
+            "note: logged_out snapshots were kept by the logout guard but are not loaded by \
+             sessions; `pvault profile accept NAME SEQ` makes one current\n",
+        );
+    }
     let seqs: Vec<u64> = res.snapshots.iter().map(|s| s.seq).collect();
     if let Some(missing) = missing_seqs(&seqs) {
         text.push_str(&format!(

@@ -21,7 +21,9 @@ use pvault_protocol::{SessionStartResponse, SessionStop};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::Ctx;
-use super::session::{SessionOpts, describe_stop, warn_capture_failures, warn_load_failures};
+use super::session::{
+    SessionOpts, describe_guard, describe_stop, warn_capture_failures, warn_load_failures,
+};
 use crate::exit::{CliError, CliResult};
 
 /// Exit code when CMD cannot be found (as shells use).
@@ -160,6 +162,10 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> CliResult {
             }
             if res.snapshot.is_some() && !ctx.out.json {
                 eprintln!("pvault: {}", describe_stop(&res));
+            }
+            // Said on stderr even with --json: stdout belongs to CMD.
+            if let Some(g) = &res.logout_guard {
+                eprintln!("pvault: {}", describe_guard(g));
             }
         }
         // CMD succeeded but its session could not be saved: that failure is the result.

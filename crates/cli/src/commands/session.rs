@@ -110,6 +110,10 @@ pub struct SessionOpts {
     /// given].
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
+    /// Turn the logout guard off for this session: what it saves becomes current even if it
+    /// looks logged out (you log out or switch accounts on purpose).
+    #[arg(long)]
+    pub accept_logout: bool,
 }
 
 impl SessionOpts {
@@ -132,6 +136,7 @@ impl SessionOpts {
                 .map(|p| absolute(p))
                 .collect::<CliResult<_>>()?,
             timeout_secs: self.timeout,
+            accept_logout: self.accept_logout,
         })
     }
 }
@@ -427,6 +432,9 @@ fn print_stopped(ctx: &Ctx, res: &SessionStopResponse) -> CliResult {
     if ctx.out.json {
         return ctx.out.json(res);
     }
+    if let Some(g) = &res.logout_guard {
+        eprintln!("pvault: {}", describe_guard(g));
+    }
     ctx.out.line(describe_stop(res))
 }
 
@@ -440,6 +448,24 @@ pub fn describe_stop(res: &SessionStopResponse) -> String {
         ),
         None => format!("stopped session {} (nothing saved)", res.session_id),
     }
+}
+
+/// What the logout guard did, for people: the failed expectations and how to accept.
+pub fn describe_guard(g: &pvault_protocol::LogoutGuard) -> String {
+    let mut s = String::from("logout guard: the saved state looks logged out (");
+    s.push_str(
+        &g.failed
+            .iter()
+            .map(|f| format!("{}: {}", f.expectation, f.reason))
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    s.push_str(")\n");
+    if let Some(c) = g.current {
+        s.push_str(&format!("the next session loads snapshot #{c}\n"));
+    }
+    s.push_str(&format!("hint: {}", g.hint));
+    s
 }
 
 /// `snapshot #4 (1a2b3c4d): 12 cookies, 3 origins`.

@@ -3,6 +3,7 @@
 //! response line. Vault calls are synchronous and run on tokio's blocking pool so a slow KDF
 //! or a large import never stalls other connections.
 
+pub(crate) mod health;
 mod import_browser;
 mod profile;
 mod remote;
@@ -11,6 +12,7 @@ pub(crate) mod vault;
 pub(crate) use import_browser::remove_stale_copies;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
@@ -216,6 +218,11 @@ pub(crate) fn route<'a>(
         Method::ProfileHistory => (Vault, run(id, params, |p| profile::history(d, p)).boxed()),
         Method::ProfileDiff => (Vault, run(id, params, |p| profile::diff(d, p)).boxed()),
         Method::ProfileRestore => (Vault, run(id, params, |p| profile::restore(d, p)).boxed()),
+        Method::ProfileHealthSet => (Vault, run(id, params, |p| health::set(d, p)).boxed()),
+        Method::ProfileHealthShow => (Vault, run(id, params, |p| health::show(d, p)).boxed()),
+        Method::ProfileHealthClear => (Vault, run(id, params, |p| health::clear(d, p)).boxed()),
+        Method::ProfileCheck => (Vault, run(id, params, |p| sessions::check(d, p)).boxed()),
+        Method::ProfileAccept => (Vault, run(id, params, |p| health::accept(d, p)).boxed()),
         Method::SessionStart => (Vault, run(id, params, |p| sessions::start(d, p)).boxed()),
         Method::SessionList => (Vault, run(id, params, |p| sessions::list(d, p)).boxed()),
         Method::SessionShow => (Vault, run(id, params, |p| sessions::show(d, p)).boxed()),
@@ -328,6 +335,12 @@ async fn status(d: &Arc<Daemon>) -> Result<StatusResponse, ErrorBody> {
         connections: d.connection_count(),
         sessions: d.sessions.len() as u64,
         config_reloads: cfg.reloads,
+        health_schedule: pvault_protocol::HealthSchedule {
+            interval_secs: cfg.config.health.interval_secs,
+            rounds: d.health_schedule.rounds.load(Ordering::Relaxed),
+            checks: d.health_schedule.checks.load(Ordering::Relaxed),
+            skipped_locked: d.health_schedule.skipped_locked.load(Ordering::Relaxed),
+        },
         config_error: cfg.error,
     })
 }

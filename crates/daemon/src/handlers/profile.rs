@@ -271,8 +271,10 @@ pub(super) async fn diff(
 ) -> Result<ProfileDiffResponse, ErrorBody> {
     let v = d.unlocked_vault()?;
     blocking(move || {
+        // Without `to`, the newest snapshot (marked or not): a diff shows what the newest
+        // session changed, including what a logout removed.
         let to = v
-            .read_snapshot(&p.name, p.to.as_deref())
+            .read_snapshot(&p.name, Some(p.to.as_deref().unwrap_or("latest")))
             .map_err(vault_err)?;
         let from_sel = match p.from {
             Some(f) => f,

@@ -188,6 +188,7 @@ fn finding(f: &pvault_vault::Finding) -> VerifyFinding {
         Problem::ContentMismatch { .. } => (FindingKind::ContentMismatch, None, None),
         Problem::AnchorMismatch => (FindingKind::AnchorMismatch, None, None),
         Problem::CountMismatch { .. } => (FindingKind::CountMismatch, None, None),
+        Problem::CurrentMismatch { .. } => (FindingKind::CurrentMismatch, None, None),
     };
     VerifyFinding {
         profile: f.profile.clone(),

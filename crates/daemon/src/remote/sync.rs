@@ -32,12 +32,15 @@ pub(crate) enum PushOutcome {
     Diverged(String),
 }
 
-/// The link's local saves not on the remote yet, oldest first.
+/// The link's local saves not on the remote yet, oldest first (never one the logout guard
+/// marked).
 pub(crate) fn pending(v: &Vault, link: &LinkEntry) -> Result<Vec<SnapshotInfo>, VaultError> {
     let mut h: Vec<SnapshotInfo> = v
         .history(&link.profile_id)?
         .into_iter()
-        .filter(|i| i.seq > link.synced_seq && !link.diverged.contains(&i.id))
+        // A snapshot the logout guard marked stays local: pushed, it would become every other
+        // machine's newest state, the logout the guard exists to keep from spreading.
+        .filter(|i| i.seq > link.synced_seq && !link.diverged.contains(&i.id) && !i.logged_out)
         .collect();
     h.reverse();
     Ok(h)

@@ -24,8 +24,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::registry::Entry;
-use super::stop::announce_saved;
-use crate::handlers::{blocking, vault_err};
+use super::stop::{announce_saved, append_session_snapshot};
+use crate::handlers::blocking;
 use crate::state::Daemon;
 
 /// The timer: the longest a change waits for a checkpoint when nothing signals it. With a
@@ -146,25 +146,38 @@ async fn checkpoint_once(
         e.count_checkpoint(started.elapsed().as_millis() as u64, false);
         return Outcome::Continue;
     }
-    let (pid, sid) = (profile.id.clone(), e.id.clone());
+    let (pid, sid, name, guard) = (
+        profile.id.clone(),
+        e.id.clone(),
+        profile.name.clone(),
+        e.guard,
+    );
     let to_write = state.clone();
     let r = blocking(move || {
-        v.append_snapshot_for_session(&pid, &to_write, SnapshotKind::Checkpoint, &sid)
-            .map_err(vault_err)
+        append_session_snapshot(
+            &v,
+            guard,
+            &name,
+            &pid,
+            &to_write,
+            SnapshotKind::Checkpoint,
+            &sid,
+        )
     })
     .await;
     drop(slot);
     let ms = started.elapsed().as_millis() as u64;
     e.count_checkpoint(ms, r.is_ok());
     match r {
-        Ok(info) => {
+        Ok(saved) => {
+            let info = &saved.info;
             // Names only: a diff summary never holds a value.
             if tracing::enabled!(tracing::Level::DEBUG) {
                 let changes = pvault_model::diff(last_written, &state).summary();
                 tracing::debug!(session = %e.id, seq = info.seq, changes = %changes, ms, "checkpoint written");
             }
             *last_written = state;
-            announce_saved(d, &e.id, &profile.name, &profile.id, &info);
+            announce_saved(d, &e.id, &profile.name, &profile.id, &saved);
         }
         Err(err) => {
             tracing::warn!(session = %e.id, error = %err.message, "checkpoint not saved; retrying at the next one")

@@ -11,6 +11,7 @@
 //! the CDP relay ([`crate::relay`]).
 //! The semantics, error code per case, are in `protocol.md`, section Sessions.
 
+mod check;
 mod checkpoint;
 mod recover;
 mod registry;
@@ -31,6 +32,7 @@ use crate::state::Daemon;
 pub use registry::Registry;
 pub(crate) use transfer::checkpoint_before_lock;
 
+pub(crate) use check::{check, run_check};
 pub(crate) use start::{attach, start};
 pub(crate) use stop::stop;
 pub(crate) use transfer::{capture, load};

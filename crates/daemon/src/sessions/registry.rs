@@ -94,6 +94,9 @@ pub(crate) struct Entry {
     /// when its browser closes on its own (a person closed the window), since by then Chrome
     /// can no longer be asked.
     pub latest: Mutex<Option<LatestState>>,
+    /// Whether the logout guard judges this session's snapshots: a `save` session not
+    /// started with `accept_logout`.
+    pub guard: bool,
 }
 
 /// A captured state kept in memory; its `Debug` prints nothing (it holds cookie values).

@@ -207,6 +207,9 @@ pub(crate) async fn start(
             tracing::warn!(error = %e.message, "could not record the profile's use");
         }
     }
+    // The logout guard judges what a save session writes, unless it was started to accept a
+    // logout (the user logs out on purpose, or switches accounts).
+    let guard = writer.is_some() && !p.accept_logout;
     let role = match writer {
         Some(profile) => Role::Save {
             profile,
@@ -232,6 +235,7 @@ pub(crate) async fn start(
         slot: tokio::sync::Mutex::new(None),
         stopping: Default::default(),
         latest: Default::default(),
+        guard,
     });
     let changes = session.change_watch();
     let info = register(d, entry.clone(), session).await?;
@@ -303,6 +307,7 @@ pub(crate) async fn attach(
         slot: tokio::sync::Mutex::new(None),
         stopping: Default::default(),
         latest: Default::default(),
+        guard: false,
     });
     let info = register(d, entry, session).await?;
     tracing::info!(session = %info.session_id, "attached to a running browser");
@@ -371,7 +376,7 @@ fn refuse_if_closing(d: &Daemon) -> Result<(), ErrorBody> {
 }
 
 /// `PVAULT_CHROME` (the daemon's environment), then the config, then the usual names.
-fn find_chrome(config: Option<PathBuf>) -> Result<PathBuf, ErrorBody> {
+pub(super) fn find_chrome(config: Option<PathBuf>) -> Result<PathBuf, ErrorBody> {
     let env = std::env::var_os("PVAULT_CHROME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
@@ -419,7 +424,7 @@ async fn forget_profile(d: &Daemon, pr: &ProfileRef) {
 /// Creates the session's directory and writes its record (before Chrome starts, so a killed
 /// daemon's successor finds it), in one task on the blocking pool: file system work never
 /// runs on a runtime thread.
-async fn prepare_session_dir(
+pub(super) async fn prepare_session_dir(
     d: &Arc<Daemon>,
     id: &str,
 ) -> Result<(PathBuf, super::recover::Record), ErrorBody> {
@@ -441,7 +446,7 @@ async fn prepare_session_dir(
 
 /// Writes (replaces) a session record; a failure is logged, not fatal: the session works, only
 /// the cleanup after a crash of the daemon would miss it.
-fn write_record(dir: &std::path::Path, record: &super::recover::Record) {
+pub(super) fn write_record(dir: &std::path::Path, record: &super::recover::Record) {
     if let Err(e) = super::recover::write(dir, record) {
         tracing::warn!(error = %e, "cannot write the session record");
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 use pvault_browser::{BrowserError, BrowserExit, Session};
 use pvault_model::{SnapshotInfo, SnapshotKind};
 use pvault_protocol::{
-    CaptureReport, EndReason, ErrorBody, ErrorCode, Event, SessionState, SessionStop,
+    CaptureReport, EndReason, ErrorBody, ErrorCode, Event, LogoutGuard, SessionState, SessionStop,
     SessionStopResponse,
 };
 use tokio::sync::watch;
@@ -62,7 +62,7 @@ pub(super) async fn end(
     };
     e.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut note = None;
-    let mut saved: Option<(SnapshotInfo, CaptureReport)> = None;
+    let mut saved: Option<(Saved, CaptureReport)> = None;
     if let (true, Some(profile)) = (save, e.save_profile()) {
         match final_save(d, e, profile, &session).await {
             Ok(s) => saved = Some(s),
@@ -103,7 +103,10 @@ pub(super) async fn end(
     if let (Some(profile), EndReason::Discarded) = (e.save_profile(), reason) {
         note = discard_checkpoints(d, e, profile).await;
     }
-    let snapshot = saved.as_ref().map(|(s, _)| s.clone());
+    let snapshot = saved.as_ref().map(|(s, _)| s.info.clone());
+    if let Some((Saved { guard: Some(g), .. }, _)) = &saved {
+        note = Some(g.hint.clone());
+    }
     // Linked profile: the final save (already in the vault) goes to the remote, or waits.
     let remote = match e.save_profile() {
         Some(profile) => {
@@ -114,11 +117,16 @@ pub(super) async fn end(
     };
     finish(d, e, SessionState::Ended, reason, snapshot.clone(), note);
     tracing::info!(session = %e.id, ?reason, saved = snapshot.is_some(), "session ended");
+    let (capture, logout_guard) = match saved {
+        Some((s, c)) => (Some(c), s.guard),
+        None => (None, None),
+    };
     Ok(SessionStopResponse {
         session_id: e.id.clone(),
-        capture: saved.map(|(_, c)| c),
+        capture,
         snapshot,
         remote,
+        logout_guard,
     })
 }
 
@@ -160,7 +168,7 @@ async fn final_save(
     e: &Entry,
     profile: &ProfileRef,
     session: &Session,
-) -> Result<(SnapshotInfo, CaptureReport), SaveError> {
+) -> Result<(Saved, CaptureReport), SaveError> {
     // Checked first: locked means the browser must stay up until the vault is unlocked.
     let v = d.unlocked_vault().map_err(|_| {
         SaveError::Failed(
@@ -188,10 +196,14 @@ async fn final_save(
         }
     };
     let report = capture_report(&state, &rep);
-    let (sid, pid) = (e.id.clone(), profile.id.clone());
-    let info = blocking(move || {
-        v.append_snapshot_for_session(&pid, &state, SnapshotKind::SessionSave, &sid)
-            .map_err(vault_err)
+    let (sid, pid, name, guard) = (
+        e.id.clone(),
+        profile.id.clone(),
+        profile.name.clone(),
+        e.guard,
+    );
+    let saved = blocking(move || {
+        append_session_snapshot(&v, guard, &name, &pid, &state, SnapshotKind::SessionSave, &sid)
     })
     .await
     .map_err(|mut err| {
@@ -201,8 +213,49 @@ async fn final_save(
         );
         SaveError::Failed(err)
     })?;
-    announce_saved(d, &e.id, &profile.name, &profile.id, &info);
-    Ok((info, report))
+    announce_saved(d, &e.id, &profile.name, &profile.id, &saved);
+    Ok((saved, report))
+}
+
+/// A snapshot a session wrote, and what the logout guard did to it.
+#[derive(Debug, Clone)]
+pub(super) struct Saved {
+    /// The snapshot.
+    pub info: SnapshotInfo,
+    /// Set when the guard marked it `logged_out` (it is kept, not current).
+    pub guard: Option<LogoutGuard>,
+}
+
+/// Appends a session's snapshot under the logout guard (when `guard`), on the blocking pool's
+/// thread: the vault decides in the append's transaction whether the state looks logged out
+/// while the current snapshot does not (vault-format.md 7.5).
+pub(super) fn append_session_snapshot(
+    v: &pvault_vault::Vault,
+    guard: bool,
+    profile: &str,
+    profile_id: &str,
+    state: &pvault_model::BrowserState,
+    kind: SnapshotKind,
+    session_id: &str,
+) -> Result<Saved, ErrorBody> {
+    let a = v
+        .append_guarded(profile_id, state, kind, Some(session_id), guard)
+        .map_err(vault_err)?;
+    let guard = (!a.guard_failures.is_empty()).then(|| {
+        LogoutGuard::new(
+            profile,
+            a.info.seq,
+            a.guard_failures,
+            a.current.map(|c| c.seq),
+        )
+    });
+    if guard.is_some() {
+        tracing::warn!(session = %session_id, seq = a.info.seq, "the saved state looks logged out: kept, marked, not current");
+    }
+    Ok(Saved {
+        info: a.info,
+        guard,
+    })
 }
 
 /// Sends `snapshot.saved` and `session.saved` for a snapshot a session wrote.
@@ -211,10 +264,11 @@ pub(super) fn announce_saved(
     session_id: &str,
     profile: &str,
     profile_id: &str,
-    snapshot: &SnapshotInfo,
+    saved: &Saved,
 ) {
     // A linked profile's save is pushed by the background pusher.
     d.remotes.kick();
+    let snapshot = &saved.info;
     let _ = d.events.send(Event::SnapshotSaved {
         profile: profile.to_owned(),
         profile_id: profile_id.to_owned(),
@@ -225,6 +279,7 @@ pub(super) fn announce_saved(
         profile: profile.to_owned(),
         profile_id: profile_id.to_owned(),
         snapshot: snapshot.clone(),
+        logout_guard: saved.guard.clone(),
     });
 }
 
@@ -294,16 +349,17 @@ async fn closed_by_browser(d: &Arc<Daemon>, e: &Arc<Entry>, session: Session) {
                 note = Some("the vault is locked, so the final state was not saved; the newest checkpoint from before the lock is in the history".to_owned())
             }
             (Some(state), Ok(v)) => {
-                let (pid, sid) = (profile.id.clone(), e.id.clone());
+                let (pid, sid, name, guard) =
+                    (profile.id.clone(), e.id.clone(), profile.name.clone(), e.guard);
                 let r = blocking(move || {
-                    v.append_snapshot_for_session(&pid, &state, SnapshotKind::SessionSave, &sid)
-                        .map_err(vault_err)
+                    append_session_snapshot(&v, guard, &name, &pid, &state, SnapshotKind::SessionSave, &sid)
                 })
                 .await;
                 match r {
-                    Ok(info) => {
-                        announce_saved(d, &e.id, &profile.name, &profile.id, &info);
-                        snapshot = Some(info);
+                    Ok(saved) => {
+                        announce_saved(d, &e.id, &profile.name, &profile.id, &saved);
+                        note = saved.guard.as_ref().map(|g| g.hint.clone());
+                        snapshot = Some(saved.info);
                     }
                     Err(err) => {
                         tracing::warn!(session = %e.id, error = %err.message, "the closed browser's state could not be saved; its newest checkpoint stays in the history");

@@ -12,7 +12,7 @@ use pvault_protocol::{
 };
 
 use super::registry::ProfileRef;
-use super::stop::announce_saved;
+use super::stop::{Saved, announce_saved, append_session_snapshot};
 use super::{browser_err, capture_report, load_report};
 use crate::handlers::{blocking, vault_err};
 use crate::state::Daemon;
@@ -61,7 +61,11 @@ pub(crate) async fn capture(
         Ok((profile, snapshot))
     })
     .await?;
-    announce_saved(d, &entry.id, &profile.name, &profile.id, &snapshot);
+    let saved = Saved {
+        info: snapshot.clone(),
+        guard: None,
+    };
+    announce_saved(d, &entry.id, &profile.name, &profile.id, &saved);
     Ok(SessionCaptureResponse {
         profile: profile.name,
         snapshot,
@@ -172,10 +176,23 @@ pub(crate) async fn checkpoint_before_lock(d: &Arc<Daemon>) {
                 continue;
             }
         };
-        let (v, pid, sid) = (v.clone(), profile.id.clone(), e.id.clone());
+        let (v, pid, sid, name, guard) = (
+            v.clone(),
+            profile.id.clone(),
+            e.id.clone(),
+            profile.name.clone(),
+            e.guard,
+        );
         let r = blocking(move || {
-            v.append_snapshot_for_session(&pid, &state, SnapshotKind::Checkpoint, &sid)
-                .map_err(vault_err)
+            append_session_snapshot(
+                &v,
+                guard,
+                &name,
+                &pid,
+                &state,
+                SnapshotKind::Checkpoint,
+                &sid,
+            )
         })
         .await;
         match r {

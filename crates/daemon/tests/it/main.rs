@@ -9,6 +9,7 @@ mod config_reload;
 mod durability;
 mod faults;
 mod harness;
+mod health;
 mod import_browser;
 mod lifecycle;
 mod relay;

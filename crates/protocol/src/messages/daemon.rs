@@ -84,6 +84,26 @@ pub struct StatusResponse {
     /// `null` when the last reload succeeded.
     #[serde(default)]
     pub config_error: Option<String>,
+    /// (1.8) What the scheduled health checks did since the daemon started.
+    #[serde(default)]
+    pub health_schedule: HealthSchedule,
+}
+
+/// `status.health_schedule` (1.8).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthSchedule {
+    /// `[health] interval_secs` in force (0: off).
+    #[serde(default)]
+    pub interval_secs: u64,
+    /// Rounds that ran (each checks every profile with a definition, one at a time).
+    #[serde(default)]
+    pub rounds: u64,
+    /// Checks run by the schedule.
+    #[serde(default)]
+    pub checks: u64,
+    /// Rounds skipped (or cut short) because the vault was locked.
+    #[serde(default)]
+    pub skipped_locked: u64,
 }
 
 /// `subscribe`: from now on, this connection also receives events (see [`crate::Event`]).

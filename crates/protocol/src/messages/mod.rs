@@ -6,12 +6,14 @@
 //! must not be silently ignored.
 
 mod daemon;
+mod health;
 mod profile;
 mod remote;
 mod session;
 mod vault;
 
 pub use daemon::*;
+pub use health::*;
 pub use profile::*;
 pub use remote::*;
 pub use session::*;
@@ -92,6 +94,11 @@ methods! {
     ProfileHistory = "profile.history", ProfileHistory => ProfileHistoryResponse;
     ProfileDiff = "profile.diff", ProfileDiff => ProfileDiffResponse;
     ProfileRestore = "profile.restore", ProfileRestore => ProfileRestoreResponse;
+    ProfileHealthSet = "profile.health.set", ProfileHealthSet => ProfileResponse;
+    ProfileHealthShow = "profile.health.show", ProfileHealthShow => ProfileHealthResponse;
+    ProfileHealthClear = "profile.health.clear", ProfileHealthClear => ProfileResponse;
+    ProfileCheck = "profile.check", ProfileCheck => ProfileCheckResponse;
+    ProfileAccept = "profile.accept", ProfileAccept => ProfileAcceptResponse;
     SessionStart = "session.start", SessionStart => SessionStartResponse;
     SessionList = "session.list", SessionList => SessionListResponse;
     SessionShow = "session.show", SessionShow => SessionShowResponse;

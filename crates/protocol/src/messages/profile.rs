@@ -194,7 +194,8 @@ pub struct ProfileImportBrowserResponse {
 pub struct ProfileExport {
     /// Name or id.
     pub name: String,
-    /// Seq number, id or unique id prefix (≥ 6 hex digits); `None` = the newest.
+    /// Seq number, id or unique id prefix (≥ 6 hex digits), or `latest` for the newest;
+    /// `None` = the current snapshot (1.8: the newest one the logout guard did not mark).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
     /// The document's format (added in 1.3); `None` = Playwright's.

@@ -213,6 +213,10 @@ pub struct SessionStart {
     /// config's `[session] timeout_secs` (300 by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+    /// (1.8) Turns the logout guard off for this session: its snapshots become current even
+    /// when they look logged out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accept_logout: bool,
 }
 
 /// Result of `session.start` and `session.attach`.
@@ -282,6 +286,9 @@ pub struct SessionStopResponse {
     /// (remote unreachable) or diverged (the lease was lost and the remote moved on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<crate::SessionRemote>,
+    /// (1.8) Set when the logout guard marked the saved snapshot `logged_out`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logout_guard: Option<crate::LogoutGuard>,
 }
 
 /// `session.capture`: snapshots a running session into a profile (created if missing).

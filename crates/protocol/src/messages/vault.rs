@@ -159,6 +159,9 @@ pub enum FindingKind {
     AnchorMismatch,
     /// The number of snapshot rows differs from the count the sealed metadata binds.
     CountMismatch,
+    /// (1.8) The current snapshot the sealed metadata names is not the newest one the logout
+    /// guard did not mark.
+    CurrentMismatch,
     /// The whole vault file went back to an older copy: the profile's next seq is below what
     /// this daemon saw before (§11.1, outside the file).
     WentBack,

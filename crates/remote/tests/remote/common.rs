@@ -110,6 +110,7 @@ pub fn snap(n: u32, kind: SnapshotKind, session: Option<&str>) -> NewSnapshot {
         local_storage_key_count: 1,
         session_storage_key_count: 0,
         indexed_db_record_count: 0,
+        logged_out: false,
     };
     NewSnapshot {
         body,

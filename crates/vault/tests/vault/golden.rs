@@ -8,18 +8,23 @@
 //! - `fixtures/format1-schema2`: format 1, snapshot schema 2 (sessionStorage, typed IndexedDB,
 //!   the tagged value encoding).
 //!
-//!   Both are frozen (pinned by hash; this build writes format 2 and cannot rebuild them) and
-//!   every later build must open them, upgrade them to format 2 at the first unlock and read
+//!   Both are frozen (pinned by hash; this build writes format 3 and cannot rebuild them) and
+//!   every later build must open them, upgrade them to format 3 at the first unlock and read
 //!   identical content.
-//! - `fixtures/format2`: format 2 (chained history), written by this build from a seed.
-//!   Rebuilding it reproduces every stored column byte for byte, so any change to the writer
-//!   or the reader fails here. Regenerate (only for an intended, versioned change; see
-//!   vault-format.md) with
-//!   `cargo test -p pvault-vault --test vault golden::regenerate_format2_fixture -- --ignored`.
+//! - `fixtures/format2`: format 2 (chained history), frozen likewise since format 3.
+//! - `fixtures/format3`: format 3 (the format-2 content plus a profile with a health
+//!   definition and result, snapshots the logout guard marked, an accepted one, and retention
+//!   keeping the current snapshot), written by this build from a seed. Rebuilding it
+//!   reproduces every stored column byte for byte, so any change to the writer or the reader
+//!   fails here. Regenerate (only for an intended, versioned change; see vault-format.md) with
+//!   `cargo test -p pvault-vault --test vault golden::regenerate_format3_fixture -- --ignored`.
 
 use std::path::{Path, PathBuf};
 
-use pvault_model::{BrowserState, OriginState, SessionSettings, SnapshotKind};
+use pvault_model::{
+    BrowserState, Expectation, HealthDefinition, HealthFailure, HealthResult, HealthStatus,
+    OriginState, SessionSettings, SnapshotKind,
+};
 use pvault_vault::{CreateOptions, Credential, KdfParams, Vault};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -29,10 +34,11 @@ use crate::common::*;
 
 /// Passphrase of the golden vaults.
 pub const GOLDEN_PASS: &str = "pvault golden ☃ passphrase";
-/// Seed of the deterministic generator that made the format-2 golden vault.
-const SEED_FORMAT2: [u8; 32] = *b"pvault golden vault seed, fmt 2#";
-/// SHA-256 of the frozen format-1 fixtures' files.
-const FROZEN: [(&str, [(&str, &str); 2]); 2] = [
+/// Seed of the deterministic generator that made the format-3 golden vault (the format-2
+/// content is built with the format-2 seed's successor so no id repeats across fixtures).
+const SEED_FORMAT3: [u8; 32] = *b"pvault golden vault seed, fmt 3#";
+/// SHA-256 of the frozen fixtures' files (format 1, and format 2 since format 3).
+const FROZEN: [(&str, [(&str, &str); 2]); 3] = [
     (
         FORMAT1_SCHEMA1,
         [
@@ -59,6 +65,19 @@ const FROZEN: [(&str, [(&str, &str); 2]); 2] = [
             ),
         ],
     ),
+    (
+        FORMAT2,
+        [
+            (
+                "vault.db",
+                "88c5c9bb765b6510d45b2fdbde2dabe46a02d588aa0b62f48b2c613ca8292e25",
+            ),
+            (
+                "expected.json",
+                "7560614fdc64f4e05c149e99f013c506f2a70c42ace2649b3c9f44526f7b5ff9",
+            ),
+        ],
+    ),
 ];
 
 /// Format 1, snapshot schema 1.
@@ -67,6 +86,8 @@ pub const FORMAT1_SCHEMA1: &str = "format1-schema1";
 pub const FORMAT1_SCHEMA2: &str = "format1-schema2";
 /// Format 2.
 pub const FORMAT2: &str = "format2";
+/// Format 3.
+pub const FORMAT3: &str = "format3";
 
 /// Key file of the golden vaults: bytes 0, 1, …, 63.
 pub fn golden_keyfile() -> Credential {
@@ -168,19 +189,113 @@ fn idb_second() -> BrowserState {
     second
 }
 
-/// Builds the format-2 golden vault in `dir` (deterministically). Retention 3, so the
-/// history of `chain.example` exercises every way the chain changes: a checkpoint collapsed
-/// from the middle (its successor relinked), retention pruning (the anchor moves), a
-/// discarded session's checkpoint at the head, and a session loading the profile.
-fn build_format2(dir: &Path) {
+/// The health definition of the format-3 fixture's `health.example`.
+pub fn golden_health() -> HealthDefinition {
+    HealthDefinition {
+        url: "https://app.example.com/home".into(),
+        expect: vec![
+            Expectation::Cookie {
+                name: "sid".into(),
+                domain: Some("app.example.com".into()),
+            },
+            Expectation::UrlNot {
+                regex: "/login".into(),
+            },
+            Expectation::Selector {
+                css: "#user-menu".into(),
+            },
+        ],
+    }
+}
+
+/// A logged-in state of `health.example` (its `sid` cookie expires in 2030) or, without
+/// `sid`, a logged-out one; `tag` makes each state's content distinct.
+pub fn health_state(logged_in: bool, tag: &str) -> BrowserState {
+    let mut s = state_with(tag);
+    s.cookies.retain(|c| c.name != "sid");
+    if logged_in {
+        s.cookies.push(
+            serde_json::from_value(json!({
+                "name": "sid", "value": format!("session-{tag}"), "domain": "app.example.com",
+                "path": "/", "expires": 1_900_000_000.0, "httpOnly": true, "secure": true
+            }))
+            .unwrap(),
+        );
+    }
+    s
+}
+
+/// Builds the format-3 golden vault in `dir` (deterministically): the format-2 content, and
+/// `health.example`, whose history shows the logout guard at work (retention 3):
+/// 1 import, logged in (current) · 2 and 3 session saves that logged out, marked · 4 a
+/// checkpoint that logged out, marked: retention removes 2 (above the current snapshot, from
+/// the middle), never 1 · `accept 3` makes 3 current; 4 stays marked. Its last check found it
+/// logged out.
+fn build_format3(dir: &Path) {
+    let v = build_format2_content(dir, SEED_FORMAT3);
+    let h = "health.example";
+    v.create_profile(h, Some("login health"), &SessionSettings::default())
+        .unwrap();
+    v.set_health(h, Some(&golden_health())).unwrap();
+    v.append_snapshot(h, &health_state(true, "h1"), SnapshotKind::Import)
+        .unwrap();
+    v.record_health(
+        h,
+        &golden_health(),
+        HealthResult {
+            status: HealthStatus::Healthy,
+            checked_at: 1_767_226_000_000,
+            since: 1_767_226_000_000,
+            snapshot_seq: Some(1),
+            final_url: Some("https://app.example.com/home".into()),
+            http_status: Some(200),
+            failed: vec![],
+        },
+    )
+    .unwrap();
+    for (tag, kind, session) in [
+        ("h2", SnapshotKind::SessionSave, "sess-h2"),
+        ("h3", SnapshotKind::SessionSave, "sess-h3"),
+        ("h4", SnapshotKind::Checkpoint, "sess-h4"),
+    ] {
+        let a = v
+            .append_guarded(h, &health_state(false, tag), kind, Some(session), true)
+            .unwrap();
+        assert!(a.info.logged_out && a.current.map(|c| c.seq) == Some(1));
+    }
+    v.accept(h, Some("3")).unwrap();
+    v.record_health(
+        h,
+        &golden_health(),
+        HealthResult {
+            status: HealthStatus::LoggedOut,
+            checked_at: 1_767_227_000_000,
+            since: 1_767_227_000_000,
+            snapshot_seq: Some(3),
+            final_url: Some("https://app.example.com/login?next=%2Fhome".into()),
+            http_status: Some(200),
+            failed: vec![HealthFailure {
+                expectation: "url_not /login".into(),
+                reason: "the final URL matches".into(),
+            }],
+        },
+    )
+    .unwrap();
+}
+
+/// The content of the format-2 golden vault, written by this build into `dir` from `seed`.
+/// Retention 3, so the history of `chain.example` exercises every way the chain changes: a
+/// checkpoint collapsed from the middle (its successor relinked), retention pruning (the
+/// anchor moves), a discarded session's checkpoint at the head, and a session loading the
+/// profile.
+fn build_format2_content(dir: &Path, seed: [u8; 32]) -> Vault {
     let opts = CreateOptions {
         kdf_target: None,
         retention: 3,
         kdf_params: Some(KdfParams::OWASP_MINIMUM),
     };
     let v =
-        Vault::create_deterministic_for_test_vectors(dir, &pass(GOLDEN_PASS), &opts, SEED_FORMAT2)
-            .unwrap();
+        Vault::create_deterministic_for_test_vectors(dir, &pass(GOLDEN_PASS), &opts, seed).unwrap();
     v.set_keyfile(&golden_keyfile()).unwrap();
     v.create_profile(
         "spa.example",
@@ -221,6 +336,7 @@ fn build_format2(dir: &Path) {
         .unwrap();
     assert_eq!(v.discard_session_checkpoints(c, "sess-b").unwrap(), 1);
     v.touch_profile(c).unwrap();
+    v
 }
 
 /// Everything a reader can get out of a vault, as JSON: the shape of `expected.json`.
@@ -276,17 +392,18 @@ pub fn format_version(dir: &Path) -> i64 {
         .unwrap()
 }
 
-/// Opens a copy of a format-1 fixture, checks it upgrades at the first unlock to exactly
-/// `expected` with a clean verify, and returns the upgraded copy.
+/// Opens a copy of a format-1 or format-2 fixture, checks it upgrades at the first unlock to
+/// exactly `expected` with a clean verify, and returns the upgraded copy.
 fn assert_upgrades_to(name: &str, expected: &Value) -> (tempfile::TempDir, PathBuf) {
     let (t, dir) = copy_vault(&fixture_dir(name));
     let before = rows(&dir);
+    let from = format_version(&dir);
     let v = Vault::open(&dir).unwrap();
     // Opening alone changes nothing: the upgrade needs the keys.
-    assert_eq!(format_version(&dir), 1);
+    assert!(from == 1 || from == 2);
     assert_eq!(rows(&dir), before);
     v.unlock(&pass(GOLDEN_PASS)).unwrap();
-    assert_eq!(format_version(&dir), 2);
+    assert_eq!(format_version(&dir), 3);
     assert_eq!(&dump(&v), expected);
     let report = v.verify().unwrap();
     assert_eq!(report.findings, Vec::new());
@@ -323,7 +440,23 @@ fn format1_schema2_fixture_upgrades_to_identical_content() {
 }
 
 #[test]
-fn format1_fixtures_are_frozen() {
+fn format2_fixture_upgrades_to_identical_content() {
+    let expected = expected_in(&fixture_dir(FORMAT2));
+    let (_t, dir) = assert_upgrades_to(FORMAT2, &expected);
+    assert_eq!(snapshot_schemas(&dir), [2]);
+    // Nothing was marked before format 3: every head is current.
+    let v = reopen_with(&dir, GOLDEN_PASS);
+    for p in v.list_profiles(0, 10).unwrap().profiles {
+        assert_eq!((p.current, &p.health), (None, &None), "{}", p.name);
+    }
+    assert_eq!(
+        v.read_snapshot("chain.example", None).unwrap().state,
+        state_with("c5")
+    );
+}
+
+#[test]
+fn format1_and_format2_fixtures_are_frozen() {
     for (dir, files) in FROZEN {
         for (file, hash) in files {
             let bytes = std::fs::read(fixture_dir(dir).join(file)).unwrap();
@@ -337,10 +470,10 @@ fn format1_fixtures_are_frozen() {
 }
 
 #[test]
-fn format2_fixture_decrypts_to_exact_content() {
-    let expected = expected_in(&fixture_dir(FORMAT2));
-    let (_t, dir) = copy_vault(&fixture_dir(FORMAT2));
-    assert_eq!(format_version(&dir), 2);
+fn format3_fixture_decrypts_to_exact_content() {
+    let expected = expected_in(&fixture_dir(FORMAT3));
+    let (_t, dir) = copy_vault(&fixture_dir(FORMAT3));
+    assert_eq!(format_version(&dir), 3);
     let before = rows(&dir);
     let v = reopen_with(&dir, GOLDEN_PASS);
     assert_eq!(dump(&v), expected);
@@ -366,11 +499,34 @@ fn format2_fixture_decrypts_to_exact_content() {
         v.read_snapshot("chain.example", None).unwrap().state,
         state_with("c5")
     );
+    // The guarded profile: 1 kept below the current 3 (retention never removes the current
+    // snapshot; it removed 2 from the middle instead), 4 marked and the newest.
+    let h = v.profile("health.example").unwrap();
+    let hist = v.history("health.example").unwrap();
+    let marks: Vec<(u64, bool)> = hist.iter().map(|i| (i.seq, i.logged_out)).collect();
+    assert_eq!(marks, vec![(4, true), (3, false), (1, false)]);
+    assert_eq!((h.current, h.latest.map(|l| l.seq)), (Some(3), Some(4)));
+    assert_eq!(h.health, Some(golden_health()));
+    let result = h.health_result.unwrap();
+    assert_eq!(
+        (result.status, result.snapshot_seq),
+        (HealthStatus::LoggedOut, Some(3))
+    );
+    assert_eq!(
+        v.read_snapshot("health.example", None).unwrap().state,
+        health_state(false, "h3")
+    );
+    assert_eq!(
+        v.read_snapshot("health.example", Some("latest"))
+            .unwrap()
+            .state,
+        health_state(false, "h4")
+    );
 }
 
 #[test]
-fn format2_fixture_is_written_with_schema_2() {
-    let (_t, dir) = copy_vault(&fixture_dir(FORMAT2));
+fn format3_fixture_is_written_with_schema_2() {
+    let (_t, dir) = copy_vault(&fixture_dir(FORMAT3));
     assert_eq!(snapshot_schemas(&dir), [2]);
     // And it is valid import content: what this build writes, it would also accept.
     let state = idb_state(1);
@@ -415,20 +571,20 @@ pub fn rows(dir: &Path) -> Vec<(String, Vec<Value>)> {
 }
 
 #[test]
-fn format2_fixture_is_reproduced_byte_for_byte() {
+fn format3_fixture_is_reproduced_byte_for_byte() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("v");
-    build_format2(&dir);
-    let (_t2, fixture) = copy_vault(&fixture_dir(FORMAT2));
+    build_format3(&dir);
+    let (_t2, fixture) = copy_vault(&fixture_dir(FORMAT3));
     assert_eq!(rows(&dir), rows(&fixture));
 }
 
 #[test]
-#[ignore = "rewrites the checked-in format-2 golden fixture; run only for an intended format change"]
-fn regenerate_format2_fixture() {
+#[ignore = "rewrites the checked-in format-3 golden fixture; run only for an intended format change"]
+fn regenerate_format3_fixture() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("v");
-    build_format2(&dir);
+    build_format3(&dir);
     let v = reopen_with(&dir, GOLDEN_PASS);
     let expected = serde_json::to_string_pretty(&dump(&v)).unwrap() + "\n";
     drop(v);
@@ -439,7 +595,7 @@ fn regenerate_format2_fixture() {
     raw(&dir)
         .execute_batch("PRAGMA journal_mode = DELETE;")
         .unwrap();
-    let out = fixture_dir(FORMAT2);
+    let out = fixture_dir(FORMAT3);
     std::fs::create_dir_all(&out).unwrap();
     for f in ["vault.db", "vault.db-wal", "vault.db-shm"] {
         let _ = std::fs::remove_file(out.join(f));

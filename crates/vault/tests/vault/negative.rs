@@ -34,6 +34,7 @@ fn problem_name(p: &Problem) -> &'static str {
         Problem::ContentMismatch { .. } => "ContentMismatch",
         Problem::AnchorMismatch => "AnchorMismatch",
         Problem::CountMismatch { .. } => "CountMismatch",
+        Problem::CurrentMismatch { .. } => "CurrentMismatch",
     }
 }
 
@@ -101,7 +102,7 @@ fn run(vector: &Value) -> VaultError {
     let (_t, dir) = copy_vault(&fixture_dir(fixture));
     if vector["upgraded"].as_bool() == Some(true) {
         drop(unlocked(&dir));
-        assert_eq!(format_version(&dir), 2, "{name}: not upgraded");
+        assert_eq!(format_version(&dir), 3, "{name}: not upgraded");
     }
     if let Some(r) = vector.get("reseal") {
         let mut body = vec![1u8];

@@ -95,9 +95,9 @@ pub fn read_vault_file(dir: &std::path::Path) -> (Value, Vec<String>) {
             Ok((r.get(0)?, r.get(1)?))
         })
         .unwrap();
-    assert!(version == 1 || version == 2, "format version {version}");
+    assert!((1..=3).contains(&version), "format version {version}");
     // Profile metadata and snapshot infos carry plaintext version 1 in format 1, 2 in format
-    // 2; bodies carry 1 in both.
+    // 2, 3 in format 3; bodies carry 1 in all.
     let record_version = version as u8;
 
     // Passphrase slot → KEK → master key.
@@ -186,7 +186,7 @@ pub fn read_vault_file(dir: &std::path::Path) -> (Value, Vec<String>) {
             &open(&dk, &record_aad(&vault_id, &pid, &[0; 16], 1, 1), &meta),
             record_version,
         );
-        if version == 2 {
+        if version >= 2 {
             // Section 7: every plaintext column equals its sealed copy.
             assert_eq!(
                 (&meta["created_at"], &meta["updated_at"], &meta["next_seq"]),
@@ -224,7 +224,7 @@ pub fn read_vault_file(dir: &std::path::Path) -> (Value, Vec<String>) {
                 record_version,
             );
             assert_eq!(info["id"], json!(hex::encode(&sid)));
-            if version == 2 {
+            if version >= 2 {
                 assert_eq!(
                     (
                         &info["created_at"],
@@ -238,6 +238,10 @@ pub fn read_vault_file(dir: &std::path::Path) -> (Value, Vec<String>) {
                 let o = info.as_object_mut().unwrap();
                 o.remove("session_id");
                 o.remove("prev");
+                // Format 3: the mark is shown only when set.
+                if o.get("logged_out") == Some(&json!(false)) {
+                    o.remove("logged_out");
+                }
             }
             let body = open(&dk, &record_aad(&vault_id, &pid, &sid, 2, schema), &body);
             assert_eq!(info["seq"], json!(seq));
@@ -250,7 +254,7 @@ pub fn read_vault_file(dir: &std::path::Path) -> (Value, Vec<String>) {
             assert_eq!(info["size_bytes"], json!(body.len()));
             snaps.push(json!({ "info": info, "state": json_of(&body) }));
         }
-        if version == 2 {
+        if version >= 2 {
             for p in crate::spec_format2::chain_problems(&meta, &chain) {
                 problems.push(format!("{name}: {p}"));
             }
@@ -270,6 +274,17 @@ pub fn read_vault_file(dir: &std::path::Path) -> (Value, Vec<String>) {
         }
         if let Some(u) = used {
             profile["last_used_at"] = json!(u);
+        }
+        // Format 3: the current snapshot is shown when it is not the newest; health when set.
+        if version >= 3 {
+            if !meta["current"].is_null() && meta["current"]["seq"] != meta["latest"]["seq"] {
+                profile["current"] = meta["current"]["seq"].clone();
+            }
+            for k in ["health", "health_result"] {
+                if !meta[k].is_null() {
+                    profile[k] = meta[k].clone();
+                }
+            }
         }
         profiles.push((
             name.to_owned(),

@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 
 use pvault_vault::Vault;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::*;
 use crate::golden::{
-    FORMAT1_SCHEMA1, FORMAT1_SCHEMA2, FORMAT2, GOLDEN_PASS, fixture_dir, with_zero_v2_counts,
+    FORMAT1_SCHEMA1, FORMAT1_SCHEMA2, FORMAT2, FORMAT3, GOLDEN_PASS, fixture_dir,
+    with_zero_v2_counts,
 };
 use crate::spec::{expected_in, read_independently, read_vault_file};
 
@@ -56,6 +57,26 @@ pub fn chain_problems(meta: &Value, infos: &[Value]) -> Vec<String> {
     if newest != head {
         out.push(format!("newest row {newest:?} is not the head {head:?}"));
     }
+    // Format 3 (section 7.5): `current` names the newest row whose info is not marked
+    // `logged_out`.
+    if let Some(current) = meta.get("current") {
+        let newest_unmarked = infos
+            .iter()
+            .filter(|i| i["logged_out"] != json!(true))
+            .max_by_key(|i| i["seq"].as_u64().unwrap())
+            .map(|i| {
+                (
+                    i["seq"].as_u64().unwrap(),
+                    i["content_hash"].as_str().unwrap().to_owned(),
+                )
+            });
+        if link(current) != newest_unmarked {
+            out.push(format!(
+                "current {:?} is not the newest unmarked row {newest_unmarked:?}",
+                link(current)
+            ));
+        }
+    }
     let seqs: Vec<&u64> = rows.keys().collect();
     for (i, seq) in seqs.iter().enumerate() {
         if **seq >= next_seq {
@@ -78,6 +99,26 @@ pub fn chain_problems(meta: &Value, infos: &[Value]) -> Vec<String> {
 #[test]
 fn independent_reader_decrypts_format2_fixture() {
     let got = read_independently(&fixture_dir(FORMAT2));
+    assert_eq!(got, expected_in(&fixture_dir(FORMAT2)));
+}
+
+/// Format 3 (sections 6 and 7.5): the marks, the current snapshot and the sealed health read
+/// by the independent reader, and the current rule checked.
+#[test]
+fn independent_reader_decrypts_format3_fixture() {
+    let got = read_independently(&fixture_dir(FORMAT3));
+    assert_eq!(got, expected_in(&fixture_dir(FORMAT3)));
+}
+
+/// The format-2 fixture upgraded to format 3 reads independently as the same content.
+#[test]
+fn independent_reader_reads_the_upgraded_format2_fixture() {
+    let (_t, dir) = copy_vault(&fixture_dir(FORMAT2));
+    let v = Vault::open(&dir).unwrap();
+    v.unlock(&pass(GOLDEN_PASS)).unwrap();
+    drop(v);
+    let (got, problems) = read_vault_file(&dir);
+    assert_eq!(problems, Vec::<String>::new());
     assert_eq!(got, expected_in(&fixture_dir(FORMAT2)));
 }
 
@@ -151,5 +192,5 @@ fn live_vault_uses_wal_and_the_documented_schema() {
     let version: i64 = db
         .query_row("SELECT format_version FROM vault", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
 }

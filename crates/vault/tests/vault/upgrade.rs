@@ -1,7 +1,7 @@
-//! The upgrade of a format-1 vault to format 2 at its first unlock: nothing lost (the golden
-//! tests compare the upgraded content), nothing of format 1 left in the files, all or nothing
-//! (a damaged vault is refused unchanged; a process killed at any point leaves a vault that
-//! opens as format 1 or as format 2), and once only.
+//! The upgrade of a format-1 (or format-2) vault to format 3 at its first unlock: nothing
+//! lost (the golden tests compare the upgraded content), nothing of the old format left in
+//! the files, all or nothing (a damaged vault is refused unchanged; a process killed at any
+//! point leaves a vault that opens as format 1 or as format 3), and once only.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -42,7 +42,7 @@ fn upgrade_leaves_no_format1_record_in_the_files() {
     }
     let v = Vault::open(&dir).unwrap();
     v.unlock(&pass(GOLDEN_PASS)).unwrap();
-    assert_eq!(format_version(&dir), 2);
+    assert_eq!(format_version(&dir), 3);
     for blob in &old {
         // Nonce and first ciphertext bytes: unique to that one sealed record.
         assert_eq!(
@@ -132,7 +132,7 @@ fn a_killed_upgrade_leaves_format_1_or_format_2() {
     let (_t, probe) = copy_vault(&fixture_dir(FORMAT1_SCHEMA1));
     let original = rows(&probe);
     let full = run_child(&probe, None);
-    assert_eq!(format_version(&probe), 2);
+    assert_eq!(format_version(&probe), 3);
     let mut seen = [0usize; 2];
     const RUNS: u32 = 16;
     for i in 0..=RUNS {
@@ -149,10 +149,10 @@ fn a_killed_upgrade_leaves_format_1_or_format_2() {
                 original,
                 "killed at step {i}: format 1 but changed"
             ),
-            2 => {}
+            3 => {}
             other => panic!("killed at step {i}: format version {other}"),
         }
-        seen[version as usize - 1] += 1;
+        seen[usize::from(version == 3)] += 1;
         // Either way it opens, (finishes the upgrade and) reads exactly the golden content.
         let v = Vault::open(&dir).unwrap();
         v.unlock(&pass(GOLDEN_PASS)).unwrap();

@@ -1,0 +1,165 @@
+//! `pvault profile health …`, `profile check` and the logout guard from the command line,
+//! against the test site and the autostarted daemon's real Chromium: bad definitions exit 2
+//! naming the option, a check exits 0 healthy and 9 logged out with its evidence (also in
+//! `--json`), a save session that logs out says so and how to accept, history shows the mark,
+//! `accept` makes it current.
+
+use pvault_testkit::TestServer;
+
+use crate::support::Env;
+
+fn login(env: &Env, srv: &TestServer) {
+    let out = env.json(&[
+        "session",
+        "start",
+        "--profile",
+        "acct",
+        "--save",
+        "--start-url",
+        &srv.url("/login"),
+    ]);
+    srv.wait("/done", 1);
+    let id = out["session_id"].as_str().unwrap().to_owned();
+    let out = env.run(&["session", "stop", &id]);
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn definitions_checks_and_the_logout_guard_from_the_command_line() {
+    let env = Env::with_vault();
+    let srv = TestServer::start();
+    assert_eq!(env.run(&["profile", "create", "acct"]).code, 0);
+    login(&env, &srv);
+
+    // Bad input: exit 2, the option named.
+    let out = env.run(&[
+        "profile",
+        "health",
+        "set",
+        "acct",
+        "--url",
+        &srv.url("/account"),
+    ]);
+    out.assert_error(2, None);
+    assert!(out.stderr.contains("at least one expectation"), "{out:?}");
+    let out = env.run(&[
+        "--json",
+        "profile",
+        "health",
+        "set",
+        "acct",
+        "--url",
+        &srv.url("/account"),
+        "--expect-url-not",
+        "/login(",
+    ]);
+    out.assert_error(2, Some("invalid_argument"));
+    assert!(out.stderr.contains("--expect-url-not"), "{out:?}");
+    let out = env.run(&[
+        "profile",
+        "health",
+        "set",
+        "acct",
+        "--url",
+        &srv.url("/account"),
+        "--expect-selector",
+        "div[",
+    ]);
+    out.assert_error(2, None);
+    assert!(out.stderr.contains("--expect-selector"), "{out:?}");
+    let out = env.run(&[
+        "profile",
+        "health",
+        "set",
+        "acct",
+        "--url",
+        &srv.url("/account"),
+        "--expect-local-storage",
+        "https://a.example/x",
+        "token",
+    ]);
+    out.assert_error(2, None);
+    assert!(out.stderr.contains("--expect-local-storage"), "{out:?}");
+
+    let out = env.run(&[
+        "profile",
+        "health",
+        "set",
+        "acct",
+        "--url",
+        &srv.url("/account"),
+        "--expect-cookie",
+        "sid",
+        "--expect-selector",
+        "#user-menu",
+        "--expect-url-not",
+        "/login",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = env.run(&["profile", "show", "acct"]);
+    assert!(out.stdout.contains("health:      unchecked"), "{out:?}");
+
+    // Healthy: exit 0.
+    let out = env.run(&["profile", "check", "acct"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.starts_with("acct: healthy"), "{out:?}");
+    assert!(out.stdout.contains("HTTP status: 200"), "{out:?}");
+    let out = env.run(&["profile", "list"]);
+    assert!(
+        out.stdout.contains("healthy 0s ago") || out.stdout.contains("healthy "),
+        "{out:?}"
+    );
+
+    // Expired server-side: exit 9, evidence on stdout, in --json too.
+    srv.expire_sessions();
+    let out = env.run(&["profile", "check", "acct", "--timeout", "5"]);
+    out.assert_error(9, None);
+    assert!(out.stdout.contains("/login-page?next=/account"), "{out:?}");
+    assert!(
+        out.stdout.contains("failed:      url_not /login"),
+        "{out:?}"
+    );
+    let out = env.run(&["--json", "profile", "check", "acct", "--timeout", "5"]);
+    assert_eq!(out.code, 9, "{out:?}");
+    let v = out.json();
+    assert_eq!(v["result"]["status"], "logged_out");
+    assert_eq!(v["result"]["http_status"], 200);
+    let out = env.run(&["profile", "show", "acct"]);
+    assert!(out.stdout.contains("logged out since"), "{out:?}");
+    let out = env.json(&["profile", "show", "acct"]);
+    assert_eq!(out["profile"]["health_result"]["status"], "logged_out");
+
+    // A save session that logs out: the guard keeps it marked and says how to accept.
+    let out = env.json(&[
+        "session",
+        "start",
+        "--profile",
+        "acct",
+        "--save",
+        "--start-url",
+        &srv.url("/logout"),
+    ]);
+    srv.wait("/logged-out", 1);
+    let id = out["session_id"].as_str().unwrap().to_owned();
+    let out = env.run(&["session", "stop", &id]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("logout guard"), "{out:?}");
+    assert!(
+        out.stderr.contains("pvault profile accept acct 2"),
+        "{out:?}"
+    );
+    let out = env.run(&["profile", "history", "acct"]);
+    assert!(out.stdout.contains("logged_out"), "{out:?}");
+    let out = env.run(&["profile", "show", "acct"]);
+    assert!(out.stdout.contains("current:     #1"), "{out:?}");
+    let out = env.run(&["profile", "accept", "acct"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("snapshot #2 of acct accepted"),
+        "{out:?}"
+    );
+    let out = env.json(&["profile", "show", "acct"]);
+    assert_eq!(out["profile"].get("current"), None, "{out}");
+    let out = env.run(&["profile", "health", "clear", "acct"]);
+    assert_eq!(out.code, 0, "{out:?}");
+}
