@@ -71,8 +71,9 @@ pub struct Head {
 
 /// Version byte of a head plaintext.
 pub const HEAD_VERSION: u8 = 1;
-/// Version byte of a snapshot info plaintext (the vault's format-2 info).
-pub const INFO_VERSION: u8 = 2;
+/// Version byte of a snapshot info plaintext: the vault's format-3 info (format 2's members
+/// and `logged_out`, always false here: a snapshot the logout guard marked is never pushed).
+pub const INFO_VERSION: u8 = 3;
 /// Version byte of a holder plaintext.
 pub const HOLDER_VERSION: u8 = 1;
 

@@ -79,7 +79,7 @@ fn aads() -> Vec<(&'static str, &'static str, Vec<u8>, Vec<u8>)> {
                 &[3],
                 &2u16.to_be_bytes(),
             ]),
-            cat(&[&[2], br#"{"id":"303132333435363738393a3b3c3d3e3f"}"#]),
+            cat(&[&[3], br#"{"id":"303132333435363738393a3b3c3d3e3f"}"#]),
         ),
         (
             "holder",
