@@ -221,3 +221,51 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A `--save` session of a linked profile that ends logged out: the logout guard marks the
+/// snapshot, it stays in A's vault and is not pushed, and B (and A's next session) still
+/// load the login.
+#[test]
+fn a_snapshot_the_logout_guard_marked_is_not_pushed() {
+    let pg = Pg::start();
+    let mut a = Machine::start();
+    a.add(&pg, 60, None);
+    a.c.ok(
+        "profile.import",
+        json!({"name": PROFILE, "state": state("MARKER-LOGIN", DOMAIN), "create": true}),
+    );
+    a.c.ok("profile.link", json!({"name": PROFILE, "remote": "team"}));
+    a.c.ok(
+        "profile.health.set",
+        json!({"name": PROFILE, "url": format!("http://{DOMAIN}/"),
+               "expect": [{"type": "cookie", "name": "remote-sid"}]}),
+    );
+    // The session logs out: its login cookie is gone when it stops.
+    let s = a.start_session(PROFILE, true);
+    let ws = s["result"]["session"]["cdp_ws_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut cdp = pvault_testkit::Cdp::connect(&ws).unwrap();
+    cdp.call("Storage.clearCookies", json!({})).unwrap();
+    assert!(cookie_values(&ws).is_empty());
+    let stopped =
+        a.c.ok("session.stop", json!({"session_id": session_id(&s)}));
+    assert!(stopped["logout_guard"].is_object(), "{stopped}");
+    assert_ne!(stopped["remote"]["state"], "pushed", "{stopped}");
+    let history = a.history(PROFILE);
+    assert_eq!(history[0]["logged_out"], true, "{history:?}");
+    assert!(a.status()["pending"].as_array().unwrap().is_empty());
+
+    // B pulls what the remote has: the login, not the logout.
+    let mut b = Machine::start();
+    b.add(&pg, 60, Some(a.export()));
+    b.c.ok("profile.pull", json!({"name": PROFILE, "remote": "team"}));
+    let s = b.start_session(PROFILE, false);
+    let ws = s["result"]["session"]["cdp_ws_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie_values(&ws).contains(&"MARKER-LOGIN".to_owned()));
+    b.c.ok("session.stop", json!({"session_id": session_id(&s)}));
+}
