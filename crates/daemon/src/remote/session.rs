@@ -196,18 +196,30 @@ pub(crate) async fn after_end(
         .flatten()?;
     let v = d.unlocked_vault().ok()?;
     let (l2, id) = (link.clone(), saved.to_owned());
-    let pending = crate::handlers::blocking(move || {
-        Ok(super::sync::pending(&v, &l2)
+    let (pending, marked) = crate::handlers::blocking(move || {
+        let pending = super::sync::pending(&v, &l2)
             .map(|p| p.iter().any(|i| i.id == id))
-            .unwrap_or(false))
+            .unwrap_or(false);
+        let marked = v
+            .history(&l2.profile_id)
+            .map(|h| h.iter().any(|i| i.id == id && i.logged_out))
+            .unwrap_or(false);
+        Ok((pending, marked))
     })
     .await
-    .unwrap_or(false);
+    .unwrap_or((false, false));
     let (state, warning) = if link.diverged.iter().any(|i| i == saved) {
         (
             "diverged",
             Some(format!(
                 "the lease expired while this session ran and another machine saved to remote {remote} meanwhile: this save is kept locally and not pushed"
+            )),
+        )
+    } else if marked {
+        (
+            "kept_local",
+            Some(format!(
+                "the logout guard marked this save: it is kept in this vault and not pushed to remote {remote}, so the machines sharing the profile keep the login"
             )),
         )
     } else if pending {

@@ -208,7 +208,7 @@ pub struct SessionRemote {
     /// The remote's local name.
     pub remote: String,
     /// `session.start`: `remote` (the newest remote snapshot was pulled first) or `local`
-    /// (the remote was unreachable). `session.stop`: `pushed`, `pending` or `diverged`.
+    /// (the remote was unreachable). `session.stop`: `pushed`, `pending`, `diverged` or `kept_local` (marked by the logout guard: never pushed).
     pub state: String,
     /// Why it is not the normal case (unreachable, lease lost), for people.
     pub warning: Option<String>,

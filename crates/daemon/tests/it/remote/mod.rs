@@ -252,7 +252,7 @@ fn a_snapshot_the_logout_guard_marked_is_not_pushed() {
     let stopped =
         a.c.ok("session.stop", json!({"session_id": session_id(&s)}));
     assert!(stopped["logout_guard"].is_object(), "{stopped}");
-    assert_ne!(stopped["remote"]["state"], "pushed", "{stopped}");
+    assert_eq!(stopped["remote"]["state"], "kept_local", "{stopped}");
     let history = a.history(PROFILE);
     assert_eq!(history[0]["logged_out"], true, "{history:?}");
     assert!(a.status()["pending"].as_array().unwrap().is_empty());
