@@ -2,7 +2,8 @@
 //! multiplexer (tests/node/multiplexed.js): two Playwright clients connected at once, while the
 //! `--save` session's checkpoints run, use pages, `newPage`, a popup, an out-of-process iframe,
 //! a dedicated and a service worker, a download and `page.close`; the second client opens
-//! pages after the first left; a cookie set through the first is saved by the stop.
+//! pages after the first left; a cookie set through the first is saved by the stop. The same
+//! basics through Puppeteer, beside a Playwright client (tests/node/puppeteer-multiplexed.js).
 
 use std::time::Duration;
 
@@ -11,23 +12,35 @@ use pvault_testkit::{TestServer, node_dir, wait_for};
 use crate::checkpoints::checkpoint_counts;
 use crate::support::daemon::Daemon;
 use crate::support::session::{cookie_value, node_json};
+use serde_json::Value;
 
-#[test]
-fn playwright_clients_use_every_kind_of_target_through_the_multiplexer() {
+/// A `--save` session of `profile` whose browser runs on the pipe, its relay URL run through
+/// node `script`; returns the daemon, the test site, the session id, the checkpoint count
+/// before the script and what the script printed.
+fn run_clients(
+    script: &str,
+    module: &str,
+    profile: &str,
+) -> (Daemon, TestServer, String, u64, Value) {
     assert!(
-        node_dir().join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `npm ci` in tests/node (.ci/run does)"
+        node_dir().join("node_modules").join(module).exists(),
+        "{module} is not installed: run `npm ci` in tests/node (.ci/run does)"
     );
     let d = Daemon::start();
     d.init();
     let server = TestServer::start();
-    let s = d.session_start(&["--profile", "mux", "--save"]);
+    let s = d.session_start(&["--profile", profile, "--save"]);
     let sid = s["session_id"].as_str().unwrap().to_owned();
     let show = d.json(&["session", "show", &sid]);
     assert_eq!(show["session"]["transport"], "pipe", "{show}");
     let (captures_before, _) = checkpoint_counts(&d, &sid);
+    let seen = node_json(script, &server, s["cdp_ws_url"].as_str().unwrap());
+    (d, server, sid, captures_before, seen)
+}
 
-    let seen = node_json("multiplexed.js", &server, s["cdp_ws_url"].as_str().unwrap());
+/// What both scripts observe of every kind of target: the page, popup, out-of-process iframe,
+/// workers, download and closed pages.
+fn assert_every_kind_of_target(seen: &Value, server: &TestServer) {
     assert_eq!(seen["title"], "ok", "{seen}");
     assert_eq!(seen["popup"], "/popup-target", "{seen}");
     let cross_site = server.origin.replace("http://127.0.0.1", "localhost");
@@ -38,14 +51,6 @@ fn playwright_clients_use_every_kind_of_target_through_the_multiplexer() {
     assert_eq!(seen["downloadName"], "report.txt", "{seen}");
     assert_eq!(seen["download"], "downloaded report", "{seen}");
     assert_eq!(seen["closed"], 2, "{seen}");
-    assert!(
-        seen["secondSees"]
-            .as_str()
-            .is_some_and(|c| c.contains("mux=first-client")),
-        "{seen}"
-    );
-    assert_eq!(seen["afterFirstLeft"], "/after", "{seen}");
-    assert!(seen["secondPages"].as_u64() >= Some(2), "{seen}");
     for path in [
         "/popup-target",
         "/inner",
@@ -59,19 +64,68 @@ fn playwright_clients_use_every_kind_of_target_through_the_multiplexer() {
             "the browser asked the test server for {path}"
         );
     }
+}
 
-    // The session lived on after both clients left, and the engine's checkpoints (one more
-    // client of the multiplexer) capture what the clients changed; the stop saves it.
+/// The session lived on after the clients left, and the engine's checkpoints (one more
+/// client of the multiplexer) captured what the clients changed; the stop saves cookie `mux`
+/// with `value`.
+fn assert_checkpointed_and_saved(
+    d: &Daemon,
+    sid: &str,
+    captures_before: u64,
+    profile: &str,
+    value: &str,
+) {
     let written = wait_for(
         "a checkpoint of what the clients changed",
         Duration::from_secs(60),
         || {
-            let (captures, written) = checkpoint_counts(&d, &sid);
+            let (captures, written) = checkpoint_counts(d, sid);
             (captures > captures_before && written > 0).then_some(written)
         },
     );
     assert!(written > 0);
-    d.session_stop(&sid, &[]);
-    let state = d.export("mux");
-    assert_eq!(cookie_value(&state, "mux"), Some("first-client"), "{state}");
+    d.session_stop(sid, &[]);
+    let state = d.export(profile);
+    assert_eq!(cookie_value(&state, "mux"), Some(value), "{state}");
+}
+
+#[test]
+fn playwright_clients_use_every_kind_of_target_through_the_multiplexer() {
+    let (d, server, sid, before, seen) = run_clients("multiplexed.js", "playwright-core", "mux");
+    assert_every_kind_of_target(&seen, &server);
+    assert!(
+        seen["secondSees"]
+            .as_str()
+            .is_some_and(|c| c.contains("mux=first-client")),
+        "{seen}"
+    );
+    assert_eq!(seen["afterFirstLeft"], "/after", "{seen}");
+    assert!(seen["secondPages"].as_u64() >= Some(2), "{seen}");
+    assert_checkpointed_and_saved(&d, &sid, before, "mux", "first-client");
+}
+
+/// The same basics through Puppeteer (tests/node/puppeteer-multiplexed.js), with a Playwright
+/// client connected at the same time: each sees the other's pages, Puppeteer's browser-level
+/// CDP session (downloads) works beside Playwright's, one leaving does not disturb the other,
+/// and the engine's checkpoints capture the cookie set through Puppeteer.
+#[test]
+fn puppeteer_and_playwright_at_once_through_the_multiplexer() {
+    let (d, server, sid, before, seen) =
+        run_clients("puppeteer-multiplexed.js", "puppeteer-core", "pptr-mux");
+    assert_every_kind_of_target(&seen, &server);
+    assert_eq!(seen["serviceWorkerScope"], "object", "{seen}");
+    assert_eq!(seen["playwrightSeesPuppeteerPage"], true, "{seen}");
+    assert!(
+        seen["secondSees"]
+            .as_str()
+            .is_some_and(|c| c.contains("mux=puppeteer")),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["puppeteerSeesPlaywrightPage"], "/from-playwright",
+        "{seen}"
+    );
+    assert_eq!(seen["afterPuppeteerLeft"], "/after", "{seen}");
+    assert_checkpointed_and_saved(&d, &sid, before, "pptr-mux", "puppeteer");
 }

@@ -33,6 +33,16 @@ async function check(page) {
   return { whoami, app: await page.title() };
 }
 
+// Polls `fn` every 50 ms until it returns something truthy, for at most 10 s.
+async function waitFor(fn) {
+  for (let i = 0; i < 200; i++) {
+    const v = fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('condition not met in 10 s');
+}
+
 function main(fn) {
   fn().catch((e) => {
     console.error(e && e.stack ? e.stack : e);
@@ -40,4 +50,4 @@ function main(fn) {
   });
 }
 
-module.exports = { chromium, origin, executablePath, connect, login, check, main };
+module.exports = { chromium, origin, executablePath, connect, login, check, main, waitFor };

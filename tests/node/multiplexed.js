@@ -6,7 +6,7 @@
 //   connected and after it left; a cookie set through the first client, read by the second.
 'use strict';
 const fs = require('fs');
-const { connect, main } = require('./common');
+const { connect, main, waitFor } = require('./common');
 
 const origin = process.env.TEST_ORIGIN;
 // Another site than 127.0.0.1: Chromium puts its frames in another process.
@@ -85,12 +85,3 @@ main(async () => {
   console.log(JSON.stringify(out));
   process.exit(0);
 });
-
-async function waitFor(fn) {
-  for (let i = 0; i < 200; i++) {
-    const v = fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('condition not met in 10 s');
-}

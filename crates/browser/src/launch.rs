@@ -14,8 +14,11 @@ use crate::BrowserError;
 use crate::endpoint::Transport;
 use crate::mux::Mux;
 
-/// How long Chrome may take to answer over CDP after it was started.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long Chrome may take to answer over CDP after it was started. Generous on purpose: a
+/// first start on a fresh, busy 2-core machine was seen taking more than 30 s, and a slow start
+/// must not be reported as a browser that cannot do pipe mode (Playwright's `launch` waits up
+/// to 180 s for the same reason).
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// How localStorage of `LaunchOptions::state` is loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -63,15 +63,7 @@ fn build_profile(udd: &Path) -> Vec<TestServer> {
     }
     let servers: Vec<TestServer> = (0..ORIGINS).map(|_| TestServer::start()).collect();
     for s in &servers {
-        let t = cdp.open(&s.url("/"));
-        let sess = cdp.attach(&t);
-        // A new target starts on about:blank, whose opaque origin has no localStorage.
-        wait_for("the page to load", Duration::from_secs(30), || {
-            cdp.eval(
-                &sess,
-                "document.readyState === 'complete' && location.origin",
-            ) == json!(s.origin)
-        });
+        let (t, sess) = cdp.open_loaded(&s.url("/"));
         cdp.eval(
             &sess,
             &format!(

@@ -170,7 +170,8 @@ pub fn read(path: &Path) -> Result<Database, String> {
 /// (integer microseconds since 1970, divided as a double), so it equals CDP's `expires`
 /// bit for bit.
 pub fn unix_seconds(expires_utc: i64) -> f64 {
-    (expires_utc - EPOCH_DELTA_US) as f64 / 1_000_000.0
+    // Saturating: the column is whatever the file holds, and i64::MIN must not overflow.
+    expires_utc.saturating_sub(EPOCH_DELTA_US) as f64 / 1_000_000.0
 }
 
 /// Now, in microseconds since 1601.

@@ -18,9 +18,11 @@ pub mod cookies;
 pub mod copy;
 pub mod crypto;
 pub mod filter;
+pub mod fuzz_support;
 pub mod keyring;
 pub mod local_storage;
 pub mod profiles;
+mod value_keys;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,7 @@ use zeroize::Zeroizing;
 pub use browsers::Browser;
 pub use filter::Filter;
 pub use profiles::BrowserProfile;
+use value_keys::{Keys, Outcome};
 
 /// What to import, and from where.
 #[derive(Debug, Clone)]
@@ -248,138 +251,6 @@ fn indexed_db_origins(profile_dir: &Path) -> Vec<String> {
     v
 }
 
-/// Keys for the `v11`/`v12` values, looked up once, when a value first needs one.
-struct Keys {
-    /// `v10` candidates: `peanuts`, then the empty password.
-    v10: Vec<crypto::CbcKey>,
-    /// `v11` candidates from the keyring (then the empty password), with where each came from.
-    v11: Option<Vec<(String, crypto::CbcKey)>>,
-    /// `v12` candidates.
-    v12: Option<Vec<(String, crypto::GcmKey)>>,
-    /// What the keyring lookups tried and found nothing in (for errors).
-    tried: Vec<String>,
-    /// Where each secret the lookups found came from (for errors: a secret that was found
-    /// but decrypts nothing is a wrong key, not a missing one).
-    candidates: Vec<String>,
-    /// The keyring source of a key that decrypted something.
-    used: Option<String>,
-}
-
-/// One value's decryption outcome.
-enum Outcome {
-    Value(Zeroizing<String>),
-    Failed,
-}
-
-fn utf8(plain: &[u8]) -> Option<Zeroizing<String>> {
-    std::str::from_utf8(plain)
-        .ok()
-        .map(|s| Zeroizing::new(s.to_owned()))
-}
-
-impl Keys {
-    fn new() -> Keys {
-        Keys {
-            v10: vec![crypto::v10_key(), crypto::cbc_key(b"")],
-            v11: None,
-            v12: None,
-            tried: Vec::new(),
-            candidates: Vec::new(),
-            used: None,
-        }
-    }
-
-    fn decrypt(&mut self, opts: &Options, row: &cookies::Row, version: i64) -> Outcome {
-        let data = row.encrypted.as_slice();
-        let (prefix, body) = data.split_at(3.min(data.len()));
-        let try_cbc = |key: &[u8; 16]| {
-            let plain = crypto::decrypt_cbc(key, body)?;
-            let v = crypto::strip_host_digest(&plain, &row.host_key, version).ok()?;
-            utf8(v)
-        };
-        match prefix {
-            b"v10" => match self.v10.iter().find_map(|k| try_cbc(k)) {
-                Some(v) => Outcome::Value(v),
-                None => Outcome::Failed,
-            },
-            b"v11" => {
-                let keys = self.v11.get_or_insert_with(|| {
-                    let l =
-                        keyring::v11(&opts.browser.keyring_names(), opts.dbus_address.as_deref());
-                    self.tried.extend(l.tried.iter().cloned());
-                    self.candidates
-                        .extend(l.found.iter().map(|f| f.from.clone()));
-                    let mut ks: Vec<(String, crypto::CbcKey)> = l
-                        .found
-                        .iter()
-                        .map(|f| (f.from.clone(), crypto::cbc_key(&f.secret)))
-                        .collect();
-                    ks.push(("the empty password".into(), crypto::cbc_key(b"")));
-                    ks
-                });
-                for (from, k) in keys.iter() {
-                    if let Some(v) = try_cbc(k) {
-                        if self.used.is_none() {
-                            self.used = Some(from.clone());
-                        }
-                        return Outcome::Value(v);
-                    }
-                }
-                Outcome::Failed
-            }
-            b"v12" => {
-                let keys = self.v12.get_or_insert_with(|| {
-                    let l =
-                        keyring::v12(&opts.browser.keyring_names(), opts.dbus_address.as_deref());
-                    self.tried.extend(l.tried.iter().cloned());
-                    self.candidates
-                        .extend(l.found.iter().map(|f| f.from.clone()));
-                    l.found
-                        .iter()
-                        .map(|f| (f.from.clone(), crypto::gcm_key(&f.secret)))
-                        .collect()
-                });
-                for (from, k) in keys.iter() {
-                    let Some(plain) = crypto::decrypt_gcm(k, body) else {
-                        continue;
-                    };
-                    let Ok(v) = crypto::strip_host_digest(&plain, &row.host_key, version) else {
-                        continue;
-                    };
-                    if let Some(v) = utf8(v) {
-                        if self.used.is_none() {
-                            self.used = Some(from.clone());
-                        }
-                        return Outcome::Value(v);
-                    }
-                }
-                Outcome::Failed
-            }
-            _ => Outcome::Failed,
-        }
-    }
-
-    /// The keyring line of a report or an error.
-    fn describe(&self) -> String {
-        if let Some(u) = &self.used {
-            return u.clone();
-        }
-        let mut parts = Vec::new();
-        if !self.candidates.is_empty() {
-            parts.push(format!(
-                "found {}, but no key from it decrypts these values (a wrong or replaced key: was the browser's keyring reset?)",
-                self.candidates.join(", ")
-            ));
-        }
-        parts.extend(self.tried.iter().cloned());
-        if parts.is_empty() {
-            "not needed (no v11/v12 values)".into()
-        } else {
-            parts.join("; ")
-        }
-    }
-}
-
 /// The counts of registrable domain `site`, created empty.
 fn counts<'a>(m: &'a mut BTreeMap<String, DomainCounts>, site: &str) -> &'a mut DomainCounts {
     m.entry(site.to_owned()).or_insert_with(|| DomainCounts {
@@ -510,7 +381,7 @@ pub fn import(opts: &Options) -> Result<Imported, ImportError> {
             report.undecryptable_skipped = n_failed;
         }
     }
-    if keys.v11.is_some() || keys.v12.is_some() {
+    if keys.asked_keyring() {
         report.keyring = Some(keys.describe());
     }
 

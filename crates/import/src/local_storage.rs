@@ -58,6 +58,51 @@ fn is_web_origin(key: &str) -> bool {
             .is_some_and(|(_, r)| !r.is_empty() && !r.contains('/'))
 }
 
+/// What one record of the localStorage database is.
+pub(crate) enum Record {
+    /// Not a storage item (`VERSION`, `META:…`, `METAACCESS:…`).
+    NotLocalStorage,
+    /// An item of a partitioned (third-party) storage key, which pvault cannot load.
+    Partitioned(String),
+    /// An item of an origin that is not a web origin (extensions, `file://`).
+    NotWeb(String),
+    /// A web origin's item; `lossless` is false when it was not valid UTF-16.
+    Item {
+        /// `http(s)://host[:port]`.
+        origin: String,
+        /// The name and value.
+        item: StorageItem,
+        /// Whether both strings decoded without replacement characters.
+        lossless: bool,
+    },
+}
+
+/// Decodes one record: key `_<storage key>\0<encoded name>`, value `<encoded value>`. Errors
+/// name what is malformed, never the bytes.
+pub(crate) fn record(k: &[u8], v: &[u8]) -> Result<Record, String> {
+    let Some(rest) = k.strip_prefix(b"_") else {
+        return Ok(Record::NotLocalStorage);
+    };
+    let Some(nul) = rest.iter().position(|&b| b == 0) else {
+        return Err("a localStorage record key has no origin separator".into());
+    };
+    let storage_key = String::from_utf8_lossy(&rest[..nul]).into_owned();
+    if storage_key.contains('^') {
+        return Ok(Record::Partitioned(storage_key));
+    }
+    if !is_web_origin(&storage_key) {
+        return Ok(Record::NotWeb(storage_key));
+    }
+    let (name, ok_k) =
+        decode(&rest[nul + 1..]).ok_or("a localStorage key has an unknown string encoding")?;
+    let (value, ok_v) = decode(v).ok_or("a localStorage value has an unknown string encoding")?;
+    Ok(Record::Item {
+        origin: storage_key,
+        item: StorageItem { name, value },
+        lossless: ok_k && ok_v,
+    })
+}
+
 /// Reads the copy at `dir`. Errors are the detail of a corrupt database.
 pub fn read(dir: &Path) -> Result<Read, String> {
     let opts = rusty_leveldb::Options {
@@ -72,32 +117,25 @@ pub fn read(dir: &Path) -> Result<Read, String> {
     let mut skipped_partitioned = std::collections::BTreeSet::new();
     let mut skipped_other = std::collections::BTreeSet::new();
     while let Some((k, v)) = it.next() {
-        let Some(rest) = k.strip_prefix(b"_") else {
-            continue;
-        };
-        let Some(nul) = rest.iter().position(|&b| b == 0) else {
-            return Err("a localStorage record key has no origin separator".into());
-        };
-        let storage_key = String::from_utf8_lossy(&rest[..nul]).into_owned();
-        if storage_key.contains('^') {
-            skipped_partitioned.insert(storage_key);
-            continue;
+        match record(&k, &v)? {
+            Record::NotLocalStorage => {}
+            Record::Partitioned(key) => {
+                skipped_partitioned.insert(key);
+            }
+            Record::NotWeb(key) => {
+                skipped_other.insert(key);
+            }
+            Record::Item {
+                origin,
+                item,
+                lossless,
+            } => {
+                if !lossless {
+                    out.lossy_values += 1;
+                }
+                out.origins.entry(origin).or_default().push(item);
+            }
         }
-        if !is_web_origin(&storage_key) {
-            skipped_other.insert(storage_key);
-            continue;
-        }
-        let (name, ok_k) =
-            decode(&rest[nul + 1..]).ok_or("a localStorage key has an unknown string encoding")?;
-        let (value, ok_v) =
-            decode(&v).ok_or("a localStorage value has an unknown string encoding")?;
-        if !(ok_k && ok_v) {
-            out.lossy_values += 1;
-        }
-        out.origins
-            .entry(storage_key)
-            .or_default()
-            .push(StorageItem { name, value });
     }
     drop(it);
     let _ = db.close();

@@ -254,19 +254,13 @@ impl Remote {
         })
     }
 
-    // The arguments are the key, the row's columns and the name shown in errors: a struct
-    // for one caller's row would only rename them.
-    #[allow(clippy::too_many_arguments)]
-    fn open_head(
-        &self,
-        profile: &Id,
-        dk: &Key,
-        head_id: &[u8],
-        fence: i64,
-        sealed: &[u8],
-        updated_at: i64,
-        shown: &str,
-    ) -> Result<Head> {
+    fn open_head(&self, profile: &Id, dk: &Key, row: HeadRow<'_>, shown: &str) -> Result<Head> {
+        let HeadRow {
+            head_id,
+            fence,
+            sealed,
+            updated_at,
+        } = row;
         let hid: Id = head_id
             .try_into()
             .map_err(|_| RemoteError::tampered(shown, Tamper::Edited, "head_id is not 16 bytes"))?;
@@ -310,15 +304,13 @@ impl Remote {
             })?;
             let shown = hex::encode(pid);
             let dk = self.dk(&pid, r.get::<_, &[u8]>(1), &shown)?;
-            let head = self.open_head(
-                &pid,
-                &dk,
-                r.get::<_, &[u8]>(2),
-                r.get(4),
-                r.get::<_, &[u8]>(3),
-                r.get(5),
-                &shown,
-            )?;
+            let row = HeadRow {
+                head_id: r.get(2),
+                sealed: r.get(3),
+                fence: r.get(4),
+                updated_at: r.get(5),
+            };
+            let head = self.open_head(&pid, &dk, row, &shown)?;
             if crypto::name_hash(&self.team, &head.name).as_slice() != r.get::<_, &[u8]>(6) {
                 return Err(RemoteError::tampered(
                     &shown,
@@ -976,4 +968,16 @@ async fn write_chain(
         bodies: vec![],
         inserted,
     })
+}
+
+/// The plaintext columns of a `pvault_profiles` row that its sealed head must agree with.
+struct HeadRow<'a> {
+    /// `head_id`: the random id of the write that sealed the head (part of its AAD).
+    head_id: &'a [u8],
+    /// `fence`: the lease fencing number of that write (part of its AAD).
+    fence: i64,
+    /// `head`: the sealed head itself.
+    sealed: &'a [u8],
+    /// `updated_at`: shown without opening, so it must equal the sealed copy.
+    updated_at: i64,
 }

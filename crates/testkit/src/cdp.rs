@@ -87,6 +87,24 @@ impl Cdp {
             .to_owned()
     }
 
+    /// Opens `url` in a new page, attaches to it and waits until it has loaded: a new target
+    /// starts on about:blank, whose opaque origin has no storage at all (localStorage and
+    /// IndexedDB throw `SecurityError` there). Returns (target id, session id).
+    pub fn open_loaded(&mut self, url: &str) -> (String, String) {
+        let target = self.open(url);
+        let session = self.attach(&target);
+        let want = url.to_owned();
+        crate::wait_for("the new page to load", Duration::from_secs(30), || {
+            self.eval(
+                &session,
+                "document.readyState === 'complete' ? location.href : ''",
+            )
+            .as_str()
+            .is_some_and(|href| href.starts_with(&want))
+        });
+        (target, session)
+    }
+
     /// Attaches to a page target (flat session) and returns the session id for
     /// [`Cdp::eval`] and [`Cdp::call_in`].
     pub fn attach(&mut self, target_id: &str) -> String {

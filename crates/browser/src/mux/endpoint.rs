@@ -80,7 +80,7 @@ async fn accept_one(listener: &TcpListener, path: &str) -> Option<Ws> {
     loop {
         let (tcp, _) = listener.accept().await.ok()?;
         let _ = tcp.set_nodelay(true);
-        // The signature is tungstenite's handshake callback's; its error is a whole response.
+        // The signature is tungstenite's handshake callback; its error type is not ours to box.
         #[allow(clippy::result_large_err)]
         let check = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
             if ct_eq(req.uri().path().as_bytes(), path.as_bytes()) {

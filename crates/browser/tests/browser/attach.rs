@@ -34,7 +34,7 @@ async fn attach_capture_detach_leaves_browser_running() {
         .unwrap();
     // Chrome writes its port and browser path to DevToolsActivePort once it listens.
     let port_file = dir.path().join("DevToolsActivePort");
-    let ws = wait_for(30, "DevToolsActivePort", || async {
+    let ws = wait_for(90, "DevToolsActivePort", || async {
         let text = std::fs::read_to_string(&port_file).ok()?;
         let mut lines = text.lines();
         let (port, path) = (lines.next()?, lines.next()?);

@@ -24,7 +24,7 @@ fn log_in_and_close(server: &TestServer, udd: &std::path::Path) -> Vec<Value> {
         .stderr(Stdio::null())
         .spawn()
         .expect("launch chromium");
-    let (port, path) = wait_for("DevToolsActivePort", Duration::from_secs(30), || {
+    let (port, path) = wait_for("DevToolsActivePort", Duration::from_secs(90), || {
         active_port(udd)
     });
     let mut cdp = Cdp::connect(&format!("ws://127.0.0.1:{port}{path}")).unwrap();

@@ -137,11 +137,7 @@ fn a_sessions_browser_listens_on_no_socket_another_user_could_reach() {
 
     // Pages running (renderers, a network service, a cross-site frame) through the relay.
     let mut cdp = Cdp::connect(s["cdp_ws_url"].as_str().unwrap()).unwrap();
-    let target = cdp.open(&site.url("/"));
-    let page = cdp.attach(&target);
-    wait_for("the page to load", Duration::from_secs(20), || {
-        cdp.eval(&page, "location.pathname") == json!("/")
-    });
+    cdp.open_loaded(&site.url("/"));
     let target = cdp.open(&site.url("/login"));
     let second = cdp.attach(&target);
     assert_eq!(cdp.eval(&second, "1 + 1"), json!(2));

@@ -111,8 +111,7 @@ fn closed_browser_imports_every_cookie_field_as_chromium_reports_it() {
             .is_some_and(|p| !p.has_cross_site_ancestor)
     }));
     // IndexedDB, which the import names as left behind.
-    let page = b.cdp.open(&server.url("/"));
-    let sess = b.cdp.attach(&page);
+    let (_, sess) = b.cdp.open_loaded(&server.url("/"));
     let stored = b.cdp.eval(
         &sess,
         "new Promise((ok, err) => { const r = indexedDB.open('app', 1); \

@@ -49,7 +49,7 @@ impl UserBrowser {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("launch chromium");
-        let (port, path) = wait_for("DevToolsActivePort", Duration::from_secs(30), || {
+        let (port, path) = wait_for("DevToolsActivePort", Duration::from_secs(90), || {
             active_port(udd)
         });
         let cdp = Cdp::connect(&format!("ws://127.0.0.1:{port}{path}")).expect("cdp");
