@@ -54,6 +54,16 @@ pub(crate) struct RemoteEntry {
     pub lease_ttl_secs: u64,
 }
 
+/// The password and team key never print.
+impl std::fmt::Debug for RemoteEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteEntry")
+            .field("name", &self.name)
+            .field("store_id", &self.store_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl RemoteEntry {
     /// The team key.
     pub fn key(&self) -> Option<Key> {

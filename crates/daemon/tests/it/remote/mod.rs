@@ -1,7 +1,8 @@
 //! Remote stores through the real daemon, a real PostgreSQL and real Chromium (protocol.md
 //! 1.9, `remote-format.md` 8): two daemons with separate vaults stand for two machines. A
 //! login saved on one reaches the other through the remote; what the server holds carries no
-//! marker; the sealed local state holds no secret in the clear; bad input writes nothing. The
+//! marker; the sealed local state holds no secret in the clear; bad input writes nothing;
+//! removing a remote refuses while saves wait and then forgets it and its links. The
 //! lease, offline saves and a tampering server are in `lease` and `offline`.
 
 mod lease;
@@ -212,6 +213,39 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
     // Nothing was written locally by any of them.
     assert!(!m.env.home.join("remotes.seal").exists());
     assert_eq!(m.c.ok("remote.list", json!({}))["remotes"], json!([]));
+}
+
+#[test]
+fn remove_refuses_while_saves_wait_then_forgets_the_remote_and_its_links() {
+    let pg = Pg::start();
+    let mut m = Machine::start();
+    m.add(&pg, 60, None);
+    m.c.ok(
+        "profile.import",
+        json!({"name": "kept", "state": state("v", "remove.test"), "create": true}),
+    );
+    m.c.ok("profile.link", json!({"name": "kept", "remote": "team"}));
+    // A save while the server is down waits: remove refuses unless forced.
+    pg.server.stop();
+    m.c.ok(
+        "profile.import",
+        json!({"name": "kept", "state": state("w", "remove.test")}),
+    );
+    assert_eq!(m.status()["pending"].as_array().unwrap().len(), 1);
+    let v = m.c.call("remote.remove", json!({"name": "team"}));
+    assert_eq!(v["error"]["code"], "conflict", "{v}");
+    m.c.ok("remote.remove", json!({"name": "team", "force": true}));
+    assert_eq!(m.c.ok("remote.list", json!({}))["remotes"], json!([]));
+    assert_eq!(
+        m.history("kept").len(),
+        2,
+        "the local profile and its saves stay"
+    );
+    // The profile is no longer linked: its session does not reach for the remote.
+    let r = m.start_session("kept", false);
+    assert!(r["result"]["remote"].is_null(), "{r}");
+    let v = m.c.call("remote.status", json!({"name": "team"}));
+    assert_eq!(v["error"]["code"], "not_found", "{v}");
 }
 
 fn free_port() -> u16 {
