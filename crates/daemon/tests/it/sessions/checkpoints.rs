@@ -147,6 +147,7 @@ fn a_killed_daemon_leaves_no_process_or_directory_and_its_checkpoint_stays() {
     let dir = sessions_dir(&env);
     assert!(!processes_using(&dir).is_empty());
     drop((c, ev));
+    freeze(pid);
     d.signal(libc::SIGKILL);
     assert_eq!(d.wait(), None);
     assert!(alive(pid), "Chrome outlives kill -9 of its daemon");

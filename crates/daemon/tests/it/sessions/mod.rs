@@ -541,6 +541,7 @@ fn a_killed_daemon_leaves_no_browser_or_directory_after_restart() {
     let pid = s["session"]["pid"].as_u64().unwrap() as u32;
     assert_eq!(session_dirs(&env).len(), 1);
     drop(c);
+    freeze(pid);
     d.signal(libc::SIGKILL);
     assert_eq!(d.wait(), None);
     assert!(

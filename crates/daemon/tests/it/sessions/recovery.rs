@@ -63,6 +63,7 @@ fn a_killed_daemon_that_is_still_an_unreaped_zombie_is_recovered_from() {
     let daemon_pid = d.pid() as u32;
     // This test is the daemon's parent and does not wait for it: it stays a zombie, in
     // /proc with its pid, as under an init that reaps slowly.
+    freeze(pid);
     d.signal(libc::SIGKILL);
     // A zombie whose threads have all exited: the leader alone in its task list. (A leader
     // shows `Z` as soon as it exits itself, while its other threads may still be tearing down
@@ -86,6 +87,7 @@ fn a_killed_daemon_that_is_still_an_unreaped_zombie_is_recovered_from() {
 fn a_record_whose_pid_is_another_live_process_is_recovered_from() {
     let env = Env::new();
     let (mut d, pid, record) = daemon_with_a_session(&env);
+    freeze(pid);
     d.signal(libc::SIGKILL);
     assert_eq!(d.wait(), None);
     // The dead daemon's pid recycled: the record now names a live process (this test).

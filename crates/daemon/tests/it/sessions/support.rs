@@ -45,6 +45,15 @@ pub fn session_dirs(env: &Env) -> Vec<String> {
     }
 }
 
+/// Holds the session's Chrome still (SIGSTOP) before its daemon is killed. On its pipe,
+/// Chrome exits by itself when the daemon's end closes, but how soon depends on the machine's
+/// load; a frozen browser stands for one that is busy or hung and outlives its daemon, which
+/// is what the restarted daemon must find and kill (SIGKILL ends a stopped process too).
+pub fn freeze(pid: u32) {
+    // SAFETY: kill(2) on the pid of a browser this test's daemon started.
+    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+}
+
 /// Whether process `pid` is alive (not gone and not a zombie).
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
