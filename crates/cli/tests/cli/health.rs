@@ -6,9 +6,11 @@
 
 use pvault_testkit::TestServer;
 
-use crate::support::Env;
+use crate::support::{Env, Out};
 
-fn login(env: &Env, srv: &TestServer) {
+/// A `--save` session of profile `acct` that opens `path` on the test site and waits for the
+/// site's request of `done`; returns what `session stop` printed.
+fn save_session_visiting(env: &Env, srv: &TestServer, path: &str, done: &str) -> Out {
     let out = env.json(&[
         "session",
         "start",
@@ -16,12 +18,13 @@ fn login(env: &Env, srv: &TestServer) {
         "acct",
         "--save",
         "--start-url",
-        &srv.url("/login"),
+        &srv.url(path),
     ]);
-    srv.wait("/done", 1);
+    srv.wait(done, 1);
     let id = out["session_id"].as_str().unwrap().to_owned();
     let out = env.run(&["session", "stop", &id]);
     assert_eq!(out.code, 0, "{out:?}");
+    out
 }
 
 #[test]
@@ -29,7 +32,7 @@ fn definitions_checks_and_the_logout_guard_from_the_command_line() {
     let env = Env::with_vault();
     let srv = TestServer::start();
     assert_eq!(env.run(&["profile", "create", "acct"]).code, 0);
-    login(&env, &srv);
+    save_session_visiting(&env, &srv, "/login", "/done");
 
     // Bad input: exit 2, the option named.
     let out = env.run(&[
@@ -130,19 +133,7 @@ fn definitions_checks_and_the_logout_guard_from_the_command_line() {
     assert_eq!(out["profile"]["health_result"]["status"], "logged_out");
 
     // A save session that logs out: the guard keeps it marked and says how to accept.
-    let out = env.json(&[
-        "session",
-        "start",
-        "--profile",
-        "acct",
-        "--save",
-        "--start-url",
-        &srv.url("/logout"),
-    ]);
-    srv.wait("/logged-out", 1);
-    let id = out["session_id"].as_str().unwrap().to_owned();
-    let out = env.run(&["session", "stop", &id]);
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = save_session_visiting(&env, &srv, "/logout", "/logged-out");
     assert!(out.stderr.contains("logout guard"), "{out:?}");
     assert!(
         out.stderr.contains("pvault profile accept acct 2"),

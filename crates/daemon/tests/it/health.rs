@@ -21,6 +21,28 @@ fn definition(name: &str, origin: &str) -> Value {
     })
 }
 
+/// A `save` session of profile `acct` started at `path` on the test site (`extra` merged into
+/// `session.start`'s parameters), stopped once the site has seen `done` `n` times; returns
+/// `session.stop`'s result.
+fn save_session_visiting(
+    c: &mut crate::harness::Raw,
+    srv: &TestServer,
+    path: &str,
+    extra: Value,
+    (done, n): (&str, usize),
+) -> Value {
+    let mut params = json!({"profile": "acct", "save": true, "start_url": srv.url(path)});
+    if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
+    let s = c.ok("session.start", params);
+    srv.wait(done, n);
+    c.ok(
+        "session.stop",
+        json!({"session_id": s["session"]["session_id"]}),
+    )
+}
+
 fn error_of(c: &mut crate::harness::Raw, method: &str, params: Value) -> (String, String) {
     let v = c.call(method, params);
     (
@@ -201,14 +223,12 @@ fn a_save_session_that_logs_out_is_kept_marked_and_the_next_session_is_logged_in
     assert_eq!(export["snapshot"]["id"], first_id);
 
     // `accept_logout` turns the guard off: a logout becomes current.
-    let s = c.ok(
-        "session.start",
-        json!({"profile": "acct", "save": true, "accept_logout": true, "start_url": srv.url("/logout")}),
-    );
-    srv.wait("/logged-out", 2);
-    let out = c.ok(
-        "session.stop",
-        json!({"session_id": s["session"]["session_id"]}),
+    let out = save_session_visiting(
+        &mut c,
+        &srv,
+        "/logout",
+        json!({"accept_logout": true}),
+        ("/logged-out", 2),
     );
     assert_eq!(out.get("logout_guard"), None, "{out}");
     assert_eq!(out["snapshot"].get("logged_out"), None);
@@ -231,24 +251,8 @@ fn accept_makes_the_marked_snapshot_current() {
     let (_d, mut c) = ready(&env);
     c.ok("profile.create", json!({"name": "acct"}));
     c.ok("profile.health.set", definition("acct", &srv.origin));
-    let s = c.ok(
-        "session.start",
-        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
-    );
-    srv.wait("/done", 1);
-    c.ok(
-        "session.stop",
-        json!({"session_id": s["session"]["session_id"]}),
-    );
-    let s = c.ok(
-        "session.start",
-        json!({"profile": "acct", "save": true, "start_url": srv.url("/logout")}),
-    );
-    srv.wait("/logged-out", 1);
-    let out = c.ok(
-        "session.stop",
-        json!({"session_id": s["session"]["session_id"]}),
-    );
+    save_session_visiting(&mut c, &srv, "/login", json!({}), ("/done", 1));
+    let out = save_session_visiting(&mut c, &srv, "/logout", json!({}), ("/logged-out", 1));
     assert_eq!(out["snapshot"]["logged_out"], true);
     let accepted = c.ok("profile.accept", json!({"name": "acct"}));
     assert_eq!(accepted["snapshot"]["seq"], out["snapshot"]["seq"]);
@@ -312,15 +316,7 @@ fn check_reports_healthy_then_logged_out_after_a_server_side_expiry_with_evidenc
     let (d, mut c) = ready(&env);
     let mut ev = Events::subscribe(&d);
     c.ok("profile.create", json!({"name": "acct"}));
-    let s = c.ok(
-        "session.start",
-        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
-    );
-    srv.wait("/done", 1);
-    c.ok(
-        "session.stop",
-        json!({"session_id": s["session"]["session_id"]}),
-    );
+    save_session_visiting(&mut c, &srv, "/login", json!({}), ("/done", 1));
     c.ok("profile.health.set", account_definition(&srv));
     // No result yet.
     assert_eq!(
@@ -408,15 +404,7 @@ fn a_site_that_is_down_is_a_browser_error_not_logged_out() {
     let srv = TestServer::start();
     let (_d, mut c) = ready(&env);
     c.ok("profile.create", json!({"name": "acct"}));
-    let s = c.ok(
-        "session.start",
-        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
-    );
-    srv.wait("/done", 1);
-    c.ok(
-        "session.stop",
-        json!({"session_id": s["session"]["session_id"]}),
-    );
+    save_session_visiting(&mut c, &srv, "/login", json!({}), ("/done", 1));
     // Nothing listens on this port: the server is down.
     let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = down.local_addr().unwrap().port();
@@ -469,15 +457,7 @@ fn scheduled_checks_send_an_event_on_change_only_and_never_run_while_locked() {
     c.init();
     let mut ev = Events::subscribe(&d);
     c.ok("profile.create", json!({"name": "acct"}));
-    let s = c.ok(
-        "session.start",
-        json!({"profile": "acct", "save": true, "start_url": srv.url("/login")}),
-    );
-    srv.wait("/done", 1);
-    c.ok(
-        "session.stop",
-        json!({"session_id": s["session"]["session_id"]}),
-    );
+    save_session_visiting(&mut c, &srv, "/login", json!({}), ("/done", 1));
     let mut def = account_definition(&srv);
     // No selector: a logged-out page would hold each check for its whole timeout.
     def["expect"] = json!([{"type": "url_not", "regex": "/login"}]);
