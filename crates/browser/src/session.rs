@@ -363,6 +363,20 @@ impl Session {
         result
     }
 
+    /// Kills a browser whose state nobody will read (a health check's: its profile directory
+    /// is removed next) and waits, for at most 5 s, until it has exited: a graceful
+    /// `Browser.close` spends hundreds of milliseconds flushing files that are thrown away.
+    /// An attached browser is only disconnected.
+    pub async fn kill(mut self) {
+        let mut rx = self.exit_rx.clone();
+        if let Some(k) = self.process.as_mut().and_then(|p| p.kill.take()) {
+            let _ = k.send(());
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|e| e.is_some())).await;
+        }
+        self.stop_tasks();
+    }
+
     /// Drops the connection and leaves the browser running (what an attached session's end
     /// does). A browser we launched keeps running until it exits, the tokio runtime that
     /// launched it shuts down (then it is killed, so a daemon that exits leaves no orphan), or

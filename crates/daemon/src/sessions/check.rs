@@ -139,6 +139,7 @@ async fn evaluate_in_browser(
     opts.extra_args = cfg.browser.extra_flags.clone();
     opts.allow_port_fallback = cfg.browser.allow_port_fallback;
     opts.state = Some(state);
+    let t0 = std::time::Instant::now();
     let session = match Session::launch(opts).await {
         Ok((s, _)) => s,
         Err(e) => {
@@ -165,13 +166,22 @@ async fn evaluate_in_browser(
             _ => None,
         })
         .collect();
+    let launched = t0.elapsed();
     let probe = session
         .probe_page(&def.url, timeout, &selectors, &texts)
         .await;
-    if let Err(e) = session.close().await {
-        tracing::warn!(error = %e, "the check's browser did not close cleanly");
-    }
+    let probed = t0.elapsed();
+    // Read-only and thrown away with its directory: killed, not closed (nothing to flush).
+    session.kill().await;
+    let killed = t0.elapsed();
     remove_dir(dir).await;
+    tracing::debug!(
+        launch_ms = launched.as_millis() as u64,
+        page_ms = (probed - launched).as_millis() as u64,
+        kill_ms = (killed - probed).as_millis() as u64,
+        cleanup_ms = (t0.elapsed() - killed).as_millis() as u64,
+        "health check browser"
+    );
     // A page that did not load is the browser's or the network's failure, never a logout.
     let probe = probe.map_err(|e| {
         ErrorBody::new(
