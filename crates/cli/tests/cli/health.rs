@@ -58,31 +58,17 @@ fn definitions_checks_and_the_logout_guard_from_the_command_line() {
     ]);
     out.assert_error(2, Some("invalid_argument"));
     assert!(out.stderr.contains("--expect-url-not"), "{out:?}");
-    let out = env.run(&[
-        "profile",
-        "health",
-        "set",
-        "acct",
-        "--url",
-        &srv.url("/account"),
-        "--expect-selector",
-        "div[",
-    ]);
-    out.assert_error(2, None);
-    assert!(out.stderr.contains("--expect-selector"), "{out:?}");
-    let out = env.run(&[
-        "profile",
-        "health",
-        "set",
-        "acct",
-        "--url",
-        &srv.url("/account"),
-        "--expect-local-storage",
-        "https://a.example/x",
-        "token",
-    ]);
-    out.assert_error(2, None);
-    assert!(out.stderr.contains("--expect-local-storage"), "{out:?}");
+    let account = srv.url("/account");
+    for bad in [
+        &["--expect-selector", "div["][..],
+        &["--expect-local-storage", "https://a.example/x", "token"],
+    ] {
+        let mut args = vec!["profile", "health", "set", "acct", "--url", &account];
+        args.extend_from_slice(bad);
+        let out = env.run(&args);
+        out.assert_error(2, None);
+        assert!(out.stderr.contains(bad[0]), "{out:?}");
+    }
 
     let out = env.run(&[
         "profile",
