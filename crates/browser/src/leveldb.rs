@@ -14,7 +14,7 @@ use pvault_model::OriginState;
 use crate::BrowserError;
 
 /// Chrome major versions whose localStorage leveldb format this module was verified against.
-pub const VERIFIED_MAJORS: &[u32] = &[156];
+pub const VERIFIED_MAJORS: &[u32] = &[148, 156];
 
 /// Chrome's string encoding inside the localStorage database.
 pub(crate) fn encode_str(s: &str) -> Vec<u8> {

@@ -14,59 +14,71 @@ use chromiumoxide::cdp::browser_protocol::page::EventFrameNavigated;
 use chromiumoxide::cdp::browser_protocol::storage::{
     EventIndexedDbContentUpdated, EventIndexedDbListUpdated,
 };
-use chromiumoxide::cdp::browser_protocol::target::{
-    EventTargetCreated, EventTargetDestroyed, EventTargetInfoChanged, TargetId,
-};
+use chromiumoxide::cdp::browser_protocol::target::TargetId;
 use futures::StreamExt;
 use pvault_model::StorageItem;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
+use crate::BrowserError;
 use crate::cdp::{call_page, http_origin};
+use crate::endpoint::{CdpEndpoint, Link};
 use crate::report::sorted;
 use crate::stub::pairs_to_items;
 use crate::tracker::{Area, StorageChange, Tracker};
 
 /// Starts the tracking task; it ends when the connection closes or it is aborted.
-pub(crate) fn spawn(browser: Arc<Browser>, tracker: Arc<Tracker>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let (Ok(mut created), Ok(mut changed), Ok(mut destroyed)) = (
-            browser.event_listener::<EventTargetCreated>().await,
-            browser.event_listener::<EventTargetInfoChanged>().await,
-            browser.event_listener::<EventTargetDestroyed>().await,
-        ) else {
-            return;
-        };
-        // Pages that existed before the listeners were registered.
-        if let Ok(pages) = browser.pages().await {
-            for p in pages {
-                tracker.page_opened(p.target_id().as_ref());
-                watch_page(&browser, &tracker, p.target_id().clone());
-            }
-        }
-        loop {
-            tokio::select! {
-                ev = created.next() => {
-                    let Some(ev) = ev else { break };
-                    let info = &ev.target_info;
-                    tracker.touch_url(info.target_id.as_ref(), &info.url);
-                    if info.r#type == "page" {
-                        tracker.page_opened(info.target_id.as_ref());
-                        watch_page(&browser, &tracker, info.target_id.clone());
+///
+/// Target lifecycle events (`targetCreated` / `targetInfoChanged` / `targetDestroyed`) come
+/// from a CDP connection of our own with `Target.setDiscoverTargets`, not from chromiumoxide's
+/// browser-level listeners: chromiumoxide 0.9 hands browser-level events to their listeners
+/// only while it knows at least one target, so the `targetDestroyed` of the last page (the
+/// event that says a person closed the last window) stayed queued forever whenever no other
+/// target existed (seen on Chromium 148, headless). One connection also keeps the three in
+/// the order Chrome sent them. `setDiscoverTargets` first reports every target that exists.
+pub(crate) async fn spawn(
+    browser: Arc<Browser>,
+    tracker: Arc<Tracker>,
+    endpoint: &CdpEndpoint,
+) -> Result<JoinHandle<()>, BrowserError> {
+    let (mut sink, mut stream) = Link::open(endpoint).await?.split();
+    let discover = json!({"id": 1, "method": "Target.setDiscoverTargets",
+        "params": {"discover": true}});
+    if !sink.send(discover.to_string()).await {
+        return Err(BrowserError::cdp(
+            "Target.setDiscoverTargets",
+            "the connection closed",
+        ));
+    }
+    Ok(tokio::spawn(async move {
+        // Kept open: dropping the sender would close our connection.
+        let _sink = sink;
+        while let Some(text) = stream.recv().await {
+            let Ok(msg) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            let params = &msg["params"];
+            let info = &params["targetInfo"];
+            let target = info["targetId"].as_str().unwrap_or_default();
+            let url = info["url"].as_str().unwrap_or_default();
+            match msg["method"].as_str().unwrap_or_default() {
+                "Target.targetCreated" => {
+                    tracker.touch_url(target, url);
+                    if info["type"] == "page" {
+                        tracker.page_opened(target);
+                        watch_page(&browser, &tracker, TargetId::from(target.to_owned()));
                     }
                 }
-                ev = destroyed.next() => {
-                    let Some(ev) = ev else { break };
-                    tracker.target_closed(ev.target_id.as_ref());
+                "Target.targetInfoChanged" => tracker.touch_url(target, url),
+                "Target.targetDestroyed" => {
+                    if let Some(t) = params["targetId"].as_str() {
+                        tracker.target_closed(t);
+                    }
                 }
-                ev = changed.next() => {
-                    let Some(ev) = ev else { break };
-                    let info = &ev.target_info;
-                    tracker.touch_url(info.target_id.as_ref(), &info.url);
-                }
+                _ => {}
             }
         }
-    })
+    }))
 }
 
 /// Subscribes to every frame navigation of one page target.

@@ -227,7 +227,17 @@ impl Session {
             }
         };
         let tracker = Arc::new(Tracker::default());
-        let tracker_task = page_events::spawn(browser.clone(), tracker.clone());
+        let tracker_task =
+            match page_events::spawn(browser.clone(), tracker.clone(), &endpoint).await {
+                Ok(t) => t,
+                Err(e) => {
+                    handler_task.abort();
+                    if let Some(p) = process.as_mut().and_then(|p| p.kill.take()) {
+                        let _ = p.send(());
+                    }
+                    return Err(e);
+                }
+            };
         Ok(Session {
             browser,
             handler_task,

@@ -144,6 +144,8 @@ pub async fn serve(listener: Listener, daemon: Arc<Daemon>, shutdown: impl Futur
     // A scheduled check in flight ends with its browser closed; the schedule then sees the
     // shutdown.
     let _ = schedule.await;
+    // A check's browser is killed after its answer went out: wait until that is done.
+    drop(daemon.check_lock.lock().await);
     {
         let _g = daemon.lifecycle.lock().await;
         daemon.lock_vault(LockReason::Shutdown);

@@ -83,8 +83,10 @@ pub struct Daemon {
     pub sessions: Registry,
     /// Remote stores: local state, connections, leases.
     pub(crate) remotes: crate::remote::Remotes,
-    /// Held while a health check's browser runs: one check browser at a time.
-    pub(crate) check_lock: tokio::sync::Mutex<()>,
+    /// Held while a health check's browser runs, until it is killed and its directory
+    /// removed (after the answer is sent): one check browser at a time. Shared so that the
+    /// clean-up task can own its guard; shutdown takes it to wait for that clean-up.
+    pub(crate) check_lock: Arc<tokio::sync::Mutex<()>>,
     /// What the health check schedule did, for `status`.
     pub(crate) health_schedule: crate::health_schedule::ScheduleCounters,
 }
@@ -132,7 +134,7 @@ impl Daemon {
             shutdown: CancellationToken::new(),
             sessions: Registry::default(),
             remotes: Default::default(),
-            check_lock: tokio::sync::Mutex::new(()),
+            check_lock: Arc::new(tokio::sync::Mutex::new(())),
             health_schedule: Default::default(),
         }))
     }

@@ -72,12 +72,13 @@ pub(crate) async fn run_check(
         Ok((profile, def, snap))
     })
     .await?;
-    // One check browser at a time (scheduled and requested alike).
-    let _one = d.check_lock.lock().await;
+    // One check browser at a time (scheduled and requested alike); the guard goes to the
+    // clean-up of the check's browser.
+    let one = d.check_lock.clone().lock_owned().await;
     let seq = state.info.seq;
     let settings = profile.settings.clone();
     let (final_url, http_status, failed) =
-        evaluate_in_browser(d, &def, state.state, settings, timeout).await?;
+        evaluate_in_browser(d, &def, state.state, settings, timeout, one).await?;
     let now = now_ms();
     let result = HealthResult {
         status: if failed.is_empty() {
@@ -119,13 +120,15 @@ pub(crate) async fn run_check(
 }
 
 /// Launches a headless browser with `state`, opens the page, evaluates every expectation,
-/// closes the browser. Returns the final URL, the HTTP status and the failed expectations.
+/// and has the browser killed. Returns the final URL, the HTTP status and the failed
+/// expectations. `one` (the check lock) is held until the browser is gone.
 async fn evaluate_in_browser(
     d: &Arc<Daemon>,
     def: &HealthDefinition,
     state: BrowserState,
     settings: SessionSettings,
     timeout: Duration,
+    one: tokio::sync::OwnedMutexGuard<()>,
 ) -> Result<(String, Option<u16>, Vec<HealthFailure>), ErrorBody> {
     let now = now_ms() as f64 / 1000.0;
     // The offline expectations read the stored state itself.
@@ -171,17 +174,26 @@ async fn evaluate_in_browser(
         .probe_page(&def.url, timeout, &selectors, &texts)
         .await;
     let probed = t0.elapsed();
-    // Read-only and thrown away with its directory: killed, not closed (nothing to flush).
-    session.kill().await;
-    let killed = t0.elapsed();
-    remove_dir(dir).await;
-    tracing::debug!(
-        launch_ms = launched.as_millis() as u64,
-        page_ms = (probed - launched).as_millis() as u64,
-        kill_ms = (killed - probed).as_millis() as u64,
-        cleanup_ms = (t0.elapsed() - killed).as_millis() as u64,
-        "health check browser"
-    );
+    // Read-only and thrown away with its directory: killed, not closed (nothing to flush),
+    // and after the answer: the result is known, and a caller (like a Playwright script,
+    // whose `browser.close()` comes after its last page step) need not wait for the exit.
+    // The task owns the check lock, so the next check and shutdown wait for it; a daemon
+    // that dies before it ran leaves the session record, and the next start cleans up.
+    let page_ms = (probed - launched).as_millis() as u64;
+    tokio::spawn(async move {
+        let t1 = std::time::Instant::now();
+        session.kill().await;
+        let kill_ms = t1.elapsed().as_millis() as u64;
+        remove_dir(dir).await;
+        tracing::debug!(
+            launch_ms = launched.as_millis() as u64,
+            page_ms,
+            kill_ms,
+            cleanup_ms = t1.elapsed().as_millis() as u64 - kill_ms,
+            "health check browser"
+        );
+        drop(one);
+    });
     // A page that did not load is the browser's or the network's failure, never a logout.
     let probe = probe.map_err(|e| {
         ErrorBody::new(

@@ -398,6 +398,41 @@ fn check_reports_healthy_then_logged_out_after_a_server_side_expiry_with_evidenc
     );
 }
 
+/// A check answers as soon as its result is kept; its browser is killed and its directory
+/// removed right after, before the next check starts, and a shutdown right after a check
+/// waits for that clean-up.
+#[test]
+fn a_checks_browser_is_gone_after_its_answer_and_a_shutdown_waits_for_it() {
+    let env = Env::new();
+    let srv = TestServer::start();
+    let (mut d, mut c) = ready(&env);
+    c.ok("profile.create", json!({"name": "acct"}));
+    save_session_visiting(&mut c, &srv, "/login", json!({}), ("/done", 1));
+    c.ok("profile.health.set", account_definition(&srv));
+    let gone = || {
+        chrome_processes(&sessions_dir(&env), "check-").is_empty()
+            && !session_dirs(&env).iter().any(|n| n.starts_with("check-"))
+    };
+    let r = c.ok("profile.check", json!({"name": "acct"}));
+    assert_eq!(r["result"]["status"], "healthy", "{r}");
+    crate::harness::wait_for(
+        "the check's browser and directory to be gone",
+        std::time::Duration::from_secs(10),
+        gone,
+    );
+    // Back to back: the second check waits for nothing of the first.
+    for _ in 0..2 {
+        let r = c.ok("profile.check", json!({"name": "acct"}));
+        assert_eq!(r["result"]["status"], "healthy", "{r}");
+    }
+    assert_eq!(c.call("daemon.shutdown", json!({}))["result"], json!({}));
+    assert_eq!(d.wait(), Some(0));
+    assert!(
+        gone(),
+        "the daemon exited before its check browser was cleaned up"
+    );
+}
+
 #[test]
 fn a_site_that_is_down_is_a_browser_error_not_logged_out() {
     let env = Env::new();

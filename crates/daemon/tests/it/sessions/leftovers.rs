@@ -34,21 +34,6 @@ fn tree(root: &Path) -> BTreeSet<PathBuf> {
     out
 }
 
-/// Pids whose command line names `dir` and contains `needle`.
-fn chrome_processes(dir: &Path, needle: &str) -> Vec<u32> {
-    let dir = dir.to_string_lossy().into_owned();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|b| {
-                let s = String::from_utf8_lossy(&b);
-                s.contains(&dir) && s.contains(needle)
-            })
-        })
-        .collect()
-}
-
 fn signal(pid: u32, sig: i32) {
     // SAFETY: kill(2) on a pid of this test's own session's Chrome.
     unsafe { libc::kill(pid as i32, sig) };

@@ -2,7 +2,7 @@
 //! test site, the CDP client (standing in for Playwright) and the user's own Chromium come
 //! from `pvault-testkit`, shared with the end-to-end suites.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -43,6 +43,21 @@ pub fn session_dirs(env: &Env) -> Vec<String> {
             .collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// Pids whose command line names `dir` and contains `needle`.
+pub fn chrome_processes(dir: &Path, needle: &str) -> Vec<u32> {
+    let dir = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|b| {
+                let s = String::from_utf8_lossy(&b);
+                s.contains(&dir) && s.contains(needle)
+            })
+        })
+        .collect()
 }
 
 /// Holds the session's Chrome still (SIGSTOP) before its daemon is killed. On its pipe,
