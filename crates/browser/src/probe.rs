@@ -25,13 +25,14 @@ pub struct PageProbe {
     pub texts: Vec<bool>,
 }
 
-/// Waits for `document.readyState == 'complete'`, then for every selector (polling) until the
+/// Waits for `document.readyState == 'complete'` (the load event), then for every selector (polling) until the
 /// deadline, and reports the page. Selector and text values travel as JSON, never spliced
 /// into the script as code.
 const SCRIPT: &str = r#"(async (sels, texts, ms) => {
   const end = Date.now() + ms;
   const sleep = (t) => new Promise((r) => setTimeout(r, t));
-  while (document.readyState !== 'complete' && Date.now() < end) await sleep(25);
+  if (document.readyState !== 'complete')
+    await new Promise((r) => { addEventListener('load', r, { once: true }); setTimeout(r, ms); });
   const test = (s) => { try { return document.querySelector(s) !== null; } catch (e) { return 'the browser refuses the selector: ' + e.message; } };
   let found = sels.map(test);
   while (found.some((f) => f === false) && Date.now() < end) { await sleep(50); found = sels.map(test); }
@@ -47,9 +48,9 @@ impl Session {
     /// or does not finish in time is a [`BrowserError`], never a finding about the login.
     ///
     /// It speaks CDP on a connection of its own ([`RawCdp`]) rather than through a
-    /// chromiumoxide `Page`: a page of chromiumoxide is handed out only after a dozen set-up
-    /// commands and its first load, and then navigated (measured 140–190 ms on a local page);
-    /// here it is four commands, and `Page.navigate` says at once when the navigation failed.
+    /// chromiumoxide `Page`, which is handed out only after a dozen set-up commands: here the
+    /// tab can be opened before the state is loaded ([`crate::LaunchOptions::probe_tab`]),
+    /// and `Page.navigate` says at once when the navigation failed.
     pub async fn probe_page(
         &self,
         url: &str,
@@ -58,24 +59,17 @@ impl Session {
         texts: &[String],
     ) -> Result<PageProbe, BrowserError> {
         let start = Instant::now();
-        let mut cdp = RawCdp::open(&self.endpoint).await?;
+        let prepared = self
+            .probe_tab
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         let work = async {
-            let target = cdp
-                .call(None, "Target.createTarget", json!({"url": "about:blank"}))
-                .await?;
-            let target_id = target["targetId"].as_str().unwrap_or_default().to_owned();
-            let attached = cdp
-                .call(
-                    None,
-                    "Target.attachToTarget",
-                    json!({"targetId": target_id, "flatten": true}),
-                )
-                .await?;
-            let session = attached["sessionId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let session = Some(session.as_str());
+            let mut tab = match prepared {
+                Some(tab) => tab,
+                None => ProbeTab::open(&self.endpoint).await?,
+            };
+            let (cdp, session) = (&mut tab.cdp, Some(tab.session_id.as_str()));
             // Answers when the navigation has committed (HTTP redirects followed), or at
             // once with `errorText` when it failed.
             let nav = cdp
@@ -105,7 +99,7 @@ impl Session {
                     json!({"expression": expr, "returnByValue": true, "awaitPromise": true});
                 match cdp.call(session, "Runtime.evaluate", params).await {
                     Ok(r) if r.get("exceptionDetails").is_none() => {
-                        return Ok((target_id, r.pointer("/result/value").cloned()));
+                        return Ok((tab, r.pointer("/result/value").cloned()));
                     }
                     Ok(r) => last = Some(BrowserError::cdp("Runtime.evaluate", exception_text(&r))),
                     Err(e) => last = Some(e),
@@ -117,10 +111,10 @@ impl Session {
         let result = tokio::time::timeout(timeout, work).await;
         tracing::debug!(ms = start.elapsed().as_millis() as u64, "probe page");
         let v: Value = match result {
-            Ok(Ok((target_id, v))) => {
+            Ok(Ok((mut tab, v))) => {
                 // Not waited for: the tab's answer changes nothing of the result.
-                cdp.send(None, "Target.closeTarget", json!({"targetId": target_id}))
-                    .await;
+                let close = json!({"targetId": tab.target_id});
+                tab.cdp.send(None, "Target.closeTarget", close).await;
                 v.unwrap_or(Value::Null)
             }
             Ok(Err(e)) => return Err(e),
@@ -157,6 +151,45 @@ fn exception_text(r: &Value) -> String {
         .and_then(Value::as_str)
         .unwrap_or("script exception")
         .to_owned()
+}
+
+/// A blank tab on a CDP connection of its own, for [`Session::probe_page`]. Opening it costs
+/// a renderer's start (about 80 ms measured on Chromium 148): a health check opens it while
+/// the state loads (see [`crate::LaunchOptions::probe_tab`]).
+pub(crate) struct ProbeTab {
+    /// The connection the tab is attached on.
+    cdp: RawCdp,
+    /// The tab.
+    target_id: String,
+    /// Our (flat) session with it.
+    session_id: String,
+}
+
+impl ProbeTab {
+    /// Opens an about:blank tab and attaches to it.
+    pub(crate) async fn open(endpoint: &CdpEndpoint) -> Result<ProbeTab, BrowserError> {
+        let mut cdp = RawCdp::open(endpoint).await?;
+        let target = cdp
+            .call(None, "Target.createTarget", json!({"url": "about:blank"}))
+            .await?;
+        let target_id = target["targetId"].as_str().unwrap_or_default().to_owned();
+        let attached = cdp
+            .call(
+                None,
+                "Target.attachToTarget",
+                json!({"targetId": target_id, "flatten": true}),
+            )
+            .await?;
+        let session_id = attached["sessionId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        Ok(ProbeTab {
+            cdp,
+            target_id,
+            session_id,
+        })
+    }
 }
 
 /// A CDP connection of the probe's own: commands one at a time, events ignored.

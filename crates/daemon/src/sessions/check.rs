@@ -48,6 +48,7 @@ pub(crate) async fn run_check(
     name: &str,
     timeout: Duration,
 ) -> Result<ProfileCheckResponse, ErrorBody> {
+    let t0 = std::time::Instant::now();
     let v = d.unlocked_vault()?;
     let n = name.to_owned();
     let (profile, def, state) = blocking(move || {
@@ -75,6 +76,7 @@ pub(crate) async fn run_check(
     // One check browser at a time (scheduled and requested alike); the guard goes to the
     // clean-up of the check's browser.
     let one = d.check_lock.clone().lock_owned().await;
+    let read_ms = t0.elapsed().as_millis() as u64;
     let seq = state.info.seq;
     let settings = profile.settings.clone();
     let (final_url, http_status, failed) =
@@ -96,6 +98,11 @@ pub(crate) async fn run_check(
     let v = d.unlocked_vault()?;
     let (pid, r, dd) = (profile.id.clone(), result.clone(), def.clone());
     let kept = blocking(move || v.record_health(&pid, &dd, r).map_err(vault_err)).await?;
+    tracing::debug!(
+        read_ms,
+        total_ms = t0.elapsed().as_millis() as u64,
+        "health check"
+    );
     let result = match kept {
         Some((previous, kept)) => {
             let previous = previous.map(|p| p.status);
@@ -142,6 +149,7 @@ async fn evaluate_in_browser(
     opts.extra_args = cfg.browser.extra_flags.clone();
     opts.allow_port_fallback = cfg.browser.allow_port_fallback;
     opts.state = Some(state);
+    opts.probe_tab = true;
     let t0 = std::time::Instant::now();
     let session = match Session::launch(opts).await {
         Ok((s, _)) => s,
