@@ -57,6 +57,14 @@ impl Session {
         self.guard(self.capture_with(CaptureMode::Uncached)).await
     }
 
+    /// What the session knows of `origin`'s localStorage and sessionStorage without reading
+    /// it now (loaded, last read, or kept up to date by storage events): what a checkpoint
+    /// takes once no page is at the origin. For tests.
+    #[doc(hidden)]
+    pub fn known_storage(&self, origin: &str) -> (Vec<StorageItem>, Vec<StorageItem>) {
+        self.tracker.known_storage(origin)
+    }
+
     async fn capture_with(
         &self,
         mode: CaptureMode,
@@ -184,11 +192,13 @@ impl Session {
             }
         }
         // sessionStorage: the tab that changed it last, if it is still at the origin. With no
-        // event yet, the first tab holding items other than the known ones (a write made
-        // before our `DOMStorage.enable` on that tab). An empty tab does not replace known
-        // items: a tab whose first document ran before `new_tabs.rs` could seed it is empty
-        // too, and taking it would drop the saved login (a logout made before
-        // `DOMStorage.enable` is the case this leaves as it was).
+        // event handled yet, a tab held by our page connection when it committed its first
+        // document at the origin (it had the saved items then, and every change since is its
+        // own: a logout whose events are still on their way is taken as it is), else the first
+        // tab holding items other than the known ones (a write made before our `DOMStorage`
+        // was on in that tab). An empty tab that was not held does not replace known items:
+        // its first document may have run before the hand-off could seed it, and taking it
+        // would drop the saved login.
         match base.session_tab.get(origin) {
             Some(tab) => {
                 if let Some(page) = pages.iter().find(|p| p.target_id().as_ref() == tab)
@@ -199,8 +209,9 @@ impl Session {
             }
             None => {
                 for page in &pages {
+                    let held = self.tracker.is_held(page.target_id().as_ref(), origin);
                     if let Some(items) = read_area(page, Area::Session, origin).await
-                        && !items.is_empty()
+                        && (held || !items.is_empty())
                         && items != parts.session
                     {
                         parts.session_read = Some(items);

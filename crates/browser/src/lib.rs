@@ -31,12 +31,12 @@ mod launch;
 mod leveldb;
 mod load;
 mod mux;
-mod new_tabs;
 mod page_events;
 mod probe;
 mod report;
 mod session;
 mod stub;
+mod tabs;
 mod tracker;
 
 pub use discover::{ChromeSearch, chrome_major_version, discover_chrome, discover_chrome_in};

@@ -1,6 +1,6 @@
 //! Loading a [`BrowserState`] into a browser: cookies with one verified `Storage.setCookies`,
 //! localStorage and IndexedDB through background stub pages (before any page of a fresh
-//! session runs: the session is handed out only after), sessionStorage through `new_tabs.rs`.
+//! session runs: the session is handed out only after), sessionStorage through `tabs/`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -78,14 +78,7 @@ impl Session {
             .map(|o| (o.origin.clone(), o.session_items().to_vec()))
             .collect();
         if !session.is_empty() {
-            match self.new_tabs().await {
-                Ok(tabs) => out.session_origins = tabs.hand_out(&session),
-                Err(e) => out.failed.extend(
-                    session
-                        .keys()
-                        .map(|o| (o.clone(), format!("sessionStorage: {e}"))),
-                ),
-            }
+            out.session_origins = self.tabs.hand_out(&session).await;
         }
         let write_local = |o: &OriginState| !local_on_disk && !o.local_storage.is_empty();
         let mut todo: Vec<&OriginState> = origins

@@ -22,7 +22,7 @@ pub struct LoadReport {
     pub cookies_rejected: Vec<(String, String, String)>,
     /// Origins whose localStorage was loaded.
     pub origins_loaded: usize,
-    /// Origins whose sessionStorage new tabs get (see `new_tabs.rs`).
+    /// Origins whose sessionStorage new tabs get (see `tabs/`).
     pub session_storage_origins: usize,
     /// IndexedDB databases written.
     pub indexed_db_databases: usize,

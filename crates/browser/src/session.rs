@@ -41,9 +41,8 @@ pub struct Session {
     pub(crate) process: Option<ChildProcess>,
     /// Becomes `Some` when the browser exits or (attached) the connection closes.
     pub(crate) exit_rx: watch::Receiver<Option<BrowserExit>>,
-    /// The connection that hands sessionStorage to new tabs, opened on the first load that
-    /// has any (most sessions never need it).
-    pub(crate) new_tabs: tokio::sync::OnceCell<crate::new_tabs::NewTabs>,
+    /// Our page connection: storage events in order, and the sessionStorage hand-off.
+    pub(crate) tabs: crate::tabs::TabLink,
     /// Watches Chrome's cookie and localStorage files (launched sessions) and bumps the change
     /// signal when Chrome writes them; dropped with the session.
     pub(crate) file_watch: Option<crate::file_watch::FileWatch>,
@@ -238,17 +237,26 @@ impl Session {
             }
         };
         let tracker = Arc::new(Tracker::default());
-        let tracker_task =
-            match page_events::spawn(browser.clone(), tracker.clone(), &endpoint).await {
-                Ok(t) => t,
-                Err(e) => {
-                    handler_task.abort();
-                    if let Some(p) = process.as_mut().and_then(|p| p.kill.take()) {
-                        let _ = p.send(());
-                    }
-                    return Err(e);
+        let tabs = match crate::tabs::TabLink::connect(&endpoint, tracker.clone()).await {
+            Ok(t) => t,
+            Err(e) => {
+                handler_task.abort();
+                if let Some(p) = process.as_mut().and_then(|p| p.kill.take()) {
+                    let _ = p.send(());
                 }
-            };
+                return Err(e);
+            }
+        };
+        let tracker_task = match page_events::spawn(tracker.clone(), &endpoint).await {
+            Ok(t) => t,
+            Err(e) => {
+                handler_task.abort();
+                if let Some(p) = process.as_mut().and_then(|p| p.kill.take()) {
+                    let _ = p.send(());
+                }
+                return Err(e);
+            }
+        };
         Ok(Session {
             browser,
             handler_task,
@@ -263,17 +271,10 @@ impl Session {
                 .to_owned(),
             process,
             exit_rx,
-            new_tabs: tokio::sync::OnceCell::new(),
+            tabs,
             file_watch: None,
             probe_tab: std::sync::Mutex::new(None),
         })
-    }
-
-    /// The sessionStorage hand-off connection, opened on first use.
-    pub(crate) async fn new_tabs(&self) -> Result<&crate::new_tabs::NewTabs, BrowserError> {
-        self.new_tabs
-            .get_or_try_init(|| crate::new_tabs::NewTabs::connect(&self.endpoint))
-            .await
     }
 
     /// Where the browser's CDP is reached: what a relay connects its clients to. A launched

@@ -9,15 +9,20 @@
 //! every frame that is live at that moment, so a missed event cannot lose a change made by a
 //! page that is still open.
 //!
-//! Each watched page also has `DOMStorage` enabled on *our* CDP session (domains are enabled
-//! per session, so other clients see nothing of it): its item events are applied to the known
-//! data. A checkpoint never opens a stub page (a new target would show up in a connected
-//! Playwright's context), so for an origin a page wrote to and then left, those events are
-//! what a checkpoint has; the final capture still re-reads such an origin exactly.
+//! Every page target also has `DOMStorage` enabled on a session of *our own* raw connection
+//! (`tabs/`; domains are enabled per session, so other clients see nothing of it), whose item
+//! events are applied to the known data in the order Chrome sent them. A checkpoint never
+//! opens a stub page (a new target would show up in a connected Playwright's context), so for
+//! an origin a page wrote to and then left, those events are what a checkpoint has; the final
+//! capture still re-reads such an origin exactly.
 //!
-//! sessionStorage events are applied the same way, per origin, remembering which tab wrote
-//! last: a browser keeps sessionStorage per tab, a snapshot one set per origin, and the tab
-//! that changed it last is the one whose data is kept.
+//! Each page session keeps its own copy of every area it reports (its first whole read, then
+//! its own events in order; see `tabs/storage.rs`), and the known data of an origin is the copy
+//! of the page that reported last: two tabs of one origin both report its localStorage
+//! changes, and mixing their two streams could put a change behind an older one. sessionStorage
+//! is kept the same way, remembering which tab wrote last: a browser keeps sessionStorage per
+//! tab, a snapshot one set per origin, and the tab that changed it last is the one whose data
+//! is kept.
 //!
 //! IndexedDB has no item events; `Storage.trackIndexedDBForOrigin` on our session of a page
 //! (per origin the page has been at) makes Chrome report `Storage.indexedDBContentUpdated` /
@@ -88,7 +93,7 @@ pub(crate) enum StorageChange {
 pub(crate) type EventCounts = HashMap<String, u64>;
 
 /// Which web storage area an event or a read is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Area {
     /// localStorage (one per origin).
     Local,
@@ -132,8 +137,6 @@ struct TrackerState {
     /// Our own stub pages, whose navigations change nothing; kept after they close, as
     /// their events may still be queued (target ids are never reused).
     internal: HashSet<String>,
-    /// Page targets that already have a navigation listener.
-    watched: HashSet<String>,
     /// Page targets open now (ours included; `internal` tells them apart).
     open_pages: HashSet<String>,
     /// Per origin, how many localStorage events were applied to `known`.
@@ -142,6 +145,16 @@ struct TrackerState {
     session_events: EventCounts,
     /// Per origin, the tab whose sessionStorage changed last.
     session_tab: HashMap<String, String>,
+    /// Per origin, the page whose localStorage events came last.
+    local_tab: HashMap<String, String>,
+    /// Areas whose known data is the copy of the page that reported last (`local_tab`,
+    /// `session_tab`) as it is now, so that page's next event applies to it as is.
+    synced: HashSet<(Area, String)>,
+    /// `(tab, origin)`: tabs our connection held until they had `DOMStorage` on (and the
+    /// sessionStorage hand-off script), seen committing their first http(s) document at that
+    /// origin. Such a tab's sessionStorage there is all its own and every change to it is
+    /// reported, so a read of it is the truth even when it is empty.
+    held: HashSet<(String, String)>,
     /// Origins whose IndexedDB changed since it was last read.
     idb_dirty: BTreeSet<String>,
     /// `(target, origin)` pairs whose IndexedDB tracking is on.
@@ -184,7 +197,6 @@ impl Tracker {
     /// A target closed; signals `last_page_closed` when it was the last page not of ours.
     pub(crate) fn target_closed(&self, target: &str) {
         let last = self.with(|s| {
-            s.watched.remove(target);
             s.open_pages.remove(target)
                 && !s.internal.contains(target)
                 && s.open_pages.iter().all(|p| s.internal.contains(p))
@@ -212,46 +224,79 @@ impl Tracker {
     }
 
     /// Applies a `DOMStorage` event of a (non-internal) page to the known data of `origin`
-    /// and marks the origin touched, so the next full capture reads it exactly.
+    /// and marks the origin touched, so the next full capture reads it exactly. `copy` is that
+    /// page's copy of the area with the change applied (see the module comment): it becomes the
+    /// known data when another page (or a read) set it last.
     pub(crate) fn storage_changed(
         &self,
         target: &str,
         area: Area,
         origin: &str,
-        change: StorageChange,
+        change: &StorageChange,
+        copy: &[StorageItem],
     ) {
         let applied = self.with(|s| {
             if s.internal.contains(target) {
                 return false;
             }
-            let items = match area {
-                Area::Local => s.known.local.entry(origin.to_owned()).or_default(),
-                Area::Session => {
-                    s.session_tab.insert(origin.to_owned(), target.to_owned());
-                    s.known.session.entry(origin.to_owned()).or_default()
-                }
-            };
-            match change {
-                StorageChange::Set { key, value } => {
-                    match items.binary_search_by(|i| i.name.as_str().cmp(&key)) {
-                        Ok(at) => items[at].value = value,
-                        Err(at) => items.insert(at, StorageItem { name: key, value }),
-                    }
-                }
-                StorageChange::Remove { key } => items.retain(|i| i.name != key),
-                StorageChange::Clear => items.clear(),
+            // `synced` stays true for this page until a read or a load replaces the data.
+            let synced = !s.synced.insert((area, origin.to_owned()));
+            let (known, from, counts) = s.area_mut(area);
+            let last = from.insert(origin.to_owned(), target.to_owned());
+            let items = known.entry(origin.to_owned()).or_default();
+            if synced && last.as_deref() == Some(target) {
+                apply_change(items, change);
+            } else {
+                *items = copy.to_vec();
             }
+            *counts.entry(origin.to_owned()).or_default() += 1;
             s.touched.insert(origin.to_owned());
-            let counts = match area {
-                Area::Local => &mut s.events,
-                Area::Session => &mut s.session_events,
-            };
+            true
+        });
+        if applied {
+            self.bump();
+        }
+    }
+
+    /// Records a whole read of an area made on a page's session of our connection, in order
+    /// with its events: the page's copy starts from it (see the module comment).
+    pub(crate) fn storage_read(
+        &self,
+        target: &str,
+        area: Area,
+        origin: &str,
+        items: &[StorageItem],
+    ) {
+        let applied = self.with(|s| {
+            if s.internal.contains(target) {
+                return false;
+            }
+            s.synced.insert((area, origin.to_owned()));
+            s.touched.insert(origin.to_owned());
+            let (known, from, counts) = s.area_mut(area);
+            from.insert(origin.to_owned(), target.to_owned());
+            known.insert(origin.to_owned(), items.to_vec());
             *counts.entry(origin.to_owned()).or_default() += 1;
             true
         });
         if applied {
             self.bump();
         }
+    }
+
+    /// A tab held by our connection committed its first http(s) document at `origin`.
+    pub(crate) fn tab_held(&self, target: &str, origin: &str) {
+        self.with(|s| s.held.insert((target.to_owned(), origin.to_owned())));
+    }
+
+    /// Whether `target` is a tab held at its first document, at `origin` (see `held`).
+    pub(crate) fn is_held(&self, target: &str, origin: &str) -> bool {
+        self.with(|s| s.held.contains(&(target.to_owned(), origin.to_owned())))
+    }
+
+    /// Forgets what is kept per tab of a tab that is gone.
+    pub(crate) fn forget_tab(&self, target: &str) {
+        self.with(|s| s.held.retain(|(t, _)| t != target));
     }
 
     pub(crate) fn set_internal(&self, target: &str, internal: bool) {
@@ -272,6 +317,7 @@ impl Tracker {
     pub(crate) fn set_known(&self, origin: &str, items: Vec<StorageItem>) {
         self.with(|s| {
             s.known.local.insert(origin.to_owned(), items);
+            s.synced.remove(&(Area::Local, origin.to_owned()));
         });
     }
 
@@ -279,6 +325,7 @@ impl Tracker {
     pub(crate) fn set_known_session(&self, origin: &str, items: Vec<StorageItem>) {
         self.with(|s| {
             s.known.session.insert(origin.to_owned(), items);
+            s.synced.remove(&(Area::Session, origin.to_owned()));
         });
     }
 
@@ -309,39 +356,6 @@ impl Tracker {
         self.with(|s| s.idb_tracked.insert((target.to_owned(), origin.to_owned())))
     }
 
-    /// Whether `origin` has known data of `area` (loaded, read, or seeded from a live read).
-    pub(crate) fn is_known(&self, area: Area, origin: &str) -> bool {
-        self.with(|s| match area {
-            Area::Local => s.known.local.contains_key(origin),
-            Area::Session => s.known.session.contains_key(origin),
-        })
-    }
-
-    /// Records a full read of `origin` made by the event watcher when the first storage event
-    /// of an origin without known data arrived (a page may have written before our
-    /// `DOMStorage.enable`, so the events alone would be partial).
-    pub(crate) fn seed(&self, target: &str, area: Area, origin: &str, items: Vec<StorageItem>) {
-        let applied = self.with(|s| {
-            if s.internal.contains(target) {
-                return false;
-            }
-            let (known, counts) = match area {
-                Area::Local => (&mut s.known.local, &mut s.events),
-                Area::Session => {
-                    s.session_tab.insert(origin.to_owned(), target.to_owned());
-                    (&mut s.known.session, &mut s.session_events)
-                }
-            };
-            known.insert(origin.to_owned(), items);
-            *counts.entry(origin.to_owned()).or_default() += 1;
-            s.touched.insert(origin.to_owned());
-            true
-        });
-        if applied {
-            self.bump();
-        }
-    }
-
     /// Records data read from the browser during a capture, unless a storage event changed the
     /// origin after the capture took its copy (`counts`): then the event's data is newer.
     pub(crate) fn set_read(
@@ -358,6 +372,7 @@ impl Tracker {
             };
             if now.get(origin) == counts.get(origin) {
                 known.insert(origin.to_owned(), items);
+                s.synced.remove(&(area, origin.to_owned()));
             }
         });
     }
@@ -375,17 +390,61 @@ impl Tracker {
         })
     }
 
+    /// The known localStorage and sessionStorage of `origin`.
+    pub(crate) fn known_storage(&self, origin: &str) -> (Vec<StorageItem>, Vec<StorageItem>) {
+        self.with(|s| {
+            let get = |m: &BTreeMap<String, Vec<StorageItem>>| m.get(origin).cloned();
+            (
+                get(&s.known.local).unwrap_or_default(),
+                get(&s.known.session).unwrap_or_default(),
+            )
+        })
+    }
+
     /// Puts origins back as touched (a failed read, or a frame still live there).
     pub(crate) fn retouch(&self, origins: impl IntoIterator<Item = String>) {
         self.with(|s| s.touched.extend(origins));
     }
+}
 
-    /// Whether `target` is the tab whose sessionStorage of `origin` is the known one.
-    pub(crate) fn is_session_tab(&self, origin: &str, target: &str) -> bool {
-        self.with(|s| s.session_tab.get(origin).is_some_and(|t| t == target))
+impl TrackerState {
+    /// The known data of `area`, which page reported it last, and its event counts.
+    #[allow(clippy::type_complexity)]
+    fn area_mut(
+        &mut self,
+        area: Area,
+    ) -> (
+        &mut BTreeMap<String, Vec<StorageItem>>,
+        &mut HashMap<String, String>,
+        &mut EventCounts,
+    ) {
+        match area {
+            Area::Local => (&mut self.known.local, &mut self.local_tab, &mut self.events),
+            Area::Session => (
+                &mut self.known.session,
+                &mut self.session_tab,
+                &mut self.session_events,
+            ),
+        }
     }
+}
 
-    pub(crate) fn start_watch(&self, target: &str) -> bool {
-        self.with(|s| s.watched.insert(target.to_owned()))
+/// Applies one change to items sorted by key.
+pub(crate) fn apply_change(items: &mut Vec<StorageItem>, change: &StorageChange) {
+    match change {
+        StorageChange::Set { key, value } => {
+            match items.binary_search_by(|i| i.name.as_str().cmp(key)) {
+                Ok(at) => items[at].value.clone_from(value),
+                Err(at) => items.insert(
+                    at,
+                    StorageItem {
+                        name: key.clone(),
+                        value: value.clone(),
+                    },
+                ),
+            }
+        }
+        StorageChange::Remove { key } => items.retain(|i| &i.name != key),
+        StorageChange::Clear => items.clear(),
     }
 }

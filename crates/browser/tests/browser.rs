@@ -22,3 +22,5 @@ mod mux;
 mod roundtrip;
 #[path = "browser/running.rs"]
 mod running;
+#[path = "browser/storage_order.rs"]
+mod storage_order;
