@@ -224,6 +224,15 @@ impl Session {
                 let _ = tx.send(Some(BrowserExit::Disconnected));
             }
         });
+        // An attached browser may be named by its `http://host:port` endpoint: our own
+        // connections (storage tracking, target events, probes) need the websocket address
+        // chromiumoxide found there.
+        let endpoint = match endpoint {
+            CdpEndpoint::WebSocket(_) => {
+                CdpEndpoint::WebSocket(browser.websocket_address().clone())
+            }
+            mux => mux,
+        };
         let browser = Arc::new(browser);
         let version = call_browser(&browser, "Browser.getVersion", json!({})).await;
         let version = match version {
