@@ -140,3 +140,69 @@ fn definitions_checks_and_the_logout_guard_from_the_command_line() {
     let out = env.run(&["profile", "health", "clear", "acct"]);
     assert_eq!(out.code, 0, "{out:?}");
 }
+
+/// `pvault run --save` whose session logs out: CMD's own output and exit code are kept, and
+/// stderr says the guard kept the snapshot marked and how to accept it; `--accept-logout`
+/// makes the logout the current state with no notice.
+#[test]
+fn pvault_run_that_logs_out_says_so_on_stderr() {
+    let env = Env::with_vault();
+    let srv = TestServer::start();
+    assert_eq!(env.run(&["profile", "create", "acct"]).code, 0);
+    save_session_visiting(&env, &srv, "/login", "/done");
+    let out = env.run(&[
+        "profile",
+        "health",
+        "set",
+        "acct",
+        "--url",
+        &srv.url("/account"),
+        "--expect-cookie",
+        "sid",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    // CMD waits until the test has seen the session's logout page load (a flag file).
+    let run_logging_out = |flag: &str, nth: usize, extra: &[&str]| {
+        let flag = env.dir.path().join(flag);
+        let script = format!(
+            "while [ ! -e '{}' ]; do sleep 0.05; done; echo cmd-done",
+            flag.display()
+        );
+        let logout = srv.url("/logout");
+        let mut args = vec!["run", "--profile", "acct", "--save", "--start-url", &logout];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "sh", "-c", &script]);
+        let child = env
+            .cmd(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        srv.wait("/logged-out", nth);
+        std::fs::write(&flag, b"").unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run_logging_out("go-1", 1, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), "cmd-done");
+    assert!(stderr.contains("logout guard"), "{stderr}");
+    assert!(stderr.contains("pvault profile accept acct 2"), "{stderr}");
+    let out = env.run(&["profile", "show", "acct"]);
+    assert!(out.stdout.contains("current:     #1"), "{out:?}");
+
+    // With --accept-logout: no guard, the logged-out state is current.
+    let (code, stdout, stderr) = run_logging_out("go-2", 2, &["--accept-logout"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), "cmd-done");
+    assert!(!stderr.contains("logout guard"), "{stderr}");
+    let out = env.json(&["profile", "show", "acct"]);
+    assert_eq!(out["profile"].get("current"), None, "{out}");
+    let out = env.run(&["profile", "history", "acct"]);
+    assert_eq!(out.stdout.matches("logged_out").count(), 1, "{out:?}");
+}
