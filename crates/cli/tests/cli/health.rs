@@ -204,5 +204,9 @@ fn pvault_run_that_logs_out_says_so_on_stderr() {
     let out = env.json(&["profile", "show", "acct"]);
     assert_eq!(out["profile"].get("current"), None, "{out}");
     let out = env.run(&["profile", "history", "acct"]);
-    assert_eq!(out.stdout.matches("logged_out").count(), 1, "{out:?}");
+    let marked = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with('#') && l.ends_with("logged_out"));
+    assert_eq!(marked.count(), 1, "only the guarded run is marked: {out:?}");
 }
