@@ -244,6 +244,69 @@ fn a_save_session_that_logs_out_is_kept_marked_and_the_next_session_is_logged_in
     assert!(v["error"]["message"].as_str().unwrap().contains("restore"));
 }
 
+/// The logout guard holds however a `--save` session ends, not only on `session.stop`: by its
+/// inactivity timeout (no client for `timeout_secs`) and by a client's `Browser.close` (the
+/// relay holds it until the final capture is taken). Both logged-out snapshots are kept
+/// marked; the logged-in one stays current.
+#[test]
+fn the_guard_holds_when_a_session_ends_by_timeout_or_by_browser_close() {
+    let env = Env::new();
+    let srv = TestServer::start();
+    let (d, mut c) = ready(&env);
+    let mut ev = Events::subscribe(&d);
+    c.ok("profile.create", json!({"name": "acct"}));
+    c.ok("profile.health.set", definition("acct", &srv.origin));
+    let first = save_session_visiting(&mut c, &srv, "/login", json!({}), ("/done", 1));
+    let first_seq = first["snapshot"]["seq"].clone();
+    let start_logout = |c: &mut crate::harness::Raw, extra: Value| {
+        let mut params = json!({"profile": "acct", "save": true, "start_url": srv.url("/logout")});
+        if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
+            p.extend(e.clone());
+        }
+        let s = c.ok("session.start", params);
+        (s["session"]["session_id"].as_str().unwrap().to_owned(), s)
+    };
+
+    // Nobody connects: the session ends after its inactivity timeout (the shortest allowed).
+    let (id, _) = start_logout(&mut c, json!({"timeout_secs": 10}));
+    srv.wait("/logged-out", 1);
+    let ended = ev.next("session.ended", &id);
+    assert_eq!(ended["reason"], "timed_out", "{ended}");
+    assert_eq!(ended["snapshot"]["logged_out"], true, "{ended}");
+    let history = c.ok("profile.history", json!({"name": "acct"}))["snapshots"].clone();
+    assert_eq!(history[0]["logged_out"], true, "{history}");
+    assert_eq!(
+        c.ok("profile.show", json!({"name": "acct"}))["profile"]["current"],
+        first_seq
+    );
+
+    // A client closes the browser.
+    let (id, s) = start_logout(&mut c, json!({}));
+    srv.wait("/logged-out", 2);
+    let mut cdp = Cdp::connect(s["session"]["cdp_ws_url"].as_str().unwrap()).unwrap();
+    let _ = cdp.call("Browser.close", json!({}));
+    let ended = ev.next("session.ended", &id);
+    assert_eq!(ended["reason"], "browser_closed", "{ended}");
+    assert_eq!(ended["snapshot"]["logged_out"], true, "{ended}");
+    assert!(
+        ended["note"].as_str().unwrap().contains("profile accept"),
+        "{ended}"
+    );
+    let history = c.ok("profile.history", json!({"name": "acct"}))["snapshots"].clone();
+    let marks: Vec<bool> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["kind"] != "checkpoint")
+        .map(|h| h["logged_out"] == true)
+        .collect();
+    assert_eq!(marks, [true, true, false], "{history}");
+    assert_eq!(
+        c.ok("profile.show", json!({"name": "acct"}))["profile"]["current"],
+        first_seq
+    );
+}
+
 #[test]
 fn accept_makes_the_marked_snapshot_current() {
     let env = Env::new();
