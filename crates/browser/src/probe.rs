@@ -70,6 +70,19 @@ impl Session {
                 None => ProbeTab::open(&self.endpoint).await?,
             };
             let (cdp, session) = (&mut tab.cdp, Some(tab.session_id.as_str()));
+            // The saved sessionStorage, on our own session of the tab: the page connection
+            // (`tabs/`) puts it on every new tab too, but only once it has seen the tab
+            // attach, and this navigation may come first (seen when the tab opens during the
+            // load). The script writes nothing into a tab that already has sessionStorage,
+            // so running twice is harmless.
+            if let Some(source) = self.tabs.script() {
+                cdp.call(
+                    session,
+                    "Page.addScriptToEvaluateOnNewDocument",
+                    json!({"source": &*source}),
+                )
+                .await?;
+            }
             // Answers when the navigation has committed (HTTP redirects followed), or at
             // once with `errorText` when it failed.
             let nav = cdp

@@ -18,6 +18,8 @@ mod discovery;
 mod login;
 #[path = "browser/mux.rs"]
 mod mux;
+#[path = "browser/probe.rs"]
+mod probe;
 #[path = "browser/roundtrip.rs"]
 mod roundtrip;
 #[path = "browser/running.rs"]

@@ -35,6 +35,7 @@ pub struct Seen {
 /// A tiny HTTP/1.1 server on 127.0.0.1:0.
 /// - `/login` sets an httpOnly cookie via Set-Cookie and a localStorage item via script;
 /// - `/read` puts the localStorage item into the title;
+/// - `/storage-text` writes the localStorage token and all sessionStorage into the page text;
 /// - anything else is an empty page.
 pub struct TestServer {
     /// `http://127.0.0.1:PORT`.
@@ -90,6 +91,18 @@ impl TestServer {
                             format!(
                                 "<html><head><title>x</title></head><body><script>\
                                  document.title = 'ls:' + localStorage.getItem({TOKEN_KEY:?});\
+                                 </script></body></html>"
+                            ),
+                        ),
+                        // The page's text shows its localStorage token and its
+                        // sessionStorage, as a logged-in page shows its user.
+                        "/storage-text" => (
+                            String::new(),
+                            format!(
+                                "<html><head><title>x</title></head><body><script>\
+                                 document.body.textContent = 'ls=' + \
+                                 localStorage.getItem({TOKEN_KEY:?}) + ' ss=' + \
+                                 JSON.stringify(Object.entries(sessionStorage));\
                                  </script></body></html>"
                             ),
                         ),
