@@ -234,30 +234,16 @@ impl Session {
             mux => mux,
         };
         let browser = Arc::new(browser);
-        let version = call_browser(&browser, "Browser.getVersion", json!({})).await;
-        let version = match version {
-            Ok(v) => v,
-            Err(e) => {
-                handler_task.abort();
-                if let Some(p) = process.as_mut().and_then(|p| p.kill.take()) {
-                    let _ = p.send(());
-                }
-                return Err(e);
-            }
-        };
         let tracker = Arc::new(Tracker::default());
-        let tabs = match crate::tabs::TabLink::connect(&endpoint, tracker.clone()).await {
-            Ok(t) => t,
-            Err(e) => {
-                handler_task.abort();
-                if let Some(p) = process.as_mut().and_then(|p| p.kill.take()) {
-                    let _ = p.send(());
-                }
-                return Err(e);
-            }
+        // The browser's answer, then our own connections (page tracking, target events).
+        let set_up = async {
+            let version = call_browser(&browser, "Browser.getVersion", json!({})).await?;
+            let tabs = crate::tabs::TabLink::connect(&endpoint, tracker.clone()).await?;
+            let tracker_task = page_events::spawn(tracker.clone(), &endpoint).await?;
+            Ok::<_, BrowserError>((version, tabs, tracker_task))
         };
-        let tracker_task = match page_events::spawn(tracker.clone(), &endpoint).await {
-            Ok(t) => t,
+        let (version, tabs, tracker_task) = match set_up.await {
+            Ok(x) => x,
             Err(e) => {
                 handler_task.abort();
                 if let Some(p) = process.as_mut().and_then(|p| p.kill.take()) {

@@ -24,6 +24,21 @@ fn definition(name: &str, origin: &str) -> Value {
 /// A `save` session of profile `acct` started at `path` on the test site (`extra` merged into
 /// `session.start`'s parameters), stopped once the site has seen `done` `n` times; returns
 /// `session.stop`'s result.
+/// Starts a `--save` session of profile `acct` at `path` on the test site, with `extra`
+/// session.start parameters; returns the start result.
+fn start_save_session(
+    c: &mut crate::harness::Raw,
+    srv: &TestServer,
+    path: &str,
+    extra: Value,
+) -> Value {
+    let mut params = json!({"profile": "acct", "save": true, "start_url": srv.url(path)});
+    if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
+    c.ok("session.start", params)
+}
+
 fn save_session_visiting(
     c: &mut crate::harness::Raw,
     srv: &TestServer,
@@ -31,11 +46,7 @@ fn save_session_visiting(
     extra: Value,
     (done, n): (&str, usize),
 ) -> Value {
-    let mut params = json!({"profile": "acct", "save": true, "start_url": srv.url(path)});
-    if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
-        p.extend(e.clone());
-    }
-    let s = c.ok("session.start", params);
+    let s = start_save_session(c, srv, path, extra);
     srv.wait(done, n);
     c.ok(
         "session.stop",
@@ -258,17 +269,9 @@ fn the_guard_holds_when_a_session_ends_by_timeout_or_by_browser_close() {
     c.ok("profile.health.set", definition("acct", &srv.origin));
     let first = save_session_visiting(&mut c, &srv, "/login", json!({}), ("/done", 1));
     let first_seq = first["snapshot"]["seq"].clone();
-    let start_logout = |c: &mut crate::harness::Raw, extra: Value| {
-        let mut params = json!({"profile": "acct", "save": true, "start_url": srv.url("/logout")});
-        if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
-            p.extend(e.clone());
-        }
-        let s = c.ok("session.start", params);
-        (s["session"]["session_id"].as_str().unwrap().to_owned(), s)
-    };
-
     // Nobody connects: the session ends after its inactivity timeout (the shortest allowed).
-    let (id, _) = start_logout(&mut c, json!({"timeout_secs": 10}));
+    let s = start_save_session(&mut c, &srv, "/logout", json!({"timeout_secs": 10}));
+    let id = s["session"]["session_id"].as_str().unwrap().to_owned();
     srv.wait("/logged-out", 1);
     let ended = ev.next("session.ended", &id);
     assert_eq!(ended["reason"], "timed_out", "{ended}");
@@ -281,7 +284,8 @@ fn the_guard_holds_when_a_session_ends_by_timeout_or_by_browser_close() {
     );
 
     // A client closes the browser.
-    let (id, s) = start_logout(&mut c, json!({}));
+    let s = start_save_session(&mut c, &srv, "/logout", json!({}));
+    let id = s["session"]["session_id"].as_str().unwrap().to_owned();
     srv.wait("/logged-out", 2);
     let mut cdp = Cdp::connect(s["session"]["cdp_ws_url"].as_str().unwrap()).unwrap();
     let _ = cdp.call("Browser.close", json!({}));
