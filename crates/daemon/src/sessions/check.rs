@@ -76,7 +76,8 @@ pub(crate) async fn run_check(
     // One check browser at a time (scheduled and requested alike); the guard goes to the
     // clean-up of the check's browser.
     let one = d.check_lock.clone().lock_owned().await;
-    let read_ms = t0.elapsed().as_millis() as u64;
+    // Reading the snapshot, and waiting for the previous check's browser to be gone.
+    let before_launch_ms = t0.elapsed().as_millis() as u64;
     let seq = state.info.seq;
     let settings = profile.settings.clone();
     let (final_url, http_status, failed) =
@@ -99,7 +100,7 @@ pub(crate) async fn run_check(
     let (pid, r, dd) = (profile.id.clone(), result.clone(), def.clone());
     let kept = blocking(move || v.record_health(&pid, &dd, r).map_err(vault_err)).await?;
     tracing::debug!(
-        read_ms,
+        before_launch_ms,
         total_ms = t0.elapsed().as_millis() as u64,
         "health check"
     );
