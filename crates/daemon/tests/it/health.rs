@@ -1,7 +1,10 @@
 //! Login health (protocol 1.8): definitions set, shown and cleared through the protocol, bad
 //! ones refused naming the argument; the logout guard on a real `--save` session against the
 //! test site (a logout is kept marked, the next session is logged in, `accept_logout` skips
-//! the guard, `profile.accept` makes the marked state current).
+//! the guard, `profile.accept` makes the marked state current) and however the session ends
+//! (stop, inactivity timeout, a client's `Browser.close`, daemon shutdown); checks (healthy,
+//! logged out with evidence, a site that is down, the check browser gone after the answer);
+//! scheduled checks; the offline expiry warning.
 
 use pvault_testkit::TestServer;
 use serde_json::{Value, json};
@@ -308,6 +311,43 @@ fn the_guard_holds_when_a_session_ends_by_timeout_or_by_browser_close() {
     assert_eq!(
         c.ok("profile.show", json!({"name": "acct"}))["profile"]["current"],
         first_seq
+    );
+}
+
+/// A daemon that shuts down saves its `--save` sessions on the way out: under the logout
+/// guard too, so a logout in a session cut short by a shutdown is kept marked, not current.
+#[test]
+fn the_guard_holds_when_the_daemon_shuts_down_during_a_save_session() {
+    let env = Env::new();
+    let srv = TestServer::start();
+    let (mut d, mut c) = ready(&env);
+    c.ok("profile.create", json!({"name": "acct"}));
+    c.ok("profile.health.set", definition("acct", &srv.origin));
+    let first = save_session_visiting(&mut c, &srv, "/login", json!({}), ("/done", 1));
+    start_save_session(&mut c, &srv, "/logout", json!({}));
+    srv.wait("/logged-out", 1);
+    assert_eq!(c.call("daemon.shutdown", json!({}))["result"], json!({}));
+    assert_eq!(d.wait(), Some(0));
+
+    let d = start_daemon(&env, &[]);
+    let mut c = d.session();
+    c.unlock();
+    let history = c.ok("profile.history", json!({"name": "acct"}))["snapshots"].clone();
+    let marks: Vec<bool> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["kind"] != "checkpoint")
+        .map(|h| h["logged_out"] == true)
+        .collect();
+    assert_eq!(
+        marks,
+        [true, false],
+        "the shutdown's save is marked: {history}"
+    );
+    assert_eq!(
+        c.ok("profile.show", json!({"name": "acct"}))["profile"]["current"],
+        first["snapshot"]["seq"]
     );
 }
 
