@@ -57,6 +57,31 @@ fn save_session_visiting(
     )
 }
 
+/// A daemon with profile `acct` whose health definition expects the login's cookie, logged in
+/// by a first save session; returns the daemon, a connection and that session's stop result.
+fn logged_in_with_a_definition(
+    env: &Env,
+    srv: &TestServer,
+) -> (crate::harness::Daemon, crate::harness::Raw, Value) {
+    let (d, mut c) = ready(env);
+    c.ok("profile.create", json!({"name": "acct"}));
+    c.ok("profile.health.set", definition("acct", &srv.origin));
+    let first = save_session_visiting(&mut c, srv, "/login", json!({}), ("/done", 1));
+    (d, c, first)
+}
+
+/// Per save (checkpoints left out), newest first: whether it is marked `logged_out`.
+fn save_marks(c: &mut crate::harness::Raw) -> Vec<bool> {
+    let history = c.ok("profile.history", json!({"name": "acct"}))["snapshots"].clone();
+    history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["kind"] != "checkpoint")
+        .map(|h| h["logged_out"] == true)
+        .collect()
+}
+
 fn error_of(c: &mut crate::harness::Raw, method: &str, params: Value) -> (String, String) {
     let v = c.call(method, params);
     (
@@ -266,11 +291,8 @@ fn a_save_session_that_logs_out_is_kept_marked_and_the_next_session_is_logged_in
 fn the_guard_holds_when_a_session_ends_by_timeout_or_by_browser_close() {
     let env = Env::new();
     let srv = TestServer::start();
-    let (d, mut c) = ready(&env);
+    let (d, mut c, first) = logged_in_with_a_definition(&env, &srv);
     let mut ev = Events::subscribe(&d);
-    c.ok("profile.create", json!({"name": "acct"}));
-    c.ok("profile.health.set", definition("acct", &srv.origin));
-    let first = save_session_visiting(&mut c, &srv, "/login", json!({}), ("/done", 1));
     let first_seq = first["snapshot"]["seq"].clone();
     // Nobody connects: the session ends after its inactivity timeout (the shortest allowed).
     let s = start_save_session(&mut c, &srv, "/logout", json!({"timeout_secs": 10}));
@@ -299,15 +321,7 @@ fn the_guard_holds_when_a_session_ends_by_timeout_or_by_browser_close() {
         ended["note"].as_str().unwrap().contains("profile accept"),
         "{ended}"
     );
-    let history = c.ok("profile.history", json!({"name": "acct"}))["snapshots"].clone();
-    let marks: Vec<bool> = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|h| h["kind"] != "checkpoint")
-        .map(|h| h["logged_out"] == true)
-        .collect();
-    assert_eq!(marks, [true, true, false], "{history}");
+    assert_eq!(save_marks(&mut c), [true, true, false]);
     assert_eq!(
         c.ok("profile.show", json!({"name": "acct"}))["profile"]["current"],
         first_seq
@@ -320,10 +334,7 @@ fn the_guard_holds_when_a_session_ends_by_timeout_or_by_browser_close() {
 fn the_guard_holds_when_the_daemon_shuts_down_during_a_save_session() {
     let env = Env::new();
     let srv = TestServer::start();
-    let (mut d, mut c) = ready(&env);
-    c.ok("profile.create", json!({"name": "acct"}));
-    c.ok("profile.health.set", definition("acct", &srv.origin));
-    let first = save_session_visiting(&mut c, &srv, "/login", json!({}), ("/done", 1));
+    let (mut d, mut c, first) = logged_in_with_a_definition(&env, &srv);
     start_save_session(&mut c, &srv, "/logout", json!({}));
     srv.wait("/logged-out", 1);
     assert_eq!(c.call("daemon.shutdown", json!({}))["result"], json!({}));
