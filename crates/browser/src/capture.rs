@@ -230,7 +230,7 @@ impl Session {
         for f in frames {
             let read = async {
                 let ctx = indexed_db::isolated_world(&f.page, &f.frame_id).await?;
-                indexed_db::collect(&f.page, Some(ctx), origin).await
+                indexed_db::collect(indexed_db::Doc::Live(&f.page, ctx), origin).await
             };
             match read.await {
                 Ok(dbs) => {
@@ -259,7 +259,7 @@ impl Session {
         result: &mut BTreeMap<String, Parts>,
         report: &mut CaptureReport,
     ) {
-        let stub = match StubPage::open(&self.browser, self.tracker.clone()).await {
+        let mut stub = match StubPage::open(&self.endpoint, self.tracker.clone()).await {
             Ok(stub) => stub,
             Err(e) => {
                 for origin in origins {
@@ -286,7 +286,7 @@ impl Session {
                 || base.touched.contains(&origin)
                 || parts.idb.is_empty();
             if idb_wanted {
-                match indexed_db::collect(stub.page(), None, &origin).await {
+                match indexed_db::collect(indexed_db::Doc::Stub(&mut stub), &origin).await {
                     Ok(dbs) => {
                         parts.idb_unread = None;
                         parts.idb_read = Some(dbs);
@@ -308,7 +308,7 @@ impl Session {
                     .push((origin.clone(), format!("IndexedDB: {e}")));
             }
         }
-        stub.close(&self.browser).await;
+        stub.close().await;
     }
 
     /// Records a failed read of `origin`: its known data stays in the capture, and the origin

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::BrowserError;
 use crate::cdp::{call_page, evaluate};
+use crate::stub::StubPage;
 
 /// The script: an expression whose value is an async function of one argument.
 const SCRIPT: &str = include_str!("indexed_db.js");
@@ -22,17 +23,38 @@ const SCRIPT: &str = include_str!("indexed_db.js");
 /// Name of the isolated world pvault reads in.
 const WORLD: &str = "pvault";
 
-/// Runs the script with `arg` in `context` (an isolated world) or the page's main world.
-pub(crate) async fn run(
-    page: &Page,
-    context: Option<i64>,
-    arg: &Value,
-) -> Result<Value, BrowserError> {
+/// A document of the origin the script runs in.
+pub(crate) enum Doc<'a> {
+    /// A live page's frame, in the execution context given (an isolated world of ours).
+    Live(&'a Page, i64),
+    /// The stub page, in its main world (nothing but our scripts runs there).
+    Stub(&'a mut StubPage),
+}
+
+impl Doc<'_> {
+    async fn evaluate(&mut self, expression: String) -> Result<Value, BrowserError> {
+        match self {
+            Doc::Live(page, context) => evaluate(page, expression, Some(*context)).await,
+            Doc::Stub(stub) => stub.eval(expression).await,
+        }
+    }
+
+    async fn call(&mut self, method: &'static str, params: Value) -> Result<Value, BrowserError> {
+        match self {
+            Doc::Live(page, _) => call_page(page, method, params).await,
+            Doc::Stub(stub) => stub.call(method, params).await,
+        }
+    }
+}
+
+/// Runs the script with `arg` in `doc`.
+async fn run(doc: &mut Doc<'_>, arg: &Value) -> Result<Value, BrowserError> {
     // The argument travels as a string for `JSON.parse`: V8 parses JSON faster than the same
     // data as a script literal (V8's own advice for large data; a load passes megabytes).
     let text = serde_json::to_string(&arg.to_string())
         .map_err(|e| BrowserError::cdp("Runtime.evaluate", e))?;
-    evaluate(page, format!("({SCRIPT})(JSON.parse({text}))"), context).await
+    doc.evaluate(format!("({SCRIPT})(JSON.parse({text}))"))
+        .await
 }
 
 /// Creates an isolated world in `frame_id` of `page` and returns its execution context id.
@@ -51,25 +73,24 @@ pub(crate) async fn isolated_world(page: &Page, frame_id: &str) -> Result<i64, B
 /// Reads every database of the document's origin, with the key generators of
 /// autoIncrement stores.
 pub(crate) async fn collect(
-    page: &Page,
-    context: Option<i64>,
+    mut doc: Doc<'_>,
     origin: &str,
 ) -> Result<Vec<IdbDatabase>, BrowserError> {
-    let raw = run(page, context, &json!({"op": "collect"})).await?;
+    let raw = run(&mut doc, &json!({"op": "collect"})).await?;
     let mut dbs: Vec<IdbDatabase> = serde_json::from_value(raw)
         .map_err(|e| BrowserError::cdp("IndexedDB read", format!("unexpected shape: {e}")))?;
     for db in &mut dbs {
         for store in db.stores.iter_mut().filter(|s| s.auto_increment) {
-            let meta = call_page(
-                page,
-                "IndexedDB.getMetadata",
-                json!({
-                    "securityOrigin": origin,
-                    "databaseName": db.name,
-                    "objectStoreName": store.name,
-                }),
-            )
-            .await;
+            let meta = doc
+                .call(
+                    "IndexedDB.getMetadata",
+                    json!({
+                        "securityOrigin": origin,
+                        "databaseName": db.name,
+                        "objectStoreName": store.name,
+                    }),
+                )
+                .await;
             // Without it the records still restore; the generator then continues from the
             // largest key, as Playwright's restore does.
             match meta {
@@ -100,13 +121,12 @@ pub(crate) struct Restored {
 /// deleted first (a running session); else one that exists is a failure (a fresh browser
 /// has none).
 pub(crate) async fn restore(
-    page: &Page,
-    context: Option<i64>,
+    mut doc: Doc<'_>,
     dbs: &[IdbDatabase],
     replace: bool,
 ) -> Result<Restored, BrowserError> {
     let arg = json!({"op": "restore", "databases": dbs, "replace": replace});
-    let r = run(page, context, &arg).await?;
+    let r = run(&mut doc, &arg).await?;
     Ok(Restored {
         records: r.get("records").and_then(Value::as_u64).unwrap_or(0) as usize,
         failures: r

@@ -14,7 +14,8 @@
 //! browser-level session per client, so the engine, the sessionStorage hand-off and every
 //! relayed client each see a connection of their own) and listens on no socket; an attached
 //! browser, or a launch allowed to fall back, over Chrome's websocket (module `endpoint`).
-//! All CDP traffic for state goes through `cdp.rs` (raw JSON commands on chromiumoxide).
+//! CDP traffic for state goes through `cdp.rs` (raw JSON commands on chromiumoxide) for live
+//! pages, and through `raw_cdp.rs` (a connection of our own) for the tabs the engine opens.
 //!
 //! What was measured on Chromium 156 and chromiumoxide 0.9, and why the code does what it
 //! does, is said in each module's comments where it matters.
@@ -33,6 +34,7 @@ mod load;
 mod mux;
 mod page_events;
 mod probe;
+mod raw_cdp;
 mod report;
 mod session;
 mod stub;

@@ -34,8 +34,26 @@ impl Session {
         local_on_disk: bool,
     ) -> Result<LoadReport, BrowserError> {
         let (origins, bad_origins) = valid_origins(&state.origins);
-        let cookies = self.load_cookies(&state.cookies);
-        let storage = self.load_storage(&origins, fresh, local_on_disk);
+        let t = std::time::Instant::now();
+        let cookies = async {
+            let r = self.load_cookies(&state.cookies).await;
+            tracing::debug!(
+                ms = t.elapsed().as_millis() as u64,
+                n = state.cookies.len(),
+                "cookies loaded"
+            );
+            r
+        };
+        let storage = async {
+            let r = self.load_storage(&origins, fresh, local_on_disk).await;
+            tracing::debug!(
+                ms = t.elapsed().as_millis() as u64,
+                n = origins.len(),
+                local_on_disk,
+                "storage loaded"
+            );
+            r
+        };
         let (cookies, storage) = tokio::join!(cookies, storage);
         let (cookies_loaded, cookies_rejected) = cookies?;
         let storage = storage?;
@@ -92,7 +110,12 @@ impl Session {
             // overlap (a record costs about 0.1 ms of round trips to Chrome's storage
             // service, so 10,000 records in one page take a second).
             todo.sort_by_key(|o| std::cmp::Reverse(idb_records(o)));
-            let lanes = todo.len().min(STUB_PAGES);
+            let lanes = todo.len().min(
+                std::env::var("PVAULT_LANES")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(STUB_PAGES),
+            );
             let next = AtomicUsize::new(0);
             // Each lane opens its stub page and starts on the next origin at once (opening
             // costs a target, a renderer process and chromiumoxide's page set-up: the lanes
@@ -100,8 +123,10 @@ impl Session {
             // what no lane could take is reported with the last opening error.
             let lane_results = futures::future::join_all((0..lanes).map(|_| async {
                 let mut out = StorageLoad::default();
-                let stub = StubPage::open(&self.browser, self.tracker.clone()).await;
-                if let Ok(stub) = &stub {
+                let t = std::time::Instant::now();
+                let mut stub = StubPage::open(&self.endpoint, self.tracker.clone()).await;
+                tracing::debug!(ms = t.elapsed().as_millis() as u64, "stub page opened");
+                if let Ok(stub) = &mut stub {
                     while let Some(o) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
                         self.load_origin(stub, o, fresh, local_on_disk, &mut out)
                             .await;
@@ -115,7 +140,7 @@ impl Session {
             // One at a time: a stub page that is the browser's last page is replaced first.
             for (stub, r) in lane_results {
                 match stub {
-                    Ok(stub) => stub.close(&self.browser).await,
+                    Ok(stub) => stub.close().await,
                     Err(e) => open_err = Some(e),
                 }
                 results.push(r);
@@ -156,7 +181,7 @@ impl Session {
     /// adding what happened to `out`.
     async fn load_origin(
         &self,
-        stub: &StubPage,
+        stub: &mut StubPage,
         o: &OriginState,
         fresh: bool,
         local_on_disk: bool,
@@ -185,7 +210,7 @@ impl Session {
             }
         }
         if !o.databases().is_empty() {
-            match indexed_db::restore(stub.page(), None, o.databases(), !fresh).await {
+            match indexed_db::restore(indexed_db::Doc::Stub(stub), o.databases(), !fresh).await {
                 Ok(r) => {
                     out.databases += o.databases().len();
                     out.records += r.records;

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::BrowserError;
-use crate::endpoint::{CdpEndpoint, Link, LinkReceiver, LinkSender};
+use crate::endpoint::CdpEndpoint;
+use crate::raw_cdp::{RawCdp, exception_text};
 use crate::session::Session;
 
 /// What a page showed a health check.
@@ -157,15 +158,6 @@ impl Session {
     }
 }
 
-/// The text of a `Runtime.evaluate` answer's exception.
-fn exception_text(r: &Value) -> String {
-    r.pointer("/exceptionDetails/exception/description")
-        .or_else(|| r.pointer("/exceptionDetails/text"))
-        .and_then(Value::as_str)
-        .unwrap_or("script exception")
-        .to_owned()
-}
-
 /// A blank tab on a CDP connection of its own, for [`Session::probe_page`]. Opening it costs
 /// a renderer's start (about 80 ms measured on Chromium 148): a health check opens it while
 /// the state loads (see [`crate::LaunchOptions::probe_tab`]).
@@ -202,66 +194,5 @@ impl ProbeTab {
             target_id,
             session_id,
         })
-    }
-}
-
-/// A CDP connection of the probe's own: commands one at a time, events ignored.
-struct RawCdp {
-    /// Writes to the browser.
-    sink: LinkSender,
-    /// Reads from the browser.
-    stream: LinkReceiver,
-    /// The id of the last command sent.
-    last_id: u64,
-}
-
-impl RawCdp {
-    async fn open(endpoint: &CdpEndpoint) -> Result<RawCdp, BrowserError> {
-        let (sink, stream) = Link::open(endpoint).await?.split();
-        Ok(RawCdp {
-            sink,
-            stream,
-            last_id: 0,
-        })
-    }
-
-    /// Sends a command without waiting for its answer; returns its id.
-    async fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> u64 {
-        self.last_id += 1;
-        let mut msg = json!({"id": self.last_id, "method": method, "params": params});
-        if let Some(s) = session {
-            msg["sessionId"] = s.into();
-        }
-        // A closed connection shows as the missing answer.
-        let _ = self.sink.send(msg.to_string()).await;
-        self.last_id
-    }
-
-    /// Sends a command and waits for its answer (skipping events and older answers).
-    async fn call(
-        &mut self,
-        session: Option<&str>,
-        method: &str,
-        params: Value,
-    ) -> Result<Value, BrowserError> {
-        let id = self.send(session, method, params).await;
-        loop {
-            let text = self
-                .stream
-                .recv()
-                .await
-                .ok_or_else(|| BrowserError::cdp(method, "the browser's connection closed"))?;
-            let Ok(v) = serde_json::from_str::<Value>(&text) else {
-                continue;
-            };
-            if v.get("id").and_then(Value::as_u64) != Some(id) {
-                continue;
-            }
-            if let Some(e) = v.get("error") {
-                let msg = e.get("message").and_then(Value::as_str).unwrap_or("error");
-                return Err(BrowserError::cdp(method, msg));
-            }
-            return Ok(v.get("result").cloned().unwrap_or(Value::Null));
-        }
     }
 }

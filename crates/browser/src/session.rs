@@ -67,11 +67,17 @@ impl Session {
     pub async fn launch(opts: LaunchOptions) -> Result<(Session, LoadReport), BrowserError> {
         let state = opts.state.clone().unwrap_or_default();
         let (origins, _) = valid_origins(&state.origins);
+        let t_prepare = std::time::Instant::now();
         let (method, written) = crate::launch::prepare(&opts, origins.clone()).await?;
+        tracing::debug!(
+            ms = t_prepare.elapsed().as_millis() as u64,
+            "profile directory prepared"
+        );
         // The start page must see the loaded state, so it is opened over CDP after the load:
         // on the command line Chrome would request it before the cookies are set.
         let mut spawn_opts = opts.clone();
         let start_url = spawn_opts.start_url.take();
+        let t_start = std::time::Instant::now();
         let mut session = match Session::start(&spawn_opts, Transport::Pipe).await {
             Ok(s) => s,
             Err(e @ BrowserError::Startup { .. }) if opts.allow_port_fallback => {
@@ -84,6 +90,10 @@ impl Session {
             }
             Err(e) => return Err(e),
         };
+        tracing::debug!(
+            ms = t_start.elapsed().as_millis() as u64,
+            "browser started and connected"
+        );
         session.file_watch =
             crate::file_watch::FileWatch::start(&opts.user_data_dir, session.tracker.clone());
         let t_load = std::time::Instant::now();
@@ -92,12 +102,20 @@ impl Session {
                 return None;
             }
             // A tab that does not open now is opened again by the probe, which reports it.
-            crate::probe::ProbeTab::open(&session.endpoint).await.ok()
-        };
-        let (loaded, tab) = tokio::join!(
-            session.guard(session.load(&state, true, method == LoadMethod::OnDisk)),
+            let t = std::time::Instant::now();
+            let tab = crate::probe::ProbeTab::open(&session.endpoint).await.ok();
+            tracing::debug!(ms = t.elapsed().as_millis() as u64, "probe tab opened");
             tab
-        );
+        };
+        let load = async {
+            let t = std::time::Instant::now();
+            let r = session
+                .guard(session.load(&state, true, method == LoadMethod::OnDisk))
+                .await;
+            tracing::debug!(ms = t.elapsed().as_millis() as u64, "state written");
+            r
+        };
+        let (loaded, tab) = tokio::join!(load, tab);
         *session.probe_tab.lock().unwrap_or_else(|p| p.into_inner()) = tab;
         tracing::debug!(ms = t_load.elapsed().as_millis() as u64, "state loaded");
         let mut report = match loaded {
@@ -129,7 +147,12 @@ impl Session {
     /// Spawns the browser with `transport` and connects the engine to it.
     async fn start(opts: &LaunchOptions, transport: Transport) -> Result<Session, BrowserError> {
         let (exit_tx, exit_rx) = watch::channel(None);
+        let t_spawn = std::time::Instant::now();
         let (process, upstream) = crate::launch::spawn(opts, transport, exit_tx).await?;
+        tracing::debug!(
+            ms = t_spawn.elapsed().as_millis() as u64,
+            "browser answered"
+        );
         let (endpoint, engine_url) = match upstream {
             Upstream::Port(url) => (CdpEndpoint::WebSocket(url.clone()), url),
             Upstream::Pipe(mux) => {
@@ -192,7 +215,12 @@ impl Session {
             request_timeout: Duration::from_secs(30),
             ..HandlerConfig::default()
         };
+        let t_connect = std::time::Instant::now();
         let connected = Browser::connect_with_config(ws_url.clone(), config).await;
+        tracing::debug!(
+            ms = t_connect.elapsed().as_millis() as u64,
+            "engine connected"
+        );
         let (browser, mut handler) = match connected {
             Ok(x) => x,
             Err(e) => {
@@ -241,6 +269,15 @@ impl Session {
             let tabs = crate::tabs::TabLink::connect(&endpoint, tracker.clone()).await?;
             let tracker_task = page_events::spawn(tracker.clone(), &endpoint).await?;
             Ok::<_, BrowserError>((version, tabs, tracker_task))
+        };
+        let t_set_up = std::time::Instant::now();
+        let set_up = async {
+            let r = set_up.await;
+            tracing::debug!(
+                ms = t_set_up.elapsed().as_millis() as u64,
+                "page connections set up"
+            );
+            r
         };
         let (version, tabs, tracker_task) = match set_up.await {
             Ok(x) => x,

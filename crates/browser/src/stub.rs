@@ -3,25 +3,25 @@
 //! `Runtime.evaluate` read or write that origin's localStorage.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use chromiumoxide::cdp::browser_protocol::fetch::EventRequestPaused;
-use chromiumoxide::cdp::browser_protocol::target::CreateTargetParams;
-use chromiumoxide::{Browser, Page};
-use futures::StreamExt;
 use pvault_model::StorageItem;
 use serde_json::{Value, json};
-use tokio::task::JoinHandle;
 
 use crate::BrowserError;
-use crate::cdp::{call_browser, call_page, evaluate};
+use crate::endpoint::CdpEndpoint;
+use crate::raw_cdp::RawCdp;
 use crate::tracker::Tracker;
 
-/// An open stub page. Close it with [`StubPage::close`].
+/// An open stub page, on a CDP connection of its own (see `raw_cdp.rs` for why not a
+/// chromiumoxide page). Close it with [`StubPage::close`].
 pub(crate) struct StubPage {
-    /// The background page, navigated from origin to origin.
-    page: Page,
-    /// Answers every request of the page with an empty document.
-    fulfil: JoinHandle<()>,
+    /// Our connection; it also answers the page's requests.
+    cdp: RawCdp,
+    /// The background tab, navigated from origin to origin.
+    target_id: String,
+    /// Our (flat) session with it.
+    session_id: String,
     /// Marks the page internal while it is ours.
     tracker: Arc<Tracker>,
 }
@@ -30,75 +30,108 @@ impl StubPage {
     /// Opens a background target (no window focus change; other clients' pages untouched) and
     /// intercepts all of its requests.
     pub(crate) async fn open(
-        browser: &Browser,
+        endpoint: &CdpEndpoint,
         tracker: Arc<Tracker>,
     ) -> Result<Self, BrowserError> {
-        let params = CreateTargetParams::builder()
-            .url("about:blank")
-            .background(true)
-            .build()
-            .map_err(|e| BrowserError::cdp("Target.createTarget", e))?;
-        let page = browser
-            .new_page(params)
-            .await
-            .map_err(|e| BrowserError::cdp("Target.createTarget", e))?;
-        tracker.set_internal(page.target_id().as_ref(), true);
-        let mut paused = page
-            .event_listener::<EventRequestPaused>()
-            .await
-            .map_err(|e| BrowserError::cdp("Fetch.requestPaused", e))?;
-        let p2 = page.clone();
-        let fulfil = tokio::spawn(async move {
-            while let Some(ev) = paused.next().await {
-                let id = ev.request_id.as_ref().to_owned();
-                let _ = call_page(
-                    &p2,
-                    "Fetch.fulfillRequest",
-                    json!({
-                        "requestId": id,
-                        "responseCode": 200,
-                        "responseHeaders": [{"name": "Content-Type", "value": "text/html; charset=utf-8"}],
-                        "body": "",
-                    }),
+        let mut cdp = RawCdp::open(endpoint).await?;
+        let target = cdp
+            .call(
+                None,
+                "Target.createTarget",
+                json!({"url": "about:blank", "background": true}),
+            )
+            .await?;
+        let target_id = target["targetId"].as_str().unwrap_or_default().to_owned();
+        tracker.set_internal(&target_id, true);
+        let set_up = async {
+            let attached = cdp
+                .call(
+                    None,
+                    "Target.attachToTarget",
+                    json!({"targetId": target_id, "flatten": true}),
                 )
-                .await;
+                .await?;
+            let session_id = attached["sessionId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            cdp.answer_requests_of(&session_id);
+            cdp.call(
+                Some(&session_id),
+                "Fetch.enable",
+                json!({"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}),
+            )
+            .await?;
+            Ok::<_, BrowserError>(session_id)
+        };
+        match set_up.await {
+            Ok(session_id) => Ok(StubPage {
+                cdp,
+                target_id,
+                session_id,
+                tracker,
+            }),
+            Err(e) => {
+                let close = json!({"targetId": target_id});
+                let _ = cdp.call(None, "Target.closeTarget", close).await;
+                Err(e)
             }
-        });
-        call_page(
-            &page,
-            "Fetch.enable",
-            json!({"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}),
-        )
-        .await?;
-        Ok(StubPage {
-            page,
-            fulfil,
-            tracker,
-        })
+        }
     }
 
-    /// Navigates the stub page to `origin` (an empty document served by us).
-    pub(crate) async fn goto(&self, origin: &str) -> Result<(), BrowserError> {
+    /// Navigates the stub page to `origin` (an empty document served by us). `Page.navigate`
+    /// answers when the new document has committed; its scripts then run at the origin
+    /// (checked: a script that ran in the previous document would write another origin).
+    pub(crate) async fn goto(&mut self, origin: &str) -> Result<(), BrowserError> {
         let url = format!("{origin}/");
-        self.page
-            .goto(url)
-            .await
-            .map_err(|e| BrowserError::cdp("Page.navigate", e))?;
-        Ok(())
+        let session = Some(self.session_id.as_str());
+        let nav = self
+            .cdp
+            .call(session, "Page.navigate", json!({"url": url}))
+            .await?;
+        if let Some(err) = nav
+            .get("errorText")
+            .and_then(Value::as_str)
+            .filter(|e| !e.is_empty())
+        {
+            return Err(BrowserError::cdp(
+                "Page.navigate",
+                format!("{origin}: {err}"),
+            ));
+        }
+        for _ in 0..50 {
+            let at = self.eval("location.origin".into()).await?;
+            if at.as_str() == Some(origin) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Err(BrowserError::cdp(
+            "Page.navigate",
+            format!("the stub page did not reach {origin}"),
+        ))
     }
 
-    async fn eval(&self, expression: String) -> Result<Value, BrowserError> {
-        evaluate(&self.page, expression, None).await
+    /// Evaluates `expression` in the page's main world (ours: nothing else runs there).
+    pub(crate) async fn eval(&mut self, expression: String) -> Result<Value, BrowserError> {
+        let session = self.session_id.clone();
+        self.cdp.evaluate(&session, expression, None).await
     }
 
-    /// The page, for CDP commands that need a document of the origin it is at.
-    pub(crate) fn page(&self) -> &Page {
-        &self.page
+    /// Sends `method` on the page's session (e.g. `IndexedDB.getMetadata`, which needs a
+    /// document at the origin).
+    pub(crate) async fn call(
+        &mut self,
+        method: &'static str,
+        params: Value,
+    ) -> Result<Value, BrowserError> {
+        let session = self.session_id.clone();
+        self.cdp.call(Some(&session), method, params).await
     }
 
     /// Writes `items` into the localStorage of the origin the page is at (existing keys are
     /// overwritten, others kept) and checks that every one reads back.
-    pub(crate) async fn write_local(&self, items: &[StorageItem]) -> Result<(), BrowserError> {
+    pub(crate) async fn write_local(&mut self, items: &[StorageItem]) -> Result<(), BrowserError> {
         let pairs: Vec<[&str; 2]> = items
             .iter()
             .map(|i| [i.name.as_str(), i.value.as_str()])
@@ -120,7 +153,7 @@ impl StubPage {
     }
 
     /// Reads all of `origin`'s localStorage.
-    pub(crate) async fn read(&self, origin: &str) -> Result<Vec<StorageItem>, BrowserError> {
+    pub(crate) async fn read(&mut self, origin: &str) -> Result<Vec<StorageItem>, BrowserError> {
         self.goto(origin).await?;
         let v = self
             .eval(
@@ -139,30 +172,38 @@ impl StubPage {
     /// The target stays marked internal after it is gone: its navigation events may still be
     /// in a queue, and one handled after the close must not mark the origins it visited as
     /// changed by a page (target ids are never reused, so the mark harms nothing).
-    pub(crate) async fn close(self, browser: &Browser) {
-        self.fulfil.abort();
-        let id = self.page.target_id().as_ref().to_owned();
-        let others = call_browser(browser, "Target.getTargets", json!({}))
+    pub(crate) async fn close(mut self) {
+        let id = self.target_id.clone();
+        let others = self
+            .cdp
+            .call(None, "Target.getTargets", json!({}))
             .await
             .ok()
             .map(|t| other_pages(&t, &id));
         if others == Some(0) {
-            let replaced = call_browser(
-                browser,
-                "Target.createTarget",
-                json!({"url": "about:blank", "background": true}),
-            )
-            .await;
+            let replaced = self
+                .cdp
+                .call(
+                    None,
+                    "Target.createTarget",
+                    json!({"url": "about:blank", "background": true}),
+                )
+                .await;
             if let Err(e) = replaced {
                 // Keeping the stub (no longer intercepting) keeps the session cookies.
                 tracing::debug!("no tab to replace the stub page: {e}");
-                let _ = call_page(&self.page, "Fetch.disable", json!({})).await;
-                let _ = self.page.goto("about:blank").await;
+                let _ = self.call("Fetch.disable", json!({})).await;
+                let _ = self
+                    .call("Page.navigate", json!({"url": "about:blank"}))
+                    .await;
                 self.tracker.set_internal(&id, false);
                 return;
             }
         }
-        let _ = self.page.close().await;
+        let _ = self
+            .cdp
+            .call(None, "Target.closeTarget", json!({"targetId": id}))
+            .await;
     }
 }
 
