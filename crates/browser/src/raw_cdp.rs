@@ -14,7 +14,7 @@ use crate::BrowserError;
 use crate::endpoint::{CdpEndpoint, Link, LinkReceiver, LinkSender};
 
 /// One CDP connection: commands one at a time; events are skipped, except the paused requests
-/// of a tab whose requests we answer ourselves ([`RawCdp::answer_requests_of`]).
+/// we answer ourselves ([`RawCdp::answer_requests`]).
 pub(crate) struct RawCdp {
     /// Writes to the browser.
     sink: LinkSender,
@@ -22,10 +22,10 @@ pub(crate) struct RawCdp {
     stream: LinkReceiver,
     /// The id of the last command sent.
     last_id: u64,
-    /// A session whose `Fetch.requestPaused` events are answered with an empty HTML
-    /// document while a command waits: a stub page's navigation answers only once its
-    /// request has been answered, on this same connection.
-    answer_requests_of: Option<String>,
+    /// Whether `Fetch.requestPaused` events of our browser-level session are answered with
+    /// an empty HTML document while a command waits: a stub page's navigation goes on only
+    /// once its request has been answered, on this same connection.
+    answer_requests: bool,
 }
 
 impl RawCdp {
@@ -36,14 +36,14 @@ impl RawCdp {
             sink,
             stream,
             last_id: 0,
-            answer_requests_of: None,
+            answer_requests: false,
         })
     }
 
-    /// From now on, every request of `session` that `Fetch` pauses is answered with an empty
-    /// HTML document (status 200), so the tab touches no real server.
-    pub(crate) fn answer_requests_of(&mut self, session: &str) {
-        self.answer_requests_of = Some(session.to_owned());
+    /// From now on, every request that `Fetch` on our browser-level session pauses is
+    /// answered with an empty HTML document (status 200): it touches no real server.
+    pub(crate) fn answer_requests(&mut self) {
+        self.answer_requests = true;
     }
 
     /// Sends a command without waiting for its answer; returns its id.
@@ -119,11 +119,7 @@ impl RawCdp {
         if v.get("method").and_then(Value::as_str) != Some("Fetch.requestPaused") {
             return;
         }
-        let session = v.get("sessionId").and_then(Value::as_str);
-        let Some(serving) = self.answer_requests_of.clone() else {
-            return;
-        };
-        if session != Some(serving.as_str()) {
+        if !self.answer_requests || v.get("sessionId").is_some() {
             return;
         }
         let Some(request) = v.pointer("/params/requestId").and_then(Value::as_str) else {
@@ -136,8 +132,7 @@ impl RawCdp {
             "body": "",
         });
         // Not waited for: the navigation's own answer says whether it worked.
-        self.send(Some(&serving), "Fetch.fulfillRequest", params)
-            .await;
+        self.send(None, "Fetch.fulfillRequest", params).await;
     }
 }
 

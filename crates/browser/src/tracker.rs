@@ -137,6 +137,9 @@ struct TrackerState {
     /// Our own stub pages, whose navigations change nothing; kept after they close, as
     /// their events may still be queued (target ids are never reused).
     internal: HashSet<String>,
+    /// The document paths of our stub pages (`/__pvault_stub_<random>`): a target seen at
+    /// one is ours, even before the `Target.createTarget` that made it has answered.
+    internal_paths: HashSet<String>,
     /// Page targets open now (ours included; `internal` tells them apart).
     open_pages: HashSet<String>,
     /// Per origin, how many localStorage events were applied to `known`.
@@ -212,6 +215,9 @@ impl Tracker {
     pub(crate) fn touch_url(&self, target: &str, url: &str) {
         if let Some(o) = http_origin(url) {
             let touched = self.with(|s| {
+                if s.internal_paths.iter().any(|p| url.contains(p.as_str())) {
+                    s.internal.insert(target.to_owned());
+                }
                 !s.internal.contains(target) && {
                     s.touched.insert(o);
                     true
@@ -307,6 +313,11 @@ impl Tracker {
                 s.internal.remove(target);
             }
         });
+    }
+
+    /// Registers the document path of a stub page about to be opened (see `internal_paths`).
+    pub(crate) fn add_internal_path(&self, path: &str) {
+        self.with(|s| s.internal_paths.insert(path.to_owned()));
     }
 
     pub(crate) fn is_internal(&self, target: &str) -> bool {

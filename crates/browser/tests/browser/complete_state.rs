@@ -212,6 +212,20 @@ async fn every_structured_clone_type_survives_capture_and_load() {
         l2.report.origins_failed
     );
     assert_eq!(l2.report.indexed_db_databases, 1);
+    // The load wrote through a stub page at the server's origin, answered by the engine:
+    // nothing but the test's own page requests reached the server.
+    let stray: Vec<String> = server
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.path.clone())
+        .filter(|p| p != "/" && p != "/favicon.ico")
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "the stub page reached the server: {stray:?}"
+    );
     let client = Client::connect(&l2.session.client_ws_url().await.unwrap()).await;
     let page = client.open(&server.url("/")).await;
     assert_eq!(
