@@ -378,7 +378,11 @@ fn main() {
     let secs = env_num("BENCH_SECS", 60);
     let samples = env_num("BENCH_SAMPLES", 10) as usize;
     let load_start = loadavg();
-    let d = Daemon::start();
+    // The runtime dir on tmpfs, as `$XDG_RUNTIME_DIR` is on a systemd machine.
+    let d = Daemon::start_with(support::daemon::DaemonOpts {
+        runtime_on_tmpfs: true,
+        ..Default::default()
+    });
     d.init();
     for shape in &SHAPES {
         d.import(shape.name, &state(shape));

@@ -37,7 +37,11 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(7);
     let srv = TestServer::start();
-    let d = Daemon::start();
+    // The runtime dir on tmpfs, as `$XDG_RUNTIME_DIR` is on a systemd machine.
+    let d = Daemon::start_with(support::daemon::DaemonOpts {
+        runtime_on_tmpfs: true,
+        ..Default::default()
+    });
     d.init();
     // Log in once in a save session (the site's /login sets the httpOnly `sid`).
     let s = d.json(&[

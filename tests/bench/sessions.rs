@@ -92,7 +92,11 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(7);
-    let d = Daemon::start();
+    // The runtime dir on tmpfs, as `$XDG_RUNTIME_DIR` is on a systemd machine.
+    let d = Daemon::start_with(support::daemon::DaemonOpts {
+        runtime_on_tmpfs: true,
+        ..Default::default()
+    });
     d.init();
     // The states outlive the daemon: Playwright reads them after it has stopped.
     let files_dir = tempfile::tempdir().unwrap();

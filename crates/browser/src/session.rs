@@ -419,17 +419,23 @@ impl Session {
     }
 
     /// Kills a browser whose state nobody will read (a health check's: its profile directory
-    /// is removed next) and waits, for at most 5 s, until it has exited: a graceful
-    /// `Browser.close` spends hundreds of milliseconds flushing files that are thrown away.
-    /// An attached browser is only disconnected.
-    pub async fn kill(mut self) {
+    /// is removed next): the kill signal is sent before this returns; the returned future
+    /// waits, for at most 5 s, until the process has exited. A graceful `Browser.close`
+    /// would spend hundreds of milliseconds flushing files that are thrown away. An attached
+    /// browser is only disconnected.
+    pub fn kill(mut self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut rx = self.exit_rx.clone();
-        if let Some(k) = self.process.as_mut().and_then(|p| p.kill.take()) {
-            let _ = k.send(());
-            let _ =
-                tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|e| e.is_some())).await;
-        }
+        let sent = match self.process.as_mut().and_then(|p| p.kill.take()) {
+            Some(k) => k.send(()).is_ok(),
+            None => false,
+        };
         self.stop_tasks();
+        async move {
+            if sent {
+                let _ = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|e| e.is_some()))
+                    .await;
+            }
+        }
     }
 
     /// Drops the connection and leaves the browser running (what an attached session's end

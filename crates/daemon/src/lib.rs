@@ -144,8 +144,11 @@ pub async fn serve(listener: Listener, daemon: Arc<Daemon>, shutdown: impl Futur
     // A scheduled check in flight ends with its browser closed; the schedule then sees the
     // shutdown.
     let _ = schedule.await;
-    // A check's browser is killed after its answer went out: wait until that is done.
+    // A check in flight ends; a killed check browser's exit and directory removal go on
+    // after its answer: wait until they are done.
     drop(daemon.check_lock.lock().await);
+    daemon.check_cleanups.close();
+    daemon.check_cleanups.wait().await;
     {
         let _g = daemon.lifecycle.lock().await;
         daemon.lock_vault(LockReason::Shutdown);

@@ -83,10 +83,14 @@ pub struct Daemon {
     pub sessions: Registry,
     /// Remote stores: local state, connections, leases.
     pub(crate) remotes: crate::remote::Remotes,
-    /// Held while a health check's browser runs, until it is killed and its directory
-    /// removed (after the answer is sent): one check browser at a time. Shared so that the
-    /// clean-up task can own its guard; shutdown takes it to wait for that clean-up.
+    /// Held while a health check's browser runs, until it has been sent its kill signal:
+    /// one check browser at a time. Shared so that a check's task can own its guard;
+    /// shutdown takes it to wait for a check in flight.
     pub(crate) check_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The clean-ups of killed check browsers (waiting for the process to exit, removing
+    /// its directory), which go on after the answer and the check lock: shutdown waits for
+    /// them.
+    pub(crate) check_cleanups: tokio_util::task::TaskTracker,
     /// What the health check schedule did, for `status`.
     pub(crate) health_schedule: crate::health_schedule::ScheduleCounters,
 }
@@ -135,6 +139,7 @@ impl Daemon {
             sessions: Registry::default(),
             remotes: Default::default(),
             check_lock: Arc::new(tokio::sync::Mutex::new(())),
+            check_cleanups: tokio_util::task::TaskTracker::new(),
             health_schedule: Default::default(),
         }))
     }

@@ -12,6 +12,8 @@ use super::bin;
 pub struct Daemon {
     /// Holds `home/` (the vault) and `run/` (the 0700 runtime dir with the socket).
     pub root: tempfile::TempDir,
+    /// Holds `run/` instead of `root` when [`DaemonOpts::runtime_on_tmpfs`] asked for it.
+    pub run_root: Option<tempfile::TempDir>,
     /// The daemon process; `None` once stopped.
     pub child: Option<Child>,
     /// How this daemon is started differently from the default (failure-path tests).
@@ -26,6 +28,10 @@ pub struct DaemonOpts {
     /// A command the daemon is started through, e.g. `["unshare", "-m", …]`; the daemon's
     /// path and arguments follow it.
     pub wrapper: Vec<String>,
+    /// Puts the runtime dir (socket, session and check browser profiles) on tmpfs
+    /// (`/dev/shm`), where a systemd machine has `$XDG_RUNTIME_DIR` (`/run/user/UID`), the
+    /// daemon's default: the benchmarks measure that set-up. Tests keep it under `root`.
+    pub runtime_on_tmpfs: bool,
 }
 
 impl Daemon {
@@ -37,8 +43,12 @@ impl Daemon {
     /// Starts `pvaultd` as [`Daemon::start`] does, with `opts`.
     pub fn start_with(opts: DaemonOpts) -> Daemon {
         let root = tempfile::tempdir().expect("tempdir");
+        let shm = std::path::Path::new("/dev/shm");
+        let run_root = (opts.runtime_on_tmpfs && shm.is_dir())
+            .then(|| tempfile::tempdir_in(shm).expect("tempdir in /dev/shm"));
         let d = Daemon {
             root,
+            run_root,
             child: None,
             opts,
         };
@@ -87,7 +97,8 @@ impl Daemon {
 
     /// The socket path (`PVAULT_SOCKET`).
     pub fn socket(&self) -> PathBuf {
-        self.root.path().join("run").join("pvaultd.sock")
+        let root = self.run_root.as_ref().unwrap_or(&self.root);
+        root.path().join("run").join("pvaultd.sock")
     }
 
     /// Environment every process of this fixture gets.
