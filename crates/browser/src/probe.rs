@@ -6,10 +6,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use std::collections::BTreeMap;
+
+use pvault_model::{BrowserState, StorageItem};
+
 use crate::BrowserError;
+use crate::cookies::{cookie_problem, now_unix, to_cookie_param};
 use crate::endpoint::CdpEndpoint;
+use crate::indexed_db;
 use crate::raw_cdp::{RawCdp, exception_text};
+use crate::report::valid_origins;
 use crate::session::Session;
+use crate::stub::StubPage;
 
 /// What a page showed a health check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,91 +78,148 @@ impl Session {
                 Some(tab) => tab,
                 None => ProbeTab::open(&self.endpoint).await?,
             };
-            let (cdp, session) = (&mut tab.cdp, Some(tab.session_id.as_str()));
             // The saved sessionStorage, on our own session of the tab: the page connection
             // (`tabs/`) puts it on every new tab too, but only once it has seen the tab
             // attach, and this navigation may come first (seen when the tab opens during the
             // load). The script writes nothing into a tab that already has sessionStorage,
             // so running twice is harmless.
-            if let Some(source) = self.tabs.script() {
-                cdp.call(
-                    session,
-                    "Page.addScriptToEvaluateOnNewDocument",
-                    json!({"source": &*source}),
+            let v = tab
+                .probe(self.tabs.script(), url, timeout, start, selectors, texts)
+                .await?;
+            // Not waited for: the tab's answer changes nothing of the result.
+            let close = json!({"targetId": tab.target_id});
+            tab.cdp.send(None, "Target.closeTarget", close).await;
+            Ok(v)
+        };
+        let v = within(timeout, work).await;
+        tracing::debug!(ms = start.elapsed().as_millis() as u64, "probe page");
+        Ok(page_probe(&v?))
+    }
+
+    /// What [`Session::probe_page`] does, with `state` alone: in a browser context of its
+    /// own (its own cookie jar and storage, nothing of the browser's other contexts seen or
+    /// changed), created for this probe and disposed of after it, so one browser can check
+    /// one profile after another. The state is written by the probe's own tab, which serves
+    /// itself an empty document at each origin with localStorage or IndexedDB (as the stub
+    /// page does) before it opens `url`; the cookies are set meanwhile.
+    pub async fn probe_isolated(
+        &self,
+        state: &BrowserState,
+        url: &str,
+        timeout: Duration,
+        selectors: &[String],
+        texts: &[String],
+    ) -> Result<PageProbe, BrowserError> {
+        let start = Instant::now();
+        let (origins, _) = valid_origins(&state.origins);
+        let work = async {
+            let mut cdp = RawCdp::open(&self.endpoint).await?;
+            // Disposed of by Chrome when this connection goes, however the probe ends.
+            let created = cdp
+                .call(
+                    None,
+                    "Target.createBrowserContext",
+                    json!({"disposeOnDetach": true}),
                 )
                 .await?;
-            }
-            // Answers when the navigation has committed (HTTP redirects followed), or at
-            // once with `errorText` when it failed.
-            let nav = cdp
-                .call(session, "Page.navigate", json!({"url": url}))
-                .await?;
-            if let Some(err) = nav
-                .get("errorText")
-                .and_then(Value::as_str)
-                .filter(|e| !e.is_empty())
-            {
-                return Err(BrowserError::cdp(
-                    "Page.navigate",
-                    format!("{url} could not be opened: {err}"),
-                ));
-            }
-            let args = serde_json::to_string(&(selectors, texts)).unwrap_or_default();
-            let mut last = None;
-            // A script redirect right after the load replaces the document the script runs
-            // in: evaluate again in the new one.
-            for _ in 0..5 {
-                let left = timeout.saturating_sub(start.elapsed());
-                let ms = left.saturating_sub(Duration::from_millis(250)).as_millis();
-                let expr = format!(
-                    "(() => {{ const [s, t] = {args}; return ({SCRIPT})(s, t, {ms}); }})()"
-                );
-                let params =
-                    json!({"expression": expr, "returnByValue": true, "awaitPromise": true});
-                match cdp.call(session, "Runtime.evaluate", params).await {
-                    Ok(r) if r.get("exceptionDetails").is_none() => {
-                        return Ok((tab, r.pointer("/result/value").cloned()));
-                    }
-                    Ok(r) => last = Some(BrowserError::cdp("Runtime.evaluate", exception_text(&r))),
-                    Err(e) => last = Some(e),
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(last.unwrap_or_else(|| BrowserError::cdp("Runtime.evaluate", "no result")))
-        };
-        let result = tokio::time::timeout(timeout, work).await;
-        tracing::debug!(ms = start.elapsed().as_millis() as u64, "probe page");
-        let v: Value = match result {
-            Ok(Ok((mut tab, v))) => {
-                // Not waited for: the tab's answer changes nothing of the result.
-                let close = json!({"targetId": tab.target_id});
-                tab.cdp.send(None, "Target.closeTarget", close).await;
-                v.unwrap_or(Value::Null)
-            }
-            Ok(Err(e)) => return Err(e),
-            Err(_) => {
-                return Err(BrowserError::cdp(
-                    "Page.navigate",
-                    format!("the page did not load within {} s", timeout.as_secs()),
-                ));
-            }
-        };
-        let found = v["found"].as_array().cloned().unwrap_or_default();
-        Ok(PageProbe {
-            final_url: v["url"].as_str().unwrap_or_default().to_owned(),
-            http_status: v["status"].as_u64().and_then(|s| u16::try_from(s).ok()),
-            selectors: found
+            let context = created["browserContextId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let now = now_unix();
+            let cookies: Vec<Value> = state
+                .cookies
                 .iter()
-                .map(|f| match f {
-                    Value::Bool(b) => Ok(*b),
-                    other => Err(other.as_str().unwrap_or("refused").to_owned()),
-                })
-                .collect(),
-            texts: v["texts"]
-                .as_array()
-                .map(|a| a.iter().map(|t| t.as_bool() == Some(true)).collect())
-                .unwrap_or_default(),
-        })
+                .filter(|c| cookie_problem(c, now).is_none())
+                .map(to_cookie_param)
+                .collect();
+            let set_cookies = if cookies.is_empty() {
+                None
+            } else {
+                let params = json!({"cookies": cookies, "browserContextId": context});
+                Some(cdp.send_tracked(None, "Storage.setCookies", params).await)
+            };
+            let mut stub = StubPage::open_in(cdp, self.tracker.clone(), Some(context)).await?;
+            for o in &origins {
+                let databases = o.databases();
+                if o.local_storage.is_empty() && databases.is_empty() {
+                    continue;
+                }
+                stub.goto(&o.origin).await?;
+                if !o.local_storage.is_empty() {
+                    stub.write_local(&o.local_storage).await?;
+                }
+                if !databases.is_empty() {
+                    let r = indexed_db::restore(indexed_db::Doc::Stub(&mut stub), databases, false)
+                        .await?;
+                    if let Some(f) = r.failures.first() {
+                        tracing::debug!(origin = %o.origin, "IndexedDB record not written for the probe: {f}");
+                    }
+                }
+            }
+            let (cdp, target_id, session_id) = stub.into_tab().await?;
+            let mut tab = ProbeTab {
+                cdp,
+                target_id,
+                session_id,
+            };
+            if let Some(id) = set_cookies {
+                tab.cdp.wait(id, "Storage.setCookies").await?;
+            }
+            let session: BTreeMap<String, Vec<StorageItem>> = origins
+                .iter()
+                .map(|o| (o.origin.clone(), o.session_items().to_vec()))
+                .collect();
+            let (script, _) = crate::tabs::hand_off_script(&session);
+            let v = tab
+                .probe(script, url, timeout, start, selectors, texts)
+                .await?;
+            let context = json!({"browserContextId": created["browserContextId"]});
+            tab.cdp
+                .send(None, "Target.disposeBrowserContext", context)
+                .await;
+            Ok(v)
+        };
+        let v = within(timeout, work).await;
+        tracing::debug!(
+            ms = start.elapsed().as_millis() as u64,
+            "probe in a context of its own"
+        );
+        Ok(page_probe(&v?))
+    }
+}
+
+/// Runs `work` within `timeout`; running out is a failed navigation.
+async fn within(
+    timeout: Duration,
+    work: impl std::future::Future<Output = Result<Value, BrowserError>>,
+) -> Result<Value, BrowserError> {
+    match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(BrowserError::cdp(
+            "Page.navigate",
+            format!("the page did not load within {} s", timeout.as_secs()),
+        )),
+    }
+}
+
+/// The probe script's answer as a [`PageProbe`].
+fn page_probe(v: &Value) -> PageProbe {
+    let found = v["found"].as_array().cloned().unwrap_or_default();
+    PageProbe {
+        final_url: v["url"].as_str().unwrap_or_default().to_owned(),
+        http_status: v["status"].as_u64().and_then(|s| u16::try_from(s).ok()),
+        selectors: found
+            .iter()
+            .map(|f| match f {
+                Value::Bool(b) => Ok(*b),
+                other => Err(other.as_str().unwrap_or("refused").to_owned()),
+            })
+            .collect(),
+        texts: v["texts"]
+            .as_array()
+            .map(|a| a.iter().map(|t| t.as_bool() == Some(true)).collect())
+            .unwrap_or_default(),
     }
 }
 
@@ -194,5 +259,64 @@ impl ProbeTab {
             target_id,
             session_id,
         })
+    }
+}
+
+impl ProbeTab {
+    /// Puts `script` (the sessionStorage hand-off) on the tab, opens `url`, and runs the probe
+    /// script; returns its answer. `start` is when the probe began (`timeout` counts from it).
+    async fn probe(
+        &mut self,
+        script: Option<std::sync::Arc<str>>,
+        url: &str,
+        timeout: Duration,
+        start: Instant,
+        selectors: &[String],
+        texts: &[String],
+    ) -> Result<Value, BrowserError> {
+        let (cdp, session) = (&mut self.cdp, Some(self.session_id.as_str()));
+        if let Some(source) = script {
+            cdp.call(
+                session,
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({"source": &*source}),
+            )
+            .await?;
+        }
+        // Answers when the navigation has committed (HTTP redirects followed), or at once
+        // with `errorText` when it failed.
+        let nav = cdp
+            .call(session, "Page.navigate", json!({"url": url}))
+            .await?;
+        if let Some(err) = nav
+            .get("errorText")
+            .and_then(Value::as_str)
+            .filter(|e| !e.is_empty())
+        {
+            return Err(BrowserError::cdp(
+                "Page.navigate",
+                format!("{url} could not be opened: {err}"),
+            ));
+        }
+        let args = serde_json::to_string(&(selectors, texts)).unwrap_or_default();
+        let mut last = None;
+        // A script redirect right after the load replaces the document the script runs in:
+        // evaluate again in the new one.
+        for _ in 0..5 {
+            let left = timeout.saturating_sub(start.elapsed());
+            let ms = left.saturating_sub(Duration::from_millis(250)).as_millis();
+            let expr =
+                format!("(() => {{ const [s, t] = {args}; return ({SCRIPT})(s, t, {ms}); }})()");
+            let params = json!({"expression": expr, "returnByValue": true, "awaitPromise": true});
+            match cdp.call(session, "Runtime.evaluate", params).await {
+                Ok(r) if r.get("exceptionDetails").is_none() => {
+                    return Ok(r.pointer("/result/value").cloned().unwrap_or(Value::Null));
+                }
+                Ok(r) => last = Some(BrowserError::cdp("Runtime.evaluate", exception_text(&r))),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(last.unwrap_or_else(|| BrowserError::cdp("Runtime.evaluate", "no result")))
     }
 }

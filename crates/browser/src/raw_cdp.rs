@@ -8,6 +8,8 @@
 //! Chromium 148), where a tab on this connection is usable once `Target.createTarget` and
 //! `Target.attachToTarget` have answered.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Value, json};
 
 use crate::BrowserError;
@@ -22,10 +24,15 @@ pub(crate) struct RawCdp {
     stream: LinkReceiver,
     /// The id of the last command sent.
     last_id: u64,
-    /// Whether `Fetch.requestPaused` events of our browser-level session are answered with
-    /// an empty HTML document while a command waits: a stub page's navigation goes on only
-    /// once its request has been answered, on this same connection.
+    /// Whether `Fetch.requestPaused` events (of our browser-level session or a page's) are
+    /// answered with an empty HTML document while a command waits: a stub page's navigation
+    /// goes on only once its request has been answered, on this same connection.
     answer_requests: bool,
+    /// Commands sent with [`RawCdp::send_tracked`] whose answers are kept when they arrive
+    /// while another command is awaited.
+    tracked: HashSet<u64>,
+    /// Those answers, until [`RawCdp::wait`] takes them.
+    kept: HashMap<u64, Value>,
 }
 
 impl RawCdp {
@@ -37,11 +44,13 @@ impl RawCdp {
             stream,
             last_id: 0,
             answer_requests: false,
+            tracked: HashSet::new(),
+            kept: HashMap::new(),
         })
     }
 
-    /// From now on, every request that `Fetch` on our browser-level session pauses is
-    /// answered with an empty HTML document (status 200): it touches no real server.
+    /// From now on, every request that `Fetch` pauses on this connection (where we enabled
+    /// it) is answered with an empty HTML document (status 200): it touches no real server.
     pub(crate) fn answer_requests(&mut self) {
         self.answer_requests = true;
     }
@@ -58,6 +67,18 @@ impl RawCdp {
         self.last_id
     }
 
+    /// Sends a command whose answer [`RawCdp::wait`] takes later, while other commands run.
+    pub(crate) async fn send_tracked(
+        &mut self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> u64 {
+        let id = self.send(session, method, params).await;
+        self.tracked.insert(id);
+        id
+    }
+
     /// Sends a command and waits for its answer (skipping events and older answers).
     pub(crate) async fn call(
         &mut self,
@@ -66,28 +87,39 @@ impl RawCdp {
         params: Value,
     ) -> Result<Value, BrowserError> {
         let id = self.send(session, method, params).await;
-        loop {
-            let text = self
-                .stream
-                .recv()
-                .await
-                .ok_or_else(|| BrowserError::cdp(method, "the browser's connection closed"))?;
-            let Ok(v) = serde_json::from_str::<Value>(&text) else {
-                continue;
-            };
-            let Some(got) = v.get("id").and_then(Value::as_u64) else {
-                self.on_event(&v).await;
-                continue;
-            };
-            if got != id {
-                continue;
-            }
-            if let Some(e) = v.get("error") {
-                let msg = e.get("message").and_then(Value::as_str).unwrap_or("error");
-                return Err(BrowserError::cdp(method, msg));
-            }
-            return Ok(v.get("result").cloned().unwrap_or(Value::Null));
+        self.wait(id, method).await
+    }
+
+    /// Waits for the answer to command `id` (`method`, for errors).
+    pub(crate) async fn wait(&mut self, id: u64, method: &str) -> Result<Value, BrowserError> {
+        self.tracked.remove(&id);
+        let v = match self.kept.remove(&id) {
+            Some(v) => v,
+            None => loop {
+                let text =
+                    self.stream.recv().await.ok_or_else(|| {
+                        BrowserError::cdp(method, "the browser's connection closed")
+                    })?;
+                let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                let Some(got) = v.get("id").and_then(Value::as_u64) else {
+                    self.on_event(&v).await;
+                    continue;
+                };
+                if got == id {
+                    break v;
+                }
+                if self.tracked.contains(&got) {
+                    self.kept.insert(got, v);
+                }
+            },
+        };
+        if let Some(e) = v.get("error") {
+            let msg = e.get("message").and_then(Value::as_str).unwrap_or("error");
+            return Err(BrowserError::cdp(method, msg));
         }
+        Ok(v.get("result").cloned().unwrap_or(Value::Null))
     }
 
     /// Evaluates `expression` on `session` (in the execution context `context`, else the
@@ -119,9 +151,13 @@ impl RawCdp {
         if v.get("method").and_then(Value::as_str) != Some("Fetch.requestPaused") {
             return;
         }
-        if !self.answer_requests || v.get("sessionId").is_some() {
+        if !self.answer_requests {
             return;
         }
+        let session = v
+            .get("sessionId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let Some(request) = v.pointer("/params/requestId").and_then(Value::as_str) else {
             return;
         };
@@ -132,7 +168,8 @@ impl RawCdp {
             "body": "",
         });
         // Not waited for: the navigation's own answer says whether it worked.
-        self.send(None, "Fetch.fulfillRequest", params).await;
+        self.send(session.as_deref(), "Fetch.fulfillRequest", params)
+            .await;
     }
 }
 

@@ -36,6 +36,8 @@ pub(crate) struct StubPage {
     tab: Option<(String, String)>,
     /// Marks the page internal while it is ours.
     tracker: Arc<Tracker>,
+    /// The browser context the tab is created in (`None`: the default one).
+    context: Option<String>,
 }
 
 impl StubPage {
@@ -45,13 +47,21 @@ impl StubPage {
         endpoint: &CdpEndpoint,
         tracker: Arc<Tracker>,
     ) -> Result<Self, BrowserError> {
+        StubPage::open_in(RawCdp::open(endpoint).await?, tracker, None).await
+    }
+
+    /// [`StubPage::open`] on `cdp`, with the tab in browser context `context`.
+    pub(crate) async fn open_in(
+        mut cdp: RawCdp,
+        tracker: Arc<Tracker>,
+        context: Option<String>,
+    ) -> Result<Self, BrowserError> {
         let mut b = [0u8; 16];
         getrandom::fill(&mut b)
             .map_err(|e| BrowserError::cdp("Fetch.enable", format!("no random token: {e}")))?;
         let token: String = b.iter().map(|x| format!("{x:02x}")).collect();
         let path = format!("/__pvault_stub_{token}");
         tracker.add_internal_path(&path);
-        let mut cdp = RawCdp::open(endpoint).await?;
         cdp.answer_requests();
         cdp.call(
             None,
@@ -64,6 +74,7 @@ impl StubPage {
             path,
             tab: None,
             tracker,
+            context,
         })
     }
 
@@ -74,14 +85,11 @@ impl StubPage {
         let url = format!("{origin}{}", self.path);
         let session = match &self.tab {
             None => {
-                let target = self
-                    .cdp
-                    .call(
-                        None,
-                        "Target.createTarget",
-                        json!({"url": url, "background": true}),
-                    )
-                    .await?;
+                let mut params = json!({"url": url, "background": true});
+                if let Some(c) = &self.context {
+                    params["browserContextId"] = c.as_str().into();
+                }
+                let target = self.cdp.call(None, "Target.createTarget", params).await?;
                 let target_id = target["targetId"].as_str().unwrap_or_default().to_owned();
                 // Before its request is answered (on this connection, below): the page never
                 // shows as a client's page at an origin.
@@ -210,6 +218,36 @@ impl StubPage {
             )
             .await?;
         Ok(pairs_to_items(&v))
+    }
+
+    /// Ends interception and hands the connection and the tab (created blank in the stub's
+    /// context if no `goto` made one) on, as `(connection, target id, session id)`: a health
+    /// check's probe goes on in the tab that wrote the state.
+    pub(crate) async fn into_tab(mut self) -> Result<(RawCdp, String, String), BrowserError> {
+        self.cdp.call(None, "Fetch.disable", json!({})).await?;
+        if let Some((target, session)) = self.tab.take() {
+            return Ok((self.cdp, target, session));
+        }
+        let mut params = json!({"url": "about:blank"});
+        if let Some(c) = &self.context {
+            params["browserContextId"] = c.as_str().into();
+        }
+        let target = self.cdp.call(None, "Target.createTarget", params).await?;
+        let target_id = target["targetId"].as_str().unwrap_or_default().to_owned();
+        self.tracker.set_internal(&target_id, true);
+        let attached = self
+            .cdp
+            .call(
+                None,
+                "Target.attachToTarget",
+                json!({"targetId": target_id, "flatten": true}),
+            )
+            .await?;
+        let session = attached["sessionId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        Ok((self.cdp, target_id, session))
     }
 
     /// Closes the stub page. Chrome deletes every session cookie when its last page closes

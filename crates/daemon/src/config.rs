@@ -50,7 +50,14 @@ pub struct HealthConfig {
     /// `profile show` / `list` warn when a cookie an expectation names expires within this
     /// many days (no browser needed).
     pub warn_expiry_days: u64,
+    /// Seconds the check browser stays running after a check, for the next check to use
+    /// (each check in a browser context of its own, disposed of after it); 0 kills it after
+    /// every check. It is killed at once when the vault locks or the daemon stops.
+    pub keep_browser_secs: u64,
 }
+
+/// Longest [`HealthConfig::keep_browser_secs`].
+pub const MAX_KEEP_BROWSER_SECS: u64 = 3600;
 
 /// Shortest interval between scheduled checks, seconds.
 pub const MIN_HEALTH_INTERVAL_SECS: u64 = 60;
@@ -60,6 +67,7 @@ impl Default for HealthConfig {
         HealthConfig {
             interval_secs: 0,
             warn_expiry_days: 3,
+            keep_browser_secs: 60,
         }
     }
 }
@@ -181,6 +189,15 @@ impl Config {
                 ),
             });
         }
+        if cfg.health.keep_browser_secs > MAX_KEEP_BROWSER_SECS {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "[health] keep_browser_secs must be at most {MAX_KEEP_BROWSER_SECS}, got {}",
+                    cfg.health.keep_browser_secs
+                ),
+            });
+        }
         if cfg.health.warn_expiry_days > 3650 {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
@@ -243,6 +260,10 @@ mod tests {
         let e = Config::parse("[health]\ninterval_secs = 59\n", p).unwrap_err();
         assert!(e.to_string().contains("interval_secs"), "{e}");
         assert!(Config::parse("[health]\nwarn_expiry_days = 3651\n", p).is_err());
+        assert_eq!(c.health.keep_browser_secs, 60);
+        let c = Config::parse("[health]\nkeep_browser_secs = 0\n", p).unwrap();
+        assert_eq!(c.health.keep_browser_secs, 0);
+        assert!(Config::parse("[health]\nkeep_browser_secs = 3601\n", p).is_err());
         assert!(Config::parse("[health]\nintervall_secs = 60\n", p).is_err());
     }
 }

@@ -146,7 +146,7 @@ pub async fn serve(listener: Listener, daemon: Arc<Daemon>, shutdown: impl Futur
     let _ = schedule.await;
     // A check in flight ends; a killed check browser's exit and directory removal go on
     // after its answer: wait until they are done.
-    drop(daemon.check_lock.lock().await);
+    sessions::check::end_kept_browser(&daemon).await;
     daemon.check_cleanups.close();
     daemon.check_cleanups.wait().await;
     {

@@ -83,10 +83,11 @@ pub struct Daemon {
     pub sessions: Registry,
     /// Remote stores: local state, connections, leases.
     pub(crate) remotes: crate::remote::Remotes,
-    /// Held while a health check's browser runs, until it has been sent its kill signal:
-    /// one check browser at a time. Shared so that a check's task can own its guard;
-    /// shutdown takes it to wait for a check in flight.
-    pub(crate) check_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Held by a health check while it runs (one check browser at a time); holds the check
+    /// browser kept running between checks. Shutdown takes it to wait for a check in flight.
+    pub(crate) check_lock: Arc<tokio::sync::Mutex<crate::sessions::check::CheckSlot>>,
+    /// Wakes the kept check browser's idle timer to end it now (the vault locked).
+    pub(crate) check_browser_end: tokio::sync::Notify,
     /// The clean-ups of killed check browsers (waiting for the process to exit, removing
     /// its directory), which go on after the answer and the check lock: shutdown waits for
     /// them.
@@ -138,7 +139,8 @@ impl Daemon {
             shutdown: CancellationToken::new(),
             sessions: Registry::default(),
             remotes: Default::default(),
-            check_lock: Arc::new(tokio::sync::Mutex::new(())),
+            check_lock: Arc::default(),
+            check_browser_end: tokio::sync::Notify::new(),
             check_cleanups: tokio_util::task::TaskTracker::new(),
             health_schedule: Default::default(),
         }))
@@ -247,6 +249,9 @@ impl Daemon {
             let was = v.is_unlocked();
             v.lock();
             self.remotes.forget();
+            // No browser of the daemon's runs on while locked (a kept check browser holds no
+            // state, but nothing is left to chance).
+            self.check_browser_end.notify_waiters();
             if was {
                 tracing::info!(?reason, "vault locked");
                 let _ = self.events.send(Event::VaultLocked { reason });

@@ -156,26 +156,7 @@ impl TabLink {
     /// have not reached an http(s) document yet; origins with no items are left out. Returns,
     /// once Chrome has the script on those tabs, how many origins will be handed out.
     pub(crate) async fn hand_out(&self, data: &BTreeMap<String, Vec<StorageItem>>) -> usize {
-        let origins: BTreeMap<&str, Vec<[&str; 2]>> = data
-            .iter()
-            .filter(|(_, items)| !items.is_empty())
-            .map(|(o, items)| {
-                let pairs = items
-                    .iter()
-                    .map(|i| [i.name.as_str(), i.value.as_str()])
-                    .collect();
-                (o.as_str(), pairs)
-            })
-            .collect();
-        let n = origins.len();
-        let source = (n > 0).then(|| {
-            let data = serde_json::to_string(&origins).unwrap_or_else(|_| "{}".into());
-            Arc::from(format!(
-                "(() => {{ try {{ const d = {data}[location.origin]; \
-                 if (!d || sessionStorage.length) return; \
-                 for (const [k, v] of d) sessionStorage.setItem(k, v); }} catch (e) {{}} }})()"
-            ))
-        });
+        let (source, n) = hand_off_script(data);
         *self.script.lock().unwrap_or_else(|p| p.into_inner()) = source;
         let (done, wait) = oneshot::channel();
         if self.control.send(done).is_ok() {
@@ -184,4 +165,33 @@ impl TabLink {
         }
         n
     }
+}
+
+/// The script that gives a tab's first document at an origin of `data` that origin's
+/// sessionStorage (a tab that already has sessionStorage is left alone), and how many origins
+/// it hands out; `None` when there is nothing to hand out (origins with no items are left out).
+pub(crate) fn hand_off_script(
+    data: &BTreeMap<String, Vec<StorageItem>>,
+) -> (Option<Arc<str>>, usize) {
+    let origins: BTreeMap<&str, Vec<[&str; 2]>> = data
+        .iter()
+        .filter(|(_, items)| !items.is_empty())
+        .map(|(o, items)| {
+            let pairs = items
+                .iter()
+                .map(|i| [i.name.as_str(), i.value.as_str()])
+                .collect();
+            (o.as_str(), pairs)
+        })
+        .collect();
+    let n = origins.len();
+    let source = (n > 0).then(|| {
+        let data = serde_json::to_string(&origins).unwrap_or_else(|_| "{}".into());
+        Arc::from(format!(
+            "(() => {{ try {{ const d = {data}[location.origin]; \
+             if (!d || sessionStorage.length) return; \
+             for (const [k, v] of d) sessionStorage.setItem(k, v); }} catch (e) {{}} }})()"
+        ))
+    });
+    (source, n)
 }

@@ -4,6 +4,7 @@
 //! expectation is evaluated; the result is kept sealed in the profile and a `profile.health`
 //! event is sent when it differs from the previous one. One check browser at a time.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,8 +74,7 @@ pub(crate) async fn run_check(
         Ok((profile, def, snap))
     })
     .await?;
-    // One check browser at a time (scheduled and requested alike); the guard goes to the
-    // clean-up of the check's browser.
+    // One check browser at a time (scheduled and requested alike).
     let one = d.check_lock.clone().lock_owned().await;
     // Reading the snapshot, and waiting for the previous check's browser to be gone.
     let before_launch_ms = t0.elapsed().as_millis() as u64;
@@ -127,41 +127,151 @@ pub(crate) async fn run_check(
     })
 }
 
-/// Launches a headless browser with `state`, opens the page, evaluates every expectation,
-/// and has the browser killed. Returns the final URL, the HTTP status and the failed
-/// expectations. `one` (the check lock) is held until the browser has been sent its kill.
+/// The check browser, and the one kept running between checks. Held (locked) by a check
+/// while it runs: one check browser at a time.
+#[derive(Debug, Default)]
+pub(crate) struct CheckSlot {
+    /// The browser the last check ran in, kept for the next one (see
+    /// `[health] keep_browser_secs`); `None` when there is none.
+    kept: Option<CheckBrowser>,
+    /// Counts kept browsers, so that an idle timer only ever ends the one it was set for.
+    generation: u64,
+}
+
+/// A running check browser: empty (each check runs in a browser context of its own, which
+/// is disposed of after it), headless, in its own directory.
+#[derive(Debug)]
+struct CheckBrowser {
+    /// The browser.
+    session: Session,
+    /// Its session directory (record and profile), removed when it is killed.
+    dir: PathBuf,
+    /// What it was launched with: a check whose profile needs another command line (proxy,
+    /// user agent, locale, window size, binary, extra flags) needs another browser.
+    launched_as: LaunchKey,
+}
+
+/// The launch options a check browser cannot change once it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LaunchKey {
+    /// The Chrome binary.
+    executable: PathBuf,
+    /// Proxy, user agent, locale, viewport.
+    settings: SessionSettings,
+    /// `[browser] extra_flags`.
+    extra_args: Vec<String>,
+    /// `[browser] allow_port_fallback`.
+    allow_port_fallback: bool,
+}
+
+impl CheckBrowser {
+    /// Launches an empty headless check browser.
+    async fn launch(d: &Arc<Daemon>, key: LaunchKey) -> Result<CheckBrowser, ErrorBody> {
+        let id = format!("check-{}", new_session_id());
+        let (dir, mut record) = prepare_session_dir(d, &id).await?;
+        let mut opts = LaunchOptions::new(key.executable.clone(), dir.join("chrome"));
+        opts.settings = key.settings.clone();
+        opts.extra_args = key.extra_args.clone();
+        opts.allow_port_fallback = key.allow_port_fallback;
+        let session = match Session::launch(opts).await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                remove_dir(dir).await;
+                return Err(browser_err(e));
+            }
+        };
+        record.browser_pid = session.pid();
+        let record_dir = dir.clone();
+        let _ = tokio::task::spawn_blocking(move || write_record(&record_dir, &record)).await;
+        Ok(CheckBrowser {
+            session,
+            dir,
+            launched_as: key,
+        })
+    }
+
+    /// Whether the process still runs.
+    fn alive(&self) -> bool {
+        self.session.exit_watch().borrow().is_none()
+    }
+
+    /// Kills it (at once: read-only and thrown away with its directory, it has nothing to
+    /// flush); its exit and the directory's removal go on as a clean-up shutdown waits for.
+    fn kill(self, d: &Daemon) {
+        let exited = self.session.kill();
+        let dir = self.dir;
+        d.check_cleanups.spawn(async move {
+            let t = std::time::Instant::now();
+            exited.await;
+            let kill_ms = t.elapsed().as_millis() as u64;
+            remove_dir(dir).await;
+            tracing::debug!(
+                kill_ms,
+                cleanup_ms = t.elapsed().as_millis() as u64 - kill_ms,
+                "check browser gone"
+            );
+        });
+    }
+}
+
+/// Kills the kept check browser, if any (vault lock, shutdown).
+pub(crate) async fn end_kept_browser(d: &Arc<Daemon>) {
+    let kept = d.check_lock.lock().await.kept.take();
+    if let Some(b) = kept {
+        b.kill(d);
+    }
+}
+
+/// Ends the check browser kept as `generation` once it has been idle for `keep`, or at once
+/// when the vault locks or the daemon stops.
+fn end_when_idle(d: &Arc<Daemon>, generation: u64, keep: Duration) {
+    let d = d.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(keep) => {}
+            _ = d.check_browser_end.notified() => {}
+            _ = d.shutdown.cancelled() => {}
+        }
+        let mut slot = d.check_lock.lock().await;
+        if slot.generation == generation
+            && let Some(b) = slot.kept.take()
+        {
+            b.kill(&d);
+        }
+    });
+}
+
+/// Runs the check of `def` on `state` in the check browser (the kept one when it can serve,
+/// else a new one), keeps or kills the browser, and evaluates every expectation. Returns the
+/// final URL, the HTTP status and the failed expectations.
 async fn evaluate_in_browser(
     d: &Arc<Daemon>,
     def: &HealthDefinition,
     state: BrowserState,
     settings: SessionSettings,
     timeout: Duration,
-    one: tokio::sync::OwnedMutexGuard<()>,
+    mut slot: tokio::sync::OwnedMutexGuard<CheckSlot>,
 ) -> Result<(String, Option<u16>, Vec<HealthFailure>), ErrorBody> {
     let now = now_ms() as f64 / 1000.0;
     // The offline expectations read the stored state itself.
     let mut failed = def.failed_offline(&state, now);
     let cfg = d.config();
-    let executable = find_chrome(cfg.browser.path.clone())?;
-    let id = format!("check-{}", new_session_id());
-    let (dir, mut record) = prepare_session_dir(d, &id).await?;
-    let mut opts = LaunchOptions::new(executable, dir.join("chrome"));
-    opts.settings = settings.or(&cfg.session.defaults);
-    opts.extra_args = cfg.browser.extra_flags.clone();
-    opts.allow_port_fallback = cfg.browser.allow_port_fallback;
-    opts.state = Some(state);
-    opts.probe_tab = true;
+    let key = LaunchKey {
+        executable: find_chrome(cfg.browser.path.clone())?,
+        settings: settings.or(&cfg.session.defaults),
+        extra_args: cfg.browser.extra_flags.clone(),
+        allow_port_fallback: cfg.browser.allow_port_fallback,
+    };
     let t0 = std::time::Instant::now();
-    let session = match Session::launch(opts).await {
-        Ok((s, _)) => s,
-        Err(e) => {
-            remove_dir(dir).await;
-            return Err(browser_err(e));
+    let browser = match slot.kept.take() {
+        Some(b) if b.alive() && b.launched_as == key => b,
+        other => {
+            if let Some(b) = other {
+                b.kill(d);
+            }
+            CheckBrowser::launch(d, key).await?
         }
     };
-    record.browser_pid = session.pid();
-    let record_dir = dir.clone();
-    let _ = tokio::task::spawn_blocking(move || write_record(&record_dir, &record)).await;
     let selectors: Vec<String> = def
         .expect
         .iter()
@@ -179,34 +289,26 @@ async fn evaluate_in_browser(
         })
         .collect();
     let launched = t0.elapsed();
-    let probe = session
-        .probe_page(&def.url, timeout, &selectors, &texts)
+    let probe = browser
+        .session
+        .probe_isolated(&state, &def.url, timeout, &selectors, &texts)
         .await;
-    let probed = t0.elapsed();
-    // Read-only and thrown away with its directory: killed, not closed (nothing to flush),
-    // at once, and its exit and the directory's removal go on after the answer: the result
-    // is known, and a caller (like a Playwright script, whose `browser.close()` comes after
-    // its last page step) need not wait for them. The check lock goes with the kill signal:
-    // a browser that was sent SIGKILL runs nothing more, and the next check need not wait
-    // for the kernel to tear it down (30–50 ms measured). Shutdown waits for the clean-up
-    // (`check_cleanups`); a daemon that dies before it ran leaves the session record, and
-    // the next start cleans up.
-    let page_ms = (probed - launched).as_millis() as u64;
-    let exited = session.kill();
-    drop(one);
-    d.check_cleanups.spawn(async move {
-        let t1 = std::time::Instant::now();
-        exited.await;
-        let kill_ms = t1.elapsed().as_millis() as u64;
-        remove_dir(dir).await;
-        tracing::debug!(
-            launch_ms = launched.as_millis() as u64,
-            page_ms,
-            kill_ms,
-            cleanup_ms = t1.elapsed().as_millis() as u64 - kill_ms,
-            "health check browser"
-        );
-    });
+    tracing::debug!(
+        launch_ms = launched.as_millis() as u64,
+        page_ms = (t0.elapsed() - launched).as_millis() as u64,
+        "health check browser"
+    );
+    // Kept for the next check unless configured off, the vault locked meanwhile, or the
+    // browser died; its context (the state) is already gone.
+    let keep = Duration::from_secs(d.config().health.keep_browser_secs);
+    if keep.is_zero() || !browser.alive() || d.unlocked_vault().is_err() {
+        browser.kill(d);
+    } else {
+        slot.generation += 1;
+        slot.kept = Some(browser);
+        end_when_idle(d, slot.generation, keep);
+    }
+    drop(slot);
     // A page that did not load is the browser's or the network's failure, never a logout.
     let probe = probe.map_err(|e| {
         ErrorBody::new(

@@ -11,7 +11,7 @@
 //! the CDP relay ([`crate::relay`]).
 //! The semantics, error code per case, are in `protocol.md`, section Sessions.
 
-mod check;
+pub(crate) mod check;
 mod checkpoint;
 mod recover;
 mod registry;
