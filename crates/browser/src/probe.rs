@@ -276,6 +276,9 @@ impl ProbeTab {
     ) -> Result<Value, BrowserError> {
         let (cdp, session) = (&mut self.cdp, Some(self.session_id.as_str()));
         if let Some(source) = script {
+            // Without the Page domain on, Chrome 148 did not run the script in a tab that was
+            // created at a URL (the isolated probe's tab): its sessionStorage stayed empty.
+            cdp.call(session, "Page.enable", json!({})).await?;
             cdp.call(
                 session,
                 "Page.addScriptToEvaluateOnNewDocument",

@@ -2,7 +2,7 @@
 //! opened while the state loads: the page sees every part of the loaded state (cookies,
 //! localStorage, and the saved sessionStorage, handed to a tab that was opened before the
 //! load finished), selectors and texts are reported, and a failed navigation is an error,
-//! never a finding.
+//! never a finding; the same in a browser context of its own (`probe_isolated`).
 
 use std::time::Duration;
 
@@ -80,5 +80,85 @@ async fn a_probe_tab_opened_during_the_load_sees_the_whole_state() {
         .await
         .expect_err("nothing listens there");
     assert!(err.to_string().contains("ERR_CONNECTION_REFUSED"), "{err}");
+    session.close().await.unwrap();
+}
+
+/// `Session::probe_isolated` (a check in the kept check browser): the page sees the whole
+/// state in a browser context of its own, written without a request to the real server; the
+/// next probe, with nothing loaded, sees none of it, and the browser's own context never had
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_in_a_context_of_its_own_sees_the_whole_state_and_leaves_nothing_behind() {
+    let server = TestServer::start().await;
+    let host = server.origin.trim_start_matches("http://");
+    let host = host.split(':').next().unwrap();
+    let mut o = OriginState::new(&server.origin);
+    o.local_storage = vec![StorageItem {
+        name: TOKEN_KEY.into(),
+        value: TOKEN_VALUE.into(),
+    }];
+    o.session_storage = Some(vec![StorageItem {
+        name: "msal.token".into(),
+        value: "t-1".into(),
+    }]);
+    let mut sid = cookie(SID, host);
+    sid.value = SID_VALUE.into();
+    let state = BrowserState {
+        cookies: vec![sid],
+        origins: vec![o],
+        source: None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (session, _) = Session::launch(LaunchOptions::new(chrome(), dir.path().to_path_buf()))
+        .await
+        .expect("launch");
+    let texts = [
+        format!("ls={TOKEN_VALUE}"),
+        r#"ss=[["msal.token","t-1"]]"#.into(),
+        "ss=[]".into(),
+    ];
+    let url = server.url("/storage-text");
+    let probe = session
+        .probe_isolated(&state, &url, Duration::from_secs(10), &[], &texts)
+        .await
+        .expect("the page opens");
+    assert_eq!(probe.final_url, url);
+    assert_eq!(probe.texts, [true, true, false], "{probe:?}");
+    let sent = server.requests("/storage-text");
+    let header = sent[0].cookie.clone().unwrap_or_default();
+    assert!(header.contains(&format!("{SID}={SID_VALUE}")), "{header}");
+    let paths: Vec<String> = server
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.path.clone())
+        .filter(|p| p != "/storage-text" && p != "/favicon.ico")
+        .collect();
+    assert!(
+        paths.is_empty(),
+        "the state's writes reached the server: {paths:?}"
+    );
+
+    let probe = session
+        .probe_isolated(
+            &BrowserState::default(),
+            &url,
+            Duration::from_secs(10),
+            &[],
+            &texts,
+        )
+        .await
+        .expect("the page opens");
+    assert_eq!(probe.texts, [false, false, true], "{probe:?}");
+    let sent = server.requests("/storage-text");
+    assert_eq!(sent[1].cookie, None, "the first probe's cookie stayed");
+    let (own, _) = session.capture().await.unwrap();
+    assert!(
+        own.cookies.is_empty() && own.origins.is_empty(),
+        "the browser's own context got the probe's state: {} cookies, {} origins",
+        own.cookies.len(),
+        own.origins.len()
+    );
     session.close().await.unwrap();
 }

@@ -3,7 +3,8 @@
 //! test site (a logout is kept marked, the next session is logged in, `accept_logout` skips
 //! the guard, `profile.accept` makes the marked state current) and however the session ends
 //! (stop, inactivity timeout, a client's `Browser.close`, daemon shutdown); checks (healthy,
-//! logged out with evidence, a site that is down, the check browser gone after the answer);
+//! logged out with evidence, a site that is down; the check browser kept between checks,
+//! each in a context of its own, and ended by the vault lock, shutdown, or its idle time);
 //! scheduled checks; the offline expiry warning.
 
 use pvault_testkit::TestServer;
@@ -519,36 +520,125 @@ fn check_reports_healthy_then_logged_out_after_a_server_side_expiry_with_evidenc
 /// A check answers as soon as its result is kept; its browser is killed and its directory
 /// removed right after, before the next check starts, and a shutdown right after a check
 /// waits for that clean-up.
+/// Names of the check browsers' session directories that exist now.
+fn check_dirs(env: &Env) -> Vec<String> {
+    let mut d: Vec<String> = session_dirs(env)
+        .into_iter()
+        .filter(|n| n.starts_with("check-"))
+        .collect();
+    d.sort();
+    d
+}
+
+/// Whether no check browser process and no check directory is left.
+fn check_browser_gone(env: &Env) -> bool {
+    chrome_processes(&sessions_dir(env), "check-").is_empty() && check_dirs(env).is_empty()
+}
+
 #[test]
-fn a_checks_browser_is_gone_after_its_answer_and_a_shutdown_waits_for_it() {
+fn the_check_browser_is_kept_between_checks_each_in_a_context_of_its_own_and_ends_on_lock_and_shutdown()
+ {
     let env = Env::new();
     let srv = TestServer::start();
     let (mut d, mut c) = ready(&env);
     c.ok("profile.create", json!({"name": "acct"}));
     save_session_visiting(&mut c, &srv, "/login", json!({}), ("/done", 1));
     c.ok("profile.health.set", account_definition(&srv));
-    let gone = || {
-        chrome_processes(&sessions_dir(&env), "check-").is_empty()
-            && !session_dirs(&env).iter().any(|n| n.starts_with("check-"))
-    };
+    // A second profile, never logged in, with the same definition.
+    c.ok("profile.create", json!({"name": "other"}));
+    let s = c.ok(
+        "session.start",
+        json!({"profile": "other", "save": true, "start_url": srv.url("/")}),
+    );
+    c.ok(
+        "session.stop",
+        json!({"session_id": s["session"]["session_id"]}),
+    );
+    let mut def = account_definition(&srv);
+    def["name"] = json!("other");
+    c.ok("profile.health.set", def);
+
     let r = c.ok("profile.check", json!({"name": "acct"}));
     assert_eq!(r["result"]["status"], "healthy", "{r}");
-    crate::harness::wait_for(
-        "the check's browser and directory to be gone",
-        std::time::Duration::from_secs(10),
-        gone,
+    let kept = check_dirs(&env);
+    assert_eq!(kept.len(), 1, "the check browser is kept after the check");
+    assert!(!chrome_processes(&sessions_dir(&env), "check-").is_empty());
+    // The next check, of another profile, runs in the same browser and sees nothing of the
+    // first check's state.
+    let r = c.ok("profile.check", json!({"name": "other"}));
+    assert_eq!(r["result"]["status"], "logged_out", "{r}");
+    let sent = srv.cookies_sent_to("/account");
+    assert!(
+        !sent.last().unwrap().contains("sid="),
+        "the second profile's check sent the first one's cookie: {sent:?}"
     );
-    // Back to back: the second check waits for nothing of the first.
-    for _ in 0..2 {
-        let r = c.ok("profile.check", json!({"name": "acct"}));
-        assert_eq!(r["result"]["status"], "healthy", "{r}");
-    }
+    assert_eq!(
+        check_dirs(&env),
+        kept,
+        "the same browser served both checks"
+    );
+    // Nor did anything of the second stay for the next check of the first.
+    let r = c.ok("profile.check", json!({"name": "acct"}));
+    assert_eq!(r["result"]["status"], "healthy", "{r}");
+    assert_eq!(check_dirs(&env), kept);
+
+    // Locking the vault ends it at once.
+    c.ok("vault.lock", json!({}));
+    crate::harness::wait_for(
+        "the kept check browser to end when the vault locks",
+        std::time::Duration::from_secs(10),
+        || check_browser_gone(&env),
+    );
+    // After an unlock a check starts a new one; shutdown ends it, and waits for that.
+    c.unlock();
+    let r = c.ok("profile.check", json!({"name": "acct"}));
+    assert_eq!(r["result"]["status"], "healthy", "{r}");
+    assert_eq!(check_dirs(&env).len(), 1);
+    assert_ne!(check_dirs(&env), kept, "a new browser after the lock");
     assert_eq!(c.call("daemon.shutdown", json!({}))["result"], json!({}));
     assert_eq!(d.wait(), Some(0));
     assert!(
-        gone(),
+        check_browser_gone(&env),
         "the daemon exited before its check browser was cleaned up"
     );
+}
+
+#[test]
+fn a_check_browser_not_kept_or_idle_past_its_time_is_gone() {
+    use std::os::unix::fs::PermissionsExt;
+
+    for (keep, wait_secs) in [(0, 10), (1, 15)] {
+        let env = Env::new();
+        let srv = TestServer::start();
+        std::fs::create_dir_all(&env.home).unwrap();
+        std::fs::set_permissions(&env.home, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(
+            env.home.join("config.toml"),
+            format!("[health]\nkeep_browser_secs = {keep}\n"),
+        )
+        .unwrap();
+        let d = start_daemon(&env, &[]);
+        let mut c = d.session();
+        c.init();
+        c.ok("profile.create", json!({"name": "acct"}));
+        save_session_visiting(&mut c, &srv, "/login", json!({}), ("/done", 1));
+        c.ok("profile.health.set", account_definition(&srv));
+        let r = c.ok("profile.check", json!({"name": "acct"}));
+        assert_eq!(r["result"]["status"], "healthy", "{r}");
+        if keep > 0 {
+            assert_eq!(check_dirs(&env).len(), 1, "kept for {keep} s");
+        }
+        crate::harness::wait_for(
+            "the check browser to be gone",
+            std::time::Duration::from_secs(wait_secs),
+            || check_browser_gone(&env),
+        );
+        // Back to back: each check waits for nothing of the previous one.
+        for _ in 0..2 {
+            let r = c.ok("profile.check", json!({"name": "acct"}));
+            assert_eq!(r["result"]["status"], "healthy", "{r}");
+        }
+    }
 }
 
 #[test]
