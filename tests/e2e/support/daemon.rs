@@ -32,6 +32,8 @@ pub struct DaemonOpts {
     /// (`/dev/shm`), where a systemd machine has `$XDG_RUNTIME_DIR` (`/run/user/UID`), the
     /// daemon's default: the benchmarks measure that set-up. Tests keep it under `root`.
     pub runtime_on_tmpfs: bool,
+    /// The daemon's `config.toml`, written into the home before it starts.
+    pub config: Option<String>,
 }
 
 impl Daemon {
@@ -59,6 +61,9 @@ impl Daemon {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )
         .unwrap();
+        if let Some(cfg) = &d.opts.config {
+            std::fs::write(d.home().join("config.toml"), cfg).unwrap();
+        }
         d.spawn()
     }
 
