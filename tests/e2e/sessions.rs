@@ -310,6 +310,7 @@ fn no_chrome_found_is_a_clear_browser_error_with_exit_8() {
             "-c".into(),
             "/usr/bin/mount -t tmpfs none /usr/lib/chromium && exec \"$0\" \"$@\"".into(),
         ],
+        ..DaemonOpts::default()
     });
     d.init();
     d.json(&["profile", "create", "p"]);
