@@ -58,9 +58,6 @@ pub struct LaunchOptions {
     /// `--remote-debugging-port` instead of failing. Off by default: while such a session
     /// runs, any local process of any user can reach the port and read every cookie.
     pub allow_port_fallback: bool,
-    /// Opens the blank tab [`crate::Session::probe_page`] will use while the state loads, so
-    /// that its renderer starts in parallel with the load (what a health check wants).
-    pub probe_tab: bool,
 }
 
 impl std::fmt::Debug for LaunchOptions {
@@ -78,7 +75,6 @@ impl std::fmt::Debug for LaunchOptions {
             .field("state", &self.state.as_ref().map(|_| "<redacted>"))
             .field("local_storage_load", &self.local_storage_load)
             .field("allow_port_fallback", &self.allow_port_fallback)
-            .field("probe_tab", &self.probe_tab)
             .finish()
     }
 }
@@ -98,7 +94,6 @@ impl LaunchOptions {
             state: None,
             local_storage_load: LocalStorageLoad::Auto,
             allow_port_fallback: false,
-            probe_tab: false,
         }
     }
 

@@ -12,7 +12,6 @@ use pvault_model::{BrowserState, StorageItem};
 
 use crate::BrowserError;
 use crate::cookies::{cookie_problem, now_unix, to_cookie_param};
-use crate::endpoint::CdpEndpoint;
 use crate::indexed_db;
 use crate::raw_cdp::{RawCdp, exception_text};
 use crate::report::valid_origins;
@@ -52,51 +51,12 @@ const SCRIPT: &str = r#"(async (sels, texts, ms) => {
 })"#;
 
 impl Session {
-    /// Opens `url` in a new tab, waits for it (and `selectors`) up to `timeout`, reports what
-    /// it showed, and closes the tab. A navigation that fails (the server is down, DNS, TLS)
-    /// or does not finish in time is a [`BrowserError`], never a finding about the login.
+    /// Opens `url` with `state` loaded, waits for it (and `selectors`) up to `timeout`, and
+    /// reports what it showed: what a login health check runs. A navigation that fails (the
+    /// server is down, DNS, TLS) or does not finish in time is a [`BrowserError`], never a
+    /// finding about the login.
     ///
-    /// It speaks CDP on a connection of its own ([`RawCdp`]) rather than through a
-    /// chromiumoxide `Page`, which is handed out only after a dozen set-up commands: here the
-    /// tab can be opened before the state is loaded ([`crate::LaunchOptions::probe_tab`]),
-    /// and `Page.navigate` says at once when the navigation failed.
-    pub async fn probe_page(
-        &self,
-        url: &str,
-        timeout: Duration,
-        selectors: &[String],
-        texts: &[String],
-    ) -> Result<PageProbe, BrowserError> {
-        let start = Instant::now();
-        let prepared = self
-            .probe_tab
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        let work = async {
-            let mut tab = match prepared {
-                Some(tab) => tab,
-                None => ProbeTab::open(&self.endpoint).await?,
-            };
-            // The saved sessionStorage, on our own session of the tab: the page connection
-            // (`tabs/`) puts it on every new tab too, but only once it has seen the tab
-            // attach, and this navigation may come first (seen when the tab opens during the
-            // load). The script writes nothing into a tab that already has sessionStorage,
-            // so running twice is harmless.
-            let v = tab
-                .probe(self.tabs.script(), url, timeout, start, selectors, texts)
-                .await?;
-            // Not waited for: the tab's answer changes nothing of the result.
-            let close = json!({"targetId": tab.target_id});
-            tab.cdp.send(None, "Target.closeTarget", close).await;
-            Ok(v)
-        };
-        let v = within(timeout, work).await;
-        tracing::debug!(ms = start.elapsed().as_millis() as u64, "probe page");
-        Ok(page_probe(&v?))
-    }
-
-    /// What [`Session::probe_page`] does, with `state` alone: in a browser context of its
+    /// It runs in a browser context of its
     /// own (its own cookie jar and storage, nothing of the browser's other contexts seen or
     /// changed), created for this probe and disposed of after it, so one browser can check
     /// one profile after another. The state is written by the probe's own tab, which serves
@@ -157,12 +117,9 @@ impl Session {
                     }
                 }
             }
-            let (cdp, target_id, session_id) = stub.into_tab().await?;
-            let mut tab = ProbeTab {
-                cdp,
-                target_id,
-                session_id,
-            };
+            // The tab goes with the context.
+            let (cdp, _, session_id) = stub.into_tab().await?;
+            let mut tab = ProbeTab { cdp, session_id };
             if let Some(id) = set_cookies {
                 tab.cdp.wait(id, "Storage.setCookies").await?;
             }
@@ -223,43 +180,13 @@ fn page_probe(v: &Value) -> PageProbe {
     }
 }
 
-/// A blank tab on a CDP connection of its own, for [`Session::probe_page`]. Opening it costs
-/// a renderer's start (about 80 ms measured on Chromium 148): a health check opens it while
-/// the state loads (see [`crate::LaunchOptions::probe_tab`]).
+/// The probe's tab, on a CDP connection of its own ([`RawCdp`]: no chromiumoxide page set-up
+/// chain before it can be used, and `Page.navigate` says at once when a navigation failed).
 pub(crate) struct ProbeTab {
     /// The connection the tab is attached on.
     cdp: RawCdp,
-    /// The tab.
-    target_id: String,
     /// Our (flat) session with it.
     session_id: String,
-}
-
-impl ProbeTab {
-    /// Opens an about:blank tab and attaches to it.
-    pub(crate) async fn open(endpoint: &CdpEndpoint) -> Result<ProbeTab, BrowserError> {
-        let mut cdp = RawCdp::open(endpoint).await?;
-        let target = cdp
-            .call(None, "Target.createTarget", json!({"url": "about:blank"}))
-            .await?;
-        let target_id = target["targetId"].as_str().unwrap_or_default().to_owned();
-        let attached = cdp
-            .call(
-                None,
-                "Target.attachToTarget",
-                json!({"targetId": target_id, "flatten": true}),
-            )
-            .await?;
-        let session_id = attached["sessionId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        Ok(ProbeTab {
-            cdp,
-            target_id,
-            session_id,
-        })
-    }
 }
 
 impl ProbeTab {

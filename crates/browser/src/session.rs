@@ -46,8 +46,6 @@ pub struct Session {
     /// Watches Chrome's cookie and localStorage files (launched sessions) and bumps the change
     /// signal when Chrome writes them; dropped with the session.
     pub(crate) file_watch: Option<crate::file_watch::FileWatch>,
-    /// The tab opened during the launch for [`Session::probe_page`], when asked for.
-    pub(crate) probe_tab: std::sync::Mutex<Option<crate::probe::ProbeTab>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -97,26 +95,9 @@ impl Session {
         session.file_watch =
             crate::file_watch::FileWatch::start(&opts.user_data_dir, session.tracker.clone());
         let t_load = std::time::Instant::now();
-        let tab = async {
-            if !opts.probe_tab {
-                return None;
-            }
-            // A tab that does not open now is opened again by the probe, which reports it.
-            let t = std::time::Instant::now();
-            let tab = crate::probe::ProbeTab::open(&session.endpoint).await.ok();
-            tracing::debug!(ms = t.elapsed().as_millis() as u64, "probe tab opened");
-            tab
-        };
-        let load = async {
-            let t = std::time::Instant::now();
-            let r = session
-                .guard(session.load(&state, true, method == LoadMethod::OnDisk))
-                .await;
-            tracing::debug!(ms = t.elapsed().as_millis() as u64, "state written");
-            r
-        };
-        let (loaded, tab) = tokio::join!(load, tab);
-        *session.probe_tab.lock().unwrap_or_else(|p| p.into_inner()) = tab;
+        let loaded = session
+            .guard(session.load(&state, true, method == LoadMethod::OnDisk))
+            .await;
         tracing::debug!(ms = t_load.elapsed().as_millis() as u64, "state loaded");
         let mut report = match loaded {
             Ok(r) => r,
@@ -305,7 +286,6 @@ impl Session {
             exit_rx,
             tabs,
             file_watch: None,
-            probe_tab: std::sync::Mutex::new(None),
         })
     }
 

@@ -143,15 +143,6 @@ impl TabLink {
         })
     }
 
-    /// The hand-off script new tabs get now, if any (for a tab that must not depend on our
-    /// page connection having seen it first: the health check's probe tab).
-    pub(crate) fn script(&self) -> Option<Arc<str>> {
-        self.script
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
     /// Sets what new tabs get from now on (replacing what was set before), also on tabs that
     /// have not reached an http(s) document yet; origins with no items are left out. Returns,
     /// once Chrome has the script on those tabs, how many origins will be handed out.

@@ -1,8 +1,8 @@
-//! `Session::probe_page` (what a login health check runs), on a browser launched with its tab
-//! opened while the state loads: the page sees every part of the loaded state (cookies,
-//! localStorage, and the saved sessionStorage, handed to a tab that was opened before the
-//! load finished), selectors and texts are reported, and a failed navigation is an error,
-//! never a finding; the same in a browser context of its own (`probe_isolated`).
+//! `Session::probe_isolated` (what a login health check runs, in a browser context of its
+//! own): the page sees every part of the state (cookies, localStorage, the saved
+//! sessionStorage), written without a request to the real server; selectors and texts are
+//! reported; a failed navigation is an error, never a finding; nothing of one probe is seen by
+//! the next, or by the browser's own context.
 
 use std::time::Duration;
 
@@ -12,81 +12,6 @@ use pvault_model::{BrowserState, OriginState, StorageItem};
 use crate::roundtrip::cookie;
 use crate::support::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_probe_tab_opened_during_the_load_sees_the_whole_state() {
-    let server = TestServer::start().await;
-    let host = server.origin.trim_start_matches("http://");
-    let host = host.split(':').next().unwrap();
-    let mut o = OriginState::new(&server.origin);
-    o.local_storage = vec![StorageItem {
-        name: TOKEN_KEY.into(),
-        value: TOKEN_VALUE.into(),
-    }];
-    o.session_storage = Some(vec![StorageItem {
-        name: "msal.token".into(),
-        value: "t-1".into(),
-    }]);
-    let mut sid = cookie(SID, host);
-    sid.value = SID_VALUE.into();
-    let state = BrowserState {
-        cookies: vec![sid],
-        origins: vec![o],
-        source: None,
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = LaunchOptions::new(chrome(), dir.path().to_path_buf());
-    opts.state = Some(state);
-    opts.probe_tab = true;
-    let (session, _) = Session::launch(opts).await.expect("launch");
-
-    let probe = session
-        .probe_page(
-            &server.url("/storage-text"),
-            // The selector that matches nothing is waited for until this deadline.
-            Duration::from_secs(3),
-            &["body".into(), "#nowhere".into(), "a[".into()],
-            &[
-                format!("ls={TOKEN_VALUE}"),
-                r#"ss=[["msal.token","t-1"]]"#.into(),
-                "not on the page".into(),
-                "ss=[]".into(),
-            ],
-        )
-        .await
-        .expect("the page opens");
-    assert_eq!(probe.final_url, server.url("/storage-text"));
-    assert_eq!(probe.http_status, Some(200));
-    assert_eq!(probe.texts, [true, true, false, false], "{probe:?}");
-    assert_eq!(probe.selectors[..2], [Ok(true), Ok(false)], "{probe:?}");
-    assert!(
-        probe.selectors[2].is_err(),
-        "an invalid selector is refused"
-    );
-    let sent = server.requests("/storage-text");
-    let header = sent[0].cookie.clone().unwrap_or_default();
-    assert!(header.contains(&format!("{SID}={SID_VALUE}")), "{header}");
-
-    // A server that is down: an error naming the navigation, not a page without the login.
-    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = down.local_addr().unwrap().port();
-    drop(down);
-    let err = session
-        .probe_page(
-            &format!("http://127.0.0.1:{port}/"),
-            Duration::from_secs(10),
-            &[],
-            &[],
-        )
-        .await
-        .expect_err("nothing listens there");
-    assert!(err.to_string().contains("ERR_CONNECTION_REFUSED"), "{err}");
-    session.close().await.unwrap();
-}
-
-/// `Session::probe_isolated` (a check in the kept check browser): the page sees the whole
-/// state in a browser context of its own, written without a request to the real server; the
-/// next probe, with nothing loaded, sees none of it, and the browser's own context never had
-/// it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_probe_in_a_context_of_its_own_sees_the_whole_state_and_leaves_nothing_behind() {
     let server = TestServer::start().await;
@@ -119,11 +44,24 @@ async fn a_probe_in_a_context_of_its_own_sees_the_whole_state_and_leaves_nothing
     ];
     let url = server.url("/storage-text");
     let probe = session
-        .probe_isolated(&state, &url, Duration::from_secs(10), &[], &texts)
+        .probe_isolated(
+            &state,
+            &url,
+            // The selector that matches nothing is waited for until this deadline.
+            Duration::from_secs(3),
+            &["body".into(), "#nowhere".into(), "a[".into()],
+            &texts,
+        )
         .await
         .expect("the page opens");
     assert_eq!(probe.final_url, url);
+    assert_eq!(probe.http_status, Some(200));
     assert_eq!(probe.texts, [true, true, false], "{probe:?}");
+    assert_eq!(probe.selectors[..2], [Ok(true), Ok(false)], "{probe:?}");
+    assert!(
+        probe.selectors[2].is_err(),
+        "an invalid selector is refused"
+    );
     let sent = server.requests("/storage-text");
     let header = sent[0].cookie.clone().unwrap_or_default();
     assert!(header.contains(&format!("{SID}={SID_VALUE}")), "{header}");
@@ -153,6 +91,21 @@ async fn a_probe_in_a_context_of_its_own_sees_the_whole_state_and_leaves_nothing
     assert_eq!(probe.texts, [false, false, true], "{probe:?}");
     let sent = server.requests("/storage-text");
     assert_eq!(sent[1].cookie, None, "the first probe's cookie stayed");
+    // A server that is down: an error naming the navigation, not a page without the login.
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = down.local_addr().unwrap().port();
+    drop(down);
+    let err = session
+        .probe_isolated(
+            &state,
+            &format!("http://127.0.0.1:{port}/"),
+            Duration::from_secs(10),
+            &[],
+            &[],
+        )
+        .await
+        .expect_err("nothing listens there");
+    assert!(err.to_string().contains("ERR_CONNECTION_REFUSED"), "{err}");
     let (own, _) = session.capture().await.unwrap();
     assert!(
         own.cookies.is_empty() && own.origins.is_empty(),
