@@ -110,16 +110,11 @@ impl Session {
             // overlap (a record costs about 0.1 ms of round trips to Chrome's storage
             // service, so 10,000 records in one page take a second).
             todo.sort_by_key(|o| std::cmp::Reverse(idb_records(o)));
-            let lanes = todo.len().min(
-                std::env::var("PVAULT_LANES")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(STUB_PAGES),
-            );
+            let lanes = todo.len().min(STUB_PAGES);
             let next = AtomicUsize::new(0);
-            // Each lane opens its stub page and starts on the next origin at once (opening
-            // costs a target, a renderer process and chromiumoxide's page set-up: the lanes
-            // must not wait for the slowest). A lane whose page does not open takes nothing;
+            // Each lane opens its stub page and starts on the next origin at once (its first
+            // origin costs a target and a renderer process: the lanes must not wait for the
+            // slowest). A lane whose page does not open takes nothing;
             // what no lane could take is reported with the last opening error.
             let lane_results = futures::future::join_all((0..lanes).map(|_| async {
                 let mut out = StorageLoad::default();
