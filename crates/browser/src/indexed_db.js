@@ -295,14 +295,16 @@
         tx.onerror = (ev) => {
           ev.preventDefault();
           const r = ev.target;
-          const name = what.get(r);
-          if (name === undefined) return;
+          const at = what.get(r);
+          if (at === undefined) return;
+          // The record's name is made only for a failure (not a string per record).
+          const name = `${info.name}/${info.stores[Math.floor(at / 2 ** 32)].name} record ${at % 2 ** 32}`;
           failed++;
           failures.push(`${name}: ${r.error && r.error.name}: ${r.error && r.error.message}`);
         };
         tx.onabort = () => reject(tx.error || new Error('transaction aborted'));
       });
-      for (const s of info.stores) {
+      info.stores.forEach((s, si) => {
         const store = tx.objectStore(s.name);
         const inLine = s.keyPath !== undefined || s.keyPathArray !== undefined;
         let maxKey = 0;
@@ -324,7 +326,7 @@
             return;
           }
           issued++;
-          what.set(r, `${info.name}/${s.name} record ${n}`);
+          what.set(r, si * 2 ** 32 + n);
         });
         // Move the key generator to where it was: records deleted after being added leave
         // it above the largest key, and the next generated key must not reuse theirs.
@@ -339,7 +341,7 @@
             failures.push(`${info.name}/${s.name}: key generator not restored`);
           };
         }
-      }
+      });
       await done;
     } finally {
       db.close();

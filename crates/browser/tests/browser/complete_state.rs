@@ -2,7 +2,8 @@
 //! and values (compound, out-of-line and binary keys, key generators, unique and multiEntry
 //! indexes); a new tab's first document starts with its origin's saved sessionStorage and a
 //! logout is not undone by a reload; a part the session never touched is captured back as
-//! loaded; a checkpoint sees an IndexedDB write without opening a page.
+//! loaded; a checkpoint sees an IndexedDB write without opening a page; a record Chrome refuses
+//! at load is named (database/store and position), the others loaded.
 
 use std::time::Duration;
 
@@ -459,5 +460,44 @@ async fn an_origin_past_the_read_limit_is_refused_by_name_not_truncated() {
         "nothing partial was kept"
     );
     drop(client);
+    l.session.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_chrome_refuses_at_load_is_named_and_the_others_are_loaded() {
+    // Two records with the same value under a unique index: Chrome refuses the second put.
+    let state: BrowserState = serde_json::from_value(json!({
+        "cookies": [],
+        "origins": [{
+            "origin": "https://unique.test",
+            "localStorage": [],
+            "indexedDB": [{"name": "db", "version": 1, "stores": [
+                {"name": "other", "autoIncrement": false, "indexes": [], "records": [
+                    {"key": "k", "value": 1}]},
+                {"name": "users", "keyPath": "id", "autoIncrement": false,
+                 "indexes": [{"name": "email", "keyPath": "email", "unique": true, "multiEntry": false}],
+                 "records": [
+                    {"key": 1, "value": {"id": 1, "email": "a@x"}},
+                    {"key": 2, "value": {"id": 2, "email": "a@x"}},
+                    {"key": 3, "value": {"id": 3, "email": "b@x"}}]}
+            ]}]
+        }]
+    }))
+    .unwrap();
+    let l = launch(Some(state), LocalStorageLoad::Auto).await;
+    assert_eq!(
+        l.report.indexed_db_records, 3,
+        "{:?}",
+        l.report.origins_failed
+    );
+    assert!(
+        l.report
+            .origins_failed
+            .iter()
+            .any(|(o, why)| o == "https://unique.test"
+                && why.contains("db/users record 1: ConstraintError")),
+        "the refused record is named by store and position: {:?}",
+        l.report.origins_failed
+    );
     l.session.close().await.unwrap();
 }
