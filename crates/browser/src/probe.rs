@@ -213,21 +213,7 @@ impl ProbeTab {
             )
             .await?;
         }
-        // Answers when the navigation has committed (HTTP redirects followed), or at once
-        // with `errorText` when it failed.
-        let nav = cdp
-            .call(session, "Page.navigate", json!({"url": url}))
-            .await?;
-        if let Some(err) = nav
-            .get("errorText")
-            .and_then(Value::as_str)
-            .filter(|e| !e.is_empty())
-        {
-            return Err(BrowserError::cdp(
-                "Page.navigate",
-                format!("{url} could not be opened: {err}"),
-            ));
-        }
+        cdp.navigate(&self.session_id, url).await?;
         let args = serde_json::to_string(&(selectors, texts)).unwrap_or_default();
         let mut last = None;
         // A script redirect right after the load replaces the document the script runs in:

@@ -122,6 +122,26 @@ impl RawCdp {
         Ok(v.get("result").cloned().unwrap_or(Value::Null))
     }
 
+    /// `Page.navigate` on `session`: answers when the navigation has committed (HTTP
+    /// redirects followed), or at once with an error naming `url` and Chrome's `errorText`
+    /// when it failed (connection refused, DNS, TLS).
+    pub(crate) async fn navigate(&mut self, session: &str, url: &str) -> Result<(), BrowserError> {
+        let nav = self
+            .call(Some(session), "Page.navigate", json!({"url": url}))
+            .await?;
+        match nav
+            .get("errorText")
+            .and_then(Value::as_str)
+            .filter(|e| !e.is_empty())
+        {
+            Some(err) => Err(BrowserError::cdp(
+                "Page.navigate",
+                format!("{url} could not be opened: {err}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Evaluates `expression` on `session` (in the execution context `context`, else the
     /// main world), awaiting a returned promise; returns the result by value. A script
     /// exception is an error carrying its description.

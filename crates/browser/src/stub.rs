@@ -85,54 +85,13 @@ impl StubPage {
         let url = format!("{origin}{}", self.path);
         let session = match &self.tab {
             None => {
-                let mut params = json!({"url": url, "background": true});
-                if let Some(c) = &self.context {
-                    params["browserContextId"] = c.as_str().into();
-                }
-                let target = self.cdp.call(None, "Target.createTarget", params).await?;
-                let target_id = target["targetId"].as_str().unwrap_or_default().to_owned();
-                // Before its request is answered (on this connection, below): the page never
-                // shows as a client's page at an origin.
-                self.tracker.set_internal(&target_id, true);
-                let attached = self
-                    .cdp
-                    .call(
-                        None,
-                        "Target.attachToTarget",
-                        json!({"targetId": target_id, "flatten": true}),
-                    )
-                    .await;
-                let attached = match attached {
-                    Ok(a) => a,
-                    Err(e) => {
-                        let close = json!({"targetId": target_id});
-                        let _ = self.cdp.call(None, "Target.closeTarget", close).await;
-                        return Err(e);
-                    }
-                };
-                let session = attached["sessionId"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
+                let (target_id, session) = self.create_tab(&url).await?;
                 self.tab = Some((target_id, session.clone()));
                 session
             }
             Some((_, session)) => {
                 let session = session.clone();
-                let nav = self
-                    .cdp
-                    .call(Some(&session), "Page.navigate", json!({"url": url}))
-                    .await?;
-                if let Some(err) = nav
-                    .get("errorText")
-                    .and_then(Value::as_str)
-                    .filter(|e| !e.is_empty())
-                {
-                    return Err(BrowserError::cdp(
-                        "Page.navigate",
-                        format!("{origin}: {err}"),
-                    ));
-                }
+                self.cdp.navigate(&session, &url).await?;
                 session
             }
         };
@@ -220,6 +179,34 @@ impl StubPage {
         Ok(pairs_to_items(&v))
     }
 
+    /// Creates a tab at `url` in the stub's context, marked ours before its first
+    /// request can be answered (on this connection, by a later call): it never shows as a
+    /// client's page. Returns its target and our session ids.
+    async fn create_tab(&mut self, url: &str) -> Result<(String, String), BrowserError> {
+        // In a session's browser the tab stays in the background (a headful window keeps
+        // its focus); in a context of its own it is the health check's page, which must be
+        // visible as a user's would be (hidden pages get no animation frames).
+        let mut params = json!({"url": url, "background": self.context.is_none()});
+        if let Some(c) = &self.context {
+            params["browserContextId"] = c.as_str().into();
+        }
+        let target = self.cdp.call(None, "Target.createTarget", params).await?;
+        let target_id = target["targetId"].as_str().unwrap_or_default().to_owned();
+        self.tracker.set_internal(&target_id, true);
+        let attach = json!({"targetId": target_id, "flatten": true});
+        match self.cdp.call(None, "Target.attachToTarget", attach).await {
+            Ok(a) => {
+                let session = a["sessionId"].as_str().unwrap_or_default().to_owned();
+                Ok((target_id, session))
+            }
+            Err(e) => {
+                let close = json!({"targetId": target_id});
+                let _ = self.cdp.call(None, "Target.closeTarget", close).await;
+                Err(e)
+            }
+        }
+    }
+
     /// Ends interception and hands the connection and the tab (created blank in the stub's
     /// context if no `goto` made one) on, as `(connection, target id, session id)`: a health
     /// check's probe goes on in the tab that wrote the state.
@@ -228,25 +215,7 @@ impl StubPage {
         if let Some((target, session)) = self.tab.take() {
             return Ok((self.cdp, target, session));
         }
-        let mut params = json!({"url": "about:blank"});
-        if let Some(c) = &self.context {
-            params["browserContextId"] = c.as_str().into();
-        }
-        let target = self.cdp.call(None, "Target.createTarget", params).await?;
-        let target_id = target["targetId"].as_str().unwrap_or_default().to_owned();
-        self.tracker.set_internal(&target_id, true);
-        let attached = self
-            .cdp
-            .call(
-                None,
-                "Target.attachToTarget",
-                json!({"targetId": target_id, "flatten": true}),
-            )
-            .await?;
-        let session = attached["sessionId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let (target_id, session) = self.create_tab("about:blank").await?;
         Ok((self.cdp, target_id, session))
     }
 

@@ -215,14 +215,7 @@ async fn every_structured_clone_type_survives_capture_and_load() {
     assert_eq!(l2.report.indexed_db_databases, 1);
     // The load wrote through a stub page at the server's origin, answered by the engine:
     // nothing but the test's own page requests reached the server.
-    let stray: Vec<String> = server
-        .seen
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|s| s.path.clone())
-        .filter(|p| p != "/" && p != "/favicon.ico")
-        .collect();
+    let stray = server.other_requests(&["/", "/favicon.ico"]);
     assert!(
         stray.is_empty(),
         "the stub page reached the server: {stray:?}"

@@ -65,14 +65,7 @@ async fn a_probe_in_a_context_of_its_own_sees_the_whole_state_and_leaves_nothing
     let sent = server.requests("/storage-text");
     let header = sent[0].cookie.clone().unwrap_or_default();
     assert!(header.contains(&format!("{SID}={SID_VALUE}")), "{header}");
-    let paths: Vec<String> = server
-        .seen
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|s| s.path.clone())
-        .filter(|p| p != "/storage-text" && p != "/favicon.ico")
-        .collect();
+    let paths = server.other_requests(&["/storage-text", "/favicon.ico"]);
     assert!(
         paths.is_empty(),
         "the state's writes reached the server: {paths:?}"

@@ -145,6 +145,17 @@ impl TestServer {
         format!("{}{path}", self.origin)
     }
 
+    /// Paths requested so far other than `expected`, in order.
+    pub fn other_requests(&self, expected: &[&str]) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.path.clone())
+            .filter(|p| !expected.contains(&p.as_str()))
+            .collect()
+    }
+
     /// Requests for `path`, in order.
     pub fn requests(&self, path: &str) -> Vec<Seen> {
         self.seen

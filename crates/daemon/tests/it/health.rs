@@ -520,6 +520,15 @@ fn check_reports_healthy_then_logged_out_after_a_server_side_expiry_with_evidenc
 /// A check answers as soon as its result is kept; its browser is killed and its directory
 /// removed right after, before the next check starts, and a shutdown right after a check
 /// waits for that clean-up.
+/// Writes the daemon's `config.toml` before it starts (the home made 0700, as the vault
+/// requires).
+fn write_config(env: &Env, toml: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(&env.home).unwrap();
+    std::fs::set_permissions(&env.home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(env.home.join("config.toml"), toml).unwrap();
+}
+
 /// Names of the check browsers' session directories that exist now.
 fn check_dirs(env: &Env) -> Vec<String> {
     let mut d: Vec<String> = session_dirs(env)
@@ -605,18 +614,10 @@ fn the_check_browser_is_kept_between_checks_each_in_a_context_of_its_own_and_end
 
 #[test]
 fn a_check_browser_not_kept_or_idle_past_its_time_is_gone() {
-    use std::os::unix::fs::PermissionsExt;
-
     for (keep, wait_secs) in [(0, 10), (1, 15)] {
         let env = Env::new();
         let srv = TestServer::start();
-        std::fs::create_dir_all(&env.home).unwrap();
-        std::fs::set_permissions(&env.home, std::fs::Permissions::from_mode(0o700)).unwrap();
-        std::fs::write(
-            env.home.join("config.toml"),
-            format!("[health]\nkeep_browser_secs = {keep}\n"),
-        )
-        .unwrap();
+        write_config(&env, &format!("[health]\nkeep_browser_secs = {keep}\n"));
         let d = start_daemon(&env, &[]);
         let mut c = d.session();
         c.init();
@@ -682,18 +683,11 @@ fn a_site_that_is_down_is_a_browser_error_not_logged_out() {
 
 #[test]
 fn scheduled_checks_send_an_event_on_change_only_and_never_run_while_locked() {
-    use std::os::unix::fs::PermissionsExt;
     use std::time::Duration;
 
     let env = Env::new();
     let srv = TestServer::start();
-    std::fs::create_dir_all(&env.home).unwrap();
-    std::fs::set_permissions(&env.home, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::fs::write(
-        env.home.join("config.toml"),
-        "[health]\ninterval_secs = 60\n",
-    )
-    .unwrap();
+    write_config(&env, "[health]\ninterval_secs = 60\n");
     // Tests only: a round every 200 ms instead of every minute.
     let d = start_daemon(&env, &[("PVAULT_TEST_HEALTH_INTERVAL_MS", "200")]);
     let mut c = d.session();
