@@ -178,9 +178,14 @@ pub(crate) fn hand_off_script(
     let n = origins.len();
     let source = (n > 0).then(|| {
         let data = serde_json::to_string(&origins).unwrap_or_else(|_| "{}".into());
+        // A reload or a history step is never a tab's first document: a logout that emptied
+        // sessionStorage and reloaded stays logged out even when the reload comes before our
+        // connection has taken the script off the tab (seen under load).
         Arc::from(format!(
             "(() => {{ try {{ const d = {data}[location.origin]; \
              if (!d || sessionStorage.length) return; \
+             const nav = performance.getEntriesByType('navigation')[0]; \
+             if (nav && nav.type !== 'navigate') return; \
              for (const [k, v] of d) sessionStorage.setItem(k, v); }} catch (e) {{}} }})()"
         ))
     });
