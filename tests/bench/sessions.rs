@@ -13,13 +13,15 @@
 //! state), and prints medians and the ratios against their targets: (b) ≤ 2.5 × (a); (b) and
 //! (c) each ≤ 0.25 × Playwright's (≤ 0.5 × for the IndexedDB state). Last, the time a CDP
 //! command takes through the daemon's relay and the browser's pipe multiplexer against a
-//! websocket straight to a Chromium started with a port (p50 added ≤ 50 µs).
+//! websocket straight to a Chromium started with a port (p50 added ≤ 50 µs), beside a bare
+//! relay to that websocket (the cost of any process in the middle, in the same run).
 //!
 //! Run (release binaries first; the bench drives the real `pvaultd` next to it):
 //!
 //! ```text
 //! cargo build --release --workspace --bins
 //! cargo bench -p pvault-e2e --bench sessions            # BENCH_RUNS=N (default 7)
+//! BENCH_PART=round-trips cargo bench -p pvault-e2e --bench sessions   # the last part only
 //! ```
 //!
 //! (b) and (c) go through the protocol client (what the Node/Python wrappers use), so they
@@ -27,6 +29,8 @@
 
 #[path = "../e2e/support/mod.rs"]
 mod support;
+// The floor of any process in the middle of a CDP connection.
+mod bare_relay;
 // The typical and large states, shared with the checkpoint bench.
 mod measure;
 mod states;
@@ -116,6 +120,11 @@ fn main() {
         .block_on(Client::connect(d.socket()))
         .expect("connect to pvaultd");
 
+    if std::env::var("BENCH_PART").as_deref() == Ok("round-trips") {
+        let round_trips = round_trips(&rt, &client);
+        print_round_trips(&round_trips);
+        return;
+    }
     let mut bare = Vec::new();
     let mut times: Vec<Times> = SHAPES.iter().map(|_| Times::default()).collect();
     let mut problems = Vec::new();
@@ -279,42 +288,59 @@ fn main() {
     println!(
         "(b) = session.start with the profile until its cdp_ws_url answers Browser.getVersion; (c) = session.capture into a profile"
     );
-    println!(
-        "\nCDP round trip, {ROUND_TRIPS} sequential commands each (µs; p50 / p99): through the relay and the multiplexer vs a websocket straight to a Chromium started with a port"
-    );
-    println!(
-        "{:<28} {:>16} {:>16} {:>18}",
-        "command", "direct", "relay+mux", "added p50 ≤ 50"
-    );
-    for r in &round_trips {
-        let added = r.muxed.0 - r.direct.0;
-        println!(
-            "{:<28} {:>7.0} / {:>6.0} {:>7.0} / {:>6.0} {:>12.0} {:<4}",
-            r.what,
-            r.direct.0,
-            r.direct.1,
-            r.muxed.0,
-            r.muxed.1,
-            added,
-            if added <= 50.0 { "ok" } else { "MISS" }
-        );
-    }
+    print_round_trips(&round_trips);
     for p in &problems {
         println!("WARNING: {p}");
     }
 }
 
-/// Sequential round trips per command and connection.
-const ROUND_TRIPS: usize = 2000;
+/// Prints the round-trip table and its target.
+fn print_round_trips(round_trips: &[RoundTrip]) {
+    println!(
+        "\nCDP round trip, {ROUNDS} rounds of {ROUND_TRIPS} sequential commands per connection (µs; p50 / p99): a websocket straight to a Chromium started with a port, a bare relay to it (two blocking threads passing frames on: the cost of any process in the middle), and the daemon's relay and multiplexer"
+    );
+    println!(
+        "{:<28} {:>15} {:>15} {:>15} {:>11} {:>18}",
+        "command", "direct", "bare relay", "relay+mux", "bare added", "relay+mux added"
+    );
+    for r in round_trips {
+        println!(
+            "{:<28} {:>6.0} / {:>6.0} {:>6.0} / {:>6.0} {:>6.0} / {:>6.0} {:>11.0} {:>8.0} {:<9}",
+            r.what,
+            r.direct.0,
+            r.direct.1,
+            r.bare_relay.0,
+            r.bare_relay.1,
+            r.muxed.0,
+            r.muxed.1,
+            r.bare_added,
+            r.added,
+            if r.added <= 50.0 {
+                "ok ≤ 50"
+            } else {
+                "MISS ≤ 50"
+            }
+        );
+    }
+}
 
-/// One command's round trips: (p50, p99) in µs.
+/// Sequential round trips per command and connection.
+const ROUND_TRIPS: usize = 1000;
+
+/// One command's round trips: (p50, p99) in µs, medians over the rounds.
 struct RoundTrip {
     /// The command.
     what: &'static str,
     /// On Chrome's own websocket.
     direct: (f64, f64),
+    /// Through [`bare_relay`] to the same Chrome: the cost of any process in the middle.
+    bare_relay: (f64, f64),
     /// Through the daemon's relay and the pipe multiplexer.
     muxed: (f64, f64),
+    /// Median over the rounds of (relay+mux p50 − direct p50) of the same round.
+    added: f64,
+    /// The same for the bare relay.
+    bare_added: f64,
 }
 
 /// p50 and p99 of `ROUND_TRIPS` calls of `method` (on `session` when given), in µs.
@@ -336,8 +362,12 @@ fn time_calls(c: &mut Cdp, session: Option<&str>, method: &str, params: Value) -
     (median(&mut us), us[us.len() * 99 / 100])
 }
 
-/// The same commands on a session's relay URL and on a port-launched Chromium's websocket,
-/// alternating so that both see the same machine load.
+/// Rounds of [`ROUND_TRIPS`] calls per connection; the connections take turns in each round
+/// so that all see the same machine load, and each round's differences are taken within it.
+const ROUNDS: usize = 5;
+
+/// The same commands on a session's relay URL, on a port-launched Chromium's websocket and
+/// through a bare relay to that websocket.
 fn round_trips(rt: &tokio::runtime::Runtime, client: &Client) -> Vec<RoundTrip> {
     let started = rt
         .block_on(client.call(&SessionStart::default()))
@@ -345,45 +375,51 @@ fn round_trips(rt: &tokio::runtime::Runtime, client: &Client) -> Vec<RoundTrip> 
     let user = pvault_testkit::UserChrome::launch();
     let mut muxed = Cdp::connect(&started.session.cdp_ws_url).expect("cdp_ws_url");
     let mut direct = Cdp::connect(&user.ws).expect("Chromium's websocket");
+    let mut bare = Cdp::connect(&bare_relay::spawn(&user.ws)).expect("the bare relay");
     let page_session = |c: &mut Cdp| {
         let t = c.open("about:blank");
         c.attach(&t)
     };
-    let (muxed_page, direct_page) = (page_session(&mut muxed), page_session(&mut direct));
+    let muxed_page = page_session(&mut muxed);
+    let direct_page = page_session(&mut direct);
+    let bare_page = page_session(&mut bare);
     let mut out = Vec::new();
     for (what, page) in [
         ("Browser.getVersion", false),
         ("Runtime.evaluate \"1\" (page)", true),
     ] {
+        let (method, params) = if page {
+            ("Runtime.evaluate", json!({"expression": "1"}))
+        } else {
+            ("Browser.getVersion", json!({}))
+        };
         let mut d = Vec::new();
+        let mut b = Vec::new();
         let mut m = Vec::new();
-        for _ in 0..3 {
-            let (method, params) = if page {
-                ("Runtime.evaluate", json!({"expression": "1"}))
-            } else {
-                ("Browser.getVersion", json!({}))
-            };
-            d.push(time_calls(
-                &mut direct,
-                page.then_some(direct_page.as_str()),
-                method,
-                params.clone(),
-            ));
-            m.push(time_calls(
-                &mut muxed,
-                page.then_some(muxed_page.as_str()),
-                method,
-                params,
-            ));
+        for _ in 0..ROUNDS {
+            let timed =
+                |c: &mut Cdp, s: &str| time_calls(c, page.then_some(s), method, params.clone());
+            d.push(timed(&mut direct, &direct_page));
+            b.push(timed(&mut bare, &bare_page));
+            m.push(timed(&mut muxed, &muxed_page));
         }
-        let mid = |v: &mut Vec<(f64, f64)>| {
-            v.sort_by(|a, b| a.0.total_cmp(&b.0));
-            v[v.len() / 2]
+        let diff = |x: &[(f64, f64)]| {
+            let mut v: Vec<f64> = x.iter().zip(&d).map(|(x, d)| x.0 - d.0).collect();
+            median(&mut v)
+        };
+        let (added, bare_added) = (diff(&m), diff(&b));
+        let mid = |v: &[(f64, f64)]| {
+            let mut p50: Vec<f64> = v.iter().map(|x| x.0).collect();
+            let mut p99: Vec<f64> = v.iter().map(|x| x.1).collect();
+            (median(&mut p50), median(&mut p99))
         };
         out.push(RoundTrip {
             what,
-            direct: mid(&mut d),
-            muxed: mid(&mut m),
+            direct: mid(&d),
+            bare_relay: mid(&b),
+            muxed: mid(&m),
+            added,
+            bare_added,
         });
     }
     drop(muxed);
