@@ -49,7 +49,7 @@ pub use leveldb::VERIFIED_MAJORS;
 pub use mux::{
     EndpointError, MAX_IN_FLIGHT, Mux, MuxClient, MuxError, MuxReceiver, MuxSender, OUT_QUEUE,
 };
-pub use probe::PageProbe;
+pub use probe::{FailedAt, PageProbe};
 pub use report::{CaptureReport, LoadMethod, LoadReport};
 pub use session::Session;
 pub use tracker::ChangeSignal;

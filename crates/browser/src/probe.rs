@@ -31,30 +31,49 @@ pub struct PageProbe {
     pub selectors: Vec<Result<bool, String>>,
     /// Per text asked for: whether the page's text contains it.
     pub texts: Vec<bool>,
+    /// Whether the selectors not found were waited for until the deadline (`false`: they
+    /// were looked for once the page had loaded, as the check had already failed).
+    pub selectors_waited: bool,
 }
 
-/// Waits for `document.readyState == 'complete'` (the load event), then for every selector (polling) until the
-/// deadline, and reports the page. Selector and text values travel as JSON, never spliced
-/// into the script as code.
-const SCRIPT: &str = r#"(async (sels, texts, ms) => {
+/// Waits for `document.readyState == 'complete'` (the load event), then, when `wait` is
+/// true, for every selector (polling) until the deadline, and reports the page. Selector and
+/// text values travel as JSON, never spliced into the script as code.
+const SCRIPT: &str = r#"(async (sels, texts, ms, wait) => {
   const end = Date.now() + ms;
   const sleep = (t) => new Promise((r) => setTimeout(r, t));
   if (document.readyState !== 'complete')
     await new Promise((r) => { addEventListener('load', r, { once: true }); setTimeout(r, ms); });
   const test = (s) => { try { return document.querySelector(s) !== null; } catch (e) { return 'the browser refuses the selector: ' + e.message; } };
   let found = sels.map(test);
-  while (found.some((f) => f === false) && Date.now() < end) { await sleep(50); found = sels.map(test); }
+  while (wait && found.some((f) => f === false) && Date.now() < end) { await sleep(50); found = sels.map(test); }
   const body = document.body ? document.body.innerText : '';
   const nav = performance.getEntriesByType('navigation')[0];
   return { url: location.href, status: nav && nav.responseStatus ? nav.responseStatus : null,
-           found, texts: texts.map((t) => body.includes(t)) };
+           found, texts: texts.map((t) => body.includes(t)), waited: wait };
 })"#;
+
+/// How long after the deadline the page's answer is still taken. The page's own wait ends
+/// 250 ms before the deadline; on a loaded machine its answer (a timer's late run, the
+/// evaluation's trip back) can take longer than that, and a page that loaded must not be
+/// reported as one that did not.
+const ANSWER_GRACE: Duration = Duration::from_secs(5);
+
+/// A predicate on the loaded page's URL: whether the check has already failed whatever its
+/// selectors show, so that they are looked for once rather than waited for.
+pub type FailedAt<'a> = &'a (dyn Fn(&str) -> bool + Sync);
 
 impl Session {
     /// Opens `url` with `state` loaded, waits for it (and `selectors`) up to `timeout`, and
     /// reports what it showed: what a login health check runs. A navigation that fails (the
     /// server is down, DNS, TLS) or does not finish in time is a [`BrowserError`], never a
     /// finding about the login.
+    ///
+    /// Selectors not found once the page has loaded are waited for until the deadline (a page
+    /// may render them late), unless `failed_at` says the check has failed already at the
+    /// loaded page's URL (a redirect to a login page, or an expectation that failed before the
+    /// page opened): a logged-out check then answers once the page has loaded, rather than
+    /// after the whole timeout.
     ///
     /// It runs in a browser context of its
     /// own (its own cookie jar and storage, nothing of the browser's other contexts seen or
@@ -69,6 +88,7 @@ impl Session {
         timeout: Duration,
         selectors: &[String],
         texts: &[String],
+        failed_at: FailedAt<'_>,
     ) -> Result<PageProbe, BrowserError> {
         let start = Instant::now();
         let (origins, _) = valid_origins(&state.origins);
@@ -129,7 +149,7 @@ impl Session {
                 .collect();
             let (script, _) = crate::tabs::hand_off_script(&session);
             let v = tab
-                .probe(script, url, timeout, start, selectors, texts)
+                .probe(script, url, timeout, start, (selectors, texts), failed_at)
                 .await?;
             let context = json!({"browserContextId": created["browserContextId"]});
             tab.cdp
@@ -151,7 +171,7 @@ async fn within(
     timeout: Duration,
     work: impl std::future::Future<Output = Result<Value, BrowserError>>,
 ) -> Result<Value, BrowserError> {
-    match tokio::time::timeout(timeout, work).await {
+    match tokio::time::timeout(timeout + ANSWER_GRACE, work).await {
         Ok(r) => r,
         Err(_) => Err(BrowserError::cdp(
             "Page.navigate",
@@ -177,6 +197,7 @@ fn page_probe(v: &Value) -> PageProbe {
             .as_array()
             .map(|a| a.iter().map(|t| t.as_bool() == Some(true)).collect())
             .unwrap_or_default(),
+        selectors_waited: v["waited"].as_bool() == Some(true),
     }
 }
 
@@ -192,14 +213,16 @@ pub(crate) struct ProbeTab {
 impl ProbeTab {
     /// Puts `script` (the sessionStorage hand-off) on the tab, opens `url`, and runs the probe
     /// script; returns its answer. `start` is when the probe began (`timeout` counts from it).
+    /// The page is looked at once it has loaded; only when a selector is missing and
+    /// `failed_at` does not accept its URL is it looked at again, waiting for the selectors.
     async fn probe(
         &mut self,
         script: Option<std::sync::Arc<str>>,
         url: &str,
         timeout: Duration,
         start: Instant,
-        selectors: &[String],
-        texts: &[String],
+        (selectors, texts): (&[String], &[String]),
+        failed_at: FailedAt<'_>,
     ) -> Result<Value, BrowserError> {
         let (cdp, session) = (&mut self.cdp, Some(self.session_id.as_str()));
         if let Some(source) = script {
@@ -216,17 +239,27 @@ impl ProbeTab {
         cdp.navigate(&self.session_id, url).await?;
         let args = serde_json::to_string(&(selectors, texts)).unwrap_or_default();
         let mut last = None;
+        let mut wait = false;
         // A script redirect right after the load replaces the document the script runs in:
         // evaluate again in the new one.
         for _ in 0..5 {
             let left = timeout.saturating_sub(start.elapsed());
             let ms = left.saturating_sub(Duration::from_millis(250)).as_millis();
-            let expr =
-                format!("(() => {{ const [s, t] = {args}; return ({SCRIPT})(s, t, {ms}); }})()");
+            let expr = format!(
+                "(() => {{ const [s, t] = {args}; return ({SCRIPT})(s, t, {ms}, {wait}); }})()"
+            );
             let params = json!({"expression": expr, "returnByValue": true, "awaitPromise": true});
             match cdp.call(session, "Runtime.evaluate", params).await {
                 Ok(r) if r.get("exceptionDetails").is_none() => {
-                    return Ok(r.pointer("/result/value").cloned().unwrap_or(Value::Null));
+                    let v = r.pointer("/result/value").cloned().unwrap_or(Value::Null);
+                    let all_found = v["found"]
+                        .as_array()
+                        .is_some_and(|f| f.iter().all(|f| f != &Value::Bool(false)));
+                    if wait || all_found || failed_at(v["url"].as_str().unwrap_or_default()) {
+                        return Ok(v);
+                    }
+                    wait = true;
+                    continue;
                 }
                 Ok(r) => last = Some(BrowserError::cdp("Runtime.evaluate", exception_text(&r))),
                 Err(e) => last = Some(e),

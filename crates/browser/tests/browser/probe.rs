@@ -1,7 +1,7 @@
 //! `Session::probe_isolated` (what a login health check runs, in a browser context of its
 //! own): the page sees every part of the state (cookies, localStorage, the saved
 //! sessionStorage), written without a request to the real server; selectors and texts are
-//! reported; a failed navigation is an error, never a finding; nothing of one probe is seen by
+//! reported (and not waited for where the check has failed already); a failed navigation is an error, never a finding; nothing of one probe is seen by
 //! the next, or by the browser's own context.
 
 use std::time::Duration;
@@ -51,6 +51,7 @@ async fn a_probe_in_a_context_of_its_own_sees_the_whole_state_and_leaves_nothing
             Duration::from_secs(3),
             &["body".into(), "#nowhere".into(), "a[".into()],
             &texts,
+            &|_| false,
         )
         .await
         .expect("the page opens");
@@ -62,6 +63,7 @@ async fn a_probe_in_a_context_of_its_own_sees_the_whole_state_and_leaves_nothing
         probe.selectors[2].is_err(),
         "an invalid selector is refused"
     );
+    assert!(probe.selectors_waited, "{probe:?}");
     let sent = server.requests("/storage-text");
     let header = sent[0].cookie.clone().unwrap_or_default();
     assert!(header.contains(&format!("{SID}={SID_VALUE}")), "{header}");
@@ -78,12 +80,44 @@ async fn a_probe_in_a_context_of_its_own_sees_the_whole_state_and_leaves_nothing
             Duration::from_secs(10),
             &[],
             &texts,
+            &|_| false,
         )
         .await
         .expect("the page opens");
     assert_eq!(probe.texts, [false, false, true], "{probe:?}");
     let sent = server.requests("/storage-text");
     assert_eq!(sent[1].cookie, None, "the first probe's cookie stayed");
+
+    // Where the check has already failed at the loaded page's URL, a missing selector is
+    // looked for once, not waited for until the (long) deadline.
+    let seen = std::sync::Mutex::new(Vec::new());
+    let started = std::time::Instant::now();
+    let probe = session
+        .probe_isolated(
+            &state,
+            &url,
+            Duration::from_secs(120),
+            &["body".into(), "#nowhere".into()],
+            &[],
+            &|u| {
+                seen.lock().unwrap().push(u.to_owned());
+                true
+            },
+        )
+        .await
+        .expect("the page opens");
+    assert_eq!(probe.selectors, [Ok(true), Ok(false)], "{probe:?}");
+    assert!(!probe.selectors_waited, "{probe:?}");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [url.clone()],
+        "asked at the loaded page's URL"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the missing selector was waited for: {:?}",
+        started.elapsed()
+    );
     // A server that is down: an error naming the navigation, not a page without the login.
     let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = down.local_addr().unwrap().port();
@@ -95,6 +129,7 @@ async fn a_probe_in_a_context_of_its_own_sees_the_whole_state_and_leaves_nothing
             Duration::from_secs(10),
             &[],
             &[],
+            &|_| false,
         )
         .await
         .expect_err("nothing listens there");

@@ -192,7 +192,21 @@ fn pvault_run_that_logs_out_says_so_on_stderr() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(stdout.trim(), "cmd-done");
     assert!(stderr.contains("logout guard"), "{stderr}");
-    assert!(stderr.contains("pvault profile accept acct 2"), "{stderr}");
+    // The marked snapshot is #2, or #3 when a checkpoint caught the logged-out state before
+    // the stop (the final snapshot then replaces it): the hint names the one in the history.
+    let history = env.json(&["profile", "history", "acct"]);
+    let marked: Vec<u64> = history["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["logged_out"] == true)
+        .map(|s| s["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(marked.len(), 1, "{history}");
+    assert!(
+        stderr.contains(&format!("pvault profile accept acct {}", marked[0])),
+        "{stderr}"
+    );
     let out = env.run(&["profile", "show", "acct"]);
     assert!(out.stdout.contains("current:     #1"), "{out:?}");
 

@@ -288,10 +288,24 @@ async fn evaluate_in_browser(
             _ => None,
         })
         .collect();
+    // Where the check has failed whatever the selectors show: an expectation on the stored
+    // state already failed, or the loaded page is at a URL a `url_not` forbids (the site sent
+    // the browser to its login page). The selectors are then looked for once the page has
+    // loaded rather than waited for until the timeout, so a logged-out check answers at once.
+    let url_not: Vec<regex::Regex> = def
+        .expect
+        .iter()
+        .filter_map(|e| match e {
+            Expectation::UrlNot { regex } => regex::Regex::new(regex).ok(),
+            _ => None,
+        })
+        .collect();
+    let failed_already = !failed.is_empty();
+    let failed_at = |url: &str| failed_already || url_not.iter().any(|re| re.is_match(url));
     let launched = t0.elapsed();
     let probe = browser
         .session
-        .probe_isolated(&state, &def.url, timeout, &selectors, &texts)
+        .probe_isolated(&state, &def.url, timeout, &selectors, &texts, &failed_at)
         .await;
     tracing::debug!(
         launch_ms = launched.as_millis() as u64,
@@ -325,10 +339,15 @@ async fn evaluate_in_browser(
                 si += 1;
                 match r {
                     Ok(true) => None,
-                    Ok(false) => Some(format!(
+                    Ok(false) if probe.selectors_waited => Some(format!(
                         "no element matches it within {} s",
                         timeout.as_secs()
                     )),
+                    Ok(false) => Some(
+                        "no element matches it once the page had loaded (not waited for: \
+                         the check had already failed)"
+                            .to_owned(),
+                    ),
                     Err(why) => Some(why),
                 }
             }

@@ -470,7 +470,13 @@ fn check_reports_healthy_then_logged_out_after_a_server_side_expiry_with_evidenc
 
     // The server expires the session; the cookie is still there.
     srv.expire_sessions();
-    let out = c.ok("profile.check", json!({"name": "acct", "timeout_secs": 5}))["result"].clone();
+    // At the login page the check has failed whatever the page renders later: it answers
+    // once the page has loaded, without waiting out this timeout for the missing selector.
+    let out = c.ok(
+        "profile.check",
+        json!({"name": "acct", "timeout_secs": 300}),
+    )["result"]
+        .clone();
     assert_eq!(out["status"], "logged_out", "{out}");
     assert!(
         out["final_url"]
@@ -491,6 +497,13 @@ fn check_reports_healthy_then_logged_out_after_a_server_side_expiry_with_evidenc
             .as_str()
             .unwrap()
             .contains("final URL")
+    );
+    assert!(
+        out["failed"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not waited for"),
+        "{out}"
     );
     let e = next_health_event(&mut ev);
     assert_eq!(e["previous"], "healthy");
@@ -576,6 +589,19 @@ fn the_check_browser_is_kept_between_checks_each_in_a_context_of_its_own_and_end
     // first check's state.
     let r = c.ok("profile.check", json!({"name": "other"}));
     assert_eq!(r["result"]["status"], "logged_out", "{r}");
+    // Its cookie expectation failed on the stored state: the selector was not waited for.
+    assert_eq!(
+        failed_expectations(&r["result"])[..2],
+        ["cookie sid", "selector #user-menu"],
+        "{r}"
+    );
+    assert!(
+        r["result"]["failed"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not waited for"),
+        "{r}"
+    );
     let sent = srv.cookies_sent_to("/account");
     assert!(
         !sent.last().unwrap().contains("sid="),
