@@ -1,6 +1,6 @@
 //! Real Playwright through a session whose browser speaks CDP over a pipe behind the daemon's
-//! multiplexer (tests/node/multiplexed.js): two Playwright clients connected at once, while the
-//! `--save` session's checkpoints run, use pages, `newPage`, a popup, an out-of-process iframe,
+//! multiplexer (tests/node/multiplexed.js): two Playwright clients connected at once (each
+//! sees the other's pages; a checkpoint is written while both are connected) use pages, `newPage`, a popup, an out-of-process iframe,
 //! a dedicated and a service worker, a download and `page.close`; the second client opens
 //! pages after the first left; a cookie set through the first is saved by the stop. The same
 //! basics through Puppeteer, beside a Playwright client (tests/node/puppeteer-multiplexed.js).
@@ -11,17 +11,15 @@ use pvault_testkit::{TestServer, node_dir, wait_for};
 
 use crate::checkpoints::checkpoint_counts;
 use crate::support::daemon::Daemon;
-use crate::support::session::{cookie_value, node_json};
+use crate::support::session::{Interactive, cookie_value, node};
 use serde_json::Value;
 
 /// A `--save` session of `profile` whose browser runs on the pipe, its relay URL run through
-/// node `script`; returns the daemon, the test site, the session id, the checkpoint count
-/// before the script and what the script printed.
-fn run_clients(
-    script: &str,
-    module: &str,
-    profile: &str,
-) -> (Daemon, TestServer, String, u64, Value) {
+/// node `script`; returns the daemon, the test site, the session id, and what the script
+/// printed. While the script holds both its clients connected (its `both-connected` pause),
+/// the engine's checkpoints (one more client of the multiplexer) must capture and write the
+/// cookie the first client set: the clients do not starve them.
+fn run_clients(script: &str, module: &str, profile: &str) -> (Daemon, TestServer, String, Value) {
     assert!(
         node_dir().join("node_modules").join(module).exists(),
         "{module} is not installed: run `npm ci` in tests/node (.ci/run does)"
@@ -33,9 +31,24 @@ fn run_clients(
     let sid = s["session_id"].as_str().unwrap().to_owned();
     let show = d.json(&["session", "show", &sid]);
     assert_eq!(show["session"]["transport"], "pipe", "{show}");
-    let (captures_before, _) = checkpoint_counts(&d, &sid);
-    let seen = node_json(script, &server, s["cdp_ws_url"].as_str().unwrap());
-    (d, server, sid, captures_before, seen)
+    let mut cmd = node(script, &server);
+    cmd.env("PVAULT_CDP_URL", s["cdp_ws_url"].as_str().unwrap());
+    let mut clients = Interactive::spawn(cmd);
+    assert_eq!(clients.read()["step"], "both-connected");
+    let (captures_before, written_before) = checkpoint_counts(&d, &sid);
+    wait_for(
+        "a checkpoint written while both clients are connected",
+        Duration::from_secs(60),
+        || {
+            let (captures, written) = checkpoint_counts(&d, &sid);
+            (captures > captures_before && written > written_before).then_some(())
+        },
+    );
+    clients.send("go");
+    let seen = clients.read();
+    let status = clients.child.wait().unwrap();
+    assert!(status.success(), "node {script}: {status}");
+    (d, server, sid, seen)
 }
 
 /// What both scripts observe of every kind of target: the page, popup, out-of-process iframe,
@@ -66,25 +79,8 @@ fn assert_every_kind_of_target(seen: &Value, server: &TestServer) {
     }
 }
 
-/// The session lived on after the clients left, and the engine's checkpoints (one more
-/// client of the multiplexer) captured what the clients changed; the stop saves cookie `mux`
-/// with `value`.
-fn assert_checkpointed_and_saved(
-    d: &Daemon,
-    sid: &str,
-    captures_before: u64,
-    profile: &str,
-    value: &str,
-) {
-    let written = wait_for(
-        "a checkpoint of what the clients changed",
-        Duration::from_secs(60),
-        || {
-            let (captures, written) = checkpoint_counts(d, sid);
-            (captures > captures_before && written > 0).then_some(written)
-        },
-    );
-    assert!(written > 0);
+/// The session lived on after the clients left; the stop saves cookie `mux` with `value`.
+fn assert_saved(d: &Daemon, sid: &str, profile: &str, value: &str) {
     d.session_stop(sid, &[]);
     let state = d.export(profile);
     assert_eq!(cookie_value(&state, "mux"), Some(value), "{state}");
@@ -92,7 +88,7 @@ fn assert_checkpointed_and_saved(
 
 #[test]
 fn playwright_clients_use_every_kind_of_target_through_the_multiplexer() {
-    let (d, server, sid, before, seen) = run_clients("multiplexed.js", "playwright-core", "mux");
+    let (d, server, sid, seen) = run_clients("multiplexed.js", "playwright-core", "mux");
     assert_every_kind_of_target(&seen, &server);
     assert!(
         seen["secondSees"]
@@ -100,9 +96,11 @@ fn playwright_clients_use_every_kind_of_target_through_the_multiplexer() {
             .is_some_and(|c| c.contains("mux=first-client")),
         "{seen}"
     );
+    assert_eq!(seen["secondSeesFirstsPage"], true, "{seen}");
+    assert_eq!(seen["firstSeesSecondsPage"], true, "{seen}");
     assert_eq!(seen["afterFirstLeft"], "/after", "{seen}");
     assert!(seen["secondPages"].as_u64() >= Some(2), "{seen}");
-    assert_checkpointed_and_saved(&d, &sid, before, "mux", "first-client");
+    assert_saved(&d, &sid, "mux", "first-client");
 }
 
 /// The same basics through Puppeteer (tests/node/puppeteer-multiplexed.js), with a Playwright
@@ -111,7 +109,7 @@ fn playwright_clients_use_every_kind_of_target_through_the_multiplexer() {
 /// and the engine's checkpoints capture the cookie set through Puppeteer.
 #[test]
 fn puppeteer_and_playwright_at_once_through_the_multiplexer() {
-    let (d, server, sid, before, seen) =
+    let (d, server, sid, seen) =
         run_clients("puppeteer-multiplexed.js", "puppeteer-core", "pptr-mux");
     assert_every_kind_of_target(&seen, &server);
     assert_eq!(seen["serviceWorkerScope"], "object", "{seen}");
@@ -127,5 +125,5 @@ fn puppeteer_and_playwright_at_once_through_the_multiplexer() {
         "{seen}"
     );
     assert_eq!(seen["afterPuppeteerLeft"], "/after", "{seen}");
-    assert_checkpointed_and_saved(&d, &sid, before, "pptr-mux", "puppeteer");
+    assert_saved(&d, &sid, "pptr-mux", "puppeteer");
 }

@@ -43,6 +43,16 @@ async function waitFor(fn) {
   throw new Error('condition not met in 10 s');
 }
 
+// Prints {"step": step} and waits for the test to answer with a line on stdin: the test
+// checks what it must while the script holds its state (clients connected, pages open).
+async function pause(step) {
+  console.log(JSON.stringify({ step }));
+  const readline = require('readline');
+  const rl = readline.createInterface({ input: process.stdin });
+  await new Promise((resolve) => rl.once('line', resolve));
+  rl.close();
+}
+
 function main(fn) {
   fn().catch((e) => {
     console.error(e && e.stack ? e.stack : e);
@@ -50,4 +60,4 @@ function main(fn) {
   });
 }
 
-module.exports = { chromium, origin, executablePath, connect, login, check, main, waitFor };
+module.exports = { chromium, origin, executablePath, connect, login, check, main, pause, waitFor };

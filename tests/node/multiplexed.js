@@ -2,11 +2,13 @@
 // daemon's multiplexer, with a second Playwright client connected at the same time. Prints
 // one JSON object: each feature's observed result (never a value the script merely assumed).
 //   pages, newPage, page.close; a popup; an out-of-process (cross-site) iframe; a dedicated
-//   worker; a service worker; a download; a second client's newPage while the first is
-//   connected and after it left; a cookie set through the first client, read by the second.
+//   worker; a service worker; a download; each client's pages seen by the other; a second
+//   client's newPage while the first is connected and after it left; a cookie set through
+//   the first client, read by the second. Pauses (`both-connected`) with both clients
+//   connected, so that the test can see the engine's checkpoints run meanwhile.
 'use strict';
 const fs = require('fs');
-const { connect, main, waitFor } = require('./common');
+const { connect, main, pause, waitFor } = require('./common');
 
 const origin = process.env.TEST_ORIGIN;
 // Another site than 127.0.0.1: Chromium puts its frames in another process.
@@ -66,8 +68,11 @@ main(async () => {
   // and each Playwright client sets its own, so two clients at once would race for it (on
   // Chrome's own port just the same).
   const second = await connect();
+  out.secondSeesFirstsPage = second.context.pages().some((p) => p.url().includes('/frames?'));
 
   await page.evaluate(() => { document.cookie = 'mux=first-client; path=/; max-age=86400'; });
+  // The test sees a checkpoint capture this cookie while both clients are connected.
+  await pause('both-connected');
   const before = first.context.pages().length;
   await popup.close();
   await swPage.close();
@@ -76,6 +81,9 @@ main(async () => {
   const other = await second.context.newPage();
   await other.goto(origin + '/');
   out.secondSees = await other.evaluate(() => document.cookie);
+  const seenByFirst = await waitFor(() => first.context.pages()
+    .find((p) => p !== page && new URL(p.url()).pathname === '/'));
+  out.firstSeesSecondsPage = seenByFirst.url() === other.url();
   await first.browser.close(); // connectOverCDP: disconnects this client, the browser runs on
   const after = await second.context.newPage();
   await after.goto(origin + '/after');

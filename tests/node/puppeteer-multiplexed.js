@@ -5,13 +5,14 @@
 //   worker; a service worker; a download (through a browser-level CDP session, as Puppeteer
 //   users do it); pages each client sees of the other; the Playwright client's newPage while
 //   Puppeteer is connected and after it disconnected; a cookie set through Puppeteer, read
-//   through Playwright.
+//   through Playwright. Pauses (`both-connected`) with both clients connected, so that the
+//   test can see the engine's checkpoints run meanwhile.
 'use strict';
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const puppeteer = require('puppeteer-core');
-const { connect, main, waitFor } = require('./common');
+const { connect, main, pause, waitFor } = require('./common');
 
 const origin = process.env.TEST_ORIGIN;
 // Another site than 127.0.0.1: Chromium puts its frames in another process.
@@ -90,6 +91,8 @@ main(async () => {
   out.playwrightSeesPuppeteerPage = second.context.pages().some((p) => p.url().includes('/frames?'));
 
   await page.evaluate(() => { document.cookie = 'mux=puppeteer; path=/; max-age=86400'; });
+  // The test sees a checkpoint capture this cookie while both clients are connected.
+  await pause('both-connected');
   const before = (await browser.pages()).length;
   await popup.close();
   await swPage.close();
