@@ -18,6 +18,8 @@ mod discovery;
 mod login;
 #[path = "browser/mux.rs"]
 mod mux;
+#[path = "browser/mux_conformance.rs"]
+mod mux_conformance;
 #[path = "browser/probe.rs"]
 mod probe;
 #[path = "browser/roundtrip.rs"]

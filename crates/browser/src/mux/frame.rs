@@ -51,6 +51,30 @@ impl<'a> Frame<'a> {
     }
 }
 
+/// The session a command names as its `sessionId` parameter: for `Target.detachFromTarget`
+/// and `Target.sendMessageToTarget`, the commands that act on a session other than the one
+/// they are sent on. `None` for other commands, and when the parameter is absent or not a
+/// string (Chrome answers those itself).
+pub(crate) fn param_session<'a>(
+    method: &str,
+    params: Option<&'a RawValue>,
+) -> Option<Cow<'a, str>> {
+    #[derive(Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow, rename = "sessionId")]
+        session_id: Option<Cow<'a, str>>,
+    }
+    if !matches!(
+        method,
+        "Target.detachFromTarget" | "Target.sendMessageToTarget"
+    ) {
+        return None;
+    }
+    serde_json::from_str::<Named<'a>>(params?.get())
+        .ok()?
+        .session_id
+}
+
 /// Writes a message with `id` (raw JSON text), `session_id` and the frame's other members.
 pub(crate) fn encode(frame: &Frame<'_>, id: Option<&str>, session_id: Option<&str>) -> String {
     let size = frame.params.map_or(0, |p| p.get().len())
@@ -154,6 +178,34 @@ mod tests {
             encode(&f, Some("1"), None),
             r#"{"id":1,"error":{"code":-32000,"message":"no"}}"#
         );
+    }
+
+    #[test]
+    fn a_session_named_as_a_parameter_is_found_only_where_it_acts() {
+        let p = |t: &'static str| Some(serde_json::from_str::<&RawValue>(t).unwrap());
+        let detach = p(r#"{"sessionId":"S\u0031"}"#);
+        assert_eq!(
+            param_session("Target.detachFromTarget", detach).as_deref(),
+            Some("S1")
+        );
+        assert_eq!(
+            param_session(
+                "Target.sendMessageToTarget",
+                p(r#"{"message":"{}","sessionId":"X"}"#)
+            )
+            .as_deref(),
+            Some("X")
+        );
+        assert_eq!(param_session("Runtime.evaluate", detach), None);
+        assert_eq!(
+            param_session("Target.detachFromTarget", p(r#"{"sessionId":5}"#)),
+            None
+        );
+        assert_eq!(
+            param_session("Target.detachFromTarget", p(r#"{"targetId":"T"}"#)),
+            None
+        );
+        assert_eq!(param_session("Target.detachFromTarget", None), None);
     }
 
     #[test]

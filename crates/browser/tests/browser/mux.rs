@@ -1,7 +1,7 @@
 //! The CDP multiplexer of a launched browser's `--remote-debugging-pipe`, with raw CDP clients
-//! against real Chromium: the same scripted exchanges give the same answers through the
-//! multiplexer as on Chrome's own websocket (a browser started with a port, through the port
-//! fallback); two clients keep their own ids, sessions and Target-domain state and cannot use
+//! against real Chromium: two clients at once get the same answers and Target events through
+//! the multiplexer as on Chrome's own websocket (a browser started with a port, through the
+//! port fallback; the script and comparison are in `mux_conformance`); two clients keep their own ids, sessions and Target-domain state and cannot use
 //! each other's sessions; a client that disconnects takes only its sessions with it; a client
 //! that stops reading is disconnected (its queue is bounded); a flooding client does not keep
 //! the engine's checkpoint from completing.
@@ -22,13 +22,13 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A raw CDP client: through the multiplexer, or on a websocket of its own.
-enum Raw {
+pub(crate) enum Raw {
     Mux(MuxClient),
     Ws(Box<Ws>),
 }
 
 impl Raw {
-    async fn connect(session: &Session) -> Raw {
+    pub(crate) async fn connect(session: &Session) -> Raw {
         match session.cdp_endpoint() {
             CdpEndpoint::Mux(m) => Raw::Mux(m.client().await.unwrap()),
             CdpEndpoint::WebSocket(url) => Raw::Ws(Box::new(
@@ -37,19 +37,19 @@ impl Raw {
         }
     }
 
-    async fn send_text(&mut self, text: String) {
+    pub(crate) async fn send_text(&mut self, text: String) {
         match self {
             Raw::Mux(c) => c.sender.send(&text).await.unwrap(),
             Raw::Ws(ws) => ws.send(Message::text(text)).await.unwrap(),
         }
     }
 
-    async fn send(&mut self, v: Value) {
+    pub(crate) async fn send(&mut self, v: Value) {
         self.send_text(v.to_string()).await;
     }
 
     /// The next message, or `None` when none comes within 10 s or the connection ended.
-    async fn recv(&mut self) -> Option<Value> {
+    pub(crate) async fn recv(&mut self) -> Option<Value> {
         let next = async {
             match self {
                 Raw::Mux(c) => c.receiver.recv().await,
@@ -82,11 +82,6 @@ impl Raw {
         }
     }
 
-    /// Reads events until one named `method` arrives (kept in `events` with the rest).
-    async fn until_event(&mut self, events: &mut Vec<Value>, method: &str) -> Value {
-        self.until(events, |e| e["method"] == method).await
-    }
-
     /// The first message in `events`, or read from now on, for which `pred` holds.
     async fn until(&mut self, events: &mut Vec<Value>, pred: impl Fn(&Value) -> bool) -> Value {
         if let Some(v) = events.iter().find(|e| pred(e)) {
@@ -104,7 +99,7 @@ impl Raw {
 
 /// A browser started through the port fallback: a wrapper that closes fds 3 and 4 makes the
 /// pipe start fail, so the session runs on Chrome's own websocket.
-async fn launch_with_port() -> (Session, tempfile::TempDir) {
+pub(crate) async fn launch_with_port() -> (Session, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let wrapper = dir.path().join("chromium-without-pipe");
     std::fs::write(
@@ -134,131 +129,12 @@ async fn launch_with_port() -> (Session, tempfile::TempDir) {
     (session, dir)
 }
 
-/// What of an answer or event does not depend on the run: ids, session and target ids and
-/// versions replaced by placeholders.
-fn shape(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| {
-                    let v = match k.as_str() {
-                        "sessionId" | "targetId" | "browserContextId" | "openerId" | "loaderId"
-                        | "frameId" | "product" | "revision" | "userAgent" | "jsVersion"
-                        | "protocolVersion" | "id" => json!("*"),
-                        _ => shape(v),
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(shape).collect()),
-        other => other.clone(),
-    }
-}
-
-/// The scripted exchange: commands a CDP client sends on a fresh browser, good and bad, and
-/// the shapes of what comes back, in order.
-async fn script(raw: &mut Raw, page_url: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut ev = Vec::new();
-    out.push(shape(
-        &raw.call(&mut ev, json!({"id": 1, "method": "Browser.getVersion"}))
-            .await,
-    ));
-    out.push(shape(
-        &raw.call(
-            &mut ev,
-            json!({"id": 2, "method": "No.suchMethod", "params": {}}),
-        )
-        .await,
-    ));
-    let created = raw
-        .call(
-            &mut ev,
-            json!({"id": 3, "method": "Target.createTarget", "params": {"url": "about:blank"}}),
-        )
-        .await;
-    out.push(shape(&created));
-    let target = created["result"]["targetId"].clone();
-    let attached = raw
-        .call(
-            &mut ev,
-            json!({"id": 4, "method": "Target.attachToTarget", "params": {"targetId": target, "flatten": true}}),
-        )
-        .await;
-    out.push(shape(&attached));
-    let sid = attached["result"]["sessionId"].as_str().unwrap().to_owned();
-    let attached_event = raw.until_event(&mut ev, "Target.attachedToTarget").await;
-    out.push(shape(&attached_event));
-    out.push(shape(
-        &raw.call(
-            &mut ev,
-            json!({"id": 5, "sessionId": sid, "method": "Runtime.evaluate", "params": {"expression": "6 * 7"}}),
-        )
-        .await,
-    ));
-    out.push(shape(
-        &raw.call(
-            &mut ev,
-            json!({"id": 6, "sessionId": "NOT-A-SESSION", "method": "Runtime.evaluate", "params": {"expression": "1"}}),
-        )
-        .await,
-    ));
-    out.push(shape(
-        &raw.call(
-            &mut ev,
-            json!({"id": 7, "sessionId": sid, "method": "Page.navigate", "params": {"url": page_url}}),
-        )
-        .await,
-    ));
-    out.push(shape(
-        &raw.call(
-            &mut ev,
-            json!({"id": 8, "method": "Target.detachFromTarget", "params": {"sessionId": sid}}),
-        )
-        .await,
-    ));
-    let detached = raw.until_event(&mut ev, "Target.detachedFromTarget").await;
-    out.push(shape(&detached));
-    // Messages that are not commands: the same code and id (the parser's wording differs for
-    // text that is not JSON, so only its code is compared).
-    for bad in [
-        "not json",
-        r#"{"id":"x","method":"Browser.getVersion"}"#,
-        r#"{"id":9}"#,
-    ] {
-        raw.send_text(bad.into()).await;
-        let mut answer = raw.until(&mut ev, |v| v.get("error").is_some()).await;
-        ev.clear();
-        if bad == "not json" {
-            answer["error"]["message"] = json!("*");
-        }
-        out.push(answer);
-    }
-    out
-}
-
+/// Two clients at once, with Target discovery and flat auto-attach, creating, attaching to
+/// and closing targets: the same answers and Target events per client through the
+/// multiplexer as on two websockets to a browser started with a port (see `mux_conformance`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_exchange_answers_the_same_through_the_multiplexer_as_on_a_port() {
-    let site = TestServer::start().await;
-    let (port_session, _dir) = launch_with_port().await;
-    let mut direct = Raw::connect(&port_session).await;
-    let expected = script(&mut direct, &site.url("/")).await;
-    drop(direct);
-    port_session.close().await.unwrap();
-
-    let l = launch(None, Default::default()).await;
-    assert_eq!(l.session.transport(), Transport::Pipe);
-    let mut muxed = Raw::connect(&l.session).await;
-    let got = script(&mut muxed, &site.url("/")).await;
-    assert_eq!(got.len(), expected.len());
-    for (g, e) in got.iter().zip(&expected) {
-        assert_eq!(g, e, "through the multiplexer vs on a port");
-    }
-    // The checks are not vacuous: the answers carry results and Chrome's errors.
-    assert_eq!(got[5]["result"]["result"]["value"], 42);
-    assert_eq!(got[1]["error"]["code"], -32601);
-    assert_eq!(got[6]["error"]["code"], -32001);
+    crate::mux_conformance::same_exchange_through_the_multiplexer_as_on_a_port().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -379,19 +255,48 @@ async fn a_client_that_leaves_detaches_only_its_own_sessions() {
     let sa = a.call(&mut ea, attach(2, &ta)).await["result"]["sessionId"].clone();
     let sb = b.call(&mut eb, attach(2, &tb)).await["result"]["sessionId"].clone();
     assert!(sa.is_string() && sb.is_string());
+    // Chrome's own word on which sessions are attached (the engine is attached to every tab,
+    // so `attached` in `Target.getTargets` says nothing): an emulation override lasts as long
+    // as the session that set it, and a page shows it. Each client sets a time zone on its own
+    // tab through its session; A also watches B's tab through a session of its own there.
+    let sa_b = a.call(&mut ea, attach(3, &tb)).await["result"]["sessionId"].clone();
+    let zone = |id: u64, s: &Value, tz: &str| json!({"id": id, "sessionId": s, "method": "Emulation.setTimezoneOverride", "params": {"timezoneId": tz}});
+    let v = a.call(&mut ea, zone(4, &sa, "Europe/Paris")).await;
+    assert!(v.get("error").is_none(), "{v}");
+    let v = b.call(&mut eb, zone(3, &sb, "America/Chicago")).await;
+    assert!(v.get("error").is_none(), "{v}");
+    let mut next_id = 10;
+    let mut tz_of = async |a: &mut Raw, ea: &mut Vec<Value>, s: &Value| {
+        next_id += 1;
+        let expr = "Intl.DateTimeFormat().resolvedOptions().timeZone";
+        a.call(ea, json!({"id": next_id, "sessionId": s, "method": "Runtime.evaluate", "params": {"expression": expr}}))
+            .await["result"]["result"]["value"]
+            .as_str()
+            .expect("a time zone")
+            .to_owned()
+    };
+    assert_eq!(tz_of(&mut a, &mut ea, &sa).await, "Europe/Paris");
+    assert_eq!(tz_of(&mut a, &mut ea, &sa_b).await, "America/Chicago");
     drop(b);
     wait_for(10, "B to be disconnected", || {
         let n = mux.clients();
         async move { (n == before + 1).then_some(()) }
     })
     .await;
-    // A goes on: its session answers, and B's tab still exists (leaving detaches, never closes).
-    let v = a
-        .call(&mut ea, json!({"id": 3, "sessionId": sa, "method": "Runtime.evaluate", "params": {"expression": "location.pathname"}}))
-        .await;
-    assert!(v["result"]["result"]["value"].is_string(), "{v}");
+    // B's session goes: Chrome drops its override on B's tab. A's sessions stay: A's override
+    // holds and both answer.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tz_of(&mut a, &mut ea, &sa_b).await == "America/Chicago" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B's session was not detached: its override still holds"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(tz_of(&mut a, &mut ea, &sa).await, "Europe/Paris");
+    // B's tab is still open (leaving detaches, never closes).
     let targets = a
-        .call(&mut ea, json!({"id": 4, "method": "Target.getTargets"}))
+        .call(&mut ea, json!({"id": 100, "method": "Target.getTargets"}))
         .await;
     let ids: Vec<&Value> = targets["result"]["targetInfos"]
         .as_array()
@@ -400,11 +305,6 @@ async fn a_client_that_leaves_detaches_only_its_own_sessions() {
         .map(|t| &t["targetId"])
         .collect();
     assert!(ids.contains(&&tb), "B's tab is still open: {targets}");
-    // B's session is gone for everyone (A could not use it before either).
-    let v = a
-        .call(&mut ea, json!({"id": 5, "sessionId": sb, "method": "Runtime.evaluate", "params": {"expression": "1"}}))
-        .await;
-    assert_eq!(v["error"]["code"], -32001);
     // And the engine still captures.
     l.session.capture().await.unwrap();
 }
@@ -538,4 +438,64 @@ async fn a_flooding_client_does_not_keep_checkpoints_from_completing() {
     writer.await.unwrap();
     drop(mux);
     reader.abort();
+}
+
+/// The engine's way in: a one-time websocket endpoint on 127.0.0.1. A wrong token is refused
+/// with 403 and the endpoint keeps waiting; the right token gets a multiplexer client; after
+/// that nothing listens on the port, so the URL cannot be used again. (It also closes after
+/// 30 s unused; that delay is a constant of the endpoint and is not waited for here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_time_endpoint_takes_its_token_once_and_then_stops_listening() {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let l = launch(None, Default::default()).await;
+    let CdpEndpoint::Mux(mux) = l.session.cdp_endpoint() else {
+        panic!("a launched session runs over the pipe")
+    };
+    let url = mux.one_time_endpoint().await.unwrap();
+    let (base, token) = url.rsplit_once('/').unwrap();
+    assert!(base.starts_with("ws://127.0.0.1:"), "{url}");
+    assert_eq!(token.len(), 64, "256 bits in hex: {url}");
+    let addr = base["ws://".len()..].split('/').next().unwrap().to_owned();
+    // Wrong tokens: another token of the same length, a prefix, none.
+    let wrong = format!("{base}/{}", "0".repeat(64));
+    for bad in [
+        wrong,
+        format!("{base}/{}", &token[..63]),
+        format!("ws://{addr}/"),
+    ] {
+        match tokio_tungstenite::connect_async(&bad).await {
+            Err(WsError::Http(resp)) => assert_eq!(resp.status(), 403, "{bad}"),
+            other => panic!("{bad} was not refused with 403: {:?}", other.map(|_| ())),
+        }
+    }
+    // The right one still works after those, and is a client of the multiplexer.
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let mut raw = {
+        ws.send(Message::text(
+            r#"{"id":1,"method":"Target.getBrowserContexts"}"#,
+        ))
+        .await
+        .unwrap();
+        Raw::Ws(Box::new(ws))
+    };
+    let v = raw.recv().await.expect("an answer through the endpoint");
+    assert_eq!(v["id"], 1, "{v}");
+    assert!(v["result"]["browserContextIds"].is_array(), "{v}");
+    // Used once: the listener is gone (nothing accepts on the port), so the same URL fails.
+    wait_for(10, "the endpoint's listener to close", || {
+        let addr = addr.clone();
+        async move {
+            match tokio::net::TcpStream::connect(&addr).await {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(()),
+                _ => None,
+            }
+        }
+    })
+    .await;
+    let again = tokio_tungstenite::connect_async(&url).await;
+    assert!(again.is_err(), "the URL was used a second time");
+    // The first connection is not disturbed by that.
+    raw.send(json!({"id": 2, "method": "Target.getBrowserContexts"}))
+        .await;
+    assert_eq!(raw.recv().await.expect("an answer")["id"], 2);
 }

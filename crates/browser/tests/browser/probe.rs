@@ -110,7 +110,7 @@ async fn a_probe_in_a_context_of_its_own_sees_the_whole_state_and_leaves_nothing
     assert!(!probe.selectors_waited, "{probe:?}");
     assert_eq!(
         *seen.lock().unwrap(),
-        [url.clone()],
+        std::slice::from_ref(&url),
         "asked at the loaded page's URL"
     );
     assert!(

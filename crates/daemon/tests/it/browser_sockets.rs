@@ -3,8 +3,9 @@
 //! starts) has a listening TCP socket (IPv4 or IPv6) or an abstract Unix socket, and its only
 //! listening Unix socket (Chrome's process-singleton socket, which Chromium 156 creates in
 //! every mode, headless included, with no flag to turn it off) lies inside the session's 0700
-//! directory, where `nobody`'s connect is refused (EACCES). Checked from the kernel's socket tables, not from Chrome's word, while pages
-//! run; and from the attacker's side: a process running as `nobody` that tries every listening
+//! directory, where `nobody`'s connect is refused (EACCES). Checked from the kernel's socket tables, not from Chrome's word, sampled
+//! continuously for the whole life of the session (start-up with a profile's load, pages, a
+//! checkpoint, the stop); and from the attacker's side: a process running as `nobody` that tries every listening
 //! loopback port for a DevTools endpoint finds none of the session (and does find a Chrome
 //! started with a port, so the probe is able to find one). A browser that cannot do pipe mode
 //! is refused with `browser_error` unless `[browser] allow_port_fallback` is set, and
@@ -14,13 +15,15 @@ use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::harness::{Env, wait_for};
 use crate::sessions::support::{
-    Cdp, TestServer, UserChrome, chrome, ready, sessions_dir, start_daemon,
+    Cdp, Events, TestServer, UserChrome, chrome, ready, sessions_dir, start_daemon,
 };
 
 /// `pid` and every process descended from it.
@@ -118,12 +121,76 @@ fn listening(inodes: &HashSet<u64>) -> Vec<Listener> {
     out
 }
 
+/// What [`sample`] saw.
+#[derive(Debug, Default)]
+struct Sampled {
+    /// Samples taken while the daemon had child processes (the session's).
+    samples: u64,
+    /// Of those, samples taken before `session.start` answered.
+    during_start: u64,
+    /// Every distinct listening socket seen in any sample.
+    listeners: Vec<Listener>,
+}
+
+/// Samples, until `stop` is set, the listening sockets of every process the daemon `daemon`
+/// started (the browser and everything it starts: the daemon's only children). The daemon
+/// process itself is left out: it listens on purpose (the relay on 127.0.0.1, which stays
+/// token-guarded, and for a moment the engine's one-time endpoint), and those are the
+/// daemon's sockets, not the browser's; the test checks the relay is found separately.
+fn sample(
+    daemon: u32,
+    started: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Sampled> {
+    std::thread::spawn(move || {
+        let mut out = Sampled::default();
+        loop {
+            // Read before sampling, so that the last sample comes after the stop.
+            let last = stop.load(Ordering::SeqCst);
+            let before_start = !started.load(Ordering::SeqCst);
+            let tree: Vec<u32> = process_tree(daemon)
+                .into_iter()
+                .filter(|p| *p != daemon)
+                .collect();
+            if !tree.is_empty() {
+                out.samples += 1;
+                out.during_start += u64::from(before_start);
+            }
+            for l in listening(&socket_inodes(&tree)) {
+                if !out.listeners.contains(&l) {
+                    out.listeners.push(l);
+                }
+            }
+            if last {
+                return out;
+            }
+            // The sampling interval, not a wait for anything: a short pause keeps the sampler
+            // from taking a whole core from the browser it watches.
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    })
+}
+
 #[test]
 fn a_sessions_browser_listens_on_no_socket_another_user_could_reach() {
     let env = Env::new();
     let (d, mut c) = ready(&env);
+    let mut ev = Events::subscribe(&d);
     let site = TestServer::start();
-    let s = c.ok("session.start", json!({}))["session"].clone();
+    c.ok("profile.create", json!({"name": "acct"}));
+    // Sampled for the whole life of the session: from before `session.start` is sent, through
+    // the load of the profile, start-up, pages, a checkpoint, until `session.stop` answered.
+    let (started, stop) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let sampler = sample(d.pid() as u32, started.clone(), stop.clone());
+    let s = c.ok(
+        "session.start",
+        json!({"profile": "acct", "save": true, "start_url": site.url("/")}),
+    )["session"]
+        .clone();
+    started.store(true, Ordering::SeqCst);
     let id = s["session_id"].as_str().unwrap().to_owned();
     assert_eq!(s["transport"], "pipe", "{s}");
     let shown = c.ok("session.show", json!({"session_id": id}))["session"].clone();
@@ -141,24 +208,16 @@ fn a_sessions_browser_listens_on_no_socket_another_user_could_reach() {
     let target = cdp.open(&site.url("/login"));
     let second = cdp.attach(&target);
     assert_eq!(cdp.eval(&second, "1 + 1"), json!(2));
+    // A checkpoint: a localStorage write is captured soon.
+    cdp.eval(&second, "localStorage.setItem('k', 'v'), 1");
+    let saved = ev.next("session.saved", &id);
+    assert_eq!(saved["snapshot"]["kind"], "checkpoint", "{saved}");
 
     let tree = wait_for("the session's renderers", Duration::from_secs(20), || {
         let t = process_tree(pid);
         (t.len() >= 3).then_some(t)
     });
-    let sockets = listening(&socket_inodes(&tree));
-    let session_dir_text = session_dir.to_string_lossy().into_owned();
-    for l in &sockets {
-        match l {
-            Listener::Tcp(table, addr, port) => {
-                panic!("a session process listens on {table} {addr}:{port}: {sockets:?}")
-            }
-            Listener::Unix(path) => assert!(
-                path.starts_with(&session_dir_text),
-                "a session process listens on a Unix socket outside its private directory: {path:?}"
-            ),
-        }
-    }
+    let now = listening(&socket_inodes(&tree));
     // Reaching a Unix socket needs search permission on every directory above it: the
     // session directory is the owner's alone, and `nobody`'s connect is refused (EACCES).
     let mode = std::fs::metadata(&session_dir)
@@ -166,7 +225,7 @@ fn a_sessions_browser_listens_on_no_socket_another_user_could_reach() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o700, "{}", session_dir.display());
-    for l in &sockets {
+    for l in &now {
         let Listener::Unix(path) = l else { continue };
         let out = Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c"])
@@ -198,8 +257,38 @@ fn a_sessions_browser_listens_on_no_socket_another_user_could_reach() {
         )),
         "the relay's listener is found: {daemon:?}"
     );
+
     drop(cdp);
     c.ok("session.stop", json!({"session_id": id}));
+    stop.store(true, Ordering::SeqCst);
+    let sampled = sampler.join().unwrap();
+    eprintln!(
+        "socket sampler: {} samples of the session's processes, {} before session.start answered",
+        sampled.samples, sampled.during_start
+    );
+    // The sampler watched start-up: the browser's processes were there, many times over,
+    // before `session.start` answered, and it saw what a single look sees.
+    assert!(
+        sampled.during_start >= 3 && sampled.samples > sampled.during_start,
+        "too few samples: {sampled:?}"
+    );
+    assert!(
+        now.iter().all(|l| sampled.listeners.contains(l)),
+        "{now:?} vs {sampled:?}"
+    );
+    let sockets = sampled.listeners;
+    let session_dir_text = session_dir.to_string_lossy().into_owned();
+    for l in &sockets {
+        match l {
+            Listener::Tcp(table, addr, port) => {
+                panic!("a session process listened on {table} {addr}:{port}: {sockets:?}")
+            }
+            Listener::Unix(path) => assert!(
+                path.starts_with(&session_dir_text),
+                "a session process listened on a Unix socket outside its private directory: {path:?}"
+            ),
+        }
+    }
 }
 
 /// The attack, as a script that runs as `nobody`: for every listening TCP port on the
