@@ -4,6 +4,7 @@
 //! `Target.detachFromTarget` and `Target.sendMessageToTarget`) is one the client owns.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{Semaphore, mpsc};
 
@@ -59,14 +60,23 @@ pub struct MuxClient {
 
 impl MuxClient {
     /// The two halves of client number `client`, whose queue is `rx`.
-    pub(super) fn new(inner: Arc<Inner>, client: u64, rx: mpsc::Receiver<String>) -> MuxClient {
+    pub(super) fn new(
+        inner: Arc<Inner>,
+        client: u64,
+        rx: mpsc::Receiver<String>,
+        queued: Arc<AtomicUsize>,
+    ) -> MuxClient {
         let guard = Arc::new(ClientGuard { inner, client });
         MuxClient {
             sender: MuxSender {
                 guard: guard.clone(),
                 in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             },
-            receiver: MuxReceiver { rx, _guard: guard },
+            receiver: MuxReceiver {
+                rx,
+                queued,
+                _guard: guard,
+            },
         }
     }
 }
@@ -212,6 +222,8 @@ impl std::fmt::Debug for MuxReceiver {
 pub struct MuxReceiver {
     /// The client's queue.
     rx: mpsc::Receiver<String>,
+    /// Bytes in the queue (the multiplexer adds, this half subtracts what it takes).
+    queued: Arc<AtomicUsize>,
     /// Keeps the client connected while this half lives.
     _guard: Arc<ClientGuard>,
 }
@@ -220,6 +232,8 @@ impl MuxReceiver {
     /// The next message for this client; `None` once it is disconnected (it stopped reading,
     /// or the pipe closed) and everything queued was read.
     pub async fn recv(&mut self) -> Option<String> {
-        self.rx.recv().await
+        let msg = self.rx.recv().await?;
+        self.queued.fetch_sub(msg.len(), Ordering::Relaxed);
+        Some(msg)
     }
 }

@@ -23,8 +23,9 @@
 //!   sessions and drops its auto-attach, so no new tab waits for a client that is gone).
 //!
 //! Bounds: a client may have [`MAX_IN_FLIGHT`] commands unanswered, further sends wait (its own
-//! reader stalls, nobody else's); each client's outgoing queue holds [`OUT_QUEUE`] messages,
-//! and a client that lets it fill is disconnected rather than buffered without limit. Chrome
+//! reader stalls, nobody else's); each client's outgoing queue holds [`OUT_QUEUE`] messages
+//! and [`OUT_QUEUE_BYTES`] bytes, and a client that lets it fill is disconnected rather than
+//! buffered without limit. Chrome
 //! answers commands in the order it reads them, so a flooding client delays another's command
 //! by at most its in-flight limit.
 
@@ -36,7 +37,7 @@ mod pipe;
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
@@ -51,6 +52,11 @@ use pipe::{PipeWriter, spawn_pipe_io};
 pub const MAX_IN_FLIGHT: usize = 1000;
 /// Messages waiting for one client; a client that lets this fill is disconnected.
 pub const OUT_QUEUE: usize = 16 * 1024;
+/// Bytes waiting for one client; a client that lets this fill is disconnected. The message
+/// count alone does not bound memory: one client's screencast frames or response bodies are
+/// hundreds of kilobytes each, so 16K of them unread would be gigabytes. A single message
+/// larger than this still goes to a client whose queue is empty.
+pub const OUT_QUEUE_BYTES: usize = 128 * 1024 * 1024;
 /// Messages waiting to be written to Chrome.
 const TO_CHROME_QUEUE: usize = 1024;
 
@@ -114,9 +120,19 @@ struct Routing {
     closed: bool,
 }
 
+/// A client's outgoing queue, with the bytes it holds (the receiving half subtracts what it
+/// takes).
+#[derive(Clone)]
+struct Outbox {
+    /// The queue.
+    tx: mpsc::Sender<String>,
+    /// Bytes queued and not yet taken by the client.
+    queued: Arc<AtomicUsize>,
+}
+
 struct Client {
     /// Where this client's messages go.
-    out: mpsc::Sender<String>,
+    out: Outbox,
     /// The client's own browser-level session: its session-less messages go there.
     browser_session: String,
 }
@@ -252,12 +268,25 @@ impl Inner {
         self.deliver(client, &out, msg);
     }
 
-    /// Queues `msg` for a client; a client whose queue is full is disconnected.
-    fn deliver(&self, client: u64, out: &mpsc::Sender<String>, msg: String) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = out.try_send(msg) {
+    /// Queues `msg` for a client; a client whose queue is full (in messages or in bytes) is
+    /// disconnected.
+    fn deliver(&self, client: u64, out: &Outbox, msg: String) {
+        let len = msg.len();
+        let before = out.queued.fetch_add(len, Ordering::Relaxed);
+        let full = if before > 0 && before + len > OUT_QUEUE_BYTES {
+            true
+        } else {
+            matches!(
+                out.tx.try_send(msg),
+                Err(mpsc::error::TrySendError::Full(_))
+            )
+        };
+        if full {
+            out.queued.fetch_sub(len, Ordering::Relaxed);
             tracing::warn!(
                 client,
-                "CDP multiplexer: a client stopped reading ({OUT_QUEUE} messages waiting); disconnecting it"
+                "CDP multiplexer: a client stopped reading ({OUT_QUEUE} messages or {} MiB waiting); disconnecting it",
+                OUT_QUEUE_BYTES >> 20
             );
             self.disconnect(client);
         }
@@ -376,6 +405,7 @@ impl Mux {
             .to_owned();
         let number = self.inner.next_client.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(OUT_QUEUE);
+        let queued = Arc::new(AtomicUsize::new(0));
         {
             let mut r = self.inner.routing();
             if r.closed {
@@ -385,12 +415,15 @@ impl Mux {
             r.clients.insert(
                 number,
                 Client {
-                    out: tx,
+                    out: Outbox {
+                        tx,
+                        queued: queued.clone(),
+                    },
                     browser_session: session,
                 },
             );
         }
-        Ok(MuxClient::new(self.inner.clone(), number, rx))
+        Ok(MuxClient::new(self.inner.clone(), number, rx, queued))
     }
 
     /// Whether the pipe has closed (Chrome exited).

@@ -155,3 +155,46 @@ async fn a_session_named_in_params_must_be_the_clients_own_and_is_never_passed_o
         (&json!("BROWSER-B"), &json!("CHILD-B"))
     );
 }
+
+#[tokio::test]
+async fn a_client_that_lets_its_queue_fill_in_bytes_is_disconnected_and_nobody_else_is() {
+    let (mux, mut chrome) = start();
+    let mut a = chrome.client(&mux, "BROWSER-A").await;
+    let mut b = chrome.client(&mux, "BROWSER-B").await;
+    let frame = |session: &str, bytes: usize| {
+        json!({"method": "Page.screencastFrame", "sessionId": session,
+               "params": {"data": "x".repeat(bytes)}})
+    };
+    // A reads nothing while 1 MiB events for it pile up: far fewer than OUT_QUEUE messages,
+    // but more than OUT_QUEUE_BYTES.
+    let events = super::OUT_QUEUE_BYTES / (1 << 20) + 8;
+    assert!(events < super::OUT_QUEUE);
+    for _ in 0..events {
+        chrome.send(frame("BROWSER-A", 1 << 20)).await;
+    }
+    let detach = chrome.next().await;
+    assert_eq!(
+        (&detach["method"], &detach["params"]["sessionId"]),
+        (&json!("Target.detachFromTarget"), &json!("BROWSER-A")),
+        "{detach}"
+    );
+    // What was queued before the disconnect is still A's to read, then A's queue ends.
+    let mut read = 0;
+    while let Some(msg) = a.receiver.recv().await {
+        read += 1;
+        assert!(msg.len() > 1 << 20);
+    }
+    assert!(read < events, "A was sent {read} of {events}");
+    // B goes on, and a single message larger than the budget reaches a client whose queue is
+    // empty (a large response body is not a reason to drop a client that reads).
+    chrome.send(frame("BROWSER-B", 16)).await;
+    assert_eq!(recv(&mut b).await["method"], "Page.screencastFrame");
+    chrome
+        .send(frame("BROWSER-B", super::OUT_QUEUE_BYTES + 1))
+        .await;
+    let big = recv(&mut b).await;
+    assert_eq!(
+        big["params"]["data"].as_str().map(str::len),
+        Some(super::OUT_QUEUE_BYTES + 1)
+    );
+}
