@@ -5,12 +5,17 @@
 //! profile, the highest `next_seq` and `updated_at` it has seen (at every unlock and verify;
 //! not at lock, which must stay instant and cost nothing while other requests run), in
 //! `heads.json` next to the vault (mode 0600, replaced atomically), and warns when
-//! the vault goes below them. `next_seq` never decreases in a vault (even deleting snapshots
-//! keeps it), so going below it means the file went back. Profiles the memory does not know
-//! are added; profiles missing from the vault are forgotten (they may have been deleted).
+//! the vault goes below either. Neither ever decreases in a vault: `next_seq` grows with
+//! every append (even deleting snapshots keeps it), and `updated_at` is set at every append,
+//! rename, description or settings change, health definition change and `accept` to the
+//! later of the clock and its previous value. So going below either means the file went
+//! back, including to a copy that only undoes changes that append nothing. Profiles the memory
+//! does not know are added; profiles missing from the vault are forgotten (they may have been
+//! deleted).
 //!
 //! This detects a vault file put back on its own; an older copy of the whole directory,
-//! memory included, is as undetectable as before.
+//! memory included, is as undetectable as before. Changes that move neither value (a last
+//! use, a health check's result) are not detected when they alone are undone.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -46,19 +51,36 @@ struct Memory {
 pub struct WentBack {
     /// Profile id (hex).
     pub profile: String,
-    /// What the daemon had seen.
+    /// The highest `next_seq` the daemon had seen.
     pub seen_next_seq: u64,
     /// What the vault says now.
     pub now_next_seq: u64,
+    /// The highest `updated_at` the daemon had seen.
+    pub seen_updated_at: i64,
+    /// What the vault says now.
+    pub now_updated_at: i64,
 }
 
 impl std::fmt::Display for WentBack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "profiles[{}]: the vault file went back to an older copy: its next snapshot seq is {}, this daemon already saw {}",
-            self.profile, self.now_next_seq, self.seen_next_seq
-        )
+            "profiles[{}]: the vault file went back to an older copy: ",
+            self.profile
+        )?;
+        if self.now_next_seq < self.seen_next_seq {
+            write!(
+                f,
+                "its next snapshot seq is {}, this daemon already saw {}",
+                self.now_next_seq, self.seen_next_seq
+            )
+        } else {
+            write!(
+                f,
+                "its last change is at {} (Unix ms), this daemon already saw one at {}",
+                self.now_updated_at, self.seen_updated_at
+            )
+        }
     }
 }
 
@@ -100,6 +122,7 @@ pub fn check_and_remember(home: &Path, vault: &Vault) -> Vec<WentBack> {
     let (went_back, memory) = compare(load(home), &vault.vault_id(), &heads);
     for w in &went_back {
         tracing::warn!(profile = %w.profile, seen = w.seen_next_seq, now = w.now_next_seq,
+            seen_updated_at = w.seen_updated_at, now_updated_at = w.now_updated_at,
             "the vault file went back to an older copy (history heads below what this daemon saw)");
     }
     if let Err(e) = save(home, &memory) {
@@ -124,11 +147,13 @@ fn compare(mut memory: Memory, vault_id: &str, heads: &[ProfileHead]) -> (Vec<We
             updated_at: h.updated_at,
         };
         let seen = memory.profiles.get(&h.id).copied().unwrap_or(now);
-        if now.next_seq < seen.next_seq {
+        if now.next_seq < seen.next_seq || now.updated_at < seen.updated_at {
             went_back.push(WentBack {
                 profile: h.id.clone(),
                 seen_next_seq: seen.next_seq,
                 now_next_seq: now.next_seq,
+                seen_updated_at: seen.updated_at,
+                now_updated_at: now.updated_at,
             });
         }
         profiles.insert(
@@ -201,6 +226,57 @@ mod tests {
         assert!(went_back[0].to_string().contains("went back"));
         // It stays reported: the memory keeps the highest head seen.
         assert_eq!(check_and_remember(&home, &v).len(), 1);
+    }
+
+    #[test]
+    fn a_vault_file_put_back_over_changes_that_append_nothing_is_reported() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        let opts = CreateOptions {
+            kdf_target: None,
+            retention: 20,
+            kdf_params: Some(KdfParams::OWASP_MINIMUM),
+        };
+        let v = Vault::create(&home, &pass(), &opts).unwrap();
+        v.create_profile("p", None, &Default::default()).unwrap();
+        v.create_profile("q", None, &Default::default()).unwrap();
+        v.append_snapshot("p", &BrowserState::default(), SnapshotKind::Import)
+            .unwrap();
+        assert_eq!(check_and_remember(&home, &v), Vec::new());
+        let old = t.path().join("old.db");
+        v.backup(&old).unwrap();
+        // A rename and a description change: nothing appended, `next_seq` unchanged.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        v.rename_profile("p", "p2").unwrap();
+        v.update_profile(
+            "q",
+            &pvault_vault::ProfileUpdate {
+                description: Some(Some("d".into())),
+                settings: None,
+            },
+        )
+        .unwrap();
+        let heads = v.heads().unwrap();
+        assert_eq!(check_and_remember(&home, &v), Vec::new());
+        drop(v);
+        for f in ["vault.db", "vault.db-wal", "vault.db-shm"] {
+            let _ = std::fs::remove_file(home.join(f));
+        }
+        std::fs::copy(&old, home.join("vault.db")).unwrap();
+        let v = Vault::open(&home).unwrap();
+        v.unlock(&pass()).unwrap();
+        assert_eq!(v.verify().unwrap().findings, Vec::new());
+        let went_back = check_and_remember(&home, &v);
+        let mut named: Vec<&str> = went_back.iter().map(|w| w.profile.as_str()).collect();
+        named.sort_unstable();
+        let mut want: Vec<&str> = heads.iter().map(|h| h.id.as_str()).collect();
+        want.sort_unstable();
+        assert_eq!(named, want, "{went_back:?}");
+        for w in &went_back {
+            assert_eq!(w.now_next_seq, w.seen_next_seq);
+            assert!(w.now_updated_at < w.seen_updated_at);
+            assert!(w.to_string().contains("its last change is at"), "{w}");
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ impl Vault {
                 let mut open = self.resolve(tx, keys, name_or_id)?;
                 open.meta.health = definition.cloned();
                 open.meta.health_result = None;
-                open.meta.updated_at = self.env.now_ms();
+                open.changed_at(self.env.now_ms());
                 self.store_meta(keys, tx, &mut open)?;
                 Ok(open.info())
             })
@@ -110,7 +110,7 @@ impl Vault {
                 if open.meta.latest.as_ref().map(|l| l.seq) == Some(info.seq) {
                     open.meta.latest = Some(info.public());
                 }
-                open.meta.updated_at = self.env.now_ms();
+                open.changed_at(self.env.now_ms());
                 self.store_meta(keys, tx, &mut open)?;
                 Ok(info.public())
             })

@@ -24,6 +24,7 @@ mod slots;
 mod snapshot_rows;
 mod snapshots;
 mod store;
+mod strict_json;
 mod upgrade;
 mod vault;
 mod verify;

@@ -83,6 +83,13 @@ pub(crate) fn fix_id((id, mut row): (Vec<u8>, ProfileRow)) -> Result<ProfileRow>
 }
 
 impl OpenProfile {
+    /// Records a change of the profile or its history at `now`. `updated_at` never
+    /// decreases: a clock set back does not make a change look older than the one before it
+    /// (the daemon compares it with the highest value it has seen to notice a file put back).
+    pub(crate) fn changed_at(&mut self, now: i64) {
+        self.meta.updated_at = self.meta.updated_at.max(now);
+    }
+
     /// The public view.
     pub fn info(&self) -> ProfileInfo {
         info_of(&self.row.id, &self.meta)

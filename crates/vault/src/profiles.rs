@@ -342,7 +342,7 @@ impl Vault {
             self.store.write(|tx| {
                 let mut open = self.resolve(tx, keys, name_or_id)?;
                 f(keys, &mut open, tx)?;
-                open.meta.updated_at = self.env.now_ms();
+                open.changed_at(self.env.now_ms());
                 self.store_meta(keys, tx, &mut open)?;
                 Ok(open.info())
             })

@@ -236,7 +236,7 @@ impl Vault {
         open.meta.latest = Some(public.clone());
         open.meta.cookie_domains = state.cookie_domains();
         open.meta.origins = state.origin_names();
-        open.meta.updated_at = now;
+        open.changed_at(now);
         open.meta.next_seq = seq + 1;
         if !logged_out {
             open.meta.current = Some(info.link());
@@ -389,7 +389,7 @@ impl Vault {
                     }
                     Err(e) => return Err(e),
                 }
-                open.meta.updated_at = self.env.now_ms();
+                open.changed_at(self.env.now_ms());
                 self.store_meta(keys, tx, &mut open)?;
                 Ok(n)
             })

@@ -147,11 +147,14 @@ pub fn fix_modes(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// How long a connection waits for a lock another connection holds.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Opens a connection with the vault's pragmas.
 pub fn connect(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(VaultError::storage("open"))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
+    conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(VaultError::storage("busy_timeout"))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
@@ -233,6 +236,32 @@ impl Store {
             std::thread::yield_now();
         }
         Ok(())
+    }
+
+    /// One `wal_checkpoint(TRUNCATE)` that waits for nobody: when a reader (of another
+    /// handle or process) or a writer is in the way it gives up at once. Returns whether the
+    /// WAL was copied and truncated.
+    pub fn try_checkpoint_truncate(&self) -> Result<bool> {
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        conn.busy_timeout(std::time::Duration::ZERO)
+            .map_err(VaultError::storage("busy_timeout"))?;
+        let done = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        });
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(VaultError::storage("busy_timeout"))?;
+        match done {
+            Ok(busy) => Ok(busy == 0),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(VaultError::storage("wal_checkpoint")(e)),
+        }
     }
 
     /// Runs `f` on the writer connection outside any transaction (VACUUM INTO, checks).

@@ -193,22 +193,28 @@ impl Vault {
             .store
             .read(|tx| slots::open_slot(tx, &self.vault_id, cred))?;
         let keys = Arc::new(Keys::new(mk));
-        if self.store.read(|tx| {
+        let version = self.store.read(|tx| {
             tx.query_row(
                 "SELECT format_version FROM vault WHERE singleton = 1",
                 [],
                 |r| r.get::<_, i64>(0),
             )
             .map_err(VaultError::storage("read format version"))
-        })? != store::FORMAT_VERSION
-        {
-            let upgraded = self
+        })?;
+        let upgraded = version != store::FORMAT_VERSION
+            && self
                 .store
                 .write(|tx| upgrade::upgrade(tx, &self.vault_id, &keys, &self.env))?;
-            if upgraded {
-                // The format-1 records the upgrade replaced must not survive in the WAL.
-                self.store.checkpoint_truncate()?;
-            }
+        if upgraded {
+            // The records the upgrade replaced must not survive in the `.db` or the WAL.
+            self.store.checkpoint_truncate()?;
+        } else {
+            // The records an upgrade replaced stay in the files until a checkpoint copies
+            // the upgraded pages over them, and the upgrading process may have stopped
+            // between its commit and its checkpoint: nothing in the file says so. So every
+            // other unlock checkpoints too, without waiting for readers (when one is in the
+            // way, the next unlock tries again). With the WAL empty this costs next to nothing.
+            self.store.try_checkpoint_truncate()?;
         }
         let old = self.keys_slot().replace(keys);
         drop(old);

@@ -25,6 +25,17 @@ pub(crate) fn chain_problems(
     meta: &ProfileMeta,
     infos: &[ChainedInfo],
 ) -> Vec<(Option<u64>, Problem)> {
+    chain_problems_with(meta, infos, 0)
+}
+
+/// [`chain_problems`] when `unreadable` more rows exist whose info did not open (reported on
+/// their own): they count as rows, but a link to one of them is a link to a missing snapshot,
+/// never proof that the anchor is wrong.
+fn chain_problems_with(
+    meta: &ProfileMeta,
+    infos: &[ChainedInfo],
+    unreadable: u64,
+) -> Vec<(Option<u64>, Problem)> {
     let mut out = Vec::new();
     let by_seq: BTreeMap<u64, &ChainedInfo> = infos.iter().map(|i| (i.seq, i)).collect();
     let head = meta
@@ -87,7 +98,7 @@ pub(crate) fn chain_problems(
                 // At the bottom of the chain, with every counted row present, nothing was
                 // deleted: the anchor itself is wrong.
                 let bottom = by_seq.range(..link.seq).next().is_none();
-                let all_there = infos.len() as u64 == meta.snapshot_count;
+                let all_there = unreadable == 0 && infos.len() as u64 == meta.snapshot_count;
                 match &meta.anchor {
                     Some(a) if a.seq == link.seq => out.push((Some(seq), Problem::AnchorMismatch)),
                     _ if bottom && all_there => out.push((Some(seq), Problem::AnchorMismatch)),
@@ -121,12 +132,13 @@ pub(crate) fn chain_problems(
             },
         ));
     }
-    if infos.len() as u64 != meta.snapshot_count {
+    let found = infos.len() as u64 + unreadable;
+    if found != meta.snapshot_count {
         out.push((
             None,
             Problem::CountMismatch {
                 sealed: meta.snapshot_count,
-                found: infos.len() as u64,
+                found,
             },
         ));
     }
@@ -367,13 +379,10 @@ impl Vault {
             return;
         };
         let chained: Vec<ChainedInfo> = infos.iter().map(|(_, i)| i.clone()).collect();
-        // A row whose info did not open is already reported; count it as present so it is
+        // A row whose info did not open is already reported; it counts as present so it is
         // not reported a second time as a count mismatch.
-        let mut meta_for_chain = meta;
-        meta_for_chain.snapshot_count = meta_for_chain
-            .snapshot_count
-            .saturating_sub((snaps.len() - chained.len()) as u64);
-        for (seq, problem) in chain_problems(&meta_for_chain, &chained) {
+        let unreadable = (snaps.len() - chained.len()) as u64;
+        for (seq, problem) in chain_problems_with(&meta, &chained, unreadable) {
             let row = seq.and_then(|q| infos.iter().find(|(_, i)| i.seq == q).map(|(r, _)| *r));
             let record = if row.is_some() {
                 RecordRef::SnapshotInfo

@@ -32,5 +32,7 @@ mod spec;
 mod spec_format2;
 #[path = "vault/tamper.rs"]
 mod tamper;
+#[path = "vault/unlock.rs"]
+mod unlock;
 #[path = "vault/upgrade.rs"]
 mod upgrade;

@@ -1,18 +1,21 @@
 //! The history chain under random tampering: a populated vault (sessions, a collapsed
-//! checkpoint, retention pruning with an anchor, a last use), one random edit to its file (a
-//! column value, a deleted row, rows swapped between snapshots or between profiles), and
-//! `verify` must report it. Unlocks with the key file (no Argon2id per case).
+//! checkpoint, retention pruning with an anchor, a last use, a snapshot the logout guard
+//! marked), one random edit to its file (a column value, a deleted row, rows swapped between
+//! snapshots or between profiles), and `verify` must report it on the record that was edited:
+//! the right profile, snapshot and record, and nothing in a profile or snapshot the edit did
+//! not touch. Unlocks with the key file (no Argon2id per case).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use pvault_model::SnapshotKind;
-use pvault_vault::{CreateOptions, Credential, Vault};
+use pvault_vault::{CreateOptions, Credential, Finding, Problem, RecordRef, Vault};
 use rusqlite::types::Value as Sql;
 use zeroize::Zeroizing;
 
 use crate::common::*;
+use crate::golden::{golden_health, health_state};
 
 fn keyfile() -> Credential {
     Credential::KeyFile(Zeroizing::new(vec![7u8; 32]))
@@ -31,7 +34,7 @@ fn populated() -> &'static Path {
             };
             let v = Vault::create(&dir, &pass(PASS), &opts).unwrap();
             v.set_keyfile(&keyfile()).unwrap();
-            for p in ["a", "b", "c"] {
+            for p in ["a", "b", "c", "d"] {
                 v.create_profile(p, None, &Default::default()).unwrap();
             }
             let s = |t: &str| state_with(t);
@@ -51,6 +54,20 @@ fn populated() -> &'static Path {
                 .unwrap();
             v.append_snapshot("c", &s("c1"), SnapshotKind::Import)
                 .unwrap();
+            // "d": a login, then a logout the guard marks (the login stays current).
+            v.set_health("d", Some(&golden_health())).unwrap();
+            v.append_snapshot("d", &health_state(true, "d1"), SnapshotKind::Import)
+                .unwrap();
+            let marked = v
+                .append_guarded(
+                    "d",
+                    &health_state(false, "d2"),
+                    SnapshotKind::SessionSave,
+                    Some("s3"),
+                    true,
+                )
+                .unwrap();
+            assert!(marked.info.logged_out);
             v.touch_profile("c").unwrap();
             v.touch_profile("a").unwrap();
             let report = v.verify().unwrap();
@@ -171,9 +188,95 @@ fn ids(db: &rusqlite::Connection, table: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Applies `edit` to the vault in `dir`; returns a description, or `None` when the edit
-/// turned out to change nothing (two picks of the same row).
-fn apply(dir: &Path, edit: &Edit) -> Option<String> {
+/// What `verify` must say about one edit.
+#[derive(Debug, Default)]
+struct Expect {
+    /// Findings that must be there, each naming exactly the edited record.
+    must: Vec<Target>,
+    /// Profiles (hex ids) the edit touched: no finding may name another.
+    profiles: Vec<String>,
+    /// Snapshot ids (hex, as they are after the edit) the edit touched.
+    snapshots: Vec<String>,
+    /// Positions (profile hex, seq) the edit touched, before or after it.
+    positions: Vec<(String, u64)>,
+}
+
+/// One finding that must be reported.
+#[derive(Debug)]
+struct Target {
+    profile: String,
+    /// The snapshot id it must name (`None`: a profile-level record, or a deleted row).
+    snapshot: Option<String>,
+    /// The seq it must name, when the edit fixes it.
+    seq: Option<u64>,
+    /// The records it may be about.
+    records: &'static [RecordRef],
+}
+
+const SNAPSHOT_RECORDS: &[RecordRef] = &[RecordRef::SnapshotInfo, RecordRef::SnapshotBody];
+
+impl Target {
+    fn matches(&self, f: &Finding) -> bool {
+        f.profile == self.profile
+            && f.snapshot == self.snapshot
+            && (self.seq.is_none() || f.seq == self.seq)
+            && self.records.contains(&f.record)
+    }
+
+    /// The row `id` (as it is after the edit) in `profile`, any seq.
+    fn row(profile: &[u8], id: &[u8]) -> Target {
+        Target {
+            profile: hex::encode(profile),
+            snapshot: Some(hex::encode(id)),
+            seq: None,
+            records: SNAPSHOT_RECORDS,
+        }
+    }
+
+    /// A position of `profile` whose row is gone: the chain reports its seq.
+    fn gone(profile: &[u8], seq: i64) -> Target {
+        Target {
+            profile: hex::encode(profile),
+            snapshot: None,
+            seq: Some(seq as u64),
+            records: &[RecordRef::History],
+        }
+    }
+}
+
+impl Expect {
+    /// Every way `report` fails the expectation (empty when it names exactly the edit).
+    fn violations(&self, findings: &[Finding]) -> Vec<String> {
+        let mut out = Vec::new();
+        for t in &self.must {
+            if !findings.iter().any(|f| t.matches(f)) {
+                out.push(format!("no finding names {t:?}"));
+            }
+        }
+        for f in findings {
+            let about_touched = f
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| self.snapshots.contains(s))
+                || f.seq
+                    .is_some_and(|q| self.positions.contains(&(f.profile.clone(), q)));
+            let profile_level = f.snapshot.is_none() && f.seq.is_none();
+            // A data key that does not open makes every record under it not checkable.
+            let consequence = matches!(f.problem, Problem::NotCheckable { .. });
+            if !self.profiles.contains(&f.profile) {
+                out.push(format!("blames an untouched profile: {f}"));
+            } else if !(about_touched || profile_level || consequence) {
+                out.push(format!("blames an untouched snapshot: {f}"));
+            }
+        }
+        out
+    }
+}
+
+/// Applies `edit` to the vault in `dir`; returns a description and what `verify` must report,
+/// or `None` when the edit turned out to change nothing (two picks of the same row, or a
+/// value SQLite's constraints refuse).
+fn apply(dir: &Path, edit: &Edit) -> Option<(String, Expect)> {
     let db = raw(dir);
     let snaps = ids(&db, "snapshots");
     let profiles = ids(&db, "profiles");
@@ -184,6 +287,22 @@ fn apply(dir: &Path, edit: &Edit) -> Option<String> {
             |r| r.get(0),
         )
         .unwrap()
+    };
+    let pos = |id: &[u8]| -> (Vec<u8>, i64) {
+        db.query_row(
+            "SELECT profile_id, seq FROM snapshots WHERE snapshot_id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let mut expect = Expect::default();
+    let touch_row = |expect: &mut Expect, id: &[u8], at: &[(Vec<u8>, i64)]| {
+        expect.snapshots.push(hex::encode(id));
+        for (p, seq) in at {
+            expect.profiles.push(hex::encode(p));
+            expect.positions.push((hex::encode(p), *seq as u64));
+        }
     };
     match edit {
         Edit::Column {
@@ -199,6 +318,7 @@ fn apply(dir: &Path, edit: &Edit) -> Option<String> {
             };
             let id = &rows[row % rows.len()];
             let col = cols[column % cols.len()];
+            let before = (table == "snapshots").then(|| pos(id));
             let new = match get(table, key, id, col) {
                 Sql::Integer(i) => Sql::Integer(i + delta),
                 Sql::Blob(mut b) if col == "profile_id" => {
@@ -222,34 +342,55 @@ fn apply(dir: &Path, edit: &Edit) -> Option<String> {
                 &format!("UPDATE OR IGNORE {table} SET {col} = ?1 WHERE {key} = ?2"),
                 rusqlite::params![new, id],
             );
-            match changed {
-                Ok(1) => Some(format!(
-                    "{table}.{col} of {} set to {new:?}",
-                    hex::encode(id)
-                )),
+            if !matches!(changed, Ok(1)) {
                 // A UNIQUE or CHECK constraint refused it: SQLite itself guards that column.
-                _ => None,
+                return None;
             }
+            if let Some(before) = before {
+                // The row's id after the edit (the edit may be to the id itself).
+                let id = match (col, &new) {
+                    ("snapshot_id", Sql::Blob(b)) => b.clone(),
+                    _ => id.clone(),
+                };
+                let after = pos(&id);
+                touch_row(&mut expect, &id, &[before.clone(), after.clone()]);
+                expect.must.push(Target::row(&after.0, &id));
+                if after.0 != before.0 {
+                    expect.must.push(Target::gone(&before.0, before.1));
+                }
+            } else {
+                expect.profiles.push(hex::encode(id));
+                let records: &'static [RecordRef] = match col {
+                    "name_hash" => &[RecordRef::NameIndex],
+                    "key_version" | "wrapped_dk" => &[RecordRef::DataKey],
+                    _ => &[RecordRef::ProfileMeta],
+                };
+                expect.must.push(Target {
+                    profile: hex::encode(id),
+                    snapshot: None,
+                    seq: None,
+                    records,
+                });
+            }
+            Some((
+                format!("{table}.{col} of {} set to {new:?}", hex::encode(id)),
+                expect,
+            ))
         }
         Edit::DeleteSnapshot { row } => {
             let id = &snaps[row % snaps.len()];
+            let at = pos(id);
             db.execute("DELETE FROM snapshots WHERE snapshot_id = ?1", [id])
                 .unwrap();
-            Some(format!("snapshot {} deleted", hex::encode(id)))
+            touch_row(&mut expect, id, std::slice::from_ref(&at));
+            expect.must.push(Target::gone(&at.0, at.1));
+            Some((format!("snapshot {} deleted", hex::encode(id)), expect))
         }
         Edit::SwapPositions { a, b } => {
             let (a, b) = (&snaps[a % snaps.len()], &snaps[b % snaps.len()]);
             if a == b {
                 return None;
             }
-            let pos = |id: &[u8]| -> (Vec<u8>, i64) {
-                db.query_row(
-                    "SELECT profile_id, seq FROM snapshots WHERE snapshot_id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .unwrap()
-            };
             let (pa, pb) = (pos(a), pos(b));
             let set = |id: &[u8], p: &(Vec<u8>, i64)| {
                 db.execute(
@@ -261,10 +402,17 @@ fn apply(dir: &Path, edit: &Edit) -> Option<String> {
             set(a, &(pa.0.clone(), -1));
             set(b, &pa);
             set(a, &pb);
-            Some(format!(
-                "positions of {} and {} swapped",
-                hex::encode(a),
-                hex::encode(b)
+            touch_row(&mut expect, a, &[pa.clone(), pb.clone()]);
+            touch_row(&mut expect, b, &[pa.clone(), pb.clone()]);
+            expect.must.push(Target::row(&pb.0, a));
+            expect.must.push(Target::row(&pa.0, b));
+            Some((
+                format!(
+                    "positions of {} and {} swapped",
+                    hex::encode(a),
+                    hex::encode(b)
+                ),
+                expect,
             ))
         }
         Edit::SwapSealed { a, b, info } => {
@@ -284,10 +432,14 @@ fn apply(dir: &Path, edit: &Edit) -> Option<String> {
                 )
                 .unwrap();
             }
-            Some(format!(
-                "{col} of {} and {} swapped",
-                hex::encode(a),
-                hex::encode(b)
+            for id in [a, b] {
+                let at = pos(id);
+                touch_row(&mut expect, id, std::slice::from_ref(&at));
+                expect.must.push(Target::row(&at.0, id));
+            }
+            Some((
+                format!("{col} of {} and {} swapped", hex::encode(a), hex::encode(b)),
+                expect,
             ))
         }
         Edit::SwapProfiles { a, b, with_key } => {
@@ -313,10 +465,27 @@ fn apply(dir: &Path, edit: &Edit) -> Option<String> {
                     .unwrap();
                 }
             }
-            Some(format!(
-                "{cols:?} of profiles {} and {} swapped",
-                hex::encode(a),
-                hex::encode(b)
+            let records: &'static [RecordRef] = if *with_key {
+                &[RecordRef::DataKey]
+            } else {
+                &[RecordRef::ProfileMeta]
+            };
+            for id in [a, b] {
+                expect.profiles.push(hex::encode(id));
+                expect.must.push(Target {
+                    profile: hex::encode(id),
+                    snapshot: None,
+                    seq: None,
+                    records,
+                });
+            }
+            Some((
+                format!(
+                    "{cols:?} of profiles {} and {} swapped",
+                    hex::encode(a),
+                    hex::encode(b)
+                ),
+                expect,
             ))
         }
     }
@@ -328,12 +497,20 @@ proptest! {
     #[test]
     fn verify_reports_every_single_edit(edit in edit()) {
         let (_t, dir) = copy_vault(populated());
-        let Some(what) = apply(&dir, &edit) else {
+        let Some((what, expect)) = apply(&dir, &edit) else {
             return Ok(());
         };
         let v = Vault::open(&dir).unwrap();
         v.unlock(&keyfile()).unwrap();
         let report = v.verify().unwrap();
         prop_assert!(!report.findings.is_empty(), "verify missed: {}", what);
+        let wrong = expect.violations(&report.findings);
+        prop_assert!(
+            wrong.is_empty(),
+            "{}: {:#?}\nreported: {:#?}",
+            what,
+            wrong,
+            report.failures
+        );
     }
 }

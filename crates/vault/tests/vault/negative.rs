@@ -1,17 +1,19 @@
 //! The negative corpus (`tests/vectors/negative.json`, in the spirit of age's test vectors):
 //! each vector applies one defect to a copy of a golden fixture and states the layer that
 //! must reject it (open, unlock or the named operation) and the exact error; defects caught
-//! at the operation layer must also show up in `verify`, as the named kind of finding when
-//! the vector gives one. A vector names its fixture (format 1 ones may be upgraded to format
+//! at the operation layer must also show up in `verify` as the finding the vector states: its
+//! kind, and the profile, snapshot (seq and row id) and record it must name, so a `verify`
+//! that blamed another record fails. A vector names its fixture (format 1 ones may be upgraded to format
 //! 2 first), may re-seal a snapshot body or a profile's metadata with valid keys (`"reseal"`,
 //! `"reseal_meta"`) for defects only a writer holding the keys could make, and may keep rows
 //! from before a vault operation (`"before"`, `"act"`) to put them back as an attacker with
 //! an older copy of the file would.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use pvault_model::SnapshotKind;
-use pvault_vault::{Problem, Vault, VaultError};
+use pvault_vault::{Finding, Problem, Vault, VaultError};
 use serde_json::Value;
 
 use crate::common::*;
@@ -142,6 +144,7 @@ fn run(vector: &Value) -> VaultError {
             }
         }
     }
+    let before = rows_by_position(&dir);
     apply(&dir, vector);
     let layer = vector["layer"].as_str().unwrap();
     let opened = Vault::open(&dir);
@@ -161,17 +164,78 @@ fn run(vector: &Value) -> VaultError {
         !report.findings.is_empty(),
         "{name}: verify did not report the defect"
     );
-    if let Some(finding) = vector["finding"].as_str() {
+    let expected = match &vector["finding"] {
+        Value::Array(all) => all.iter().collect(),
+        Value::Object(_) => vec![&vector["finding"]],
+        _ => panic!("{name}: an op vector must state the finding verify reports"),
+    };
+    let ids = profile_ids(fixture);
+    let after = rows_by_position(&dir);
+    for want in expected {
+        let profile = &ids[want["profile"].as_str().unwrap()];
+        let seq = want["seq"].as_u64();
+        let record = want["record"].as_str().unwrap();
+        // A finding on a snapshot record names the row at that position: as it was before
+        // the defect (an edited seq is reported under the sealed one) or, for a row the
+        // defect moved there, as it is after.
+        let snapshot = (record.starts_with("snapshot-")).then(|| {
+            let key = (
+                profile.clone(),
+                seq.expect("a snapshot finding names a seq"),
+            );
+            before
+                .get(&key)
+                .or_else(|| after.get(&key))
+                .unwrap_or_else(|| panic!("{name}: no row at {key:?}"))
+                .clone()
+        });
+        let is = |f: &Finding| {
+            problem_name(&f.problem) == want["problem"].as_str().unwrap()
+                && f.profile == *profile
+                && f.seq == seq
+                && f.snapshot == snapshot
+                && f.record.name() == record
+                && want["column"]
+                    .as_str()
+                    .is_none_or(|c| matches!(f.problem, Problem::Edited { column } if column == c))
+        };
         assert!(
-            report
-                .findings
-                .iter()
-                .any(|f| problem_name(&f.problem) == finding),
-            "{name}: verify reported {:?}, not {finding}",
+            report.findings.iter().any(is),
+            "{name}: verify did not report {want} (profile {profile}, snapshot {snapshot:?}); it reported {:#?}",
             report.failures
         );
     }
     err
+}
+
+/// Profile ids (hex) by name, as the fixture's `expected.json` states them.
+fn profile_ids(fixture: &str) -> HashMap<String, String> {
+    let path = fixture_dir(fixture).join("expected.json");
+    let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    doc["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let p = &p["profile"];
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Snapshot row ids (hex) by `(profile id hex, seq)`, as the rows of `dir` stand.
+fn rows_by_position(dir: &Path) -> HashMap<(String, u64), String> {
+    let db = raw(dir);
+    let mut stmt = db
+        .prepare("SELECT lower(hex(profile_id)), seq, lower(hex(snapshot_id)) FROM snapshots")
+        .unwrap();
+    stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 #[test]

@@ -339,3 +339,52 @@ fn verify_names_the_tampered_record() {
         state_with("1")
     );
 }
+
+#[test]
+fn cookie_domains_lose_every_leading_dot_sorted_and_distinct() {
+    let (t, v) = new_vault();
+    v.create_profile("p", None, &Default::default()).unwrap();
+    let mut s = state_with("a");
+    s.cookies = [
+        "..dots.example",
+        ".b.example",
+        "b.example",
+        "a..b.example.",
+        "Z.example",
+    ]
+    .iter()
+    .map(|d| cookie("c", "v", d))
+    .collect();
+    v.append_snapshot("p", &s, SnapshotKind::Import).unwrap();
+    let want = ["Z.example", "a..b.example.", "b.example", "dots.example"];
+    assert_eq!(v.profile("p").unwrap().cookie_domains, want);
+    // As sealed in the metadata, read by a fresh handle.
+    assert_eq!(
+        reopen(&vault_dir(&t)).profile("p").unwrap().cookie_domains,
+        want
+    );
+}
+
+#[test]
+fn updated_at_never_goes_back_when_the_clock_does() {
+    let (_t, v) = new_vault();
+    v.create_profile("p", None, &Default::default()).unwrap();
+    // The last change was made with a clock ten days ahead of the current one.
+    let ahead = v.profile("p").unwrap().updated_at + 10 * 86_400_000;
+    v.reseal_profile_meta_for_test_vectors("p", &serde_json::json!({ "updated_at": ahead }))
+        .unwrap();
+    assert_eq!(v.profile("p").unwrap().updated_at, ahead);
+    v.update_profile(
+        "p",
+        &ProfileUpdate {
+            description: Some(Some("d".into())),
+            settings: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(v.profile("p").unwrap().updated_at, ahead);
+    v.append_snapshot("p", &state_with("a"), SnapshotKind::Import)
+        .unwrap();
+    assert_eq!(v.profile("p").unwrap().updated_at, ahead);
+    assert!(v.verify().unwrap().findings.is_empty());
+}

@@ -128,3 +128,55 @@ fn snapshot_above_the_protocol_frame_cap_saves_and_reads_back() {
     assert!(info.size_bytes > 70 * 1024 * 1024);
     assert_eq!(v.read_snapshot("p", None).unwrap().state, s);
 }
+
+#[test]
+fn duplicate_members_are_refused_known_or_not_in_either_schema() {
+    let (_t, v) = new_vault();
+    v.create_profile("p", None, &Default::default()).unwrap();
+    v.append_snapshot("p", &state_with("a"), SnapshotKind::Import)
+        .unwrap();
+    let c = serde_json::to_string(&cookie("c", "v", "a.example")).unwrap();
+    let c = c.strip_suffix('}').unwrap();
+    // `@` marks where the duplicate goes; each body reads without it.
+    let cases = [
+        // An unknown cookie member (kept in `extra`).
+        (2, format!(r#"{{"cookies":[{c},"future":1@}}],"origins":[]}}"#), r#","future":2"#),
+        // An unknown origin member.
+        (
+            2,
+            r#"{"cookies":[],"origins":[{"origin":"https://o.example","localStorage":[],"x":1@}]}"#
+                .to_owned(),
+            r#","x":1"#,
+        ),
+        // An unknown member at the top level (ignored when read).
+        (2, r#"{"cookies":[],"origins":[],"x":1@}"#.to_owned(), r#","x":2"#),
+        // Schema 1 decodes through a `Value`: a known member, an unknown one, and one in an
+        // `indexedDB` kept verbatim.
+        (1, format!(r#"{{"cookies":[{c}@}}]}}"#), r#","path":"/x""#),
+        (1, format!(r#"{{"cookies":[{c},"future":1@}}]}}"#), r#","future":1"#),
+        (
+            1,
+            r#"{"origins":[{"origin":"https://o.example","indexedDB":[{"name":"db","version":"one","mystery":1@}]}]}"#
+                .to_owned(),
+            r#","mystery":2"#,
+        ),
+    ];
+    for (schema, text, dup) in cases {
+        let read = |text: &str| {
+            v.rewrite_snapshot_for_test_vectors(
+                "p",
+                "1",
+                schema,
+                &[b"\x01", text.as_bytes()].concat(),
+            )
+            .unwrap();
+            v.read_snapshot("p", Some("1"))
+        };
+        let clean = text.replace('@', "");
+        read(&clean).unwrap_or_else(|e| panic!("{clean}: {e:?}"));
+        let bad = text.replace('@', dup);
+        let e = read(&bad).unwrap_err();
+        assert!(matches!(e, VaultError::Corrupt { .. }), "{bad}: {e:?}");
+        assert_eq!(v.verify().unwrap().failures.len(), 1, "{bad}");
+    }
+}
