@@ -28,11 +28,21 @@ mod profiles;
 mod schema;
 #[path = "vault/spec.rs"]
 mod spec;
+#[path = "vault/spec_body.rs"]
+mod spec_body;
 #[path = "vault/spec_format2.rs"]
 mod spec_format2;
+#[path = "vault/spec_negative.rs"]
+mod spec_negative;
+#[path = "vault/spec_reader.rs"]
+mod spec_reader;
+#[path = "vault/spec_unlock.rs"]
+mod spec_unlock;
 #[path = "vault/tamper.rs"]
 mod tamper;
 #[path = "vault/unlock.rs"]
 mod unlock;
 #[path = "vault/upgrade.rs"]
 mod upgrade;
+#[path = "vault/upgrade_crash.rs"]
+mod upgrade_crash;

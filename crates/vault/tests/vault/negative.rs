@@ -67,7 +67,8 @@ fn sql(dir: &Path, sql: &str) {
         .unwrap();
 }
 
-fn apply(dir: &Path, v: &Value) {
+/// Applies a vector's defect (`sql`, then `patch`) to the vault in `dir`.
+pub fn apply(dir: &Path, v: &Value) {
     if let Some(s) = v["sql"].as_str() {
         sql(dir, s);
     }
@@ -97,11 +98,17 @@ fn unlocked(dir: &Path) -> Vault {
     v
 }
 
-/// Runs one vector; returns the error it produced at the expected layer.
-fn run(vector: &Value) -> VaultError {
+/// The fixture a vector applies to.
+pub fn fixture_of(vector: &Value) -> &str {
+    vector["fixture"].as_str().unwrap_or(FORMAT1_SCHEMA1)
+}
+
+/// A copy of the vector's fixture with every step before its defect done (the upgrade, the
+/// re-sealing and the vault operations, which need pvault as the writer holding the keys);
+/// [`apply`] then applies the defect itself (`sql`, `patch`).
+pub fn prepare(vector: &Value) -> (tempfile::TempDir, std::path::PathBuf) {
     let name = vector["name"].as_str().unwrap();
-    let fixture = vector["fixture"].as_str().unwrap_or(FORMAT1_SCHEMA1);
-    let (_t, dir) = copy_vault(&fixture_dir(fixture));
+    let (t, dir) = copy_vault(&fixture_dir(fixture_of(vector)));
     if vector["upgraded"].as_bool() == Some(true) {
         drop(unlocked(&dir));
         assert_eq!(format_version(&dir), 3, "{name}: not upgraded");
@@ -144,6 +151,14 @@ fn run(vector: &Value) -> VaultError {
             }
         }
     }
+    (t, dir)
+}
+
+/// Runs one vector; returns the error it produced at the expected layer.
+fn run(vector: &Value) -> VaultError {
+    let name = vector["name"].as_str().unwrap();
+    let fixture = fixture_of(vector);
+    let (_t, dir) = prepare(vector);
     let before = rows_by_position(&dir);
     apply(&dir, vector);
     let layer = vector["layer"].as_str().unwrap();
@@ -209,7 +224,7 @@ fn run(vector: &Value) -> VaultError {
 }
 
 /// Profile ids (hex) by name, as the fixture's `expected.json` states them.
-fn profile_ids(fixture: &str) -> HashMap<String, String> {
+pub fn profile_ids(fixture: &str) -> HashMap<String, String> {
     let path = fixture_dir(fixture).join("expected.json");
     let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     doc["profiles"]
@@ -238,13 +253,18 @@ fn rows_by_position(dir: &Path) -> HashMap<(String, u64), String> {
         .collect()
 }
 
-#[test]
-fn every_negative_vector_is_rejected_at_its_layer() {
+/// Every vector of `tests/vectors/negative.json`.
+pub fn vectors() -> Vec<Value> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/negative.json");
     let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let vectors = doc["vectors"].as_array().unwrap();
+    doc["vectors"].as_array().unwrap().clone()
+}
+
+#[test]
+fn every_negative_vector_is_rejected_at_its_layer() {
+    let vectors = vectors();
     assert!(vectors.len() >= 20);
-    for vector in vectors {
+    for vector in &vectors {
         let name = vector["name"].as_str().unwrap();
         let err = run(vector);
         assert_eq!(

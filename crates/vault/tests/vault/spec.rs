@@ -4,72 +4,19 @@
 //! `chacha20poly1305`, decodes the plaintexts, and must arrive at `expected.json`. Also checks
 //! the file-level rules (application id, WAL, pragmas at rest). It reads both golden fixtures
 //! (snapshot schemas 1 and 2), and decodes the schema-2 fixture's tagged IndexedDB values with
-//! its own decoder written from the grammar table of vault-format.md section 6.
+//! its own decoder written from the grammar table of vault-format.md section 6. The reader
+//! itself is `spec_reader.rs` (and `spec_body.rs`); `spec_negative.rs` runs it on the negative
+//! corpus.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::common::*;
-
-/// Columns of a profile row as the reader selects them.
-type ProfileCols = (
-    Vec<u8>,
-    Vec<u8>,
-    u32,
-    Vec<u8>,
-    Vec<u8>,
-    i64,
-    i64,
-    Option<i64>,
-    i64,
-);
-/// Columns of a snapshot row as the reader selects them.
-type SnapshotCols = (
-    Vec<u8>,
-    u64,
-    i64,
-    u16,
-    Vec<u8>,
-    Vec<u8>,
-    i64,
-    u64,
-    Option<String>,
-);
 use crate::golden::{FORMAT1_SCHEMA1, FORMAT1_SCHEMA2, GOLDEN_PASS, fixture_dir};
+use crate::spec_reader;
 
-fn open(key: &[u8], aad: &[u8], blob: &[u8]) -> Vec<u8> {
-    let c = XChaCha20Poly1305::new(key.into());
-    c.decrypt(
-        XNonce::from_slice(&blob[..24]),
-        Payload {
-            msg: &blob[24..],
-            aad,
-        },
-    )
-    .expect("blob must open")
-}
-
-fn record_aad(vault_id: &[u8], pid: &[u8], sid: &[u8], kind: u8, schema: u16) -> Vec<u8> {
-    let mut a = b"pvault/v1/record\0".to_vec();
-    a.extend_from_slice(vault_id);
-    a.extend_from_slice(pid);
-    a.extend_from_slice(sid);
-    a.push(kind);
-    a.extend_from_slice(&schema.to_be_bytes());
-    a
-}
-
-fn json_of(plain: &[u8]) -> Value {
-    json_of_version(plain, 1)
-}
-
-/// Decodes `version byte ‖ JSON`, requiring that version byte.
-fn json_of_version(plain: &[u8], version: u8) -> Value {
-    assert_eq!(plain[0], version, "plaintext version byte");
-    serde_json::from_slice(&plain[1..]).unwrap()
+/// The golden key file: bytes 0x00…0x3f (section 10).
+pub fn golden_keyfile_bytes() -> Vec<u8> {
+    (0u8..64).collect()
 }
 
 /// Everything in the vault at `fixture` (a copy of it is read), decrypted, in the shape of its
@@ -81,219 +28,14 @@ pub fn read_independently(fixture: &std::path::Path) -> Value {
     content
 }
 
-/// Everything in the vault in directory `dir`, decrypted, in the shape of `expected.json`;
-/// for format 2 also checks every column against its sealed copy (panics if one differs) and
-/// returns every problem of every profile's chain (section 7).
+/// Everything in the vault in directory `dir`, decrypted with both golden credentials, in the
+/// shape of `expected.json`, and every finding of the reader (columns against their sealed
+/// copies, the chains of section 7), one line each. Panics when the reader refuses the vault.
 pub fn read_vault_file(dir: &std::path::Path) -> (Value, Vec<String>) {
-    let db = raw(dir);
-    let app_id: i64 = db
-        .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(app_id, 0x7076_6c74);
-    let (version, vault_id): (i64, Vec<u8>) = db
-        .query_row("SELECT format_version, vault_id FROM vault", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
-    assert!((1..=3).contains(&version), "format version {version}");
-    // Profile metadata and snapshot infos carry plaintext version 1 in format 1, 2 in format
-    // 2, 3 in format 3; bodies carry 1 in all.
-    let record_version = version as u8;
-
-    // Passphrase slot → KEK → master key.
-    let (slot_id, kdf_id, m, t, p, salt, wrapped): (Vec<u8>, u8, u32, u32, u32, Vec<u8>, Vec<u8>) = db
-        .query_row("SELECT slot_id, kdf_id, m_kib, t, p, salt, wrapped_mk FROM keyslots WHERE slot_kind = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
-        })
-        .unwrap();
-    assert_eq!((kdf_id, salt.len(), wrapped.len()), (1, 16, 24 + 32 + 16));
-    let mut kek = [0u8; 32];
-    argon2::Argon2::new(
-        argon2::Algorithm::Argon2id,
-        argon2::Version::V0x13,
-        argon2::Params::new(m, t, p, Some(32)).unwrap(),
-    )
-    .hash_password_into(GOLDEN_PASS.as_bytes(), &salt, &mut kek)
-    .unwrap();
-    let mut aad = b"pvault/v1/mk-wrap\0".to_vec();
-    aad.extend_from_slice(&vault_id);
-    aad.extend_from_slice(&slot_id);
-    aad.extend_from_slice(&[1, 1]);
-    for x in [m, t, p] {
-        aad.extend_from_slice(&x.to_be_bytes());
-    }
-    aad.push(16);
-    aad.extend_from_slice(&salt);
-    let mk = open(&kek, &aad, &wrapped);
-
-    // Key-file slot opens the same master key.
-    let (kslot, ksalt, kwrapped): (Vec<u8>, Vec<u8>, Vec<u8>) = db
-        .query_row(
-            "SELECT slot_id, salt, wrapped_mk FROM keyslots WHERE slot_kind = 2 AND kdf_id = 2",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    let keyfile: Vec<u8> = (0u8..64).collect();
-    let hm = |k: &[u8], parts: &[&[u8]]| {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(k).unwrap();
-        for x in parts {
-            mac.update(x);
-        }
-        mac.finalize().into_bytes().to_vec()
-    };
-    let prk = hm(&ksalt, &[&keyfile]);
-    let kkek = hm(&prk, &[b"pvault/v1/keyfile-kek", &[1]]);
-    let mut kaad = b"pvault/v1/mk-wrap\0".to_vec();
-    kaad.extend_from_slice(&vault_id);
-    kaad.extend_from_slice(&kslot);
-    kaad.extend_from_slice(&[2, 2]);
-    kaad.extend_from_slice(&[0; 12]);
-    kaad.push(32);
-    kaad.extend_from_slice(&ksalt);
-    assert_eq!(open(&kkek, &kaad, &kwrapped), mk);
-
-    let name_key = hm(&mk, &[b"pvault/v1/name-index"]);
-    let mut profiles = Vec::new();
-    let mut problems = Vec::new();
-    let mut stmt = db
-        .prepare("SELECT profile_id, name_hash, key_version, wrapped_dk, meta, created_at, updated_at, last_used_at, next_seq FROM profiles")
-        .unwrap();
-    let rows: Vec<ProfileCols> = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-            ))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    for (pid, name_hash, kv, wdk, meta, created, updated, used, next_seq) in rows {
-        let mut dk_aad = b"pvault/v1/dk-wrap\0".to_vec();
-        dk_aad.extend_from_slice(&vault_id);
-        dk_aad.extend_from_slice(&pid);
-        dk_aad.extend_from_slice(&kv.to_be_bytes());
-        let dk = open(&mk, &dk_aad, &wdk);
-        let meta = json_of_version(
-            &open(&dk, &record_aad(&vault_id, &pid, &[0; 16], 1, 1), &meta),
-            record_version,
-        );
-        if version >= 2 {
-            // Section 7: every plaintext column equals its sealed copy.
-            assert_eq!(
-                (&meta["created_at"], &meta["updated_at"], &meta["next_seq"]),
-                (&json!(created), &json!(updated), &json!(next_seq))
-            );
-            assert_eq!(meta["last_used_at"], json!(used));
-        }
-        let name = meta["name"].as_str().unwrap();
-        assert_eq!(hm(&name_key, &[name.as_bytes()]), name_hash);
-        let mut snaps = Vec::new();
-        let mut s = db
-            .prepare("SELECT snapshot_id, seq, kind, schema_version, info, body, created_at, size_bytes, session_id FROM snapshots WHERE profile_id = ?1 ORDER BY seq DESC")
-            .unwrap();
-        let srows: Vec<SnapshotCols> = s
-            .query_map([&pid], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                ))
-            })
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        let mut chain = Vec::new();
-        for (sid, seq, kind, schema, info, body, created, size, session) in srows {
-            let mut info = json_of_version(
-                &open(&dk, &record_aad(&vault_id, &pid, &sid, 3, schema), &info),
-                record_version,
-            );
-            assert_eq!(info["id"], json!(hex::encode(&sid)));
-            if version >= 2 {
-                assert_eq!(
-                    (
-                        &info["created_at"],
-                        &info["size_bytes"],
-                        &info["session_id"]
-                    ),
-                    (&json!(created), &json!(size), &json!(session))
-                );
-                chain.push(info.clone());
-                // What a reader shows of an info: everything but the chain members.
-                let o = info.as_object_mut().unwrap();
-                o.remove("session_id");
-                o.remove("prev");
-                // Format 3: the mark is shown only when set.
-                if o.get("logged_out") == Some(&json!(false)) {
-                    o.remove("logged_out");
-                }
-            }
-            let body = open(&dk, &record_aad(&vault_id, &pid, &sid, 2, schema), &body);
-            assert_eq!(info["seq"], json!(seq));
-            let kinds = ["import", "session_save", "capture", "checkpoint", "restore"];
-            assert_eq!(info["kind"], json!(kinds[kind as usize - 1]));
-            assert_eq!(
-                info["content_hash"],
-                json!(hex::encode(Sha256::digest(&body)))
-            );
-            assert_eq!(info["size_bytes"], json!(body.len()));
-            snaps.push(json!({ "info": info, "state": json_of(&body) }));
-        }
-        if version >= 2 {
-            for p in crate::spec_format2::chain_problems(&meta, &chain) {
-                problems.push(format!("{name}: {p}"));
-            }
-        }
-        let mut profile = json!({
-            "id": hex::encode(&pid), "name": name, "settings": meta["settings"],
-            "created_at": created, "updated_at": updated,
-            "snapshot_count": snaps.len(), "cookie_domains": meta["cookie_domains"], "origins": meta["origins"],
-        });
-        for (k, v) in [
-            ("description", &meta["description"]),
-            ("latest", &meta["latest"]),
-        ] {
-            if !v.is_null() {
-                profile[k] = v.clone();
-            }
-        }
-        if let Some(u) = used {
-            profile["last_used_at"] = json!(u);
-        }
-        // Format 3: the current snapshot is shown when it is not the newest; health when set.
-        if version >= 3 {
-            if !meta["current"].is_null() && meta["current"]["seq"] != meta["latest"]["seq"] {
-                profile["current"] = meta["current"]["seq"].clone();
-            }
-            for k in ["health", "health_result"] {
-                if !meta[k].is_null() {
-                    profile[k] = meta[k].clone();
-                }
-            }
-        }
-        profiles.push((
-            name.to_owned(),
-            json!({ "profile": profile, "snapshots": snaps }),
-        ));
-    }
-    profiles.sort_by(|a, b| a.0.cmp(&b.0));
-    let content = json!({ "vault_id": hex::encode(&vault_id), "profiles": profiles.into_iter().map(|p| p.1).collect::<Vec<_>>() });
-    (content, problems)
+    let reading = spec_reader::read(dir, GOLDEN_PASS, Some(&golden_keyfile_bytes()))
+        .unwrap_or_else(|r| panic!("the independent reader refused the vault: {r:?}"));
+    let findings = reading.findings.iter().map(ToString::to_string).collect();
+    (reading.content, findings)
 }
 
 pub fn expected_in(fixture: &std::path::Path) -> Value {
