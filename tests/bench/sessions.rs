@@ -297,7 +297,7 @@ fn main() {
 /// Prints the round-trip table and its target.
 fn print_round_trips(round_trips: &[RoundTrip]) {
     println!(
-        "\nCDP round trip, {ROUNDS} rounds of {ROUND_TRIPS} sequential commands per connection (µs; p50 / p99): a websocket straight to a Chromium started with a port, a bare relay to it (two blocking threads passing frames on: the cost of any process in the middle), and the daemon's relay and multiplexer"
+        "\nCDP round trip, {ROUND_TRIPS} sequential commands per connection, the connections taking turns call by call (µs; p50 / p99): a websocket straight to a Chromium started with a port, a bare relay to it (two blocking threads passing frames on: the cost of any process in the middle), and the daemon's relay and multiplexer"
     );
     println!(
         "{:<28} {:>15} {:>15} {:>15} {:>11} {:>18}",
@@ -325,9 +325,11 @@ fn print_round_trips(round_trips: &[RoundTrip]) {
 }
 
 /// Sequential round trips per command and connection.
-const ROUND_TRIPS: usize = 1000;
+const ROUND_TRIPS: usize = 3000;
+/// Round trips per connection before the measured ones, to warm each connection up.
+const WARM_UP: usize = 100;
 
-/// One command's round trips: (p50, p99) in µs, medians over the rounds.
+/// One command's round trips: (p50, p99) in µs.
 struct RoundTrip {
     /// The command.
     what: &'static str,
@@ -337,52 +339,40 @@ struct RoundTrip {
     bare_relay: (f64, f64),
     /// Through the daemon's relay and the pipe multiplexer.
     muxed: (f64, f64),
-    /// Median over the rounds of (relay+mux p50 − direct p50) of the same round.
+    /// relay+mux p50 − direct p50.
     added: f64,
     /// The same for the bare relay.
     bare_added: f64,
 }
 
-/// p50 and p99 of `ROUND_TRIPS` calls of `method` (on `session` when given), in µs.
-fn time_calls(c: &mut Cdp, session: Option<&str>, method: &str, params: Value) -> (f64, f64) {
-    let mut us = Vec::with_capacity(ROUND_TRIPS);
-    for i in 0..ROUND_TRIPS + 100 {
-        let t = Instant::now();
-        match session {
-            Some(s) => c.call_in(s, method, params.clone()),
-            None => c.call(method, params.clone()),
-        }
-        .expect("CDP call");
-        // The first 100 warm the connection up.
-        if i >= 100 {
-            us.push(t.elapsed().as_secs_f64() * 1e6);
-        }
-    }
+/// p50 and p99 of round trips in µs.
+fn p50_p99(mut us: Vec<f64>) -> (f64, f64) {
     us.sort_by(f64::total_cmp);
     (median(&mut us), us[us.len() * 99 / 100])
 }
 
-/// Rounds of [`ROUND_TRIPS`] calls per connection; the connections take turns in each round
-/// so that all see the same machine load, and each round's differences are taken within it.
-const ROUNDS: usize = 5;
-
 /// The same commands on a session's relay URL, on a port-launched Chromium's websocket and
-/// through a bare relay to that websocket.
+/// through a bare relay to that websocket. The three connections take turns call by call (in
+/// an order that rotates, so none always follows another), so a change in the machine's
+/// load in the middle of the run reaches all three alike: on a 2-core VM, batches of a
+/// thousand calls per connection gave p50 differences that moved by ±80 µs from run to run.
 fn round_trips(rt: &tokio::runtime::Runtime, client: &Client) -> Vec<RoundTrip> {
     let started = rt
         .block_on(client.call(&SessionStart::default()))
         .expect("session.start");
     let user = pvault_testkit::UserChrome::launch();
-    let mut muxed = Cdp::connect(&started.session.cdp_ws_url).expect("cdp_ws_url");
-    let mut direct = Cdp::connect(&user.ws).expect("Chromium's websocket");
-    let mut bare = Cdp::connect(&bare_relay::spawn(&user.ws)).expect("the bare relay");
-    let page_session = |c: &mut Cdp| {
-        let t = c.open("about:blank");
-        c.attach(&t)
-    };
-    let muxed_page = page_session(&mut muxed);
-    let direct_page = page_session(&mut direct);
-    let bare_page = page_session(&mut bare);
+    let muxed = Cdp::connect(&started.session.cdp_ws_url).expect("cdp_ws_url");
+    let direct = Cdp::connect(&user.ws).expect("Chromium's websocket");
+    let bare = Cdp::connect(&bare_relay::spawn(&user.ws)).expect("the bare relay");
+    // direct, bare relay, relay+mux; each with its page session.
+    let mut conns: Vec<(Cdp, String)> = [direct, bare, muxed]
+        .into_iter()
+        .map(|mut c| {
+            let t = c.open("about:blank");
+            let page = c.attach(&t);
+            (c, page)
+        })
+        .collect();
     let mut out = Vec::new();
     for (what, page) in [
         ("Browser.getVersion", false),
@@ -393,36 +383,33 @@ fn round_trips(rt: &tokio::runtime::Runtime, client: &Client) -> Vec<RoundTrip> 
         } else {
             ("Browser.getVersion", json!({}))
         };
-        let mut d = Vec::new();
-        let mut b = Vec::new();
-        let mut m = Vec::new();
-        for _ in 0..ROUNDS {
-            let timed =
-                |c: &mut Cdp, s: &str| time_calls(c, page.then_some(s), method, params.clone());
-            d.push(timed(&mut direct, &direct_page));
-            b.push(timed(&mut bare, &bare_page));
-            m.push(timed(&mut muxed, &muxed_page));
+        let mut times: [Vec<f64>; 3] = Default::default();
+        for i in 0..WARM_UP + ROUND_TRIPS {
+            for k in 0..3 {
+                let which = (i + k) % 3;
+                let (c, page_session) = &mut conns[which];
+                let t = Instant::now();
+                match page {
+                    true => c.call_in(page_session, method, params.clone()),
+                    false => c.call(method, params.clone()),
+                }
+                .expect("CDP call");
+                if i >= WARM_UP {
+                    times[which].push(t.elapsed().as_secs_f64() * 1e6);
+                }
+            }
         }
-        let diff = |x: &[(f64, f64)]| {
-            let mut v: Vec<f64> = x.iter().zip(&d).map(|(x, d)| x.0 - d.0).collect();
-            median(&mut v)
-        };
-        let (added, bare_added) = (diff(&m), diff(&b));
-        let mid = |v: &[(f64, f64)]| {
-            let mut p50: Vec<f64> = v.iter().map(|x| x.0).collect();
-            let mut p99: Vec<f64> = v.iter().map(|x| x.1).collect();
-            (median(&mut p50), median(&mut p99))
-        };
+        let [d, b, m] = times.map(p50_p99);
         out.push(RoundTrip {
             what,
-            direct: mid(&d),
-            bare_relay: mid(&b),
-            muxed: mid(&m),
-            added,
-            bare_added,
+            direct: d,
+            bare_relay: b,
+            muxed: m,
+            added: m.0 - d.0,
+            bare_added: b.0 - d.0,
         });
     }
-    drop(muxed);
+    drop(conns);
     rt.block_on(client.call(&SessionStop {
         session_id: started.session.session_id,
         discard: true,
