@@ -198,3 +198,41 @@ async fn a_client_that_lets_its_queue_fill_in_bytes_is_disconnected_and_nobody_e
         Some(super::OUT_QUEUE_BYTES + 1)
     );
 }
+
+/// A one-time endpoint nobody connects to closes after 30 s: until then its port listens;
+/// after, nothing listens and its multiplexer client is gone (its browser session detached
+/// in Chrome). The clock is tokio's paused clock, so the 30 s pass without being waited for.
+#[tokio::test(start_paused = true)]
+async fn an_unused_one_time_endpoint_closes_after_30_s_and_its_client_leaves() {
+    let (mux, mut chrome) = start();
+    let opening = tokio::spawn({
+        let mux = mux.clone();
+        async move { mux.one_time_endpoint().await }
+    });
+    let attach = chrome.next().await;
+    assert_eq!(attach["method"], "Target.attachToBrowserTarget");
+    chrome
+        .send(json!({"id": attach["id"], "result": {"sessionId": "ENGINE"}}))
+        .await;
+    let url = opening.await.unwrap().unwrap();
+    let addr = url["ws://".len()..].split('/').next().unwrap().to_owned();
+    assert_eq!(mux.clients(), 1);
+    tokio::time::sleep(Duration::from_secs(29)).await;
+    // Still listening at 29 s (a connection without the token is refused at HTTP level, and
+    // the endpoint keeps waiting).
+    drop(
+        tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("listening at 29 s"),
+    );
+    assert_eq!(mux.clients(), 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let detach = chrome.next().await;
+    assert_eq!(detach["method"], "Target.detachFromTarget", "{detach}");
+    assert_eq!(detach["params"]["sessionId"], "ENGINE", "{detach}");
+    assert_eq!(mux.clients(), 0);
+    let e = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect_err("nothing listens after 30 s");
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+}

@@ -443,7 +443,7 @@ async fn a_flooding_client_does_not_keep_checkpoints_from_completing() {
 /// The engine's way in: a one-time websocket endpoint on 127.0.0.1. A wrong token is refused
 /// with 403 and the endpoint keeps waiting; the right token gets a multiplexer client; after
 /// that nothing listens on the port, so the URL cannot be used again. (It also closes after
-/// 30 s unused; that delay is a constant of the endpoint and is not waited for here.)
+/// 30 s unused: `mux::tests::an_unused_one_time_endpoint_closes_after_30_s_and_its_client_leaves`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_time_endpoint_takes_its_token_once_and_then_stops_listening() {
     use tokio_tungstenite::tungstenite::Error as WsError;

@@ -74,6 +74,65 @@ fn unique_names(items: &[Value], what: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Parses JSON text as section 6 reads it: `serde_json::Value` keeps the last of two members
+/// of the same name, and the format refuses the text instead (the JSON strictness rules), so
+/// the text is first read by a visitor that remembers each object's member names.
+pub fn parse_strict(text: &[u8]) -> Result<Value, String> {
+    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+
+    /// Reads any JSON value, refusing an object that names a member twice.
+    struct NoDuplicates;
+    impl<'de> serde::de::DeserializeSeed<'de> for NoDuplicates {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for NoDuplicates {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(NoDuplicates)?.is_some() {}
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut names = HashSet::new();
+            while let Some(name) = map.next_key::<String>()? {
+                if !names.insert(name.clone()) {
+                    return Err(serde::de::Error::custom(format!("member {name:?} twice")));
+                }
+                map.next_value_seed(NoDuplicates)?;
+            }
+            Ok(())
+        }
+    }
+    let mut d = serde_json::Deserializer::from_slice(text);
+    serde::de::DeserializeSeed::deserialize(NoDuplicates, &mut d)
+        .and_then(|()| d.end())
+        .map_err(|e| format!("JSON: {e}"))?;
+    serde_json::from_slice(text).map_err(|e| format!("JSON: {e}"))
+}
+
 /// A body plaintext's JSON, for the snapshot schema it was sealed under.
 pub fn check_body(body: &Value, schema: i64) -> Result<(), String> {
     let o = obj(body, "body")?;

@@ -16,7 +16,7 @@ use rusqlite::Connection;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::spec_body::check_body;
+use crate::spec_body::{check_body, parse_strict};
 pub use crate::spec_unlock::master_key;
 use crate::spec_unlock::{open_vault, unlock};
 
@@ -143,7 +143,7 @@ fn plaintext(plain: &[u8], version: u8, members: &[&[&str]]) -> Result<Value, St
         Some(v) if *v == version => {}
         other => return Err(format!("version byte {other:?}, expected {version}")),
     }
-    let v: Value = serde_json::from_slice(&plain[1..]).map_err(|e| format!("JSON: {e}"))?;
+    let v = parse_strict(&plain[1..])?;
     let keys: Vec<&str> = v
         .as_object()
         .ok_or("not an object")?
@@ -512,8 +512,7 @@ impl Ctx<'_> {
                 if b.first() != Some(&1) {
                     return Err(format!("body version byte {:?}", b.first()));
                 }
-                let state: Value =
-                    serde_json::from_slice(&b[1..]).map_err(|e| format!("body JSON: {e}"))?;
+                let state = parse_strict(&b[1..]).map_err(|e| format!("body {e}"))?;
                 check_body(&state, schema)?;
                 Ok(state)
             });
