@@ -181,8 +181,8 @@ mod tests {
         Credential::Passphrase(zeroize::Zeroizing::new("heads test".into()))
     }
 
-    #[test]
-    fn a_vault_file_put_back_is_reported_and_the_memory_is_private() {
+    /// A new unlocked vault in a temporary directory's `home`, with a fast KDF.
+    fn new_vault() -> (tempfile::TempDir, std::path::PathBuf, Vault) {
         let t = tempfile::tempdir().unwrap();
         let home = t.path().join("home");
         let opts = CreateOptions {
@@ -191,6 +191,12 @@ mod tests {
             kdf_params: Some(KdfParams::OWASP_MINIMUM),
         };
         let v = Vault::create(&home, &pass(), &opts).unwrap();
+        (t, home, v)
+    }
+
+    #[test]
+    fn a_vault_file_put_back_is_reported_and_the_memory_is_private() {
+        let (t, home, v) = new_vault();
         v.create_profile("p", None, &Default::default()).unwrap();
         v.append_snapshot("p", &BrowserState::default(), SnapshotKind::Import)
             .unwrap();
@@ -230,14 +236,7 @@ mod tests {
 
     #[test]
     fn a_vault_file_put_back_over_changes_that_append_nothing_is_reported() {
-        let t = tempfile::tempdir().unwrap();
-        let home = t.path().join("home");
-        let opts = CreateOptions {
-            kdf_target: None,
-            retention: 20,
-            kdf_params: Some(KdfParams::OWASP_MINIMUM),
-        };
-        let v = Vault::create(&home, &pass(), &opts).unwrap();
+        let (t, home, v) = new_vault();
         v.create_profile("p", None, &Default::default()).unwrap();
         v.create_profile("q", None, &Default::default()).unwrap();
         v.append_snapshot("p", &BrowserState::default(), SnapshotKind::Import)

@@ -4,7 +4,7 @@
 //! point leaves a vault that opens as format 1 or as format 3: `upgrade_crash.rs`), and once
 //! only.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use pvault_vault::{Vault, VaultError};
@@ -25,18 +25,13 @@ fn metas_and_infos(dir: &Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
-#[test]
-fn upgrade_leaves_no_format1_record_in_the_files() {
-    let (_t, dir) = copy_vault(&fixture_dir(FORMAT1_SCHEMA1));
+/// Upgrades a copy of `fixture` (at least `records` sealed metadata and infos, each found in
+/// `vault.db` before) by one unlock, and asserts that none of those records is left in any
+/// file of the vault after it.
+fn upgrade_shreds_every_old_record(fixture: &str, records: usize) -> (tempfile::TempDir, PathBuf) {
+    let (t, dir) = copy_vault(&fixture_dir(fixture));
     let old = metas_and_infos(&dir);
-    let bodies_before: Vec<Vec<u8>> = raw(&dir)
-        .prepare("SELECT body FROM snapshots ORDER BY snapshot_id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert!(old.len() >= 5);
+    assert!(old.len() >= records);
     for blob in &old {
         assert_eq!(files_containing(&dir, &blob[..40]), ["vault.db"]);
     }
@@ -48,38 +43,34 @@ fn upgrade_leaves_no_format1_record_in_the_files() {
         assert_eq!(
             files_containing(&dir, &blob[..40]),
             Vec::<String>::new(),
-            "a format-1 record survived the upgrade"
+            "a {fixture} record survived the upgrade"
         );
     }
-    // Bodies are not re-sealed: their encoding did not change.
-    let bodies_after: Vec<Vec<u8>> = raw(&dir)
+    (t, dir)
+}
+
+/// Every sealed snapshot body, by snapshot id.
+fn bodies(dir: &Path) -> Vec<Vec<u8>> {
+    raw(dir)
         .prepare("SELECT body FROM snapshots ORDER BY snapshot_id")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
-        .collect();
-    assert_eq!(bodies_after, bodies_before);
+        .collect()
+}
+
+#[test]
+fn upgrade_leaves_no_format1_record_in_the_files() {
+    let before = bodies(&copy_vault(&fixture_dir(FORMAT1_SCHEMA1)).1);
+    let (_t, dir) = upgrade_shreds_every_old_record(FORMAT1_SCHEMA1, 5);
+    // Bodies are not re-sealed: their encoding did not change.
+    assert_eq!(bodies(&dir), before);
 }
 
 #[test]
 fn upgrade_leaves_no_format2_record_in_the_files() {
-    let (_t, dir) = copy_vault(&fixture_dir(FORMAT2));
-    let old = metas_and_infos(&dir);
-    assert!(old.len() >= 8);
-    for blob in &old {
-        assert_eq!(files_containing(&dir, &blob[..40]), ["vault.db"]);
-    }
-    let v = Vault::open(&dir).unwrap();
-    v.unlock(&pass(GOLDEN_PASS)).unwrap();
-    assert_eq!(format_version(&dir), 3);
-    for blob in &old {
-        assert_eq!(
-            files_containing(&dir, &blob[..40]),
-            Vec::<String>::new(),
-            "a format-2 record survived the upgrade"
-        );
-    }
+    upgrade_shreds_every_old_record(FORMAT2, 8);
 }
 
 #[test]
