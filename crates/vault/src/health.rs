@@ -39,7 +39,8 @@ impl Vault {
 
     /// Keeps the result of a check of `checked` (the definition the check ran): dropped, and
     /// `None` returned, when the definition changed meanwhile. `since` is carried over from
-    /// the previous result when the status did not change. Returns the previous result and
+    /// the previous result when the status did not change; `checked_at` is never below the
+    /// previous result's. Returns the previous result and
     /// the one kept. Does not count as a change of the profile (`updated_at` stays).
     pub fn record_health(
         &self,
@@ -54,10 +55,17 @@ impl Vault {
                     return Ok(None);
                 }
                 let previous = open.meta.health_result.take();
-                if let Some(p) = &previous
-                    && p.status == result.status
-                {
-                    result.since = p.since;
+                if let Some(p) = &previous {
+                    // The check time never decreases (a clock set back, or two checks
+                    // recorded out of order): a file put back over a result is then noticed
+                    // by whoever remembers it.
+                    result.checked_at = result.checked_at.max(p.checked_at);
+                    result.since = if p.status == result.status {
+                        p.since
+                    } else {
+                        // This status began after the previous check found another.
+                        result.since.max(p.checked_at)
+                    };
                 }
                 open.meta.health_result = Some(result.clone());
                 self.store_meta(keys, tx, &mut open)?;

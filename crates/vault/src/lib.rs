@@ -127,8 +127,13 @@ pub struct ProfileHead {
     pub id: String,
     /// The seq the next snapshot will get; it only grows.
     pub next_seq: u64,
-    /// Last change to the profile or its history.
+    /// Last change to the profile or its history; it never decreases.
     pub updated_at: i64,
+    /// Last time a session loaded the profile; it never decreases.
+    pub last_used_at: Option<i64>,
+    /// When the kept health result was checked; it never decreases while `updated_at` stays
+    /// (a new health definition, which moves `updated_at`, clears the result).
+    pub health_checked_at: Option<i64>,
 }
 
 /// Time spent in [`Vault::unlock`], split so the benchmark can report the non-KDF part.

@@ -56,9 +56,8 @@ impl Vault {
     }
 
     /// Every profile's head as its sealed metadata states it, by profile id. Meant to be
-    /// remembered outside the vault file: a later `next_seq` or `updated_at` below a
-    /// remembered one means the file went back to an older copy, which nothing inside the
-    /// file can show.
+    /// remembered outside the vault file: a later value below a remembered one means the
+    /// file went back to an older copy, which nothing inside the file can show.
     pub fn heads(&self) -> Result<Vec<ProfileHead>> {
         self.with_keys(|keys| {
             let mut all = self.open_every_profile(keys)?;
@@ -69,6 +68,8 @@ impl Vault {
                     id: hex_id(id),
                     next_seq: meta.next_seq,
                     updated_at: meta.updated_at,
+                    last_used_at: meta.last_used_at,
+                    health_checked_at: meta.health_result.as_ref().map(|r| r.checked_at),
                 })
                 .collect())
         })

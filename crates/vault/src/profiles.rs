@@ -403,12 +403,15 @@ impl Vault {
         })
     }
 
-    /// Records that a session loaded the profile now.
+    /// Records that a session loaded the profile now. `last_used_at` never decreases (a clock
+    /// set back does not move it back), so that a file put back over a last use is noticed
+    /// by whoever remembers the value.
     pub fn touch_profile(&self, name_or_id: &str) -> Result<()> {
         self.with_keys(|keys| {
             self.store.write(|tx| {
                 let mut open = self.resolve(tx, keys, name_or_id)?;
-                open.meta.last_used_at = Some(self.env.now_ms());
+                let now = self.env.now_ms();
+                open.meta.last_used_at = Some(open.meta.last_used_at.map_or(now, |t| t.max(now)));
                 self.store_meta(keys, tx, &mut open)
             })
         })

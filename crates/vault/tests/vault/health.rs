@@ -211,6 +211,18 @@ fn health_definitions_and_results_are_sealed_and_validated() {
         (prev.unwrap().checked_at, kept.since, kept.checked_at),
         (10, 10, 20)
     );
+    // A result checked before the one kept (a clock set back, or two checks recorded out of
+    // order) does not move the check time back; its new status began after the kept check.
+    let (_, kept) = v
+        .record_health("p", &golden_health(), result(HealthStatus::LoggedOut, 15))
+        .unwrap()
+        .unwrap();
+    assert_eq!((kept.checked_at, kept.since), (20, 20));
+    let (_, kept) = v
+        .record_health("p", &golden_health(), result(HealthStatus::Healthy, 20))
+        .unwrap()
+        .unwrap();
+    assert_eq!((kept.checked_at, kept.since), (20, 20));
     // A result of a definition that changed meanwhile is dropped.
     let other = HealthDefinition {
         url: "https://other.example/".into(),

@@ -388,3 +388,19 @@ fn updated_at_never_goes_back_when_the_clock_does() {
     assert_eq!(v.profile("p").unwrap().updated_at, ahead);
     assert!(v.verify().unwrap().findings.is_empty());
 }
+
+#[test]
+fn last_used_at_never_goes_back_when_the_clock_does() {
+    let (_t, v) = new_vault();
+    v.create_profile("p", None, &Default::default()).unwrap();
+    v.touch_profile("p").unwrap();
+    let first = v.profile("p").unwrap().last_used_at.unwrap();
+    // The last use was recorded with a clock ten days ahead of the current one.
+    let ahead = first + 10 * 86_400_000;
+    v.reseal_profile_meta_for_test_vectors("p", &serde_json::json!({ "last_used_at": ahead }))
+        .unwrap();
+    v.touch_profile("p").unwrap();
+    assert_eq!(v.profile("p").unwrap().last_used_at, Some(ahead));
+    assert_eq!(v.heads().unwrap()[0].last_used_at, Some(ahead));
+    assert!(v.verify().unwrap().findings.is_empty());
+}
