@@ -28,11 +28,6 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde_json::{Map, Value};
 
-/// Typed-array kinds Playwright reads.
-const PLAYWRIGHT_TA_KINDS: &[&str] = &[
-    "i8", "ui8", "ui8c", "i16", "ui16", "i32", "ui32", "f32", "f64", "bi64", "bui64",
-];
-
 /// What an encoded value uses beyond Playwright's encoding.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EncodedInfo {
@@ -119,10 +114,17 @@ fn check(
             fields(inner, at, tag, &["b", "k"])?;
             base64(&inner["b"], &sub("b"))?;
             let k = inner["k"].as_str().unwrap_or_default();
-            if PLAYWRIGHT_TA_KINDS.contains(&k) || k == "f16" {
+            let Some(width) = typed_array_width(k) else {
+                return Err((sub("k"), format!("unknown typed-array kind {k:?}")));
+            };
+            // `b` holds exactly the viewed elements: a partial one cannot be loaded.
+            if base64_len(inner["b"].as_str().unwrap_or_default()).is_multiple_of(width) {
                 Ok(())
             } else {
-                Err((sub("k"), format!("unknown typed-array kind {k:?}")))
+                Err((
+                    sub("b"),
+                    format!("{k} elements are {width} bytes; the bytes are not a whole number of them"),
+                ))
             }
         }
         "ab" | "dv" => {
@@ -144,7 +146,9 @@ fn check(
             let id = o.get("id").and_then(Value::as_u64).ok_or_else(|| {
                 (at.to_owned(), format!("tag {tag:?} needs a non-negative integer id"))
             })?;
-            ids.insert(id);
+            if !ids.insert(id) {
+                return bad(format!("id {id} is used twice; ids are unique in one value"));
+            }
             let Value::Array(items) = inner else {
                 return Err((sub(""), format!("{tag} must be an array")));
             };
@@ -250,6 +254,22 @@ fn base64(v: &Value, at: &str) -> Result<(), (String, String)> {
     }
 }
 
+/// The element size in bytes of a typed-array kind; `None` for an unknown kind.
+fn typed_array_width(kind: &str) -> Option<usize> {
+    match kind {
+        "i8" | "ui8" | "ui8c" => Some(1),
+        "i16" | "ui16" | "f16" => Some(2),
+        "i32" | "ui32" | "f32" => Some(4),
+        "f64" | "bi64" | "bui64" => Some(8),
+        _ => None,
+    }
+}
+
+/// The number of bytes standard padded base64 `s` decodes to (`s` already checked).
+fn base64_len(s: &str) -> usize {
+    s.len() / 4 * 3 - (s.len() - s.trim_end_matches('=').len())
+}
+
 fn is_bigint(s: &str) -> bool {
     let digits = s.strip_prefix('-').unwrap_or(s);
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
@@ -264,6 +284,7 @@ fn looks_like_iso_date(s: &str) -> bool {
         s.get(4..)
     };
     let Some(rest) = rest else { return false };
+    let year = &s[..s.len() - rest.len()];
     let b = rest.as_bytes();
     b.len() == 20
         && b[0] == b'-'
@@ -273,6 +294,13 @@ fn looks_like_iso_date(s: &str) -> bool {
         && b[12] == b':'
         && b[15] == b'.'
         && b[19] == b'Z'
+        && year
+            .trim_start_matches(['+', '-'])
+            .bytes()
+            .all(|c| c.is_ascii_digit())
+        && [1..3, 4..6, 7..9, 10..12, 13..15, 16..19]
+            .into_iter()
+            .all(|r| b[r].iter().all(u8::is_ascii_digit))
 }
 
 /// What `v` (a valid encoded value) uses beyond Playwright's encoding.
@@ -422,8 +450,12 @@ mod tests {
             (json!({"ta": {"b": "AQID", "k": "u128"}}), "/ta/k"),
             (json!({"ab": {"b": "not base64!"}}), "/ab/b"),
             (json!({"d": "yesterday"}), ""),
+            (json!({"d": "2026-0x-02T03:04:05.678Z"}), ""),
             (json!({"v": "undefined", "d": "x"}), ""),
             (json!({"a": [], "id": 1, "holes": [0]}), "/holes"),
+            (json!({"a": [{"o": [], "id": 1}], "id": 1}), "/a/0"),
+            (json!({"ta": {"b": "AQID", "k": "i16"}}), "/ta/b"),
+            (json!({"ta": {"b": "AQIDBA==", "k": "f64"}}), "/ta/b"),
         ] {
             let e = validate(&v).expect_err(&v.to_string());
             assert_eq!(e.0, at, "{v}: {}", e.1);

@@ -293,49 +293,7 @@ fn import_records(
             value: o.get("value").cloned(),
             value_encoded: o.get("valueEncoded").cloned(),
         };
-        match (&rec.value, &rec.value_encoded) {
-            (Some(_), Some(_)) => {
-                return Err(err(
-                    format!("{rpath}.valueEncoded"),
-                    "give either `value` or `valueEncoded`, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(err(
-                    format!("{rpath}.value"),
-                    "missing: a record needs `value` or `valueEncoded`",
-                ));
-            }
-            (None, Some(e)) => encoded(e, &format!("{rpath}.valueEncoded"))?,
-            (Some(_), None) => {}
-        }
-        if rec.key.is_some() && rec.key_encoded.is_some() {
-            return Err(err(
-                format!("{rpath}.keyEncoded"),
-                "give either `key` or `keyEncoded`, not both",
-            ));
-        }
-        if let Some(k) = &rec.key
-            && !clone_value::is_plain_key(k)
-        {
-            return Err(err(
-                format!("{rpath}.key"),
-                format!(
-                    "{} is not a valid IndexedDB key (a string, a number, or an array of them; anything else goes in keyEncoded)",
-                    kind(k)
-                ),
-            ));
-        }
-        if let Some(k) = &rec.key_encoded {
-            let kpath = format!("{rpath}.keyEncoded");
-            encoded(k, &kpath)?;
-            if !clone_value::is_encoded_key(k) {
-                return Err(err(
-                    kpath,
-                    "not a valid IndexedDB key (a number, string, Date, binary, or an array of them)",
-                ));
-            }
-        }
+        check_record(&rec, &rpath)?;
         if store.in_line() {
             in_line_key(&mut rec, store, &rpath)?;
         } else if rec.key.is_none() && rec.key_encoded.is_none() {
@@ -355,6 +313,57 @@ fn import_records(
         out.push(rec);
     }
     Ok(out)
+}
+
+/// The rules one record obeys on its own (vault-format.md 6.2 and 6.3): exactly one of
+/// `value` and `valueEncoded`, at most one of `key` and `keyEncoded`, each encoded form valid,
+/// each key a valid IndexedDB key. `rpath` names the record in errors, which never quote
+/// values (they are secrets).
+pub fn check_record(rec: &IdbRecord, rpath: &str) -> Result<(), StorageStateError> {
+    match (&rec.value, &rec.value_encoded) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                format!("{rpath}.valueEncoded"),
+                "give either `value` or `valueEncoded`, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(err(
+                format!("{rpath}.value"),
+                "missing: a record needs `value` or `valueEncoded`",
+            ));
+        }
+        (None, Some(e)) => encoded(e, &format!("{rpath}.valueEncoded"))?,
+        (Some(_), None) => {}
+    }
+    if rec.key.is_some() && rec.key_encoded.is_some() {
+        return Err(err(
+            format!("{rpath}.keyEncoded"),
+            "give either `key` or `keyEncoded`, not both",
+        ));
+    }
+    if let Some(k) = &rec.key
+        && !clone_value::is_plain_key(k)
+    {
+        return Err(err(
+            format!("{rpath}.key"),
+            format!(
+                "{} is not a valid IndexedDB key (a string, a number, or an array of them; anything else goes in keyEncoded)",
+                kind(k)
+            ),
+        ));
+    }
+    if let Some(k) = &rec.key_encoded {
+        let kpath = format!("{rpath}.keyEncoded");
+        encoded(k, &kpath)?;
+        if !clone_value::is_encoded_key(k) {
+            return Err(err(
+                kpath,
+                "not a valid IndexedDB key (a number, string, Date, binary, or an array of them)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Derives an in-line record's key from its value and checks it against the key path; the

@@ -32,7 +32,7 @@ pub use export::{
 pub use health::{
     Expectation, HealthDefinition, HealthDefinitionError, HealthFailure, HealthResult, HealthStatus,
 };
-pub use idb_interop::{import_databases, playwright_generator};
+pub use idb_interop::{check_record, import_databases, playwright_generator};
 pub use indexed_db::{Form, IdbDatabase, IdbIndex, IdbRecord, IdbStore};
 pub use storage_state::{StorageStateError, import_storage_state};
 pub use viewport::ViewportParseError;

@@ -12,6 +12,7 @@
 
 use pvault_model::{
     BrowserState, HealthDefinition, HealthResult, SessionSettings, SnapshotInfo, SnapshotKind,
+    StorageStateError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -315,8 +316,14 @@ impl ChainedInfoV2 {
     }
 }
 
-/// Encodes a snapshot's content.
+/// Encodes a snapshot's content, after checking its IndexedDB records as a read will: a
+/// record that breaks them is refused here (`InvalidArgument`, naming the record), never
+/// written as a snapshot that could not be read back.
 pub fn encode_state(state: &BrowserState) -> Result<Vec<u8>> {
+    check_records(state).map_err(|e| VaultError::InvalidArgument {
+        what: "snapshot's IndexedDB",
+        reason: format!("{}: {}", e.path, e.reason),
+    })?;
     encode(state, "snapshot")
 }
 
@@ -331,13 +338,45 @@ pub fn encode_state(state: &BrowserState) -> Result<Vec<u8>> {
 pub fn decode_state(bytes: &[u8], schema: u16) -> Result<BrowserState> {
     match schema {
         1 => decode_state_v1(bytes),
-        2 => decode_body(bytes),
+        2 => {
+            let state: BrowserState = decode_body(bytes)?;
+            check_records(&state).map_err(|e| {
+                VaultError::corrupt(format!(
+                    "snapshot content does not decode: {}: {}",
+                    e.path, e.reason
+                ))
+            })?;
+            Ok(state)
+        }
         other => Err(VaultError::UnsupportedVersion {
             what: "snapshot schema",
             found: other.into(),
             supported: "1, 2".into(),
         }),
     }
+}
+
+/// The record rules of vault-format.md 6.2 and 6.3 that typed decoding does not enforce (one
+/// value form, at most one key form, valid tagged encodings and keys), for every IndexedDB
+/// record of a schema-2 body. Schema 1 gets them through `import_databases`.
+fn check_records(state: &BrowserState) -> std::result::Result<(), StorageStateError> {
+    for (i, origin) in state.origins.iter().enumerate() {
+        for (d, db) in origin
+            .indexed_db
+            .as_deref()
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .enumerate()
+        {
+            for (s, store) in db.stores.iter().enumerate() {
+                for (r, rec) in store.records.iter().enumerate() {
+                    let at = format!("origins[{i}].indexedDB[{d}].stores[{s}].records[{r}]");
+                    pvault_model::check_record(rec, &at)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Decodes a body plaintext after refusing duplicate members anywhere in it (decoding into a

@@ -180,3 +180,39 @@ fn duplicate_members_are_refused_known_or_not_in_either_schema() {
         assert_eq!(v.verify().unwrap().failures.len(), 1, "{bad}");
     }
 }
+
+#[test]
+fn a_state_whose_record_would_not_read_back_is_refused_at_write_and_nothing_is_written() {
+    let (_t, v) = new_vault();
+    v.create_profile("p", None, &Default::default()).unwrap();
+    v.append_snapshot("p", &idb_state(1), SnapshotKind::Capture)
+        .unwrap();
+    let bad: OriginState = serde_json::from_value(json!({
+        "origin": "https://app.example.com",
+        "localStorage": [],
+        "indexedDB": [{"name": "db", "version": 1, "stores": [
+            {"name": "s", "autoIncrement": false, "indexes": [], "records": [
+                {"key": 1, "valueEncoded": {"a": [{"ref": 7}], "id": 1}}
+            ]}
+        ]}]
+    }))
+    .unwrap();
+    let mut state = idb_state(2);
+    let at = state.origins.len();
+    state.origins.push(bad);
+    let e = v
+        .append_snapshot("p", &state, SnapshotKind::Capture)
+        .unwrap_err();
+    assert!(matches!(e, VaultError::InvalidArgument { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!(
+            "origins[{at}].indexedDB[0].stores[0].records[0].valueEncoded"
+        )),
+        "names the record: {msg}"
+    );
+    assert!(!msg.contains("import"), "{msg}");
+    // Only the first snapshot, which still reads.
+    assert_eq!(v.history("p").unwrap().len(), 1);
+    assert_eq!(v.read_snapshot("p", None).unwrap().state, idb_state(1));
+}
