@@ -449,12 +449,8 @@ impl Ctx<'_> {
                 find(seq, "snapshot-info", format!("schema_version {schema}"));
                 continue;
             }
-            if info.len() > 64 << 10 {
-                find(
-                    seq,
-                    "snapshot-info",
-                    format!("{} bytes, above the cap", info.len()),
-                );
+            if let Some(reason) = above_cap(info.len(), 64 << 10) {
+                find(seq, "snapshot-info", reason);
                 continue;
             }
             let v = self.version as usize;
@@ -493,12 +489,8 @@ impl Ctx<'_> {
                 find(sealed_seq, "snapshot-info", edited.join(", "));
                 continue;
             }
-            if body.len() > 256 << 20 {
-                find(
-                    seq,
-                    "snapshot-body",
-                    format!("{} bytes, above the cap", body.len()),
-                );
+            if let Some(reason) = above_cap(body.len(), 256 << 20) {
+                find(seq, "snapshot-body", reason);
                 continue;
             }
             let aad = record_aad(self.vault_id, p.pid, &sid, 2, schema as u16);
@@ -536,4 +528,9 @@ impl Ctx<'_> {
         }
         Ok((snaps, infos))
     }
+}
+
+/// Section 6.1's size caps: the reason a record of `len` bytes is refused, if it is.
+fn above_cap(len: usize, cap: usize) -> Option<String> {
+    (len > cap).then(|| format!("{len} bytes, above the cap of {cap}"))
 }
